@@ -1,0 +1,52 @@
+# The whole set-up is `make run` (serve the demo) and `make test` (run the suite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+WORKERS ?= 2
+
+.PHONY: run test lint format bench install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+tests/browser/node_modules/axe-core/axe.min.js: tests/browser/package.json tests/browser/package-lock.json
+	@if command -v npm >/dev/null; then cd tests/browser && npm ci --silent --no-audit --no-fund; \
+	else echo "npm not found: the accessibility checks in the browser tests will be skipped"; fi
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+instance/demo-password:
+	@mkdir -p instance
+	@$(BIN)/python -c "import secrets; print(secrets.token_urlsafe(12))" > $@
+
+run: install instance/demo-password
+	$(FLASK) db upgrade
+	$(FLASK) demo --password "$$(cat instance/demo-password)"
+	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --no-control-socket --access-logfile - wsgi:app
+
+test: install-dev tests/browser/node_modules/axe-core/axe.min.js
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check journal jobs tests wsgi.py
+	$(BIN)/ruff format --check journal jobs tests wsgi.py
+
+format: install-dev
+	$(BIN)/ruff format journal jobs tests wsgi.py
+	$(BIN)/ruff check --fix journal jobs tests wsgi.py
+
+clean:
+	rm -rf $(VENV) tests/browser/node_modules .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,47 @@
+"""Object-level authorisation, in one place.
+
+A patient sees only themselves; a clinician sees only the patients on whose care team they are; an admin
+manages accounts and sees no patient's health data. Everything else is a 404, so nobody learns even that a
+patient exists. Every staff read goes into the audit trail here, so no view can forget it.
+"""
+
+from __future__ import annotations
+
+from flask import abort
+from sqlalchemy import Select, select
+
+from . import audit
+from .db import db
+from .models import CareTeamMember, Patient, Role, User
+
+
+def visible_patients(user: User) -> Select:
+    """A query for the patients ``user`` may see (ordered by name)."""
+    query = select(Patient).join(Patient.user).order_by(User.name, User.id)
+    if user.role == Role.PATIENT:
+        return query.where(Patient.user_id == user.id)
+    if user.role == Role.CLINICIAN:
+        return query.join(CareTeamMember, CareTeamMember.patient_id == Patient.user_id).where(
+            CareTeamMember.clinician_id == user.id
+        )
+    return query.where(False)
+
+
+def get_patient_or_404(user: User, patient_id: int, action: str = "patient.read", detail: str = "") -> Patient:
+    """The patient ``user`` asked for, if they may see them; otherwise abort with 404.
+
+    ``action`` names what the caller is about to do, for the audit trail; reads are committed at once,
+    while a change is committed by the caller together with its own audit event.
+    """
+    patient = db.session.scalar(visible_patients(user).where(Patient.user_id == patient_id))
+    if patient is None:
+        abort(404)
+    if user.is_staff:
+        audit.record(user, action, patient.user_id, detail)
+        if action.endswith(".read"):
+            db.session.commit()
+    return patient
+
+
+def is_on_care_team(clinician: User, patient_id: int) -> bool:
+    return db.session.get(CareTeamMember, {"patient_id": patient_id, "clinician_id": clinician.id}) is not None

@@ -1,0 +1,59 @@
+"""Patients, for their clinicians."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_login import current_user
+from flask_smorest import Blueprint, abort
+
+from .. import audit
+from ..access import get_patient_or_404, visible_patients
+from ..accounts import EnrolmentError, PatientDetails, enrol_patient
+from ..db import db, utcnow
+from ..links import invitation_url
+from ..models import Role
+from ..schemas import EnrolledPatientSchema, PatientEnrolmentSchema, PatientSchema
+from ..security import roles_required
+
+blp = Blueprint(
+    "api_patients", __name__, url_prefix="/api/v1/patients", description="Patients on the caller's care teams"
+)
+
+
+@blp.route("", methods=["GET"])
+@blp.response(200, PatientSchema(many=True))
+@roles_required(Role.CLINICIAN)
+def list_patients():
+    """The patients on the signed-in clinician's care teams."""
+    patients = db.session.scalars(visible_patients(current_user)).all()
+    audit.record(current_user, "patient.list", detail=f"{len(patients)} patients")
+    db.session.commit()
+    return patients
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(PatientEnrolmentSchema)
+@blp.response(201, EnrolledPatientSchema)
+@roles_required(Role.CLINICIAN)
+def enrol(details):
+    """Enrol a patient on the caller's care team; the response carries their single-use invitation link."""
+    try:
+        patient, token = enrol_patient(
+            db.session, current_user, PatientDetails(**details), utcnow(), current_app.config["INVITATION_DAYS"]
+        )
+    except EnrolmentError as error:
+        db.session.rollback()
+        abort(409, message=error.message, errors={"json": {error.field: [error.message]}})
+    audit.record(current_user, "patient.create", patient.id)
+    db.session.commit()
+    enrolled = patient.patient
+    enrolled.invitation_url = invitation_url(token)  # shown once in this response; only the hash is stored
+    return enrolled
+
+
+@blp.route("/<int:patient_id>", methods=["GET"])
+@blp.response(200, PatientSchema)
+@roles_required(Role.CLINICIAN)
+def get_patient(patient_id: int):
+    """One patient, if they are on the caller's care team (otherwise 404)."""
+    return get_patient_or_404(current_user, patient_id)

@@ -1,0 +1,82 @@
+"""Error responses: JSON under /api (the shape flask-smorest documents), friendly pages elsewhere."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
+
+from .db import db
+from .security import is_api_request
+
+log = logging.getLogger(__name__)
+
+
+def json_error(code: int, message: str | None = None, errors: dict | None = None, headers: dict | None = None):
+    body = {"code": code, "status": HTTP_STATUS_CODES.get(code, "Error")}
+    if message:
+        body["message"] = message
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = code
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+PAGE_MESSAGES = {
+    400: "The request could not be understood.",
+    404: "There is nothing here.",
+    405: "That action is not possible here.",
+    413: "That was too much data to send at once.",
+    429: "Too many attempts in a short time. Please wait a minute and try again.",
+    500: "Something went wrong on our side. Nothing you entered was saved twice; please try again.",
+    503: "The journal is busy right now. Please try again in a moment.",
+}
+
+
+def _handle_http_exception(error: HTTPException):
+    headers = dict(error.get_headers())
+    headers.pop("Content-Type", None)
+    if is_api_request():
+        data = getattr(error, "data", None) or {}
+        message = data.get("message") or error.description
+        return json_error(error.code or 500, message, data.get("messages") or data.get("errors"), headers)
+    message = PAGE_MESSAGES.get(error.code or 500, error.description)
+    return render_template("error.html", code=error.code, message=message), error.code, headers
+
+
+def _handle_csrf_error(error: CSRFError):
+    if is_api_request():
+        return json_error(400, error.description)
+    return render_template(
+        "error.html", code=400, message="This form had expired. Please go back, reload the page and try again."
+    ), 400
+
+
+def _handle_database_unavailable(error: OperationalError):
+    # A locked SQLite file or an unreachable database: a clean 503 the client can retry, never a traceback.
+    db.session.rollback()
+    log.warning("database unavailable: %s", type(error.orig).__name__)
+    if is_api_request():
+        return json_error(503, PAGE_MESSAGES[503], headers={"Retry-After": "2"})
+    return render_template("error.html", code=503, message=PAGE_MESSAGES[503]), 503, {"Retry-After": "2"}
+
+
+def _handle_unexpected(error: Exception):
+    db.session.rollback()
+    log.error("unhandled error", exc_info=error)
+    return _handle_http_exception(InternalServerError())
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(CSRFError, _handle_csrf_error)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(OperationalError, _handle_database_unavailable)
+    if not app.testing:
+        app.register_error_handler(Exception, _handle_unexpected)

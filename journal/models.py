@@ -1,0 +1,159 @@
+"""The persistent records. Instants are UTC (``UTCDateTime``); a patient's ``User.id`` is their patient id."""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import UTCDateTime, db, utcnow
+
+
+class Role(enum.StrEnum):
+    PATIENT = "patient"
+    CLINICIAN = "clinician"
+    ADMIN = "admin"
+
+
+# Substances a programme can track (SPEC 4.2, CRV-R1). Stored as these codes; the names never leave the app.
+SUBSTANCES: dict[str, str] = {
+    "alcohol": "Alcohol",
+    "opioids": "Opioids",
+    "stimulants": "Stimulants",
+    "cannabis": "Cannabis",
+    "nicotine": "Nicotine",
+    "benzodiazepines": "Benzodiazepines",
+    "ketamine": "Ketamine (outside sessions)",
+    "other": "Other",
+}
+
+
+class Clinic(db.Model):
+    __tablename__ = "clinic"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-cased
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[Role] = mapped_column(
+        Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+    )
+    timezone: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of the session's user id: changing it (sign-out, new password) ends every session of this user,
+    # even copies of an old cookie.
+    session_salt: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(8))
+
+    clinic: Mapped[Clinic] = relationship()
+    patient: Mapped[Patient | None] = relationship(back_populates="user", foreign_keys="Patient.user_id")
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.activated_at is not None and self.disabled_at is None
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_salt}"
+
+    def end_all_sessions(self) -> None:
+        self.session_salt = secrets.token_hex(8)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.CLINICIAN, Role.ADMIN)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.role.value}>"
+
+
+class Patient(db.Model):
+    """The patient side of a ``User``: their programme, i.e. which daily items they are asked."""
+
+    __tablename__ = "patient"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    substances: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tracks_pain: Mapped[bool] = mapped_column(Boolean, default=False)
+    sleep_detail: Mapped[bool] = mapped_column(Boolean, default=True)
+    enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    enrolled_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    user: Mapped[User] = relationship(back_populates="patient", foreign_keys=[user_id])
+    clinicians: Mapped[list[User]] = relationship(secondary="care_team_member", order_by="User.name", viewonly=True)
+
+
+class CareTeamMember(db.Model):
+    """A clinician on a patient's care team: the only thing that lets staff see a patient's data."""
+
+    __tablename__ = "care_team_member"
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.user_id", ondelete="CASCADE"), primary_key=True)
+    clinician_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Invitation(db.Model):
+    """A single-use link that lets a newly enrolled patient set a password. Only the token's hash is kept."""
+
+    __tablename__ = "invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class ApiToken(db.Model):
+    """A bearer token for API clients. Only the hash is kept; it expires."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class AuditEvent(db.Model):
+    """Append-only: who read or changed which patient's data, and when. The migration adds triggers that
+    refuse UPDATE and DELETE on this table, so not even a bug can rewrite history."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+    patient: Mapped[User | None] = relationship(foreign_keys=[patient_id])

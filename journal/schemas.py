@@ -1,0 +1,153 @@
+"""marshmallow schemas: the one place input is validated, for the HTML forms and the JSON API alike."""
+
+from __future__ import annotations
+
+from functools import cache
+from zoneinfo import available_timezones
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+from werkzeug.datastructures import MultiDict
+
+from .accounts import MIN_PASSWORD_LENGTH
+from .models import SUBSTANCES, Role
+
+
+@cache
+def iana_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+def _name_field() -> fields.String:
+    return fields.String(
+        required=True, validate=validate.Length(min=1, max=120, error="Give a name of 1 to 120 characters.")
+    )
+
+
+class TimezoneField(fields.String):
+    """An IANA time zone name such as ``America/New_York``."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        zone = super()._deserialize(value, attr, data, **kwargs).strip()
+        if zone not in iana_zones():
+            raise ValidationError("Choose a time zone from the list (an IANA name such as America/New_York).")
+        return zone
+
+
+class PasswordField(fields.String):
+    def __init__(self, **kwargs):
+        super().__init__(
+            required=True,
+            validate=validate.Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=256,
+                error=f"Use a password of at least {MIN_PASSWORD_LENGTH} characters.",
+            ),
+            **kwargs,
+        )
+
+
+class CredentialsSchema(StrictSchema):
+    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+
+
+class LoginFormSchema(CredentialsSchema):
+    next = fields.String(load_default=None)
+
+
+class PasswordSchema(StrictSchema):
+    password = PasswordField()
+
+
+class PatientEnrolmentSchema(StrictSchema):
+    name = _name_field()
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    timezone = TimezoneField(required=True)
+    substances = fields.List(
+        fields.String(validate=validate.OneOf(list(SUBSTANCES), error="Unknown substance.")),
+        load_default=list,
+        validate=validate.Length(max=len(SUBSTANCES)),
+    )
+    tracks_pain = fields.Boolean(load_default=False)
+    sleep_detail = fields.Boolean(load_default=True)
+
+    @validates("substances")
+    def _no_repeats(self, value: list[str], **_kwargs) -> None:
+        if len(set(value)) != len(value):
+            raise ValidationError("List each substance once.")
+
+
+class StaffSchema(StrictSchema):
+    name = _name_field()
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    role = fields.String(required=True, validate=validate.OneOf([Role.CLINICIAN.value, Role.ADMIN.value]))
+    timezone = TimezoneField(required=True)
+
+
+class CareTeamAddSchema(StrictSchema):
+    clinician_id = fields.Integer(required=True, strict=True)
+
+
+# --- Output -----------------------------------------------------------------------------------------------
+
+
+class TokenSchema(Schema):
+    token = fields.String(required=True)
+    expires_at = fields.AwareDateTime(required=True)
+
+
+class MeSchema(Schema):
+    id = fields.Integer(required=True)
+    role = fields.String(required=True)
+    name = fields.String(required=True)
+    email = fields.String(required=True)
+    timezone = fields.String(required=True)
+
+
+class ClinicianRefSchema(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+
+
+class PatientSchema(Schema):
+    id = fields.Integer(required=True, attribute="user_id")
+    name = fields.String(required=True, attribute="user.name")
+    email = fields.String(required=True, attribute="user.email")
+    timezone = fields.String(required=True, attribute="user.timezone")
+    substances = fields.List(fields.String(), required=True)
+    tracks_pain = fields.Boolean(required=True)
+    sleep_detail = fields.Boolean(required=True)
+    enrolled_at = fields.AwareDateTime(required=True)
+    activated = fields.Function(lambda patient: patient.user.activated_at is not None, required=True)
+    care_team = fields.List(fields.Nested(ClinicianRefSchema), attribute="clinicians", required=True)
+
+
+class EnrolledPatientSchema(PatientSchema):
+    invitation_url = fields.String(required=True)
+
+
+class ActivatedSchema(Schema):
+    id = fields.Integer(required=True)
+    role = fields.String(required=True)
+
+
+def form_input(schema: Schema, form: MultiDict) -> dict:
+    """An HTML form's fields in the shape the schema expects: lists from repeated fields, unticked boxes as
+    false, and the CSRF token left out (it was checked before the view ran)."""
+    data: dict = {}
+    for name, field in schema.fields.items():
+        if field.dump_only:
+            continue
+        key = field.data_key or name
+        if isinstance(field, fields.List):
+            data[key] = form.getlist(key)
+        elif isinstance(field, fields.Boolean):
+            data[key] = key in form
+        elif key in form:
+            data[key] = form[key]
+    return data

@@ -1,0 +1,151 @@
+"""Sign-in sessions, bearer tokens, CSRF, rate limits and the security headers on every response."""
+
+from __future__ import annotations
+
+import time
+from functools import wraps
+
+from flask import Flask, abort, current_app, flash, redirect, request, session, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, current_user, logout_user
+from flask_talisman import Talisman
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .accounts import user_for_api_token
+from .db import db, utcnow
+from .models import Role, User
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address)
+talisman = Talisman()
+
+# Nothing from another origin and no inline script or style, ever.
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self'",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "manifest-src": "'self'",
+    "worker-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def init_app(app: Flask) -> None:
+    if app.config["PROXY_FIX"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+
+    login_manager.init_app(app)
+    # "basic", not "strong": a phone that moves from Wi-Fi to mobile data changes address and must not be
+    # signed out mid check-in.
+    login_manager.session_protection = "basic"
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+
+    csrf.init_app(app)
+    limiter.init_app(app)
+    talisman.init_app(
+        app,
+        force_https=False,  # TLS is terminated in front of the app; HSTS is still sent on HTTPS requests
+        strict_transport_security=True,
+        strict_transport_security_max_age=31536000,
+        content_security_policy=CONTENT_SECURITY_POLICY,
+        frame_options="DENY",
+        referrer_policy="no-referrer",
+        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+        session_cookie_http_only=True,
+        permissions_policy={"camera": "()", "microphone": "()", "geolocation": "()", "interest-cohort": "()"},
+    )
+    app.before_request(_expire_idle_sessions)
+    app.after_request(_no_store_for_signed_in_pages)
+
+
+@login_manager.user_loader
+def _load_user_from_session(user_id: str) -> User | None:
+    # The API authenticates with bearer tokens only: a session cookie must never authorise an API call,
+    # because API routes are exempt from CSRF.
+    if is_api_request():
+        return None
+    id_part, _, salt = user_id.partition(":")
+    user = db.session.get(User, int(id_part)) if id_part.isdigit() else None
+    if user is None or not user.is_active or user.session_salt != salt:
+        return None
+    return user
+
+
+@login_manager.request_loader
+def _load_user_from_bearer_token(req) -> User | None:
+    if not is_api_request():
+        return None
+    scheme, _, token = req.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return user_for_api_token(db.session, token.strip(), utcnow())
+
+
+@login_manager.unauthorized_handler
+def _unauthorised():
+    if is_api_request():
+        from .errors import json_error
+
+        return json_error(401, "Sign in first: send 'Authorization: Bearer <token>' from POST /api/v1/auth/token.")
+    flash(login_manager.login_message, "info")
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _expire_idle_sessions():
+    """Sign staff out after a period without requests (patients keep a longer, rolling session)."""
+    if is_api_request() or request.endpoint == "static" or not current_user.is_authenticated:
+        return None
+    now = time.time()
+    if current_user.is_staff:
+        idle_limit = current_app.config["STAFF_IDLE_MINUTES"] * 60
+        last_seen = session.get("last_seen", now)
+        if now - last_seen > idle_limit:
+            logout_user()
+            session.clear()
+            flash("You were signed out after a period of inactivity.", "info")
+            return redirect(url_for("auth.login"))
+    session["last_seen"] = now
+    return None
+
+
+def _no_store_for_signed_in_pages(response):
+    # Pages with health data must not be kept by shared or back-button caches.
+    if request.endpoint != "static" and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def roles_required(*roles: Role):
+    """Page or endpoint only for these roles; anyone else signed in gets a 404, as if it did not exist."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(404)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def login_rate_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]

@@ -1,0 +1,12 @@
+"""Server-rendered pages, one blueprint per audience."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from . import admin, auth, clinician, health, patient
+
+    for module in (auth, patient, clinician, admin, health):
+        app.register_blueprint(module.bp)

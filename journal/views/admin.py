@@ -1,0 +1,136 @@
+"""Clinic administration: staff accounts and the audit trail. Admins see no patient's health data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from flask_login import current_user
+from marshmallow import ValidationError
+from sqlalchemy import func, select
+
+from ..accounts import EnrolmentError, create_invitation, create_staff
+from ..db import db, utcnow
+from ..links import invitation_url
+from ..models import AuditEvent, Role, User
+from ..schemas import StaffSchema, form_input, iana_zones
+from ..security import roles_required
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+AUDIT_PAGE_SIZE = 100
+
+
+def _staff_member_or_404(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None or not user.is_staff or user.clinic_id != current_user.clinic_id:
+        abort(404)
+    return user
+
+
+@bp.get("/staff")
+@roles_required(Role.ADMIN)
+def staff():
+    members = db.session.scalars(
+        select(User)
+        .where(User.clinic_id == current_user.clinic_id, User.role.in_([Role.CLINICIAN, Role.ADMIN]))
+        .order_by(User.role, User.name)
+    ).all()
+    new_invitation = session.pop("new_staff_invitation", None)
+    return render_template("admin/staff.html", members=members, new_invitation=new_invitation)
+
+
+@bp.route("/staff/new", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def new_staff():
+    errors: dict = {}
+    if request.method == "POST":
+        schema = StaffSchema()
+        try:
+            data = schema.load(form_input(schema, request.form))
+            now = utcnow()
+            user = create_staff(db.session, current_user.clinic_id, now=now, **{**data, "role": Role(data["role"])})
+        except ValidationError as error:
+            errors = error.messages
+        except EnrolmentError as error:
+            errors = {error.field: [error.message]}
+        else:
+            token = create_invitation(db.session, user, current_user, now, current_app.config["INVITATION_DAYS"])
+            db.session.commit()
+            session["new_staff_invitation"] = {"name": user.name, "url": invitation_url(token)}
+            return redirect(url_for("admin.staff"))
+    return render_template(
+        "admin/new_staff.html",
+        errors=errors,
+        values=request.form,
+        zones=sorted(iana_zones()),
+        default_zone=current_user.timezone,
+    ), 400 if errors else 200
+
+
+@bp.post("/staff/<int:user_id>/invitation")
+@roles_required(Role.ADMIN)
+def staff_invitation(user_id: int):
+    user = _staff_member_or_404(user_id)
+    token = create_invitation(db.session, user, current_user, utcnow(), current_app.config["INVITATION_DAYS"])
+    db.session.commit()
+    session["new_staff_invitation"] = {"name": user.name, "url": invitation_url(token)}
+    return redirect(url_for("admin.staff"))
+
+
+@bp.post("/staff/<int:user_id>/access")
+@roles_required(Role.ADMIN)
+def staff_access(user_id: int):
+    """Disable or re-enable a staff account; disabling ends its sessions and tokens at once."""
+    user = _staff_member_or_404(user_id)
+    if user.id == current_user.id:
+        abort(400)
+    if request.form.get("enabled") == "yes":
+        user.disabled_at = None
+    else:
+        user.disabled_at = utcnow()
+        user.end_all_sessions()
+    db.session.commit()
+    return redirect(url_for("admin.staff"))
+
+
+def _parse_day(value: str | None, zone: ZoneInfo, end: bool) -> datetime | None:
+    if not value:
+        return None
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        return None
+    local = datetime.combine(day, time.max if end else time.min, tzinfo=zone)
+    return local.astimezone(UTC)
+
+
+@bp.get("/audit")
+@roles_required(Role.ADMIN)
+def audit_log():
+    """The audit trail of this clinic's staff, newest first, filtered by who, which patient, what and when."""
+    args = request.args
+    zone = ZoneInfo(current_user.timezone)
+    clinic_staff = select(User.id).where(User.clinic_id == current_user.clinic_id)
+    query = select(AuditEvent).where(AuditEvent.actor_id.in_(clinic_staff))
+    if actor := args.get("actor", "").strip():
+        query = query.where(AuditEvent.actor.has(User.email.contains(actor.lower())))
+    if (patient := args.get("patient", "").strip()).isdigit():
+        query = query.where(AuditEvent.patient_id == int(patient))
+    if action := args.get("action", "").strip():
+        query = query.where(AuditEvent.action.startswith(action))
+    if start := _parse_day(args.get("from"), zone, end=False):
+        query = query.where(AuditEvent.occurred_at >= start)
+    if stop := _parse_day(args.get("to"), zone, end=True):
+        query = query.where(AuditEvent.occurred_at <= stop)
+    page = max(1, args.get("page", 1, type=int) or 1)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    events = db.session.scalars(
+        query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+        .limit(AUDIT_PAGE_SIZE)
+        .offset((page - 1) * AUDIT_PAGE_SIZE)
+    ).all()
+    return render_template(
+        "admin/audit.html", events=events, total=total, page=page, page_size=AUDIT_PAGE_SIZE, args=args, zone=zone
+    )
