@@ -27,16 +27,17 @@ def visible_patients(user: User) -> Select:
     return query.where(False)
 
 
-def get_patient_or_404(user: User, patient_id: int, action: str = "patient.read", detail: str = "") -> Patient:
+def get_patient_or_404(user: User, patient_id: int, action: str | None = "patient.read", detail: str = "") -> Patient:
     """The patient ``user`` asked for, if they may see them; otherwise abort with 404.
 
     ``action`` names what the caller is about to do, for the audit trail; reads are committed at once,
-    while a change is committed by the caller together with its own audit event.
+    while a change is committed by the caller with the change. ``action=None`` is only for a caller that
+    records a more specific event itself once its input is validated (the check must still come first).
     """
     patient = db.session.scalar(visible_patients(user).where(Patient.user_id == patient_id))
     if patient is None:
         abort(404)
-    if user.is_staff:
+    if user.is_staff and action is not None:
         audit.record(user, action, patient.user_id, detail)
         if action.endswith(".read"):
             db.session.commit()

@@ -41,8 +41,8 @@ def create_token(credentials):
 
 
 @blp.route("/me", methods=["GET"])
-@blp.response(200, MeSchema)
 @login_required
+@blp.response(200, MeSchema)
 def me():
     """The signed-in user."""
     return current_user

@@ -21,8 +21,8 @@ blp = Blueprint(
 
 
 @blp.route("", methods=["GET"])
-@blp.response(200, PatientSchema(many=True))
 @roles_required(Role.CLINICIAN)
+@blp.response(200, PatientSchema(many=True))
 def list_patients():
     """The patients on the signed-in clinician's care teams."""
     patients = db.session.scalars(visible_patients(current_user)).all()
@@ -32,9 +32,9 @@ def list_patients():
 
 
 @blp.route("", methods=["POST"])
+@roles_required(Role.CLINICIAN)  # before the body is read: who may ask comes first
 @blp.arguments(PatientEnrolmentSchema)
 @blp.response(201, EnrolledPatientSchema)
-@roles_required(Role.CLINICIAN)
 def enrol(details):
     """Enrol a patient on the caller's care team; the response carries their single-use invitation link."""
     try:
@@ -52,8 +52,8 @@ def enrol(details):
 
 
 @blp.route("/<int:patient_id>", methods=["GET"])
-@blp.response(200, PatientSchema)
 @roles_required(Role.CLINICIAN)
+@blp.response(200, PatientSchema)
 def get_patient(patient_id: int):
     """One patient, if they are on the caller's care team (otherwise 404)."""
     return get_patient_or_404(current_user, patient_id)

@@ -96,17 +96,18 @@ def new_invitation(patient_id: int):
 @bp.post("/patients/<int:patient_id>/care-team")
 @roles_required(Role.CLINICIAN)
 def add_to_care_team(patient_id: int):
+    patient = get_patient_or_404(current_user, patient_id, action=None)
     schema = CareTeamAddSchema()
     try:
         clinician_id = schema.load(form_input(schema, request.form))["clinician_id"]
     except ValidationError:
         abort(400)
-    patient = get_patient_or_404(current_user, patient_id, action="careteam.add", detail=f"clinician {clinician_id}")
     clinician = db.session.get(User, clinician_id)
     if clinician is None or clinician.role != Role.CLINICIAN or clinician.clinic_id != current_user.clinic_id:
         abort(400)
     if db.session.get(CareTeamMember, {"patient_id": patient_id, "clinician_id": clinician.id}) is None:
         db.session.add(CareTeamMember(patient_id=patient.user_id, clinician_id=clinician.id, added_at=utcnow()))
+        audit.record(current_user, "careteam.add", patient_id, detail=f"clinician {clinician.id}")
     db.session.commit()
     flash(f"{clinician.name} is now on the care team.", "success")
     return redirect(url_for("clinician.patient", patient_id=patient_id))

@@ -1,0 +1,177 @@
+"""Who may use which route: every route, for every kind of caller.
+
+A clinician sees only their care team's patients, a patient only themselves, an admin manages accounts and
+sees no patient data; everything else is a 404, as if it did not exist. A route missing from POLICY fails
+``test_every_route_has_an_access_policy``, so a new route cannot skip this check.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from journal.accounts import create_invitation
+from journal.db import db, utcnow
+from tests.conftest import PASSWORD, AuthActions
+
+CALLERS = ["anonymous", "patient", "other_patient", "clinician", "outside_clinician", "admin"]
+
+# Which callers may use a route; all other signed-in callers get 404, anonymous callers are sent to sign in.
+EVERYONE = set(CALLERS)
+SIGNED_IN = EVERYONE - {"anonymous"}
+PATIENTS = {"patient", "other_patient"}
+CLINICIANS = {"clinician", "outside_clinician"}
+CARE_TEAM = {"clinician"}  # for routes about Pat, whose care team is Alice alone
+ADMINS = {"admin"}
+
+POLICY: dict[tuple[str, str], set[str]] = {
+    ("GET", "/"): EVERYONE,
+    ("GET", "/login"): EVERYONE,
+    ("POST", "/login"): EVERYONE,
+    ("POST", "/logout"): SIGNED_IN,
+    ("GET", "/invite/<token>"): EVERYONE,
+    ("POST", "/invite/<token>"): EVERYONE,
+    ("GET", "/help"): EVERYONE,
+    ("GET", "/healthz"): EVERYONE,
+    ("GET", "/readyz"): EVERYONE,
+    ("GET", "/home"): PATIENTS,
+    ("GET", "/clinician/patients"): CLINICIANS,
+    ("GET", "/clinician/patients/new"): CLINICIANS,
+    ("POST", "/clinician/patients/new"): CLINICIANS,
+    ("GET", "/clinician/patients/<int:patient_id>"): CARE_TEAM,
+    ("POST", "/clinician/patients/<int:patient_id>/invitation"): CARE_TEAM,
+    ("POST", "/clinician/patients/<int:patient_id>/care-team"): CARE_TEAM,
+    ("GET", "/admin/staff"): ADMINS,
+    ("GET", "/admin/staff/new"): ADMINS,
+    ("POST", "/admin/staff/new"): ADMINS,
+    ("POST", "/admin/staff/<int:user_id>/invitation"): ADMINS,
+    ("POST", "/admin/staff/<int:user_id>/access"): ADMINS,
+    ("GET", "/admin/audit"): ADMINS,
+    ("GET", "/api/v1/openapi.json"): EVERYONE,
+    ("POST", "/api/v1/auth/token"): EVERYONE,
+    ("GET", "/api/v1/me"): SIGNED_IN,
+    ("POST", "/api/v1/invitations/<token>"): EVERYONE,
+    ("GET", "/api/v1/patients"): CLINICIANS,
+    ("POST", "/api/v1/patients"): CLINICIANS,
+    ("GET", "/api/v1/patients/<int:patient_id>"): CARE_TEAM,
+}
+
+
+def _routes(app) -> set[tuple[str, str]]:
+    return {
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+
+def test_every_route_has_an_access_policy(app):
+    routes = _routes(app)
+    assert routes - POLICY.keys() == set(), "classify new routes in POLICY"
+    assert POLICY.keys() - routes == set(), "POLICY names routes that no longer exist"
+
+
+@pytest.fixture
+def app_config(app_config):
+    # CSRF is tested on its own (TestCsrfOnEveryForm below); here the question is only who gets in.
+    return {**app_config, "WTF_CSRF_ENABLED": False}
+
+
+def _concrete(path: str, people, token: str) -> str:
+    return (
+        path.replace("<int:patient_id>", str(people.pat.id))
+        .replace("<int:user_id>", str(people.bob.id))
+        .replace("<token>", token)
+    )
+
+
+def _caller_user(caller: str, people):
+    return {
+        "patient": people.pat,
+        "other_patient": people.quinn,
+        "clinician": people.alice,
+        "outside_clinician": people.charlie,
+        "admin": people.ada,
+    }.get(caller)
+
+
+def _request(app, people, caller: str, method: str, path: str):
+    client = app.test_client()
+    user = _caller_user(caller, people)
+    headers = {}
+    if path.startswith("/api/") and user is not None:
+        token = client.post("/api/v1/auth/token", json={"email": user.email, "password": PASSWORD}).get_json()["token"]
+        headers["Authorization"] = f"Bearer {token}"
+    elif user is not None:
+        assert AuthActions(client).login(user).status_code == 302
+    if method == "GET":
+        return client.get(path, headers=headers)
+    body = {"json": {}} if path.startswith("/api/") else {"data": {}}
+    return client.open(path, method=method, headers=headers, **body)
+
+
+@pytest.mark.parametrize(("method", "route"), sorted(POLICY))
+def test_route_admits_exactly_the_callers_its_policy_names(app, people, method, route):
+    token = create_invitation(db.session, people.bob, people.ada, utcnow(), days=7)
+    db.session.commit()
+    path = _concrete(route, people, token)
+    outcomes = {}
+    for caller in CALLERS:
+        response = _request(app, people, caller, method, path)
+        location = response.headers.get("Location", "")
+        if response.status_code == 404:
+            outcomes[caller] = "hidden"
+        elif response.status_code == 401 or (response.status_code == 302 and location.startswith("/login?")):
+            outcomes[caller] = "sign in"
+        elif response.status_code == 403:
+            outcomes[caller] = "forbidden"
+        else:
+            outcomes[caller] = "admitted"
+    expected = {
+        caller: "admitted" if caller in POLICY[(method, route)] else "sign in" if caller == "anonymous" else "hidden"
+        for caller in CALLERS
+    }
+    # Public routes may answer 404 for reasons of their own (e.g. a used token); none here do.
+    assert outcomes == expected
+
+
+def test_outside_clinician_gets_404_for_alices_patient_by_page_and_api(app, people):
+    for path in (f"/clinician/patients/{people.pat.id}", f"/api/v1/patients/{people.pat.id}"):
+        assert _request(app, people, "outside_clinician", "GET", path).status_code == 404
+        assert _request(app, people, "clinician", "GET", path).status_code == 200
+
+
+def test_patient_list_shows_only_the_callers_care_team(app, people):
+    listed = _request(app, people, "outside_clinician", "GET", "/api/v1/patients").get_json()
+    assert [row["id"] for row in listed] == [people.quinn.id]
+    page = _request(app, people, "clinician", "GET", "/clinician/patients").get_data(as_text=True)
+    assert people.pat.name in page
+    assert people.quinn.name not in page
+
+
+def test_a_missing_patient_and_someone_elses_patient_look_the_same(app, people):
+    other = _request(app, people, "outside_clinician", "GET", f"/api/v1/patients/{people.pat.id}")
+    missing = _request(app, people, "outside_clinician", "GET", "/api/v1/patients/999999")
+    assert other.status_code == missing.status_code == 404
+    assert other.get_json() == missing.get_json()
+
+
+class TestCsrfOnEveryForm:
+    @pytest.fixture
+    def app_config(self, app_config):
+        return {**app_config, "WTF_CSRF_ENABLED": True}
+
+    @pytest.mark.parametrize(
+        "route", sorted(route for method, route in POLICY if method == "POST" and not route.startswith("/api/"))
+    )
+    def test_form_post_without_a_token_is_refused_for_an_admitted_caller(self, app, people, route):
+        token = create_invitation(db.session, people.bob, people.ada, utcnow(), days=7)
+        db.session.commit()
+        admitted = sorted(POLICY[("POST", route)] - {"anonymous"}) or ["anonymous"]
+        client = app.test_client()
+        user = _caller_user(admitted[0], people)
+        if user is not None:
+            AuthActions(client).login(user)
+        response = client.post(_concrete(route, people, token), data={})
+        assert response.status_code == 400
+        assert "This form had expired" in response.get_data(as_text=True)
