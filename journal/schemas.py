@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from zoneinfo import available_timezones
 
@@ -149,5 +150,13 @@ def form_input(schema: Schema, form: MultiDict) -> dict:
         elif isinstance(field, fields.Boolean):
             data[key] = key in form
         elif key in form:
-            data[key] = form[key]
+            data[key] = _form_value(field, form[key])
     return data
+
+
+def _form_value(field: fields.Field, value: str):
+    # A form sends text; strict integer fields (strict for JSON) take its digits as the number they spell.
+    # Anything else is passed on as given, so the field's own validation names the problem.
+    if isinstance(field, fields.Integer) and re.fullmatch(r"[+-]?\d{1,9}", value.strip()):
+        return int(value)
+    return value

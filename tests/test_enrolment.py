@@ -1,0 +1,196 @@
+"""Enrolment: a clinician enrols a patient; the patient's single-use, 7-day link activates the account."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from journal.accounts import accept_invitation, create_invitation, open_invitation
+from journal.db import db
+from journal.models import CareTeamMember, Invitation, Patient, User
+from tests.conftest import NOW, PASSWORD, bearer, csrf_token
+
+ENROLMENT = {"name": "Robin Reed", "email": "robin@patient.test", "timezone": "Asia/Kathmandu"}
+
+
+def _link_token(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _enrol_by_page(auth, client, **overrides) -> str:
+    form = {**ENROLMENT, "substances": ["alcohol", "nicotine"], "tracks_pain": "yes", **overrides}
+    response = auth.post("/clinician/patients/new", form, follow_redirects=True)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    match = re.search(r'id="invitation-url" class="copy" readonly value="([^"]+)"', response.get_data(as_text=True))
+    assert match, "the invitation link is shown on the page after enrolment"
+    return match.group(1)
+
+
+def test_clinician_enrols_patient_by_page_with_their_programme(auth, client, people):
+    auth.login(people.alice)
+    url = _enrol_by_page(auth, client)
+    assert url.startswith("http://journal.test/invite/")
+    patient = db.session.scalar(select(User).where(User.email == "robin@patient.test"))
+    assert patient.timezone == "Asia/Kathmandu"
+    assert patient.activated_at is None
+    assert patient.patient.substances == ["alcohol", "nicotine"]
+    assert patient.patient.tracks_pain is True
+    assert patient.patient.sleep_detail is False  # an unticked box is a no
+    assert [c.id for c in patient.patient.clinicians] == [people.alice.id]
+
+
+def test_invitation_link_is_shown_once_only(auth, client, people):
+    auth.login(people.alice)
+    url = _enrol_by_page(auth, client)
+    patient_id = db.session.scalar(select(User.id).where(User.email == "robin@patient.test"))
+    again = client.get(f"/clinician/patients/{patient_id}").get_data(as_text=True)
+    assert url not in again
+
+
+def test_patient_sets_password_from_link_and_lands_home(app, auth, client, people):
+    auth.login(people.alice)
+    url = _enrol_by_page(auth, client)
+    phone = app.test_client()
+    path = url.removeprefix("http://journal.test")
+    page = phone.get(path)
+    assert page.status_code == 200
+    assert "Welcome, Robin Reed" in page.get_data(as_text=True)
+    token = csrf_token(phone, path)
+    response = phone.post(path, data={"password": PASSWORD, "password_confirm": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/home"
+    assert "Hello, Robin" in phone.get("/home").get_data(as_text=True)
+
+
+def test_invitation_link_works_once(app, auth, client, people):
+    auth.login(people.alice)
+    path = _enrol_by_page(auth, client).removeprefix("http://journal.test")
+    phone = app.test_client()
+    form = {"password": PASSWORD, "password_confirm": PASSWORD, "csrf_token": csrf_token(phone, path)}
+    assert phone.post(path, data=form).status_code == 302
+    assert app.test_client().get(path).status_code == 404
+
+
+def test_mismatched_passwords_are_asked_again_and_nothing_changes(app, auth, client, people):
+    auth.login(people.alice)
+    path = _enrol_by_page(auth, client).removeprefix("http://journal.test")
+    phone = app.test_client()
+    form = {"password": PASSWORD, "password_confirm": "something else!", "csrf_token": csrf_token(phone, path)}
+    response = phone.post(path, data=form)
+    assert response.status_code == 400
+    assert "The two passwords are not the same." in response.get_data(as_text=True)
+    assert db.session.scalar(select(User.activated_at).where(User.email == "robin@patient.test")) is None
+    assert phone.get(path).status_code == 200  # the link still works
+
+
+def test_short_password_is_refused_with_the_rule(app, auth, client, people):
+    auth.login(people.alice)
+    path = _enrol_by_page(auth, client).removeprefix("http://journal.test")
+    phone = app.test_client()
+    form = {"password": "short", "password_confirm": "short", "csrf_token": csrf_token(phone, path)}
+    response = phone.post(path, data=form)
+    assert response.status_code == 400
+    assert "at least 10 characters" in response.get_data(as_text=True)
+
+
+def test_invitation_expires_after_seven_days(app, people):
+    token = create_invitation(db.session, people.pat, people.alice, NOW, days=7)
+    db.session.commit()
+    assert open_invitation(db.session, token, NOW + timedelta(days=7) - timedelta(seconds=1)) is not None
+    assert open_invitation(db.session, token, NOW + timedelta(days=7)) is None
+    assert accept_invitation(db.session, token, PASSWORD, NOW + timedelta(days=8)) is None
+
+
+def test_a_new_link_revokes_the_earlier_one(app, people):
+    first = create_invitation(db.session, people.pat, people.alice, NOW, days=7)
+    second = create_invitation(db.session, people.pat, people.alice, NOW, days=7)
+    db.session.commit()
+    assert open_invitation(db.session, first, NOW) is None
+    assert open_invitation(db.session, second, NOW) is not None
+
+
+def test_only_the_hash_of_an_invitation_token_is_stored(app, people):
+    token = create_invitation(db.session, people.pat, people.alice, NOW, days=7)
+    db.session.commit()
+    stored = db.session.scalars(select(Invitation.token_hash)).all()
+    assert token not in stored
+    assert all(len(digest) == 64 for digest in stored)
+
+
+def test_accepting_a_link_ends_other_sessions_of_that_account(app, client, auth, people):
+    auth.login(people.pat)
+    assert client.get("/home").status_code == 200
+    token = create_invitation(db.session, people.pat, people.alice, NOW, days=7)
+    db.session.commit()
+    accept_invitation(db.session, token, "a brand new password", NOW)
+    db.session.commit()
+    assert client.get("/home").status_code == 302
+
+
+def test_enrolment_form_errors_name_each_field_and_write_nothing(auth, client, people):
+    auth.login(people.alice)
+    before = db.session.scalar(select(func.count()).select_from(User))
+    form = {"name": "", "email": "not-an-address", "timezone": "Mars/Olympus_Mons", "substances": ["glue"]}
+    response = auth.post("/clinician/patients/new", form)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    for field in ("name", "email", "timezone", "substances"):
+        assert f'id="{field}-error"' in page
+    assert "Choose a time zone from the list" in page
+    assert db.session.scalar(select(func.count()).select_from(User)) == before
+
+
+def test_enrolling_an_existing_email_is_refused_clearly(auth, client, people):
+    auth.login(people.alice)
+    response = auth.post("/clinician/patients/new", {**ENROLMENT, "email": people.quinn.email})
+    assert response.status_code == 400
+    assert "already exists" in response.get_data(as_text=True)
+
+
+def test_api_enrolment_returns_id_and_invitation_url_whose_last_segment_is_the_token(client, people):
+    headers = bearer(client, people.alice)
+    response = client.post("/api/v1/patients", json={**ENROLMENT, "substances": ["opioids"]}, headers=headers)
+    assert response.status_code == 201
+    body = response.get_json()
+    assert body["care_team"] == [{"id": people.alice.id, "name": "Alice Adams"}]
+    token = _link_token(body["invitation_url"])
+    activated = client.post(f"/api/v1/invitations/{token}", json={"password": PASSWORD})
+    assert activated.status_code == 200
+    assert activated.get_json() == {"id": body["id"], "role": "patient"}
+    me = client.get("/api/v1/me", headers=bearer(client, db.session.get(User, body["id"])))
+    assert me.get_json()["timezone"] == "Asia/Kathmandu"
+
+
+def test_api_activation_with_a_used_or_unknown_token_is_404(client, people):
+    headers = bearer(client, people.alice)
+    token = _link_token(client.post("/api/v1/patients", json=ENROLMENT, headers=headers).get_json()["invitation_url"])
+    assert client.post(f"/api/v1/invitations/{token}", json={"password": PASSWORD}).status_code == 200
+    assert client.post(f"/api/v1/invitations/{token}", json={"password": PASSWORD}).status_code == 404
+    assert client.post("/api/v1/invitations/not-a-token", json={"password": PASSWORD}).status_code == 404
+
+
+def test_api_enrolment_of_a_duplicate_email_is_409_and_writes_nothing(client, people):
+    headers = bearer(client, people.alice)
+    before = db.session.scalar(select(func.count()).select_from(Patient))
+    response = client.post("/api/v1/patients", json={**ENROLMENT, "email": people.pat.email}, headers=headers)
+    assert response.status_code == 409
+    assert response.get_json()["errors"]["json"]["email"] == ["An account with this e-mail address already exists."]
+    assert db.session.scalar(select(func.count()).select_from(Patient)) == before
+
+
+def test_clinician_adds_a_colleague_to_the_care_team(auth, client, people):
+    auth.login(people.alice)
+    assert client.get(f"/clinician/patients/{people.pat.id}").status_code == 200
+    auth.logout()
+    auth.login(people.bob)
+    assert client.get(f"/clinician/patients/{people.pat.id}").status_code == 404
+    auth.logout()
+    auth.login(people.alice)
+    auth.post(f"/clinician/patients/{people.pat.id}/care-team", {"clinician_id": str(people.bob.id)})
+    auth.logout()
+    auth.login(people.bob)
+    assert client.get(f"/clinician/patients/{people.pat.id}").status_code == 200
+    members = db.session.scalars(select(CareTeamMember.clinician_id).where(CareTeamMember.patient_id == people.pat.id))
+    assert sorted(members) == sorted([people.alice.id, people.bob.id])
