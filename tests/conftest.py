@@ -29,6 +29,16 @@ from journal.db import db
 from journal.models import Clinic, Role, User
 
 POSTGRES_URL = os.environ.get("JOURNAL_TEST_POSTGRES_URL", "")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def skip_or_fail_in_ci(reason: str) -> None:
+    """Skip locally when a service is missing; in CI (.ci/run starts every service) that is a failure."""
+    if IN_CI:
+        pytest.fail(f"{reason} — CI must run every test")
+    pytest.skip(reason)
+
+
 PASSWORD = "correct horse battery"
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
@@ -73,7 +83,7 @@ def sqlite_template(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def postgres_database() -> str:
     if not POSTGRES_URL:
-        pytest.skip("PostgreSQL half skipped: set JOURNAL_TEST_POSTGRES_URL (.ci/run does) to run it")
+        skip_or_fail_in_ci("PostgreSQL half skipped: set JOURNAL_TEST_POSTGRES_URL (.ci/run does) to run it")
     engine = create_engine(_psycopg(POSTGRES_URL))
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))
@@ -157,7 +167,13 @@ def make_staff(clinic: Clinic, local: str, name: str, role: Role = Role.CLINICIA
 
 def make_patient(clinician: User, local: str, name: str, zone: str = "America/Chicago", **programme) -> User:
     """An enrolled patient who has accepted their invitation."""
-    details = PatientDetails(name=name, email=f"{local}@patient.test", timezone=zone, substances=programme.pop("substances", ["alcohol"]), **programme)
+    details = PatientDetails(
+        name=name,
+        email=f"{local}@patient.test",
+        timezone=zone,
+        substances=programme.pop("substances", ["alcohol"]),
+        **programme,
+    )
     user, token = enrol_patient(db.session, clinician, details, NOW, invitation_days=7)
     accept_invitation(db.session, token, PASSWORD, NOW)
     db.session.flush()
