@@ -31,6 +31,7 @@ instance/demo-password:
 	@mkdir -p instance
 	@$(BIN)/python -c "import secrets; print(secrets.token_urlsafe(12))" > $@
 
+run: export JOURNAL_BASE_URL ?= http://$(HOST):$(PORT)
 run: install instance/demo-password
 	$(FLASK) db upgrade
 	$(FLASK) demo --password "$$(cat instance/demo-password)"
