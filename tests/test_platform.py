@@ -103,3 +103,31 @@ def test_audit_events_cannot_be_changed_or_deleted(app, people):
             db.session.execute(text(statement))
         db.session.rollback()
     assert db.session.query(AuditEvent).count() == 1
+
+
+def test_an_unexpected_error_is_a_plain_500_that_reveals_nothing(tmp_path):
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3", "SECRET_KEY": "k"})  # not TESTING
+
+    @app.get("/api/v1/boom")
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("internal detail that must not leak")
+
+    client = app.test_client()
+    api = client.get("/api/v1/boom")
+    assert api.status_code == 500
+    assert api.get_json() == {"code": 500, "status": "Internal Server Error", "message": api.get_json()["message"]}
+    page = client.get("/boom")
+    assert page.status_code == 500
+    assert "Something went wrong on our side" in page.get_data(as_text=True)
+    for response in (api, page):
+        assert "internal detail" not in response.get_data(as_text=True)
+        assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_api_answers_unknown_paths_and_wrong_methods_in_json(client):
+    missing = client.get("/api/v1/nothing-here")
+    assert missing.status_code == 404 and missing.get_json()["code"] == 404
+    wrong = client.delete("/api/v1/me")
+    assert wrong.status_code == 405 and wrong.get_json()["code"] == 405
+    assert "GET" in wrong.headers["Allow"]
