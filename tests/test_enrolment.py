@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from journal.accounts import accept_invitation, create_invitation, open_invitation
-from journal.db import db
+from journal.db import db, utcnow
 from journal.models import CareTeamMember, Invitation, Patient, User
 from tests.conftest import NOW, PASSWORD, bearer, csrf_token
 
@@ -194,3 +194,17 @@ def test_clinician_adds_a_colleague_to_the_care_team(auth, client, people):
     assert client.get(f"/clinician/patients/{people.pat.id}").status_code == 200
     members = db.session.scalars(select(CareTeamMember.clinician_id).where(CareTeamMember.patient_id == people.pat.id))
     assert sorted(members) == sorted([people.alice.id, people.bob.id])
+
+
+def test_opening_a_patients_link_while_signed_in_as_staff_never_switches_accounts(app, client, auth, people):
+    token = create_invitation(db.session, people.pat, people.alice, utcnow(), days=7)
+    db.session.commit()
+    auth.login(people.alice)
+    page = client.get(f"/invite/{token}")
+    assert page.status_code == 409
+    assert "This link is for someone else" in page.get_data(as_text=True)
+    sneaky = auth.post(f"/invite/{token}", {"password": PASSWORD, "password_confirm": PASSWORD})
+    assert sneaky.status_code == 409
+    with client.session_transaction() as session:
+        assert session["_user_id"].startswith(f"{people.alice.id}:")
+    assert open_invitation(db.session, token, utcnow()) is not None  # unused, still valid for the patient

@@ -97,6 +97,9 @@ def invitation(token: str):
     invitation = open_invitation(db.session, token, utcnow())
     if invitation is None:
         return render_template("invitation_invalid.html"), 404
+    if current_user.is_authenticated and current_user.id != invitation.user_id:
+        # e.g. a clinician clicking the link they are about to give a patient: never switch accounts silently
+        return render_template("invitation_other_account.html", invitation=invitation), 409
     errors: dict = {}
     if request.method == "POST":
         schema = PasswordSchema()
