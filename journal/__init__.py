@@ -23,6 +23,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .config import load_config
 
     load_config(app, config)
+    from .links import IdConverter
+
+    app.url_map.converters["id"] = IdConverter
     db.init_app(app)
     security.init_app(app)
     views.init_app(app)

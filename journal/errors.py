@@ -21,12 +21,22 @@ def json_error(code: int, message: str | None = None, errors: dict | None = None
     if message:
         body["message"] = message
     if errors:
-        body["errors"] = errors
+        body["errors"] = _with_string_keys(errors)
     response = jsonify(body)
     response.status_code = code
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def _with_string_keys(value):
+    # marshmallow numbers a list's items in its messages ({0: [...], "_schema": [...]}); JSON keys are strings,
+    # and jsonify sorts them, which fails on a mix of numbers and strings.
+    if isinstance(value, dict):
+        return {str(key): _with_string_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_string_keys(item) for item in value]
+    return value
 
 
 PAGE_MESSAGES = {

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cache
 from zoneinfo import available_timezones
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates
 from werkzeug.datastructures import MultiDict
 
 from .accounts import MIN_PASSWORD_LENGTH
@@ -19,8 +20,26 @@ def iana_zones() -> frozenset[str]:
 
 
 class StrictSchema(Schema):
+    """Input: unknown fields are refused, and so is text with a NUL character, which PostgreSQL cannot store."""
+
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def _refuse_nul_characters(self, data, **_kwargs):
+        if isinstance(data, Mapping):
+            errors = {
+                key: ["Remove the NUL character from this text."] for key, value in data.items() if _has_nul(value)
+            }
+            if errors:
+                raise ValidationError(errors)
+        return data
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    return isinstance(value, list) and any(_has_nul(item) for item in value)
 
 
 def _name_field() -> fields.String:
@@ -30,13 +49,23 @@ def _name_field() -> fields.String:
 
 
 class TimezoneField(fields.String):
-    """An IANA time zone name such as ``America/New_York``."""
+    """An IANA time zone name such as ``America/New_York`` (documented as the list of them)."""
+
+    def __init__(self, **kwargs):
+        error = "Choose a time zone from the list (an IANA name such as America/New_York)."
+        super().__init__(validate=validate.OneOf(sorted(iana_zones()), error=error), **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        zone = super()._deserialize(value, attr, data, **kwargs).strip()
-        if zone not in iana_zones():
-            raise ValidationError("Choose a time zone from the list (an IANA name such as America/New_York).")
-        return zone
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+class StrictBoolean(fields.Boolean):
+    """``true`` or ``false`` only: not ``0``, ``1``, ``"yes"`` or ``"on"`` (a form's tick box arrives as a bool)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 class PasswordField(fields.String):
@@ -74,8 +103,8 @@ class PatientEnrolmentSchema(StrictSchema):
         load_default=list,
         validate=validate.Length(max=len(SUBSTANCES)),
     )
-    tracks_pain = fields.Boolean(load_default=False)
-    sleep_detail = fields.Boolean(load_default=True)
+    tracks_pain = StrictBoolean(load_default=False)
+    sleep_detail = StrictBoolean(load_default=True)
 
     @validates("substances")
     def _no_repeats(self, value: list[str], **_kwargs) -> None:

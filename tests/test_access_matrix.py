@@ -7,6 +7,8 @@ sees no patient data; everything else is a 404, as if it did not exist. A route 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from journal.accounts import create_invitation
@@ -37,14 +39,14 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/clinician/patients"): CLINICIANS,
     ("GET", "/clinician/patients/new"): CLINICIANS,
     ("POST", "/clinician/patients/new"): CLINICIANS,
-    ("GET", "/clinician/patients/<int:patient_id>"): CARE_TEAM,
-    ("POST", "/clinician/patients/<int:patient_id>/invitation"): CARE_TEAM,
-    ("POST", "/clinician/patients/<int:patient_id>/care-team"): CARE_TEAM,
+    ("GET", "/clinician/patients/<id:patient_id>"): CARE_TEAM,
+    ("POST", "/clinician/patients/<id:patient_id>/invitation"): CARE_TEAM,
+    ("POST", "/clinician/patients/<id:patient_id>/care-team"): CARE_TEAM,
     ("GET", "/admin/staff"): ADMINS,
     ("GET", "/admin/staff/new"): ADMINS,
     ("POST", "/admin/staff/new"): ADMINS,
-    ("POST", "/admin/staff/<int:user_id>/invitation"): ADMINS,
-    ("POST", "/admin/staff/<int:user_id>/access"): ADMINS,
+    ("POST", "/admin/staff/<id:user_id>/invitation"): ADMINS,
+    ("POST", "/admin/staff/<id:user_id>/access"): ADMINS,
     ("GET", "/admin/audit"): ADMINS,
     ("GET", "/api/v1/openapi.json"): EVERYONE,
     ("POST", "/api/v1/auth/token"): EVERYONE,
@@ -52,7 +54,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/invitations/<token>"): EVERYONE,
     ("GET", "/api/v1/patients"): CLINICIANS,
     ("POST", "/api/v1/patients"): CLINICIANS,
-    ("GET", "/api/v1/patients/<int:patient_id>"): CARE_TEAM,
+    ("GET", "/api/v1/patients/<id:patient_id>"): CARE_TEAM,
 }
 
 
@@ -79,9 +81,11 @@ def app_config(app_config):
 
 def _concrete(path: str, people, token: str) -> str:
     return (
-        path.replace("<int:patient_id>", str(people.pat.id))
-        .replace("<int:user_id>", str(people.bob.id))
+        path.replace("<id:patient_id>", str(people.pat.id))
+        .replace("<id:user_id>", str(people.bob.id))
         .replace("<token>", token)
+        # yesterday in UTC is within every patient's back-fill window, whatever their zone
+        .replace("<day>", (utcnow() - timedelta(days=1)).date().isoformat())
     )
 
 
@@ -175,3 +179,9 @@ class TestCsrfOnEveryForm:
         response = client.post(_concrete(route, people, token), data={})
         assert response.status_code == 400
         assert "This form had expired" in response.get_data(as_text=True)
+
+
+def test_an_id_beyond_the_databases_integers_is_404_on_pages_too(app, people):
+    for path in (f"/clinician/patients/{2**31}", f"/clinician/patients/{2**63}", "/clinician/patients/0"):
+        assert _request(app, people, "clinician", "GET", path).status_code == 404
+    assert _request(app, people, "admin", "POST", f"/admin/staff/{2**40}/access").status_code == 404

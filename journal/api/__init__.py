@@ -11,6 +11,7 @@ PUBLIC = {"security": []}  # for @blp.doc on the few endpoints that need no bear
 
 
 def init_app(app: Flask) -> None:
+    from ..links import IdConverter, id_parameter_schema
     from ..security import csrf
     from . import accounts, patients
 
@@ -20,6 +21,7 @@ def init_app(app: Flask) -> None:
         "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
     }
     api.init_app(app)
+    api.register_converter(IdConverter, id_parameter_schema)
     for module in (accounts, patients):
         # Bearer tokens only (never the session cookie), so CSRF tokens do not apply here.
         csrf.exempt(module.blp)

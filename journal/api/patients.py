@@ -51,7 +51,7 @@ def enrol(details):
     return enrolled
 
 
-@blp.route("/<int:patient_id>", methods=["GET"])
+@blp.route("/<id:patient_id>", methods=["GET"])
 @roles_required(Role.CLINICIAN)
 @blp.response(200, PatientSchema)
 def get_patient(patient_id: int):

@@ -69,7 +69,7 @@ def new_staff():
     ), 400 if errors else 200
 
 
-@bp.post("/staff/<int:user_id>/invitation")
+@bp.post("/staff/<id:user_id>/invitation")
 @roles_required(Role.ADMIN)
 def staff_invitation(user_id: int):
     user = _staff_member_or_404(user_id)
@@ -79,7 +79,7 @@ def staff_invitation(user_id: int):
     return redirect(url_for("admin.staff"))
 
 
-@bp.post("/staff/<int:user_id>/access")
+@bp.post("/staff/<id:user_id>/access")
 @roles_required(Role.ADMIN)
 def staff_access(user_id: int):
     """Disable or re-enable a staff account; disabling ends its sessions and tokens at once."""

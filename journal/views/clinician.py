@@ -61,7 +61,7 @@ def enrol():
     ), 400 if errors else 200
 
 
-@bp.get("/patients/<int:patient_id>")
+@bp.get("/patients/<id:patient_id>")
 @roles_required(Role.CLINICIAN)
 def patient(patient_id: int):
     patient = get_patient_or_404(current_user, patient_id)
@@ -83,7 +83,7 @@ def patient(patient_id: int):
     )
 
 
-@bp.post("/patients/<int:patient_id>/invitation")
+@bp.post("/patients/<id:patient_id>/invitation")
 @roles_required(Role.CLINICIAN)
 def new_invitation(patient_id: int):
     patient = get_patient_or_404(current_user, patient_id, action="invitation.create")
@@ -93,7 +93,7 @@ def new_invitation(patient_id: int):
     return redirect(url_for("clinician.patient", patient_id=patient_id))
 
 
-@bp.post("/patients/<int:patient_id>/care-team")
+@bp.post("/patients/<id:patient_id>/care-team")
 @roles_required(Role.CLINICIAN)
 def add_to_care_team(patient_id: int):
     patient = get_patient_or_404(current_user, patient_id, action=None)
