@@ -7,7 +7,10 @@ patient exists. Every staff read goes into the audit trail here, so no view can 
 
 from __future__ import annotations
 
+from functools import wraps
+
 from flask import abort
+from flask_login import current_user
 from sqlalchemy import Select, select
 
 from . import audit
@@ -46,3 +49,17 @@ def get_patient_or_404(user: User, patient_id: int, action: str | None = "patien
 
 def is_on_care_team(clinician: User, patient_id: int) -> bool:
     return db.session.get(CareTeamMember, {"patient_id": patient_id, "clinician_id": clinician.id}) is not None
+
+
+def patient_in_path_required(view):
+    """For a route with ``<id:patient_id>``: 404 unless the caller may see that patient, decided before the
+    request body is parsed (so an outsider learns nothing from validation errors either)."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        visible = visible_patients(current_user).where(Patient.user_id == kwargs["patient_id"])
+        if db.session.scalar(visible.with_only_columns(Patient.user_id)) is None:
+            abort(404)
+        return view(*args, **kwargs)
+
+    return wrapped

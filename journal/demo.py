@@ -6,14 +6,30 @@ Seeding is idempotent: a second run finds the clinic and only resets the demo pa
 from __future__ import annotations
 
 import contextlib
+import math
+import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .accounts import hash_password
-from .models import CareTeamMember, Clinic, Patient, Role, User
+from .models import (
+    CareTeamMember,
+    CheckIn,
+    Clinic,
+    CravingRating,
+    EntrySource,
+    Patient,
+    ReportMode,
+    Role,
+    SleepRecord,
+    SubstanceUse,
+    User,
+)
+from .sleep import QUALITIES, Night, compute, resolve_clock_times
 
 DEMO_CLINIC = "Demo Clinic"
 DEMO_DOMAIN = "demo.test"
@@ -119,8 +135,108 @@ def seed_demo(
             )
             session.flush()  # the care-team row refers to the patient row
             session.add(CareTeamMember(patient_id=user.id, clinician_id=staff[spec.clinician].id, added_at=enrolled))
+            seed_history(session, user, spec, number, now)
     session.commit()
     return True, emails
+
+
+# --- History: what months in treatment look like ------------------------------------------------------------
+
+INDUCTION = (0, 2, 4, 7, 9, 11)  # days after the first session: six infusions over ~2 weeks (SPEC 7.1)
+MAINTENANCE_EVERY = 28
+
+
+def session_days(first_session: date, until: date) -> list[date]:
+    """The demo's dosing days: an induction series, then a maintenance session every four weeks."""
+    days = [first_session + timedelta(days=d) for d in INDUCTION]
+    while days[-1] + timedelta(days=MAINTENANCE_EVERY) <= until:
+        days.append(days[-1] + timedelta(days=MAINTENANCE_EVERY))
+    return [d for d in days if d <= until]
+
+
+def treatment_effect(day: date, sessions: list[date]) -> float:
+    """0 before treatment; each session lifts it, and the lift fades over about three weeks (SPEC 7.2)."""
+    effect = 0.0
+    for given in sessions:
+        if given <= day:
+            effect = min(1.0, effect * 0.6 + 0.55 * math.exp(-(day - given).days / 20))
+    return effect
+
+
+def seed_history(session: Session, user: User, spec: DemoPatient, number: int, now: datetime) -> None:
+    """Months of daily check-ins for one demo patient, deterministic for a given patient number."""
+    rng = random.Random(number)
+    zone = ZoneInfo(user.timezone)
+    today = now.astimezone(zone).date()
+    start = user.created_at.astimezone(zone).date()
+    sessions = session_days(start + timedelta(days=14), today)
+    adherence = 0.62 + 0.3 * rng.random()
+    gap_until = start
+    for offset in range((today - start).days + 1):
+        day = start + timedelta(days=offset)
+        if day < gap_until:
+            continue
+        if rng.random() < 0.02:  # now and then a run of missed days, as in real adherence
+            gap_until = day + timedelta(days=rng.randint(2, 6))
+            continue
+        if day != today and rng.random() > adherence:
+            continue
+        session.add(_demo_checkin(rng, user, spec, day, zone, treatment_effect(day, sessions), today))
+
+
+def _demo_checkin(rng, user: User, spec: DemoPatient, day: date, zone: ZoneInfo, effect: float, today: date) -> CheckIn:
+    relapse = 1.0 if rng.random() < 0.06 else 0.0  # a rough day: cravings flare, mood dips
+    mood = _clamp(round(3 + 4 * effect - 2 * relapse + rng.gauss(0, 1)))
+    entered = datetime.combine(day, time(20, rng.randint(0, 59)), tzinfo=zone)
+    checkin = CheckIn(
+        patient_id=user.id,
+        local_date=day,
+        mood=mood,
+        pain=_clamp(round(7 - 3 * effect + rng.gauss(0, 1))) if spec.tracks_pain else None,
+        side_effects=[rng.choice(["headache", "nausea", "dissociation", "sleepiness"])] if rng.random() < 0.08 else [],
+        note="",
+        report_mode=ReportMode.ON_TIME,
+        days_after_event=0,
+        source=EntrySource.PATIENT,
+        entered_by_id=user.id,
+        created_at=entered.astimezone(UTC),
+        updated_at=entered.astimezone(UTC),
+    )
+    for substance in spec.substances:
+        craving = _clamp(round(7 - 4 * effect + 3 * relapse + rng.gauss(0, 1.2)))
+        used = rng.random() < 0.05 + 0.45 * relapse + 0.25 * (1 - effect) * (craving >= 6)
+        checkin.cravings.append(CravingRating(substance=substance, intensity=craving))
+        checkin.uses.append(
+            SubstanceUse(substance=substance, used=used, amount="2 drinks" if used and substance == "alcohol" else None)
+        )
+    if spec.sleep_detail and rng.random() < 0.85:
+        checkin.sleep = _demo_night(rng, day, zone, effect)
+    return checkin
+
+
+def _demo_night(rng, day: date, zone: ZoneInfo, effect: float) -> SleepRecord:
+    bed = time(22 + rng.randint(0, 1), rng.choice([0, 15, 30, 45]))
+    reading = rng.choice([0, 10, 20, 30])
+    sol = max(5, round(45 - 25 * effect + rng.gauss(0, 8)))
+    waso = max(0, round(60 - 35 * effect + rng.gauss(0, 10)))
+    sleep_span = sol + waso + round(60 * (5.6 + 1.4 * effect + rng.gauss(0, 0.5)))
+    into_bed = resolve_clock_times(
+        day, zone, {"into_bed": bed, "tried_sleep": bed, "final_wake": bed, "out_of_bed": bed}
+    )["into_bed"]
+    tried = into_bed + timedelta(minutes=reading)
+    final = tried + timedelta(minutes=sleep_span)
+    out = final + timedelta(minutes=rng.choice([5, 10, 20]))
+    night = Night(into_bed, tried, final, out, sol_min=sol, awakenings=1 + waso // 20, waso_min=waso)
+    metrics = compute(night)
+    quality = QUALITIES[min(4, max(0, round(1 + 2.5 * effect + rng.gauss(0, 0.7))))]
+    return SleepRecord(
+        into_bed=into_bed, tried_sleep=tried, final_wake=final, out_of_bed=out, sol_min=sol,
+        awakenings=night.awakenings, waso_min=waso, quality=quality, tib_min=metrics.tib_min, tst_min=metrics.tst_min,
+    )  # fmt: skip
+
+
+def _clamp(value: int, low: int = 0, high: int = 10) -> int:
+    return max(low, min(high, value))
 
 
 def _user(clinic: Clinic, email: str, name: str, role: Role, zone: str, password_hash: str, at: datetime) -> User:

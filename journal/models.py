@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import UTCDateTime, db, utcnow
@@ -157,3 +157,92 @@ class AuditEvent(db.Model):
 
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
     patient: Mapped[User | None] = relationship(foreign_keys=[patient_id])
+
+
+# --- Daily check-ins (SPEC 4-7) ----------------------------------------------------------------------------
+
+
+class ReportMode(enum.StrEnum):
+    ON_TIME = "on_time"  # on the day, or until noon the next day (EMA-R2)
+    RETROSPECTIVE = "retrospective"  # back-filled, at most 7 days later (SUD-R2)
+
+
+class EntrySource(enum.StrEnum):
+    PATIENT = "patient"
+    CLINICIAN = "clinician"  # from a paper diary or another system
+
+
+def _str_enum(enum_class: type[enum.Enum]) -> Enum:
+    return Enum(enum_class, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+
+
+class CheckIn(db.Model):
+    """One patient's record of one local calendar day. A missing day is simply absent, never assumed."""
+
+    __tablename__ = "checkin"
+    __table_args__ = (UniqueConstraint("patient_id", "local_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.user_id", ondelete="CASCADE"))
+    local_date: Mapped[date] = mapped_column(Date)
+    mood: Mapped[int] = mapped_column(Integer)  # MOOD-R1, 0 worst .. 10 best
+    pain: Mapped[int | None] = mapped_column(Integer)  # PAIN-R1, 0 none .. 10 worst
+    side_effects: Mapped[list[str]] = mapped_column(JSON, default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    report_mode: Mapped[ReportMode] = mapped_column(_str_enum(ReportMode))
+    days_after_event: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[EntrySource] = mapped_column(_str_enum(EntrySource))
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # The client's id for one submission: a retried or re-queued submission is recognised, not recorded twice.
+    submission_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    cravings: Mapped[list[CravingRating]] = relationship(
+        cascade="all, delete-orphan", order_by="CravingRating.substance", lazy="selectin"
+    )
+    uses: Mapped[list[SubstanceUse]] = relationship(
+        cascade="all, delete-orphan", order_by="SubstanceUse.substance", lazy="selectin"
+    )
+    sleep: Mapped[SleepRecord | None] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+
+class CravingRating(db.Model):
+    """CRV-R1: strongest craving in the last 24 hours for one substance, 0-10, with an optional frequency."""
+
+    __tablename__ = "craving_rating"
+
+    checkin_id: Mapped[int] = mapped_column(ForeignKey("checkin.id", ondelete="CASCADE"), primary_key=True)
+    substance: Mapped[str] = mapped_column(String(32), primary_key=True)
+    intensity: Mapped[int] = mapped_column(Integer)
+    frequency: Mapped[str | None] = mapped_column(String(16))
+
+
+class SubstanceUse(db.Model):
+    """SUD-R1: did the patient use this substance on the day the check-in is about; optional amount."""
+
+    __tablename__ = "substance_use"
+
+    checkin_id: Mapped[int] = mapped_column(ForeignKey("checkin.id", ondelete="CASCADE"), primary_key=True)
+    substance: Mapped[str] = mapped_column(String(32), primary_key=True)
+    used: Mapped[bool] = mapped_column(Boolean)
+    amount: Mapped[str | None] = mapped_column(String(100))
+
+
+class SleepRecord(db.Model):
+    """The Consensus Sleep Diary core for the night before the check-in's date, as instants (SLP-R2), with
+    the derived TIB and TST kept for aggregation (SE = sum TST / sum TIB, SLP-R4)."""
+
+    __tablename__ = "sleep_record"
+
+    checkin_id: Mapped[int] = mapped_column(ForeignKey("checkin.id", ondelete="CASCADE"), primary_key=True)
+    into_bed: Mapped[datetime] = mapped_column(UTCDateTime)
+    tried_sleep: Mapped[datetime] = mapped_column(UTCDateTime)
+    sol_min: Mapped[int] = mapped_column(Integer)
+    awakenings: Mapped[int] = mapped_column(Integer)
+    waso_min: Mapped[int] = mapped_column(Integer)
+    final_wake: Mapped[datetime] = mapped_column(UTCDateTime)
+    out_of_bed: Mapped[datetime] = mapped_column(UTCDateTime)
+    quality: Mapped[str] = mapped_column(String(16))
+    tib_min: Mapped[int] = mapped_column(Integer)
+    tst_min: Mapped[int] = mapped_column(Integer)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date, time
 from functools import cache
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates
 from werkzeug.datastructures import MultiDict
 
 from .accounts import MIN_PASSWORD_LENGTH
+from .checkins import CRAVING_FREQUENCIES, SIDE_EFFECTS
 from .models import SUBSTANCES, Role
+from .sleep import QUALITIES, resolve_clock_times
 
 
 @cache
@@ -189,3 +192,283 @@ def _form_value(field: fields.Field, value: str):
     if isinstance(field, fields.Integer) and re.fullmatch(r"[+-]?\d{1,9}", value.strip()):
         return int(value)
     return value
+
+
+# --- Daily check-in (SPEC 4-7) ----------------------------------------------------------------------------
+
+CHOOSE_0_TO_10 = "Choose a number from 0 to 10."
+
+
+def _zero_to_ten(**kwargs) -> fields.Integer:
+    return fields.Integer(
+        strict=True,
+        validate=validate.Range(0, 10, error=CHOOSE_0_TO_10),
+        error_messages={"required": CHOOSE_0_TO_10, "null": CHOOSE_0_TO_10},
+        **kwargs,
+    )
+
+
+def _minutes(maximum: int, what: str) -> fields.Integer:
+    return fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(0, maximum, error=f"Enter {what} from 0 to {maximum}."),
+        error_messages={"required": f"Enter {what}."},
+    )
+
+
+class CravingSchema(StrictSchema):
+    substance = fields.String(required=True, validate=validate.OneOf(list(SUBSTANCES)))
+    intensity = _zero_to_ten(required=True)
+    frequency = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(list(CRAVING_FREQUENCIES)))
+
+
+class UseSchema(StrictSchema):
+    substance = fields.String(required=True, validate=validate.OneOf(list(SUBSTANCES)))
+    used = fields.Boolean(required=True, truthy={True}, falsy={False}, error_messages={"required": "Answer yes or no."})
+    amount = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+
+
+class SleepSchema(StrictSchema):
+    """The Consensus Sleep Diary core (SPEC 5.1); times are instants with a UTC offset (SLP-R2)."""
+
+    into_bed = fields.AwareDateTime(required=True)
+    tried_sleep = fields.AwareDateTime(required=True)
+    sol_min = _minutes(720, "the minutes it took to fall asleep")
+    awakenings = _minutes(60, "how many times you woke")
+    waso_min = _minutes(1440, "the minutes awake in the night")
+    final_wake = fields.AwareDateTime(required=True)
+    out_of_bed = fields.AwareDateTime(required=True)
+    quality = fields.String(
+        required=True,
+        validate=validate.OneOf(list(QUALITIES)),
+        error_messages={"required": "Choose how well you slept."},
+    )
+
+
+class CheckInSchema(StrictSchema):
+    """One day's check-in, as the phone form and PUT /api/v1/checkins/{date} send it."""
+
+    mood = _zero_to_ten(required=True)
+    cravings = fields.List(
+        fields.Nested(CravingSchema), load_default=list, validate=validate.Length(max=len(SUBSTANCES))
+    )
+    use = fields.List(fields.Nested(UseSchema), load_default=list, validate=validate.Length(max=len(SUBSTANCES)))
+    sleep = fields.Nested(SleepSchema, load_default=None, allow_none=True)
+    pain = _zero_to_ten(load_default=None, allow_none=True)
+    side_effects = fields.List(
+        fields.String(validate=validate.OneOf(list(SIDE_EFFECTS))),
+        load_default=list,
+        validate=validate.Length(max=len(SIDE_EFFECTS)),
+    )
+    note = fields.String(
+        load_default="", validate=validate.Length(max=2000, error="Keep the note under 2000 characters.")
+    )
+    submission_id = fields.String(
+        load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$")
+    )
+
+
+class SleepOutSchema(Schema):
+    into_bed = fields.AwareDateTime()
+    tried_sleep = fields.AwareDateTime()
+    sol_min = fields.Integer()
+    awakenings = fields.Integer()
+    waso_min = fields.Integer()
+    final_wake = fields.AwareDateTime()
+    out_of_bed = fields.AwareDateTime()
+    quality = fields.String()
+    tib_min = fields.Integer()
+    tst_min = fields.Integer()
+    se_pct = fields.Float()
+    se_attempt_pct = fields.Float(allow_none=True)
+    pre_sleep_min = fields.Integer()
+    terminal_wake_min = fields.Integer()
+    warnings = fields.List(fields.String())
+
+
+class CravingOutSchema(Schema):
+    substance = fields.String()
+    intensity = fields.Integer()
+    frequency = fields.String(allow_none=True)
+
+
+class UseOutSchema(Schema):
+    substance = fields.String()
+    used = fields.Boolean()
+    amount = fields.String(allow_none=True)
+
+
+class CheckInOutSchema(Schema):
+    """A stored check-in, with the derived sleep metrics (also at the top level, null without a sleep entry)."""
+
+    date = fields.Date(attribute="local_date", required=True)
+    mood = fields.Integer(required=True)
+    pain = fields.Integer(allow_none=True)
+    cravings = fields.List(fields.Nested(CravingOutSchema))
+    use = fields.List(fields.Nested(UseOutSchema), attribute="uses")
+    sleep = fields.Method("_sleep", allow_none=True)
+    side_effects = fields.List(fields.String())
+    note = fields.String()
+    report_mode = fields.String(required=True)
+    days_after_event = fields.Integer(required=True)
+    source = fields.String(required=True)
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+    tib_min = fields.Method("_tib", allow_none=True)
+    tst_min = fields.Method("_tst", allow_none=True)
+    se_pct = fields.Method("_se", allow_none=True)
+
+    def _metrics(self, checkin):
+        from .checkins import sleep_metrics
+
+        return sleep_metrics(checkin.sleep) if checkin.sleep else None
+
+    def _sleep(self, checkin):
+        metrics = self._metrics(checkin)
+        if metrics is None:
+            return None
+        record = checkin.sleep
+        values = {name: getattr(record, name) for name in SleepSchema().fields}
+        values.update(
+            tib_min=metrics.tib_min, tst_min=metrics.tst_min, se_pct=metrics.se_pct,
+            se_attempt_pct=metrics.se_attempt_pct, pre_sleep_min=metrics.pre_sleep_min,
+            terminal_wake_min=metrics.terminal_wake_min, warnings=list(metrics.warnings),
+        )  # fmt: skip
+        return SleepOutSchema().dump(values)
+
+    def _tib(self, checkin):
+        return checkin.sleep.tib_min if checkin.sleep else None
+
+    def _tst(self, checkin):
+        return checkin.sleep.tst_min if checkin.sleep else None
+
+    def _se(self, checkin):
+        metrics = self._metrics(checkin)
+        return metrics.se_pct if metrics else None
+
+
+# The phone form names its fields for people (one block per substance, clock times for sleep); these turn it
+# into the API's shape, so that one schema validates both, and turn errors back into the form's names.
+
+SLEEP_TIMES = ("into_bed", "tried_sleep", "final_wake", "out_of_bed")
+SLEEP_NUMBERS = ("sol_min", "awakenings", "waso_min")
+
+
+def _form_int(value: str | None):
+    if value is None or value.strip() == "":
+        return None
+    return int(value) if re.fullmatch(r"[+-]?\d{1,9}", value.strip()) else value
+
+
+def _drop_missing(row: dict) -> dict:
+    return {key: value for key, value in row.items() if value is not None}
+
+
+def checkin_form_input(form: MultiDict, patient, day: date) -> dict:
+    """The check-in form as CheckInSchema input. Clock times are resolved to instants in the patient's zone
+    (SLP-R2); an unanswered question is left out, so that the schema says it is required."""
+    data = _drop_missing(
+        {
+            "mood": _form_int(form.get("mood")),
+            "pain": _form_int(form.get("pain")) if patient.tracks_pain else None,
+            "note": form.get("note", ""),
+            "submission_id": form.get("submission_id") or None,
+        }
+    )
+    data["side_effects"] = form.getlist("side_effects")
+    data["cravings"] = [
+        _drop_missing(
+            {
+                "substance": code,
+                "intensity": _form_int(form.get(f"craving-{code}")),
+                "frequency": form.get(f"frequency-{code}") or None,
+            }
+        )
+        for code in patient.substances
+    ]
+    answers = {"yes": True, "no": False}
+    data["use"] = [
+        _drop_missing(
+            {
+                "substance": code,
+                "used": answers.get(form.get(f"used-{code}", "")),
+                "amount": (form.get(f"amount-{code}") or "").strip() or None,
+            }
+        )
+        for code in patient.substances
+    ]
+    data["sleep"] = _sleep_form_input(form, patient, day)
+    return data
+
+
+def _sleep_form_input(form: MultiDict, patient, day: date) -> dict | None:
+    names = (*SLEEP_TIMES, *SLEEP_NUMBERS, "quality")
+    if not patient.sleep_detail or not any((form.get(name) or "").strip() for name in names):
+        return None  # the sleep part was skipped
+    clock, errors = {}, {}
+    for name in SLEEP_TIMES:
+        try:
+            clock[name] = time.fromisoformat((form.get(name) or "").strip())
+        except ValueError:
+            errors[name] = ["Enter a time, such as 22:30."]
+    if errors:
+        raise ValidationError({"sleep": errors})
+    instants = resolve_clock_times(day, ZoneInfo(patient.user.timezone), clock)
+    sleep = {name: instant.isoformat() for name, instant in instants.items()}
+    sleep.update({name: _form_int(form.get(name)) for name in SLEEP_NUMBERS})
+    sleep["quality"] = form.get("quality") or None
+    return _drop_missing(sleep)
+
+
+def checkin_form_errors(messages: dict, patient) -> dict[str, list[str]]:
+    """Schema or domain errors, keyed by the form's own field names (anything else under 'form')."""
+    flat: dict[str, list[str]] = {}
+
+    def add(name: str, value) -> None:
+        flat.setdefault(name, []).extend(value if isinstance(value, list) else [str(value)])
+
+    substances = list(patient.substances)
+    for key, value in messages.items():
+        if key in ("cravings", "use") and isinstance(value, dict):
+            for index, row in value.items():
+                code = substances[int(index)] if str(index).isdigit() and int(index) < len(substances) else None
+                for field, field_messages in row.items() if isinstance(row, dict) else [("", row)]:
+                    name = {"intensity": "craving", "frequency": "frequency", "used": "used", "amount": "amount"}.get(
+                        field
+                    )
+                    add(f"{name}-{code}" if name and code else "form", field_messages)
+        elif key == "sleep" and isinstance(value, dict):
+            for field, field_messages in value.items():
+                add(field if field in (*SLEEP_TIMES, *SLEEP_NUMBERS, "quality") else "sleep", field_messages)
+        elif key.startswith("sleep."):
+            add(key.removeprefix("sleep."), value)
+        elif key in ("mood", "pain", "note", "side_effects", "sleep"):
+            add(key, value)
+        else:
+            add("form", value)
+    return flat
+
+
+def checkin_form_values(checkin, zone: ZoneInfo) -> MultiDict:
+    """A stored check-in as the form's values, for editing it the same day."""
+    values = MultiDict({"mood": str(checkin.mood), "note": checkin.note})
+    if checkin.pain is not None:
+        values["pain"] = str(checkin.pain)
+    for craving in checkin.cravings:
+        values[f"craving-{craving.substance}"] = str(craving.intensity)
+        if craving.frequency:
+            values[f"frequency-{craving.substance}"] = craving.frequency
+    for use in checkin.uses:
+        values[f"used-{use.substance}"] = "yes" if use.used else "no"
+        values[f"amount-{use.substance}"] = use.amount or ""
+    for code in checkin.side_effects:
+        values.add("side_effects", code)
+    if checkin.sleep:
+        record = checkin.sleep
+        for name in SLEEP_TIMES:
+            values[name] = getattr(record, name).astimezone(zone).strftime("%H:%M")
+        for name in SLEEP_NUMBERS:
+            values[name] = str(getattr(record, name))
+        values["quality"] = record.quality
+    return values

@@ -36,6 +36,13 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/healthz"): EVERYONE,
     ("GET", "/readyz"): EVERYONE,
     ("GET", "/home"): PATIENTS,
+    ("GET", "/home/progress.png"): PATIENTS,
+    ("GET", "/checkin"): PATIENTS,
+    ("GET", "/checkin/<day>"): PATIENTS,  # always the caller's own day
+    ("POST", "/checkin/<day>"): PATIENTS,
+    ("GET", "/checkin/<day>/saved"): PATIENTS,
+    ("GET", "/sw.js"): EVERYONE,
+    ("GET", "/offline"): EVERYONE,
     ("GET", "/clinician/patients"): CLINICIANS,
     ("GET", "/clinician/patients/new"): CLINICIANS,
     ("POST", "/clinician/patients/new"): CLINICIANS,
@@ -55,6 +62,10 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/patients"): CLINICIANS,
     ("POST", "/api/v1/patients"): CLINICIANS,
     ("GET", "/api/v1/patients/<id:patient_id>"): CARE_TEAM,
+    ("PUT", "/api/v1/checkins/<day>"): PATIENTS,
+    ("GET", "/api/v1/checkins"): PATIENTS,
+    ("GET", "/api/v1/patients/<id:patient_id>/checkins"): CARE_TEAM,
+    ("PUT", "/api/v1/patients/<id:patient_id>/checkins/<day>"): CARE_TEAM,
 }
 
 

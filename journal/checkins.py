@@ -1,0 +1,215 @@
+"""The daily check-in: which day an entry belongs to, when it may be made or changed, and saving it.
+
+Domain rules, free of Flask. ``now`` is always an argument; a patient's day is their local calendar date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import sleep
+from .models import (
+    CheckIn,
+    CravingRating,
+    EntrySource,
+    Patient,
+    ReportMode,
+    SleepRecord,
+    SubstanceUse,
+    User,
+)
+
+BACKFILL_DAYS = 7  # SUD-R2: recall fades; at most a week back
+ON_TIME_UNTIL = time(12)  # EMA-R2: the evening entry stays open until noon the next day
+
+# SPEC 7.3, the between-session checklist (the driving question belongs to the post-session check).
+SIDE_EFFECTS: dict[str, str] = {
+    "dissociation": "Feeling unreal, detached or spaced out",
+    "perception": "Changes in how things look or sound",
+    "nausea": "Nausea or vomiting",
+    "dizziness": "Dizziness or spinning",
+    "headache": "Headache",
+    "sleepiness": "Sleepiness or feeling sedated",
+    "confusion": "Confusion, memory or concentration problems",
+    "anxiety": "Anxiety or agitation",
+    "low_mood": "A dip in mood",
+}
+CRAVING_FREQUENCIES = {"none": "Not at all", "1-2": "1–2 times", "3-5": "3–5 times", "6+": "More than 5 times"}
+SLEEP_QUALITY = dict(zip(sleep.QUALITIES, ("Very poor", "Poor", "Fair", "Good", "Very good"), strict=True))
+
+
+class CheckInError(Exception):
+    """The check-in cannot be saved as asked. ``field`` names what is wrong; ``status`` suits an HTTP answer."""
+
+    def __init__(self, field: str, message: str, status: int = 422):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.status = status
+
+
+def local_today(user: User, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(user.timezone)).date()
+
+
+@dataclass(frozen=True)
+class Timing:
+    report_mode: ReportMode
+    days_after_event: int
+
+
+def timing_for(day: date, user: User, now: datetime, source: EntrySource) -> Timing:
+    """When may ``day`` be recorded, and is it on time or back-filled? Raises ``CheckInError`` if never."""
+    local_now = now.astimezone(ZoneInfo(user.timezone))
+    today = local_now.date()
+    if day > today:
+        raise CheckInError("date", "That day has not happened yet.")
+    lag = (today - day).days
+    if source == EntrySource.PATIENT and lag > BACKFILL_DAYS:
+        raise CheckInError("date", f"Days can be filled in up to {BACKFILL_DAYS} days back.")
+    on_time = lag == 0 or (lag == 1 and local_now.time() < ON_TIME_UNTIL)
+    return Timing(ReportMode.ON_TIME if on_time else ReportMode.RETROSPECTIVE, lag)
+
+
+def get_checkin(session: Session, patient_id: int, day: date) -> CheckIn | None:
+    return session.scalar(select(CheckIn).where(CheckIn.patient_id == patient_id, CheckIn.local_date == day))
+
+
+def missing_days(session: Session, user: User, now: datetime) -> list[date]:
+    """The days in the back-fill window (not today) that have no check-in, most recent first."""
+    today = local_today(user, now)
+    earliest = max(
+        today - timedelta(days=BACKFILL_DAYS), user.patient.enrolled_at.astimezone(ZoneInfo(user.timezone)).date()
+    )
+    recorded = set(
+        session.scalars(select(CheckIn.local_date).where(CheckIn.patient_id == user.id, CheckIn.local_date >= earliest))
+    )
+    return [
+        d
+        for d in (today - timedelta(days=n) for n in range(1, BACKFILL_DAYS + 1))
+        if d >= earliest and d not in recorded
+    ]
+
+
+def validate_against_programme(patient: Patient, data: dict) -> None:
+    """The entry answers exactly the items this patient's programme asks (CRV-R1, SUD-R1, PAIN-R1)."""
+    programme = set(patient.substances)
+    for key, label in (("cravings", "craving"), ("use", "use")):
+        given = [row["substance"] for row in data.get(key, [])]
+        if len(given) != len(set(given)):
+            raise CheckInError(key, f"Each substance's {label} can be given once.")
+        if extra := set(given) - programme:
+            raise CheckInError(key, f"Not tracked for this patient: {', '.join(sorted(extra))}.")
+        if missing := programme - set(given):
+            raise CheckInError(key, f"Answer the {label} question for: {', '.join(sorted(missing))}.")
+    if patient.tracks_pain and data.get("pain") is None:
+        raise CheckInError("pain", "Rate your pain from 0 to 10.")
+    if not patient.tracks_pain and data.get("pain") is not None:
+        raise CheckInError("pain", "Pain is not tracked for this patient.")
+
+
+def save_checkin(
+    session: Session, patient: Patient, day: date, data: dict, now: datetime, entered_by: User
+) -> tuple[CheckIn, bool]:
+    """Create or replace the check-in for ``day``; return it and whether it was created.
+
+    A patient may replace an entry on the local day they made it; a clinician may enter any past day but
+    never overwrites what the patient recorded. A repeated ``submission_id`` returns the stored entry as it
+    is, so a retried request or an offline queue sent twice records the day once. The caller commits.
+    """
+    user = patient.user
+    source = EntrySource.PATIENT if entered_by.id == user.id else EntrySource.CLINICIAN
+    existing = get_checkin(session, user.id, day)
+    submission_id = data.get("submission_id")
+    if existing is not None and submission_id and existing.submission_id == submission_id:
+        return existing, False
+    timing = timing_for(day, user, now, source)
+    validate_against_programme(patient, data)
+    try:
+        metrics = sleep.compute(sleep_night(data["sleep"])) if data.get("sleep") else None
+    except sleep.SleepDiaryError as error:
+        field = "sleep" if error.field == "sleep" else f"sleep.{error.field}"
+        raise CheckInError(field, error.message) from error
+
+    if existing is not None:
+        _check_replaceable(existing, source, user, now)
+        checkin = existing
+    else:
+        checkin = CheckIn(patient_id=user.id, local_date=day, created_at=now, source=source)
+        session.add(checkin)
+        checkin.report_mode = timing.report_mode
+        checkin.days_after_event = timing.days_after_event
+    checkin.mood = data["mood"]
+    checkin.pain = data.get("pain")
+    checkin.side_effects = sorted(set(data.get("side_effects", [])))
+    checkin.note = data.get("note", "").strip()
+    checkin.submission_id = submission_id
+    checkin.entered_by_id = entered_by.id
+    checkin.updated_at = now
+    checkin.cravings = [
+        CravingRating(substance=row["substance"], intensity=row["intensity"], frequency=row.get("frequency"))
+        for row in data.get("cravings", [])
+    ]
+    checkin.uses = [
+        SubstanceUse(
+            substance=row["substance"], used=row["used"], amount=(row.get("amount") or None) if row["used"] else None
+        )
+        for row in data.get("use", [])
+    ]
+    checkin.sleep = _sleep_record(data["sleep"], metrics) if metrics else None
+    session.flush()
+    return checkin, existing is None
+
+
+def _check_replaceable(existing: CheckIn, source: EntrySource, user: User, now: datetime) -> None:
+    if source == EntrySource.CLINICIAN:
+        if existing.source == EntrySource.PATIENT:
+            raise CheckInError("date", "The patient has already recorded this day; their entry is kept.", 409)
+        return
+    if existing.source == EntrySource.CLINICIAN:
+        raise CheckInError("date", "Your care team has recorded this day for you already.", 409)
+    zone = ZoneInfo(user.timezone)
+    if existing.created_at.astimezone(zone).date() != now.astimezone(zone).date():
+        raise CheckInError("date", "This day's check-in was saved on an earlier day and can no longer be changed.", 409)
+
+
+def sleep_night(values: dict) -> sleep.Night:
+    return sleep.Night(
+        into_bed=values["into_bed"],
+        tried_sleep=values["tried_sleep"],
+        final_wake=values["final_wake"],
+        out_of_bed=values["out_of_bed"],
+        sol_min=values["sol_min"],
+        awakenings=values["awakenings"],
+        waso_min=values["waso_min"],
+    )
+
+
+def _sleep_record(values: dict, metrics: sleep.SleepMetrics) -> SleepRecord:
+    return SleepRecord(
+        into_bed=values["into_bed"],
+        tried_sleep=values["tried_sleep"],
+        final_wake=values["final_wake"],
+        out_of_bed=values["out_of_bed"],
+        sol_min=values["sol_min"],
+        awakenings=values["awakenings"],
+        waso_min=values["waso_min"],
+        quality=values["quality"],
+        tib_min=metrics.tib_min,
+        tst_min=metrics.tst_min,
+    )
+
+
+def sleep_metrics(record: SleepRecord) -> sleep.SleepMetrics:
+    """The full metrics of a stored night (recomputed: they are cheap and need no extra columns)."""
+    return sleep.compute(
+        sleep.Night(
+            record.into_bed, record.tried_sleep, record.final_wake, record.out_of_bed,
+            record.sol_min, record.awakenings, record.waso_min,
+        )
+    )  # fmt: skip

@@ -1,0 +1,46 @@
+// Service worker: keeps the app shell so the journal opens without a connection.
+// Pages: network first, falling back to the last copy seen; static files: cache first.
+var SHELL = "journal-shell-v1";
+var PAGES = "journal-pages";
+var SHELL_FILES = ["/static/app.css", "/static/js/journal.js", "/static/icon.svg", "/offline"];
+
+self.addEventListener("install", function (event) {
+  event.waitUntil(caches.open(SHELL).then(function (cache) { return cache.addAll(SHELL_FILES); }));
+  self.skipWaiting();
+});
+
+self.addEventListener("activate", function (event) {
+  event.waitUntil(
+    caches.keys().then(function (names) {
+      return Promise.all(names.filter(function (name) { return name !== SHELL && name !== PAGES; })
+        .map(function (name) { return caches.delete(name); }));
+    }).then(function () { return self.clients.claim(); })
+  );
+});
+
+self.addEventListener("fetch", function (event) {
+  var request = event.request;
+  var url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== self.location.origin || url.pathname.indexOf("/api/") === 0) {
+    return;
+  }
+  if (url.pathname.indexOf("/static/") === 0) {
+    event.respondWith(caches.match(request).then(function (hit) { return hit || fetch(request); }));
+    return;
+  }
+  if (request.mode === "navigate") {
+    event.respondWith(
+      fetch(request).then(function (response) {
+        if (response.ok && !response.redirected) {
+          var copy = response.clone();
+          caches.open(PAGES).then(function (cache) { cache.put(url.pathname, copy); });
+        }
+        return response;
+      }).catch(function () {
+        return caches.match(url.pathname, { cacheName: PAGES }).then(function (hit) {
+          return hit || caches.match("/offline");
+        });
+      })
+    );
+  }
+});
