@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from journal.links import IdConverter
 from journal.db import db
+from journal.links import IdConverter
 from journal.models import User
 from journal.schemas import iana_zones
 from tests.conftest import bearer
