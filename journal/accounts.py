@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .models import ApiToken, CareTeamMember, Invitation, Patient, Role, User
+from .outbox import queue_invitation
 
 # argon2id with the library's defaults (RFC 9106 "low memory" profile: 64 MiB, 3 passes).
 _hasher = PasswordHasher()
@@ -181,15 +182,17 @@ def create_invitation(session: Session, user: User, created_by: User | None, now
         .values(revoked_at=now)
     )
     token, digest = new_token()
-    session.add(
-        Invitation(
-            user_id=user.id,
-            token_hash=digest,
-            created_at=now,
-            expires_at=now + timedelta(days=days),
-            created_by_id=created_by.id if created_by else None,
-        )
+    invitation = Invitation(
+        user_id=user.id,
+        token_hash=digest,
+        created_at=now,
+        expires_at=now + timedelta(days=days),
+        created_by_id=created_by.id if created_by else None,
     )
+    session.add(invitation)
+    session.flush()
+    # The e-mail carrying the link goes through the outbox like every other message.
+    queue_invitation(session, now, user, invitation.id, f"/invite/{token}")
     return token
 
 

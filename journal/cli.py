@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from .accounts import EnrolmentError, create_staff
@@ -70,6 +72,39 @@ def demo_command(password: str | None) -> None:
     click.echo(f"  password: {chosen}")
 
 
+jobs_group = AppGroup("jobs", help="Scheduled jobs.")
+
+
+@jobs_group.command("run-once")
+@click.option("--now", "now_text", default=None, help="ISO-8601 instant with offset; default: the current time.")
+def run_once_command(now_text: str | None) -> None:
+    """Run every scheduled job once, as of --now."""
+    from .scheduled import run_all
+
+    if now_text:
+        try:
+            now = datetime.fromisoformat(now_text)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--now") from error
+        if now.tzinfo is None:
+            raise click.BadParameter("give an offset, e.g. 2026-03-08T20:00:00-05:00", param_hint="--now")
+    else:
+        now = utcnow()
+    run_all(now.astimezone(UTC))
+
+
+@click.command("vapid")
+def vapid_command() -> None:
+    """Make a VAPID key pair for Web Push: set the private key as JOURNAL_VAPID_PRIVATE_KEY."""
+    from .channels import vapid_keys
+
+    private_key, public_key = vapid_keys()
+    click.echo(f"JOURNAL_VAPID_PRIVATE_KEY={private_key}")
+    click.echo(f"public key (browsers get it from the app): {public_key}")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(demo_command)
+    app.cli.add_command(jobs_group)
+    app.cli.add_command(vapid_command)

@@ -30,6 +30,10 @@ DEFAULTS: dict[str, object] = {
     "API_TOKEN_HOURS": 12,
     "INVITATION_DAYS": 7,
     "PROXY_FIX": False,
+    "MISSED_DAYS_LIMIT": 3,  # consecutive missed days after which reminders stop and the care team is told
+    "VAPID_PRIVATE_KEY": "",
+    "VAPID_SUBJECT": "mailto:admin@journal.invalid",
+    "PUSH_REQUIRE_HTTPS": True,  # push services are https; tests play one on http://127.0.0.1
     "MAX_CONTENT_LENGTH": 256 * 1024,
 }
 

@@ -7,7 +7,7 @@ import secrets
 from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import UTCDateTime, db, utcnow
@@ -246,3 +246,85 @@ class SleepRecord(db.Model):
     quality: Mapped[str] = mapped_column(String(16))
     tib_min: Mapped[int] = mapped_column(Integer)
     tst_min: Mapped[int] = mapped_column(Integer)
+
+
+# --- Reminders, the outbox and alerts ------------------------------------------------------------------------
+
+
+class ReminderSettings(db.Model):
+    """A patient's daily reminder: local wall-clock time, channels, quiet hours, pause."""
+
+    __tablename__ = "reminder_settings"
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.user_id", ondelete="CASCADE"), primary_key=True)
+    local_time: Mapped[str] = mapped_column(String(5), default="20:00")  # "HH:MM" in the patient's zone
+    email: Mapped[bool] = mapped_column(Boolean, default=True)
+    webpush: Mapped[bool] = mapped_column(Boolean, default=False)
+    quiet_start: Mapped[str | None] = mapped_column(String(5))
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PushSubscription(db.Model):
+    """One browser's Web Push subscription (a patient may have several devices)."""
+
+    __tablename__ = "push_subscription"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    endpoint: Mapped[str] = mapped_column(String(1024), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(255))
+    auth: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxStatus(enum.StrEnum):
+    QUEUED = "queued"  # waiting for its next attempt
+    SENDING = "sending"  # claimed by one scheduler run
+    SENT = "sent"
+    FAILED = "failed"  # given up: a permanent refusal or too many attempts; admins see these
+    EXPIRED = "expired"  # its moment passed undelivered (a reminder for a day that is over)
+
+
+class OutboxMessage(db.Model):
+    """Every outgoing message is a row first; the scheduler delivers it. ``dedup_key`` is unique, so the same
+    reminder can be queued by any number of runs and exists once. Nothing here carries health information."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_message_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))  # email | webpush | log
+    address: Mapped[str] = mapped_column(Text)  # e-mail address, or the push subscription id
+    template: Mapped[str] = mapped_column(String(32))
+    link_path: Mapped[str] = mapped_column(String(255))  # where the message's link leads inside the app
+    status: Mapped[OutboxStatus] = mapped_column(_str_enum(OutboxStatus), default=OutboxStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    open_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Alert(db.Model):
+    """Something a clinician must see about a patient. ``dedup_key`` makes raising it idempotent."""
+
+    __tablename__ = "alert"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.user_id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(8))  # high | medium | low
+    reason: Mapped[str] = mapped_column(Text)
+    dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    note: Mapped[str | None] = mapped_column(Text)

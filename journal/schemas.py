@@ -8,7 +8,7 @@ from datetime import date, time
 from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate, validates, validates_schema
 from werkzeug.datastructures import MultiDict
 
 from .accounts import MIN_PASSWORD_LENGTH
@@ -472,3 +472,56 @@ def checkin_form_values(checkin, zone: ZoneInfo) -> MultiDict:
             values[name] = str(getattr(record, name))
         values["quality"] = record.quality
     return values
+
+
+# --- Reminder settings -----------------------------------------------------------------------------------------
+
+HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Give a time as HH:MM, such as 20:00.")
+
+
+class ReminderSettingsSchema(StrictSchema):
+    """GET/PUT /api/v1/me/reminders: the daily reminder, in the patient's local time."""
+
+    time = fields.String(required=True, validate=HHMM)
+    channels = fields.List(
+        fields.String(validate=validate.OneOf(["email", "webpush"])), required=True, validate=validate.Length(max=2)
+    )
+    quiet_start = fields.String(load_default=None, allow_none=True, validate=HHMM)
+    quiet_end = fields.String(load_default=None, allow_none=True, validate=HHMM)
+    paused = StrictBoolean(load_default=False)
+
+    @validates_schema
+    def _quiet_hours_have_both_ends(self, data, **_kwargs):
+        if (data.get("quiet_start") is None) != (data.get("quiet_end") is None):
+            raise ValidationError("Give both ends of the quiet hours, or neither.", "quiet_end")
+        if len(set(data.get("channels", []))) != len(data.get("channels", [])):
+            raise ValidationError("List each channel once.", "channels")
+
+
+class PushSubscriptionKeysSchema(StrictSchema):
+    p256dh = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    auth = fields.String(required=True, validate=validate.Length(min=1, max=255))
+
+
+class PushSubscriptionSchema(Schema):
+    """A browser's PushSubscription.toJSON(); unknown members (expirationTime) are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    endpoint = fields.Url(required=True, schemes={"https"}, require_tld=False, validate=validate.Length(max=1024))
+    keys = fields.Nested(PushSubscriptionKeysSchema, required=True)
+
+
+class PushSubscriptionCreatedSchema(Schema):
+    id = fields.Integer(required=True)
+
+
+def reminder_form_input(form: MultiDict) -> dict:
+    return {
+        "time": form.get("time", ""),
+        "channels": form.getlist("channels"),
+        "quiet_start": form.get("quiet_start") or None,
+        "quiet_end": form.get("quiet_end") or None,
+        "paused": "paused" in form,
+    }

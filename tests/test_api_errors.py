@@ -73,3 +73,9 @@ def test_errors_for_list_items_and_the_whole_list_together_are_json_not_a_500(cl
         "0": ["Unknown substance."],
         "_schema": ["List each substance once."],
     }
+
+
+def test_unknown_query_parameters_are_refused(client, people):
+    response = client.get("/api/v1/checkins?surprise=1", headers=bearer(client, people.pat))
+    assert response.status_code == 422
+    assert "surprise" in response.get_json()["errors"]["query"]

@@ -8,8 +8,19 @@ from flask_smorest import Blueprint, abort
 
 from ..accounts import SignInError, accept_invitation, authenticate, issue_api_token
 from ..db import db, utcnow
-from ..schemas import ActivatedSchema, CredentialsSchema, MeSchema, PasswordSchema, TokenSchema
-from ..security import limiter, login_rate_limit
+from ..models import Role
+from ..reminders import as_document, save_push_subscription, settings_for, update_settings
+from ..schemas import (
+    ActivatedSchema,
+    CredentialsSchema,
+    MeSchema,
+    PasswordSchema,
+    PushSubscriptionCreatedSchema,
+    PushSubscriptionSchema,
+    ReminderSettingsSchema,
+    TokenSchema,
+)
+from ..security import limiter, login_rate_limit, roles_required
 from . import PUBLIC
 
 blp = Blueprint("api_accounts", __name__, url_prefix="/api/v1", description="Tokens, the signed-in user, invitations")
@@ -60,3 +71,33 @@ def activate(body, token: str):
         abort(404, message="This invitation link is not valid: it may have been used already or have expired.")
     db.session.commit()
     return user
+
+
+@blp.route("/me/reminders", methods=["GET"])
+@roles_required(Role.PATIENT)
+@blp.response(200, ReminderSettingsSchema)
+def get_reminders():
+    """The signed-in patient's daily reminder settings (local time)."""
+    return as_document(settings_for(db.session, current_user))
+
+
+@blp.route("/me/reminders", methods=["PUT"])
+@roles_required(Role.PATIENT)
+@blp.arguments(ReminderSettingsSchema)
+@blp.response(200, ReminderSettingsSchema)
+def put_reminders(values):
+    """Change the daily reminder: time (HH:MM local), channels, quiet hours, pause."""
+    settings = update_settings(db.session, current_user, values)
+    db.session.commit()
+    return as_document(settings)
+
+
+@blp.route("/me/push-subscriptions", methods=["POST"])
+@roles_required(Role.PATIENT)
+@blp.arguments(PushSubscriptionSchema)
+@blp.response(201, PushSubscriptionCreatedSchema)
+def add_push_subscription(subscription):
+    """Register this device's Web Push subscription (PushSubscription.toJSON() from the browser)."""
+    saved = save_push_subscription(db.session, current_user, subscription["endpoint"], **subscription["keys"])
+    db.session.commit()
+    return {"id": saved.id}

@@ -6,7 +6,7 @@ from datetime import date
 
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
-from marshmallow import Schema, fields
+from marshmallow import RAISE, fields
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -15,7 +15,7 @@ from ..access import get_patient_or_404, patient_in_path_required
 from ..checkins import CheckInError, local_today, save_checkin
 from ..db import db, utcnow
 from ..models import CheckIn, Patient, Role, User
-from ..schemas import CheckInOutSchema, CheckInSchema
+from ..schemas import CheckInOutSchema, CheckInSchema, StrictSchema
 from ..security import roles_required
 
 blp = Blueprint("api_checkins", __name__, url_prefix="/api/v1", description="Daily check-ins")
@@ -23,7 +23,7 @@ blp = Blueprint("api_checkins", __name__, url_prefix="/api/v1", description="Dai
 MAX_RANGE_DAYS = 366
 
 
-class DateRangeSchema(Schema):
+class DateRangeSchema(StrictSchema):
     from_ = fields.Date(data_key="from", load_default=None)
     to = fields.Date(load_default=None)
 
@@ -81,7 +81,7 @@ def put_own_checkin(data, day: str):
 
 @blp.route("/checkins", methods=["GET"])
 @roles_required(Role.PATIENT)
-@blp.arguments(DateRangeSchema, location="query")
+@blp.arguments(DateRangeSchema, location="query", unknown=RAISE)
 @blp.response(200, CheckInOutSchema(many=True))
 def list_own_checkins(args):
     """The signed-in patient's check-ins between ``from`` and ``to`` (local dates, inclusive; at most a year)."""
@@ -90,7 +90,7 @@ def list_own_checkins(args):
 
 @blp.route("/patients/<id:patient_id>/checkins", methods=["GET"])
 @roles_required(Role.CLINICIAN)
-@blp.arguments(DateRangeSchema, location="query")
+@blp.arguments(DateRangeSchema, location="query", unknown=RAISE)
 @blp.response(200, CheckInOutSchema(many=True))
 def list_patient_checkins(args, patient_id: int):
     """A patient's check-ins, for a clinician on their care team."""

@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from . import admin, auth, clinician, health, patient
+    from . import admin, auth, clinician, health, patient, settings
 
-    for module in (auth, patient, clinician, admin, health):
+    for module in (auth, patient, settings, clinician, admin, health):
         app.register_blueprint(module.bp)

@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 from ..accounts import SignInError, accept_invitation, authenticate, open_invitation
 from ..db import db, utcnow
 from ..models import Role, User
+from ..outbox import record_open
 from ..schemas import LoginFormSchema, PasswordSchema, form_input
 from ..security import limiter, login_rate_limit
 
@@ -118,6 +119,13 @@ def invitation(token: str):
             _start_session(user)
             return redirect(home_url(user))
     return render_template("invitation.html", invitation=invitation, errors=errors), 400 if errors else 200
+
+
+@bp.get("/m/<token>")
+def message_link(token: str):
+    """The link in a reminder or alert: notes that it was opened, then leads into the app (sign-in first)."""
+    message = record_open(db.session, token, utcnow())
+    return redirect(message.link_path if message is not None else url_for("auth.index"))
 
 
 @bp.get("/help")

@@ -1,0 +1,33 @@
+"""The texts of everything the journal sends outside the app.
+
+PRIV-R1 / PRIV-R4: nothing here may carry health information: no condition, substance, drug, session,
+appointment, score, mood word, questionnaire or clinic specialty. A message says that there is something to
+see and links into the app, where the reader must sign in. tests/test_messages.py renders every template
+and fails on any such word.
+"""
+
+from __future__ import annotations
+
+TEMPLATES: dict[str, tuple[str, str]] = {
+    "daily_reminder": (
+        "You have a new check-in",
+        "Hello,\n\nYou have a new check-in waiting.\n\n{link}\n\n"
+        "You can change the time of these reminders, or pause them, in the app.",
+    ),
+    "invitation": (
+        "Your account is ready to set up",
+        "Hello,\n\nAn account has been created for you. Choose your password here:\n\n{link}\n\n"
+        "The link works once. If it has expired, ask for a new one. If you were not expecting this message, "
+        "you can ignore it.",
+    ),
+    "alert": (
+        "Something needs review in the portal",
+        "An item needs review in the portal.\n\n{link}",
+    ),
+}
+
+
+def render(template: str, *, link: str) -> tuple[str, str]:
+    """The subject and plain text of a message."""
+    subject, text = TEMPLATES[template]
+    return subject, text.format(link=link)

@@ -1,0 +1,227 @@
+"""The outbox: every outgoing message is a row first, then delivered by the scheduler exactly once.
+
+Delivery claims each message with a conditional UPDATE (the Healthchecks pattern): of any number of
+scheduler processes, exactly one sees its UPDATE change the row, and only that one sends. A claim that was
+never finished (the process died) is taken over after ``LEASE``. Failures are retried with exponential
+backoff; permanent refusals and exhausted retries end as ``failed``, which admins see.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from .channels import DeliveryError, OutgoingMessage
+from .messages import render
+from .models import Alert, OutboxMessage, OutboxStatus, PushSubscription
+
+log = logging.getLogger("journal.outbox")
+
+LEASE = timedelta(minutes=5)  # longer than any channel's own timeout, so a live claim is never taken over
+MAX_ATTEMPTS = 8
+BATCH = 200
+
+
+def insert_ignoring_duplicates(session: Session, rows: list[dict], model=OutboxMessage) -> int:
+    """Insert rows whose ``dedup_key`` is new; skip the others. Returns how many were inserted."""
+    if not rows:
+        return 0
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(model).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(model.id)
+    return len(session.scalars(statement, rows).all())
+
+
+def queue(session: Session, now: datetime, **values) -> None:
+    """Queue one message (idempotent by its ``dedup_key``)."""
+    insert_ignoring_duplicates(session, [{"next_attempt_at": now, "created_at": now, **values}])
+
+
+def queue_alert_notifications(session: Session, now: datetime, alerts: Iterable[Alert], team: list[tuple]) -> None:
+    """A content-free e-mail to each clinician on the alerted patient's care team (PRIV-R4)."""
+    rows = []
+    for alert in alerts:
+        for patient_id, clinician_id, email in team:
+            if patient_id == alert.patient_id:
+                rows.append(
+                    {
+                        "dedup_key": f"alert:{alert.id}:{clinician_id}:email",
+                        "recipient_id": clinician_id,
+                        "channel": "email",
+                        "address": email,
+                        "template": "alert",
+                        "link_path": "/clinician/patients",
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }
+                )
+    insert_ignoring_duplicates(session, rows)
+
+
+def queue_invitation(session: Session, now: datetime, user, invitation_id: int, invitation_path: str) -> None:
+    queue(
+        session,
+        now,
+        dedup_key=f"invitation:{invitation_id}:email",
+        recipient_id=user.id,
+        channel="email",
+        address=user.email,
+        template="invitation",
+        link_path=invitation_path,
+    )
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4 ... minutes after each failed attempt, at most 6 hours."""
+    return min(timedelta(minutes=2 ** max(0, attempts - 1)), timedelta(hours=6))
+
+
+def open_token(secret_key: str, message_id: int) -> str:
+    """The token in a message's link that records it was opened. Derived, so every retry carries the same."""
+    return hmac.new(secret_key.encode(), f"outbox-open:{message_id}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def open_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    expired: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def deliver_due(
+    session: Session,
+    now: datetime,
+    channels: dict[str, object],
+    *,
+    base_url: str,
+    secret_key: str,
+    batch: int = BATCH,
+) -> DeliveryReport:
+    """Deliver every message due at ``now``. One failure never stops the others."""
+    report = DeliveryReport()
+    report.expired = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.expires_at <= now)
+        .values(status=OutboxStatus.EXPIRED)
+    ).rowcount
+    session.commit()
+    due = _due(now)
+    for message_id in session.scalars(
+        select(OutboxMessage.id).where(due).order_by(OutboxMessage.id).limit(batch)
+    ).all():
+        token = secrets.token_hex(8)
+        claimed = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, due)
+            .values(
+                status=OutboxStatus.SENDING,
+                claimed_at=now,
+                claim_token=token,
+                attempts=OutboxMessage.attempts + 1,
+            )
+        ).rowcount
+        session.commit()
+        if claimed != 1:
+            continue  # another scheduler claimed it first
+        message = session.get(OutboxMessage, message_id)
+        try:
+            outgoing = _outgoing(session, message, base_url, secret_key)
+            channels[message.channel].send(outgoing)
+        except DeliveryError as error:
+            _record_failure(session, message, token, now, error, report)
+        except Exception as error:  # a bug in one message must not stop the loop
+            log.error("outbox message %s could not be delivered", message_id, exc_info=error)
+            _record_failure(session, message, token, now, DeliveryError(type(error).__name__), report)
+        else:
+            done = {"status": OutboxStatus.SENT, "sent_at": now, "last_error": None}
+            if message.template == "invitation":
+                done["link_path"] = "/invite/sent"  # the link holds a secret token: keep it no longer than needed
+            _finish(session, message_id, token, **done)
+            report.sent += 1
+    return report
+
+
+def _due(now: datetime):
+    return or_(
+        and_(OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.next_attempt_at <= now),
+        # A claim older than the lease belongs to a run that died mid-delivery.
+        and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at <= now - LEASE),
+    )
+
+
+def _finish(session: Session, message_id: int, token: str, **values) -> None:
+    # Only the claim's owner may finish it: if a lease was taken over, the later run's result stands.
+    session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == message_id, OutboxMessage.claim_token == token).values(**values)
+    )
+    session.commit()
+
+
+def _record_failure(session, message: OutboxMessage, token: str, now: datetime, error, report) -> None:
+    permanent = getattr(error, "permanent", False)
+    if permanent and message.channel == "webpush":
+        session.execute(PushSubscription.__table__.delete().where(PushSubscription.id == int(message.address)))
+    if permanent or message.attempts >= MAX_ATTEMPTS:
+        _finish(session, message.id, token, status=OutboxStatus.FAILED, last_error=str(error)[:500])
+        report.failed += 1
+    else:
+        _finish(
+            session,
+            message.id,
+            token,
+            status=OutboxStatus.QUEUED,
+            next_attempt_at=now + backoff(message.attempts),
+            last_error=str(error)[:500],
+        )
+        report.retried += 1
+    report.errors.append(f"message {message.id}: {error}")
+    log.warning("outbox message %s not delivered (attempt %s): %s", message.id, message.attempts, error)
+
+
+def _outgoing(session: Session, message: OutboxMessage, base_url: str, secret_key: str) -> OutgoingMessage:
+    token = open_token(secret_key, message.id)
+    if message.open_token_hash is None:
+        message.open_token_hash = open_token_hash(token)
+        session.commit()
+    # An invitation links straight to its own single-use page (using it is its record of being opened);
+    # everything else links through /m/<token>, which records the opening and leads into the app.
+    link = base_url.rstrip("/") + (message.link_path if message.template == "invitation" else f"/m/{token}")
+    subject, text = render(message.template, link=link)
+    to = message.address
+    if message.channel == "webpush":
+        subscription = session.get(PushSubscription, int(message.address))
+        if subscription is None:
+            raise DeliveryError("the device unsubscribed", permanent=True)
+        to = _subscription_json(subscription)
+    return OutgoingMessage(id=message.id, to=to, subject=subject, text=text, url=link, message_key=message.dedup_key)
+
+
+def _subscription_json(subscription: PushSubscription) -> str:
+    import json
+
+    return json.dumps(
+        {"endpoint": subscription.endpoint, "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth}}
+    )
+
+
+def record_open(session: Session, token: str, now: datetime) -> OutboxMessage | None:
+    """The message whose link this is; notes the first time it was opened."""
+    message = session.scalar(select(OutboxMessage).where(OutboxMessage.open_token_hash == open_token_hash(token)))
+    if message is not None and message.opened_at is None:
+        message.opened_at = now
+        session.commit()
+    return message

@@ -1,0 +1,64 @@
+"""The scheduled jobs, in one list that both `python -m jobs` and `flask --app wsgi jobs run-once` use.
+
+Each job is thin: it takes ``now`` and calls the domain. It runs inside an app context opened by its caller.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from flask import current_app
+
+from .channels import LogChannel, SmtpChannel, WebPushChannel
+from .db import db
+from .outbox import deliver_due
+from .reminders import queue_daily_reminders
+
+log = logging.getLogger("journal.jobs")
+
+
+def queue_reminders(now: datetime) -> None:
+    queued = queue_daily_reminders(db.session, now, missed_limit=current_app.config["MISSED_DAYS_LIMIT"])
+    log.info("queued %s new messages or alerts", queued)
+
+
+def deliver_messages(now: datetime) -> None:
+    config = current_app.config
+    report = deliver_due(
+        db.session, now, build_channels(config), base_url=config["BASE_URL"], secret_key=config["SECRET_KEY"]
+    )
+    log.info(
+        "delivered %s, retrying %s, failed %s, expired %s", report.sent, report.retried, report.failed, report.expired
+    )
+
+
+def build_channels(config) -> dict[str, object]:
+    """E-mail goes to the SMTP server when one is configured, Web Push to the browsers' push services when
+    a VAPID key is; otherwise to the log, so that a local install works without either."""
+    log_channel = LogChannel()
+    email = SmtpChannel(config["SMTP_URL"], config["MAIL_FROM"]) if config.get("SMTP_URL") else log_channel
+    webpush = (
+        WebPushChannel(config["VAPID_PRIVATE_KEY"], config["VAPID_SUBJECT"], require_https=config["PUSH_REQUIRE_HTTPS"])
+        if config.get("VAPID_PRIVATE_KEY")
+        else log_channel
+    )
+    return {"email": email, "webpush": webpush, "log": log_channel}
+
+
+# name, job, interval in seconds. Queue first, then deliver, so one run-once both decides and sends.
+JOBS: list[tuple[str, Callable[[datetime], None], int]] = [
+    ("queue-reminders", queue_reminders, 60),
+    ("deliver-messages", deliver_messages, 20),
+]
+
+
+def run_all(now: datetime) -> None:
+    """Run every job once as of ``now``; one job's failure is logged and never stops the next."""
+    for name, job, _interval in JOBS:
+        try:
+            job(now)
+        except Exception:
+            db.session.rollback()
+            log.exception("job %s failed", name)
