@@ -35,7 +35,8 @@ run: export JOURNAL_BASE_URL ?= http://$(HOST):$(PORT)
 run: install instance/demo-password
 	$(FLASK) db upgrade
 	$(FLASK) demo --password "$$(cat instance/demo-password)"
-	@echo "Serving on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
+	@echo "Serving on http://$(HOST):$(PORT)/ with the scheduler beside it (Ctrl-C stops both)"
+	$(BIN)/python -m jobs & scheduler=$$!; trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --no-control-socket --access-logfile - wsgi:app
 
 test: install-dev tests/browser/node_modules/axe-core/axe.min.js

@@ -62,6 +62,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/admin/staff/<id:user_id>/invitation"): ADMINS,
     ("POST", "/admin/staff/<id:user_id>/access"): ADMINS,
     ("GET", "/admin/audit"): ADMINS,
+    ("GET", "/admin/deliveries"): ADMINS,
     ("GET", "/api/v1/openapi.json"): EVERYONE,
     ("POST", "/api/v1/auth/token"): EVERYONE,
     ("GET", "/api/v1/me"): SIGNED_IN,

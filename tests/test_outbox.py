@@ -27,19 +27,22 @@ DAY = date(2026, 3, 2)
 def mailbox():
     mailbox = Mailbox()
     mailbox.controller = start_smtp(mailbox)
+    mailbox.running = True
     yield mailbox
-    if mailbox.controller is not None:
+    if mailbox.running:
         mailbox.controller.stop()
 
 
 def _server_down(mailbox) -> None:
     mailbox.controller.stop()
+    mailbox.running = False
 
 
 def _server_back(mailbox) -> None:
     # A stopped aiosmtpd Controller cannot start again (its loop is closed): a new server on the same port.
     mailbox.controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.controller.port, ready_timeout=10)
     mailbox.controller.start()
+    mailbox.running = True
 
 
 @pytest.fixture
@@ -272,3 +275,12 @@ def test_free_port_helper_gives_a_closed_port():
     with socket.socket() as probe, pytest.raises(OSError):
         probe.settimeout(1)
         probe.connect(("127.0.0.1", free_port()))
+
+
+def test_admin_sees_failed_and_waiting_deliveries(app, client, auth, mailbox, pat_due, people):
+    _server_down(mailbox)
+    _run(app, EVENING)
+    auth.login(people.ada)
+    page = client.get("/admin/deliveries").get_data(as_text=True)
+    assert "queued 1" in page
+    assert pat_due.email in page and "Connection refused" in page

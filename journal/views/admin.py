@@ -8,12 +8,12 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from ..accounts import EnrolmentError, create_invitation, create_staff
 from ..db import db, utcnow
 from ..links import invitation_url
-from ..models import AuditEvent, Role, User
+from ..models import AuditEvent, OutboxMessage, OutboxStatus, Role, User
 from ..schemas import StaffSchema, form_input, iana_zones
 from ..security import roles_required
 
@@ -133,4 +133,41 @@ def audit_log():
     ).all()
     return render_template(
         "admin/audit.html", events=events, total=total, page=page, page_size=AUDIT_PAGE_SIZE, args=args, zone=zone
+    )
+
+
+@bp.get("/deliveries")
+@roles_required(Role.ADMIN)
+def deliveries():
+    """Messages that failed or are waiting to be retried, for this clinic's people; no message text is shown
+    because none is stored, only the template's name."""
+    clinic_users = select(User.id).where(User.clinic_id == current_user.clinic_id)
+    counts = dict(
+        db.session.execute(
+            select(OutboxMessage.status, func.count())
+            .where(OutboxMessage.recipient_id.in_(clinic_users))
+            .group_by(OutboxMessage.status)
+        ).all()
+    )
+    troubled = db.session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.recipient_id.in_(clinic_users),
+            or_(
+                OutboxMessage.status == OutboxStatus.FAILED,
+                and_(OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.attempts > 0),
+            ),
+        )
+        .order_by(OutboxMessage.created_at.desc())
+        .limit(200)
+    ).all()
+    recipients = {
+        u.id: u for u in db.session.scalars(select(User).where(User.id.in_({m.recipient_id for m in troubled})))
+    }
+    return render_template(
+        "admin/deliveries.html",
+        counts=counts,
+        messages=troubled,
+        recipients=recipients,
+        zone=ZoneInfo(current_user.timezone),
     )
