@@ -3,9 +3,19 @@
 var SHELL = "journal-shell-v1";
 var PAGES = "journal-pages";
 var SHELL_FILES = ["/static/app.css", "/static/js/journal.js", "/static/icon.svg", "/offline"];
+var HOME = "/home";  // the manifest's start_url
 
 self.addEventListener("install", function (event) {
-  event.waitUntil(caches.open(SHELL).then(function (cache) { return cache.addAll(SHELL_FILES); }));
+  event.waitUntil(Promise.all([
+    caches.open(SHELL).then(function (cache) { return cache.addAll(SHELL_FILES); }),
+    // The home page too: the page that registers this worker loaded before it, so without this a patient who
+    // checks in offline in their first session (or opens the installed app offline) finds no home page.
+    fetch(HOME).then(function (response) {
+      if (response.ok && !response.redirected) {
+        return caches.open(PAGES).then(function (cache) { return cache.put(HOME, response); });
+      }
+    }).catch(function () { /* not signed in or no connection: it is kept on the next visit instead */ })
+  ]));
   self.skipWaiting();
 });
 

@@ -5,6 +5,7 @@ Pat is in America/Chicago and tracks alcohol (see tests/conftest.py)."""
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -345,3 +346,20 @@ def test_a_day_beyond_the_back_fill_window_is_not_offered(client, auth, people):
     too_old = date.fromisoformat(_today_for(people)) - timedelta(days=8)
     assert client.get(f"/checkin/{too_old}").status_code == 404
     assert client.get("/checkin/not-a-date").status_code == 404
+
+
+def test_form_headings_name_the_day_in_sentence_case_when_editing_too(client, auth, people):
+    auth.login(people.pat)
+    today = date.fromisoformat(_today_for(people))
+    earlier = today - timedelta(days=3)
+
+    def heading(day: date) -> str:
+        page = client.get(f"/checkin/{day}").get_data(as_text=True)
+        return html.unescape(page[page.index("<h1>") + 4 : page.index("</h1>")])
+
+    assert heading(today) == "Today's check-in"
+    assert heading(earlier) == f"Check-in for {earlier:%A %-d %B}"
+    auth.post(f"/checkin/{today}", _form())
+    auth.post(f"/checkin/{earlier}", _form(submission_id="form-submission-02"))
+    assert heading(today) == "Edit today's check-in"  # was "Edit Today's check-in"
+    assert heading(earlier) == f"Edit check-in for {earlier:%A %-d %B}"  # was "Edit Check-in for ..."

@@ -116,11 +116,21 @@
     });
   }
 
+  function newSubmissionId() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return (b < 16 ? "0" : "") + b.toString(16); }).join("");
+  }
+
   var form = document.querySelector("form[data-offline-queue]");
   if (form) {
     form.addEventListener("submit", function (event) {
       if (!window.indexedDB || !window.fetch) { return; }  // the plain form post still works
       event.preventDefault();
+      // A new id each time the patient saves. The copy of this page that the service worker (or the back
+      // button) keeps still carries the id of an earlier save, and the server would take changed answers
+      // sent with it for a repeat of that save and keep the old ones. A retry of this save keeps this id.
+      form.elements.submission_id.value = newSubmissionId();
       if (!navigator.onLine) { keepOnPhone(form); return; }
       var button = form.querySelector('button[type="submit"]');
       if (button) { button.disabled = true; }
