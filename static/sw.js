@@ -1,6 +1,6 @@
 // Service worker: keeps the app shell so the journal opens without a connection.
 // Pages: network first, falling back to the last copy seen; static files: cache first.
-var SHELL = "journal-shell-v1";
+var SHELL = "journal-shell-v2";
 var PAGES = "journal-pages";
 var SHELL_FILES = ["/static/app.css", "/static/js/journal.js", "/static/icon.svg", "/offline"];
 var HOME = "/home";  // the manifest's start_url
@@ -53,4 +53,21 @@ self.addEventListener("fetch", function (event) {
       })
     );
   }
+});
+
+// Web Push: show the neutral reminder; a tap opens the link (which leads to the check-in after sign-in).
+self.addEventListener("push", function (event) {
+  var data = {};
+  try { data = event.data ? event.data.json() : {}; } catch (e) { data = {}; }
+  event.waitUntil(self.registration.showNotification(data.title || "Journal", {
+    body: data.body || "You have a new check-in",
+    icon: "/static/icon.svg",
+    data: { url: data.url || "/checkin" }
+  }));
+});
+
+self.addEventListener("notificationclick", function (event) {
+  event.notification.close();
+  var url = (event.notification.data && event.notification.data.url) || "/checkin";
+  event.waitUntil(self.clients.openWindow(url));
 });

@@ -284,3 +284,40 @@ def test_admin_sees_failed_and_waiting_deliveries(app, client, auth, mailbox, pa
     page = client.get("/admin/deliveries").get_data(as_text=True)
     assert "queued 1" in page
     assert pat_due.email in page and "Connection refused" in page
+
+
+def test_the_phone_registers_a_push_subscription_with_its_csrf_token(client, auth, people):
+    auth.login(people.pat)
+    token = (
+        auth.client.get("/settings/reminders")
+        .get_data(as_text=True)
+        .split('name="csrf_token" value="')[1]
+        .split('"')[0]
+    )
+    subscription = {
+        "endpoint": "https://push.example/p",
+        "keys": {"p256dh": "BAAA", "auth": "AAAA"},
+        "expirationTime": None,
+    }
+    assert (
+        client.post("/settings/push-subscriptions", json=subscription, headers={"X-CSRFToken": token}).status_code
+        == 201
+    )
+    assert client.post("/settings/push-subscriptions", json=subscription).status_code == 400  # no token
+    bad = {**subscription, "endpoint": "http://push.example/p"}
+    assert client.post("/settings/push-subscriptions", json=bad, headers={"X-CSRFToken": token}).status_code == 422
+    assert db.session.scalar(select(func.count()).select_from(PushSubscription)) == 1
+
+
+class TestWithVapidKeys:
+    @pytest.fixture
+    def app_config(self, app_config):
+        from journal.channels import vapid_keys
+
+        private, self.public = vapid_keys()
+        return {**app_config, "VAPID_PRIVATE_KEY": private}
+
+    def test_settings_page_offers_notifications_with_the_servers_public_key(self, client, auth, people):
+        auth.login(people.pat)
+        page = client.get("/settings/reminders").get_data(as_text=True)
+        assert f'data-key="{self.public}"' in page

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 from marshmallow import ValidationError
 
-from ..channels import WebPushChannel
+from ..channels import vapid_public_key
 from ..db import db
 from ..models import Role
 from ..reminders import as_document, save_push_subscription, settings_for, update_settings
@@ -20,7 +20,7 @@ def _push_public_key() -> str | None:
     config = current_app.config
     if not config.get("VAPID_PRIVATE_KEY"):
         return None
-    return WebPushChannel(config["VAPID_PRIVATE_KEY"], config["VAPID_SUBJECT"]).application_server_key
+    return vapid_public_key(config["VAPID_PRIVATE_KEY"])
 
 
 @bp.route("/reminders", methods=["GET", "POST"])

@@ -152,3 +152,46 @@
   window.addEventListener("online", flush);
   showOutbox().then(flush);
 })();
+
+// Notifications on this device (settings page): subscribe with the server's VAPID key and register it.
+(function () {
+  "use strict";
+  var button = document.getElementById("enable-push");
+  var status = document.getElementById("push-status");
+  if (!button) { return; }
+  if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) {
+    status.textContent = "This browser cannot show notifications from the journal.";
+    button.disabled = true;
+    return;
+  }
+  function keyBytes(base64url) {
+    var padded = (base64url + "===".slice((base64url.length + 3) % 4)).replace(/-/g, "+").replace(/_/g, "/");
+    var raw = atob(padded);
+    var bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) { bytes[i] = raw.charCodeAt(i); }
+    return bytes;
+  }
+  button.addEventListener("click", function () {
+    Notification.requestPermission().then(function (permission) {
+      if (permission !== "granted") { throw new Error("Notifications are not allowed for this app."); }
+      return navigator.serviceWorker.ready;
+    }).then(function (registration) {
+      return registration.pushManager.subscribe({
+        userVisibleOnly: true, applicationServerKey: keyBytes(button.getAttribute("data-key"))
+      });
+    }).then(function (subscription) {
+      var token = document.querySelector('input[name="csrf_token"]');
+      return fetch(button.getAttribute("data-url"), {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": token ? token.value : "" },
+        body: JSON.stringify(subscription.toJSON())
+      });
+    }).then(function (response) {
+      if (!response.ok) { throw new Error("The journal could not save this device."); }
+      status.textContent = "Notifications are on for this device. Tick 'Notification on my devices' above and save.";
+    }).catch(function (error) {
+      status.textContent = error.message || "Notifications could not be turned on.";
+    });
+  });
+})();
