@@ -543,3 +543,29 @@ def test_checkin_page_weighs_at_most_40_kb_and_loads_nothing_from_another_origin
     assert total <= PAGE_WEIGHT_LIMIT, f"the check-in page weighs {total:,} bytes"
     network.assert_only_own_origin()
     network.assert_no_csp_violations()
+
+
+# --- Reminder settings (the scheduler issue) -------------------------------------------------------------------
+
+
+def test_patient_changes_reminder_settings_on_the_phone_accessibly(live_server, enrol, phone, network, axe):
+    patient = enrol("rem", "Remy Settings")
+    page = sign_in_as(phone, patient)
+    page.get_by_role("link", name="Reminders").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Reminders")
+    axe(page)
+    page.get_by_label("Remind me each day at").fill("21:15")
+    page.get_by_label("From").fill("22:00")  # quiet hours with only one end: refused, and said where
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Give both ends of the quiet hours, or neither.")).to_be_visible()
+    axe(page)
+    page.get_by_label("Until").fill("07:00")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Reminder settings saved.")).to_be_visible()
+    with live_server.app.app_context():
+        from journal.models import ReminderSettings
+
+        stored = db.session.get(ReminderSettings, patient.id)
+        assert (stored.local_time, stored.quiet_start, stored.quiet_end) == ("21:15", "22:00", "07:00")
+    network.assert_only_own_origin()
+    network.assert_no_csp_violations()
