@@ -284,6 +284,7 @@ def test_admin_sees_failed_and_waiting_deliveries(app, client, auth, mailbox, pa
     page = client.get("/admin/deliveries").get_data(as_text=True)
     assert "queued 1" in page
     assert pat_due.email in page and "Connection refused" in page
+    assert page.count("daily reminder") == 2  # once among the troubled, once in the delivery log
 
 
 def test_the_phone_registers_a_push_subscription_with_its_csrf_token(client, auth, people):

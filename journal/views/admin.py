@@ -139,8 +139,8 @@ def audit_log():
 @bp.get("/deliveries")
 @roles_required(Role.ADMIN)
 def deliveries():
-    """Messages that failed or are waiting to be retried, for this clinic's people; no message text is shown
-    because none is stored, only the template's name."""
+    """Messages that failed or wait for a retry, and the delivery log (queued, sent, failed, opened) for this
+    clinic's people. No message text is shown because none is stored, only the template's name."""
     clinic_users = select(User.id).where(User.clinic_id == current_user.clinic_id)
     counts = dict(
         db.session.execute(
@@ -161,13 +161,21 @@ def deliveries():
         .order_by(OutboxMessage.created_at.desc())
         .limit(200)
     ).all()
+    recent = db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.recipient_id.in_(clinic_users))
+        .order_by(OutboxMessage.id.desc())
+        .limit(100)
+    ).all()
     recipients = {
-        u.id: u for u in db.session.scalars(select(User).where(User.id.in_({m.recipient_id for m in troubled})))
+        u.id: u
+        for u in db.session.scalars(select(User).where(User.id.in_({m.recipient_id for m in (*troubled, *recent)})))
     }
     return render_template(
         "admin/deliveries.html",
         counts=counts,
         messages=troubled,
+        recent=recent,
         recipients=recipients,
         zone=ZoneInfo(current_user.timezone),
     )
