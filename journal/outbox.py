@@ -115,7 +115,14 @@ def deliver_due(
     report = DeliveryReport()
     report.expired = session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.expires_at <= now)
+        .where(
+            OutboxMessage.expires_at <= now,
+            # also a claim abandoned by a run that died: taking it over now would send a day that is over
+            or_(
+                OutboxMessage.status == OutboxStatus.QUEUED,
+                and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at <= now - LEASE),
+            ),
+        )
         .values(status=OutboxStatus.EXPIRED)
     ).rowcount
     session.commit()
