@@ -178,27 +178,17 @@ def _check_replaceable(existing: CheckIn, source: EntrySource, user: User, now: 
         raise CheckInError("date", "This day's check-in was saved on an earlier day and can no longer be changed.", 409)
 
 
+# The diary's own answers (SPEC 5.1 items 1-7), named alike in the API, the Night and the stored record.
+NIGHT_FIELDS = ("into_bed", "tried_sleep", "final_wake", "out_of_bed", "sol_min", "awakenings", "waso_min")
+
+
 def sleep_night(values: dict) -> sleep.Night:
-    return sleep.Night(
-        into_bed=values["into_bed"],
-        tried_sleep=values["tried_sleep"],
-        final_wake=values["final_wake"],
-        out_of_bed=values["out_of_bed"],
-        sol_min=values["sol_min"],
-        awakenings=values["awakenings"],
-        waso_min=values["waso_min"],
-    )
+    return sleep.Night(**{name: values[name] for name in NIGHT_FIELDS})
 
 
 def _sleep_record(values: dict, metrics: sleep.SleepMetrics) -> SleepRecord:
     return SleepRecord(
-        into_bed=values["into_bed"],
-        tried_sleep=values["tried_sleep"],
-        final_wake=values["final_wake"],
-        out_of_bed=values["out_of_bed"],
-        sol_min=values["sol_min"],
-        awakenings=values["awakenings"],
-        waso_min=values["waso_min"],
+        **{name: values[name] for name in NIGHT_FIELDS},
         quality=values["quality"],
         tib_min=metrics.tib_min,
         tst_min=metrics.tst_min,
@@ -207,9 +197,4 @@ def _sleep_record(values: dict, metrics: sleep.SleepMetrics) -> SleepRecord:
 
 def sleep_metrics(record: SleepRecord) -> sleep.SleepMetrics:
     """The full metrics of a stored night (recomputed: they are cheap and need no extra columns)."""
-    return sleep.compute(
-        sleep.Night(
-            record.into_bed, record.tried_sleep, record.final_wake, record.out_of_bed,
-            record.sol_min, record.awakenings, record.waso_min,
-        )
-    )  # fmt: skip
+    return sleep.compute(sleep.Night(**{name: getattr(record, name) for name in NIGHT_FIELDS}))
