@@ -322,3 +322,14 @@ class TestWithVapidKeys:
         auth.login(people.pat)
         page = client.get("/settings/reminders").get_data(as_text=True)
         assert f'data-key="{self.public}"' in page
+
+
+def test_after_downtime_todays_reminder_is_caught_up_but_yesterdays_is_never_sent(app, mailbox, pat_due):
+    # The scheduler was down from before 20:00 on 2 March until 23:40 that night: today's reminder goes late.
+    _run(app, EVENING + timedelta(hours=3, minutes=10))
+    assert [m.dedup_key.split(":")[2] for m in _messages("daily_reminder")] == ["2026-03-02"]
+    assert len(mailbox.received) == 1
+    # Down again from then until 09:00 on 4 March: the evening of 3 March passed unreminded, and stays so.
+    _run(app, datetime(2026, 3, 4, 15, 0, tzinfo=UTC))
+    assert [m.dedup_key.split(":")[2] for m in _messages("daily_reminder")] == ["2026-03-02"]
+    assert len(mailbox.received) == 1
