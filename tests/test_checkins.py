@@ -363,3 +363,13 @@ def test_form_headings_name_the_day_in_sentence_case_when_editing_too(client, au
     auth.post(f"/checkin/{earlier}", _form(submission_id="form-submission-02"))
     assert heading(today) == "Edit today's check-in"  # was "Edit Today's check-in"
     assert heading(earlier) == f"Edit check-in for {earlier:%A %-d %B}"  # was "Edit Check-in for ..."
+
+
+def test_home_writes_day_names_with_their_capitals(client, auth, people):
+    auth.login(people.pat)
+    people.pat.patient.enrolled_at = people.pat.patient.enrolled_at - timedelta(days=30)
+    db.session.commit()
+    page = client.get("/home").get_data(as_text=True)
+    three_days_ago = date.fromisoformat(_today_for(people)) - timedelta(days=3)
+    assert f"{three_days_ago:%A %-d %B}" in page  # e.g. "Friday 20 November", not "Friday 20 november"
+    assert ">Yesterday<" in page
