@@ -11,7 +11,7 @@ from functools import wraps
 
 from flask import abort
 from flask_login import current_user
-from sqlalchemy import Select, select
+from sqlalchemy import Select, case, select
 
 from . import audit
 from .db import db
@@ -63,3 +63,16 @@ def patient_in_path_required(view):
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def open_alerts_for(user: User) -> Select:
+    """Unacknowledged alerts about the patients ``user`` may see, most severe then oldest first."""
+    from .models import Alert
+
+    severity = case({"high": 0, "medium": 1}, value=Alert.severity, else_=2)
+    patients = visible_patients(user).with_only_columns(Patient.user_id)
+    return (
+        select(Alert)
+        .where(Alert.patient_id.in_(patients), Alert.acknowledged_at.is_(None))
+        .order_by(severity, Alert.created_at)
+    )

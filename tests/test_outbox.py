@@ -333,3 +333,16 @@ def test_after_downtime_todays_reminder_is_caught_up_but_yesterdays_is_never_sen
     _run(app, datetime(2026, 3, 4, 15, 0, tzinfo=UTC))
     assert [m.dedup_key.split(":")[2] for m in _messages("daily_reminder")] == ["2026-03-02"]
     assert len(mailbox.received) == 1
+
+
+def test_the_care_team_sees_the_missed_days_alert_in_the_portal_and_outsiders_do_not(
+    app, client, auth, mailbox, pat_due, people
+):
+    _run(app, EVENING + timedelta(days=3))
+    auth.login(people.alice)
+    reason = "No check-in for several days in a row"
+    assert reason in client.get("/clinician/patients").get_data(as_text=True)
+    assert reason in client.get(f"/clinician/patients/{pat_due.id}").get_data(as_text=True)
+    auth.logout()
+    auth.login(people.charlie)
+    assert reason not in client.get("/clinician/patients").get_data(as_text=True)

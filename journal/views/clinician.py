@@ -8,11 +8,11 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from .. import audit
-from ..access import get_patient_or_404, visible_patients
+from ..access import get_patient_or_404, open_alerts_for, visible_patients
 from ..accounts import EnrolmentError, PatientDetails, create_invitation, enrol_patient
 from ..db import db, utcnow
 from ..links import invitation_url
-from ..models import SUBSTANCES, CareTeamMember, Role, User
+from ..models import SUBSTANCES, Alert, CareTeamMember, Role, User
 from ..schemas import CareTeamAddSchema, PatientEnrolmentSchema, form_input, iana_zones
 from ..security import roles_required
 
@@ -23,9 +23,11 @@ bp = Blueprint("clinician", __name__, url_prefix="/clinician")
 @roles_required(Role.CLINICIAN)
 def patients():
     rows = db.session.scalars(visible_patients(current_user)).all()
-    audit.record(current_user, "patient.list", detail=f"{len(rows)} patients")
+    alerts = db.session.scalars(open_alerts_for(current_user)).all()
+    audit.record(current_user, "patient.list", detail=f"{len(rows)} patients, {len(alerts)} open alerts")
     db.session.commit()
-    return render_template("clinician/patients.html", patients=rows)
+    names = {patient.user_id: patient.user.name for patient in rows}
+    return render_template("clinician/patients.html", patients=rows, alerts=alerts, names=names)
 
 
 @bp.route("/patients/new", methods=["GET", "POST"])
@@ -74,9 +76,11 @@ def patient(patient_id: int):
         .where(User.id.not_in([c.id for c in patient.clinicians]))
         .order_by(User.name)
     ).all()
+    alerts = db.session.scalars(open_alerts_for(current_user).where(Alert.patient_id == patient_id)).all()
     return render_template(
         "clinician/patient.html",
         patient=patient,
+        alerts=alerts,
         new_invitation=new_invitation,
         colleagues=colleagues,
         substances=SUBSTANCES,
