@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import sqlite3
 
 import pytest
@@ -35,13 +36,17 @@ def test_settings_come_from_journal_environment_variables(monkeypatch, tmp_path)
     assert app.config["SECRET_KEY"] == "from-the-environment"
 
 
-def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(app, database_url):
-    if not database_url.startswith("sqlite"):
-        pytest.skip("SQLite pragmas")
-    connection = db.session.connection()
-    assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-    assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-    assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(sqlite_template, tmp_path):
+    path = tmp_path / "journal.sqlite3"
+    shutil.copy(sqlite_template, path)
+    app = create_app({"DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "k"})
+    with app.app_context():
+        connection = db.session.connection()
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+        db.session.remove()
+        db.engine.dispose()
 
 
 def test_every_response_carries_the_security_headers(client):
