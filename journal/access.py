@@ -12,6 +12,7 @@ from functools import wraps
 from flask import abort
 from flask_login import current_user
 from sqlalchemy import Select, case, select
+from sqlalchemy.orm import contains_eager, selectinload
 
 from . import audit
 from .db import db
@@ -20,7 +21,13 @@ from .models import CareTeamMember, Patient, Role, User
 
 def visible_patients(user: User) -> Select:
     """A query for the patients ``user`` may see (ordered by name)."""
-    query = select(Patient).join(Patient.user).order_by(User.name, User.id)
+    # The user row comes with the join, and care teams in one more query, not one per patient.
+    query = (
+        select(Patient)
+        .join(Patient.user)
+        .options(contains_eager(Patient.user), selectinload(Patient.clinicians))
+        .order_by(User.name, User.id)
+    )
     if user.role == Role.PATIENT:
         return query.where(Patient.user_id == user.id)
     if user.role == Role.CLINICIAN:

@@ -204,3 +204,31 @@ def test_an_id_beyond_the_databases_integers_is_404_on_pages_too(app, people):
     for path in (f"/clinician/patients/{2**31}", f"/clinician/patients/{2**63}", "/clinician/patients/0"):
         assert _request(app, people, "clinician", "GET", path).status_code == 404
     assert _request(app, people, "admin", "POST", f"/admin/staff/{2**40}/access").status_code == 404
+
+
+def test_listing_patients_takes_a_fixed_number_of_queries_however_many_there_are(app, people):
+    from sqlalchemy import event
+
+    from journal.db import db
+    from tests.conftest import make_patient
+
+    def statements_for_list() -> int:
+        count = 0
+
+        def counter(*_args):
+            nonlocal count
+            count += 1
+
+        event.listen(db.engine, "before_cursor_execute", counter)
+        try:
+            response = _request(app, people, "clinician", "GET", "/api/v1/patients")
+        finally:
+            event.remove(db.engine, "before_cursor_execute", counter)
+        assert response.status_code == 200
+        return count
+
+    few = statements_for_list()
+    for n in range(10):
+        make_patient(people.alice, f"extra{n}", f"Extra {n}")
+    db.session.commit()
+    assert statements_for_list() == few

@@ -22,10 +22,11 @@ bp = Blueprint("clinician", __name__, url_prefix="/clinician")
 @bp.get("/patients")
 @roles_required(Role.CLINICIAN)
 def patients():
+    # Audited first: a commit expires loaded rows, and rendering expired rows would query once per patient.
+    audit.record(current_user, "patient.list")
+    db.session.commit()
     rows = db.session.scalars(visible_patients(current_user)).all()
     alerts = db.session.scalars(open_alerts_for(current_user)).all()
-    audit.record(current_user, "patient.list", detail=f"{len(rows)} patients, {len(alerts)} open alerts")
-    db.session.commit()
     names = {patient.user_id: patient.user.name for patient in rows}
     return render_template("clinician/patients.html", patients=rows, alerts=alerts, names=names)
 
