@@ -33,7 +33,9 @@ def main() -> None:
         timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 120}
     )
     for name, job, seconds in JOBS:
-        scheduler.add_job(_run, "interval", seconds=seconds, args=[app, name, job], id=name, next_run_time=utcnow())
+        scheduler.add_job(
+            _run, "interval", seconds=seconds, args=[app, name, job], id=name, name=name, next_run_time=utcnow()
+        )
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=True))
     log.info("scheduler started with jobs: %s", ", ".join(name for name, _, _ in JOBS))
     scheduler.start()

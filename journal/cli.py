@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import UTC, datetime
 
@@ -90,6 +91,10 @@ def run_once_command(now_text: str | None) -> None:
             raise click.BadParameter("give an offset, e.g. 2026-03-08T20:00:00-05:00", param_hint="--now")
     else:
         now = utcnow()
+    # Say what the jobs did (counts only; the job logs carry no health data).
+    logging.getLogger("journal.jobs").setLevel(logging.INFO)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(format="%(name)s: %(message)s")
     run_all(now.astimezone(UTC))
 
 
