@@ -12,6 +12,7 @@ from datetime import datetime
 from flask import current_app
 
 from .channels import LogChannel, SmtpChannel, WebPushChannel
+from .config import ConfigError
 from .db import db
 from .outbox import deliver_due
 from .reminders import queue_daily_reminders
@@ -36,7 +37,10 @@ def deliver_messages(now: datetime) -> None:
 
 def build_channels(config) -> dict[str, object]:
     """E-mail goes to the SMTP server when one is configured, Web Push to the browsers' push services when
-    a VAPID key is; otherwise to the log, so that a local install works without either."""
+    a VAPID key is; otherwise to the log, so that a local install works without either. Never in production:
+    there a message "sent" to the log would be lost, so the job refuses and the messages wait in the outbox."""
+    if config["ENV"] == "production" and not config.get("SMTP_URL"):
+        raise ConfigError("JOURNAL_SMTP_URL must be set in production; messages wait in the outbox until it is.")
     log_channel = LogChannel()
     email = SmtpChannel(config["SMTP_URL"], config["MAIL_FROM"]) if config.get("SMTP_URL") else log_channel
     webpush = (

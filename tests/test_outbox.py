@@ -346,3 +346,15 @@ def test_the_care_team_sees_the_missed_days_alert_in_the_portal_and_outsiders_do
     auth.logout()
     auth.login(people.charlie)
     assert reason not in client.get("/clinician/patients").get_data(as_text=True)
+
+
+class TestInProductionWithoutSmtp:
+    @pytest.fixture
+    def app_config(self, app_config):
+        return {**app_config, "ENV": "production", "SMTP_URL": ""}
+
+    def test_messages_wait_instead_of_being_sent_to_the_log(self, app, pat_due, caplog):
+        _run(app, EVENING)
+        (row,) = _messages("daily_reminder")
+        assert (row.status, row.attempts) == (OutboxStatus.QUEUED, 0)
+        assert "JOURNAL_SMTP_URL must be set in production" in caplog.text
