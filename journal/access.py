@@ -54,10 +54,6 @@ def get_patient_or_404(user: User, patient_id: int, action: str | None = "patien
     return patient
 
 
-def is_on_care_team(clinician: User, patient_id: int) -> bool:
-    return db.session.get(CareTeamMember, {"patient_id": patient_id, "clinician_id": clinician.id}) is not None
-
-
 def patient_in_path_required(view):
     """For a route with ``<id:patient_id>``: 404 unless the caller may see that patient, decided before the
     request body is parsed (so an outsider learns nothing from validation errors either)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 from collections.abc import Iterable
@@ -218,8 +219,6 @@ def _outgoing(session: Session, message: OutboxMessage, base_url: str, secret_ke
 
 
 def _subscription_json(subscription: PushSubscription) -> str:
-    import json
-
     return json.dumps(
         {"endpoint": subscription.endpoint, "keys": {"p256dh": subscription.p256dh, "auth": subscription.auth}}
     )
