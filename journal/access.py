@@ -16,7 +16,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 
 from . import audit
 from .db import db
-from .models import CareTeamMember, Patient, Role, User
+from .models import Alert, CareTeamMember, Patient, Role, User
 
 
 def visible_patients(user: User) -> Select:
@@ -68,14 +68,32 @@ def patient_in_path_required(view):
     return wrapped
 
 
+def alerts_for(user: User) -> Select:
+    """Alerts about the patients ``user`` may see."""
+    patients = visible_patients(user).with_only_columns(Patient.user_id)
+    return select(Alert).where(Alert.patient_id.in_(patients))
+
+
+def get_alert_or_404(user: User, alert_id: int) -> Alert:
+    alert = db.session.scalar(alerts_for(user).where(Alert.id == alert_id))
+    if alert is None:
+        abort(404)
+    return alert
+
+
+def alert_in_path_required(view):
+    """For a route with ``<id:alert_id>``: 404 unless the alert is about a patient the caller may see, decided
+    before the request body is parsed."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        get_alert_or_404(current_user, kwargs["alert_id"])
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
 def open_alerts_for(user: User) -> Select:
     """Unacknowledged alerts about the patients ``user`` may see, most severe then oldest first."""
-    from .models import Alert
-
     severity = case({"high": 0, "medium": 1}, value=Alert.severity, else_=2)
-    patients = visible_patients(user).with_only_columns(Patient.user_id)
-    return (
-        select(Alert)
-        .where(Alert.patient_id.in_(patients), Alert.acknowledged_at.is_(None))
-        .order_by(severity, Alert.created_at)
-    )
+    return alerts_for(user).where(Alert.acknowledged_at.is_(None)).order_by(severity, Alert.created_at, Alert.id)

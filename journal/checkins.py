@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import sleep
+from . import alerts, sleep
 from .models import (
     CheckIn,
     CravingRating,
@@ -39,6 +39,15 @@ SIDE_EFFECTS: dict[str, str] = {
     "anxiety": "Anxiety or agitation",
     "low_mood": "A dip in mood",
 }
+# KET-R4: the weekly urinary check during a course of repeated dosing (daily while positive).
+URINARY_SYMPTOMS: dict[str, str] = {
+    "frequency": "Needing to pass urine more often than usual",
+    "urgency": "Sudden, strong urges to pass urine",
+    "pain": "Pain when passing urine",
+    "bladder_pain": "Pain in the bladder or lower belly",
+    "blood": "Blood in the urine",
+}
+URINARY_WEEK = timedelta(days=7)
 CRAVING_FREQUENCIES = {"none": "Not at all", "1-2": "1–2 times", "3-5": "3–5 times", "6+": "More than 5 times"}
 SLEEP_QUALITY = dict(zip(sleep.QUALITIES, ("Very poor", "Poor", "Fair", "Good", "Very good"), strict=True))
 
@@ -147,6 +156,8 @@ def save_checkin(
     checkin.mood = data["mood"]
     checkin.pain = data.get("pain")
     checkin.side_effects = sorted(set(data.get("side_effects", [])))
+    urinary = data.get("urinary")
+    checkin.urinary = sorted(set(urinary)) if urinary is not None else None
     checkin.note = data.get("note", "").strip()
     checkin.submission_id = submission_id
     checkin.entered_by_id = entered_by.id
@@ -163,6 +174,7 @@ def save_checkin(
     ]
     checkin.sleep = _sleep_record(data["sleep"], metrics) if metrics else None
     session.flush()
+    alerts.evaluate_checkin(session, patient, day, now)  # in this transaction: an alert is never lost
     return checkin, existing is None
 
 
@@ -198,3 +210,20 @@ def _sleep_record(values: dict, metrics: sleep.SleepMetrics) -> SleepRecord:
 def sleep_metrics(record: SleepRecord) -> sleep.SleepMetrics:
     """The full metrics of a stored night (recomputed: they are cheap and need no extra columns)."""
     return sleep.compute(sleep.Night(**{name: getattr(record, name) for name in NIGHT_FIELDS}))
+
+
+def urinary_check_due(session: Session, patient: Patient, day: date) -> bool:
+    """KET-R4: ask the urinary check once a week while the patient is in a course of repeated dosing, and
+    every day while the last answer reported a symptom."""
+    if not patient.urinary_check:
+        return False
+    last = session.execute(
+        select(CheckIn.local_date, CheckIn.urinary)
+        .where(CheckIn.patient_id == patient.user_id, CheckIn.urinary.is_not(None), CheckIn.local_date < day)
+        .order_by(CheckIn.local_date.desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        return True
+    last_day, symptoms = last
+    return bool(symptoms) or day - last_day >= URINARY_WEEK

@@ -20,9 +20,19 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "The link works once. If it has expired, ask for a new one. If you were not expecting this message, "
         "you can ignore it.",
     ),
+    "assessment_due": (
+        "You have something new to fill in",
+        "Hello,\n\nThere is something new for you to fill in. It takes about five minutes.\n\n{link}\n\n"
+        "You can change the time of these reminders, or pause them, in the app.",
+    ),
     "alert": (
         "Something needs review in the portal",
         "An item needs review in the portal.\n\n{link}",
+    ),
+    "alert_escalation": (
+        "An item is still waiting for review in the portal",
+        "An item in the portal has not been reviewed in the expected time. Please make sure someone on the "
+        "team looks at it now.\n\n{link}",
     ),
 }
 

@@ -32,12 +32,43 @@ SUBSTANCES: dict[str, str] = {
 }
 
 
+def _setting(column_type, default, **kwargs):
+    """A clinic setting: a column with a default for new rows and for rows that existed before it."""
+    server_default = ("1" if default else "0") if isinstance(default, bool) else str(default)
+    return mapped_column(column_type, default=default, server_default=server_default, **kwargs)
+
+
 class Clinic(db.Model):
+    """A clinic, with the settings its admins choose: crisis numbers (SAFE-R1/R2), questionnaire cadence
+    (PHQ-R13), alert escalation (SAFE-R3) and the thresholds of the daily-data alert rules, which are the
+    clinic's own product decisions, not published cut-offs (CRV-R3, KET-R2, SPEC 12.8)."""
+
     __tablename__ = "clinic"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # Crisis screen. US defaults: the 988 Suicide & Crisis Lifeline (call and text) and 911.
+    crisis_call_number: Mapped[str] = _setting(String(32), "988")
+    crisis_text_number: Mapped[str] = _setting(String(32), "988")
+    emergency_number: Mapped[str] = _setting(String(32), "911")
+    clinic_phone: Mapped[str] = _setting(String(32), "")
+    clinic_hours: Mapped[str] = _setting(String(200), "Monday to Friday, 9 am to 5 pm")
+    review_promise: Mapped[str] = _setting(
+        String(300), "Your care team reads questionnaire answers on weekdays, usually the same working day."
+    )
+    # Cadence (PHQ-R13): every 14 days; weekly during an induction series if the clinic chooses.
+    assessment_interval_days: Mapped[int] = _setting(Integer, 14)
+    weekly_during_induction: Mapped[bool] = _setting(Boolean, False)
+    # Escalation (SAFE-R3): an unacknowledged high-priority alert goes to the rest of the team and admins.
+    escalation_minutes: Mapped[int] = _setting(Integer, 30)
+    # Daily-data alert rules.
+    craving_threshold: Mapped[int] = _setting(Integer, 7)  # CRV-R3: strongest craving at or above this ...
+    craving_days: Mapped[int] = _setting(Integer, 3)  # ... on this many consecutive days
+    abstinent_run_days: Mapped[int] = _setting(Integer, 7)  # use reported after at least this many abstinent days
+    booster_review_points: Mapped[int] = _setting(Integer, 5)  # KET-R2: PHQ-9 this far above the nadir
+    urinary_alert_severity: Mapped[str] = _setting(String(8), "medium")  # KET-R4: non-urgent unless set otherwise
 
 
 class User(UserMixin, db.Model):
@@ -93,6 +124,11 @@ class Patient(db.Model):
     sleep_detail: Mapped[bool] = mapped_column(Boolean, default=True)
     enrolled_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     enrolled_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # KET-R4: the weekly urinary check is asked while the patient is in a course of repeated dosing.
+    urinary_check: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The last day of the induction series: questionnaires are weekly until then if the clinic chooses
+    # (PHQ-R13), and the loss-of-response watch measures from the lowest PHQ-9 after it (KET-R2).
+    induction_until: Mapped[date | None] = mapped_column(Date)
 
     user: Mapped[User] = relationship(back_populates="patient", foreign_keys=[user_id])
     clinicians: Mapped[list[User]] = relationship(secondary="care_team_member", order_by="User.name", viewonly=True)
@@ -188,6 +224,8 @@ class CheckIn(db.Model):
     mood: Mapped[int] = mapped_column(Integer)  # MOOD-R1, 0 worst .. 10 best
     pain: Mapped[int | None] = mapped_column(Integer)  # PAIN-R1, 0 none .. 10 worst
     side_effects: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # KET-R4 urinary symptoms; None when the check was not asked that day, [] when asked and none reported.
+    urinary: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
     note: Mapped[str] = mapped_column(Text, default="")
     report_mode: Mapped[ReportMode] = mapped_column(_str_enum(ReportMode))
     days_after_event: Mapped[int] = mapped_column(Integer, default=0)
@@ -314,7 +352,10 @@ class OutboxMessage(db.Model):
 
 
 class Alert(db.Model):
-    """Something a clinician must see about a patient. ``dedup_key`` makes raising it idempotent."""
+    """Something a clinician must see about a patient. ``dedup_key`` makes raising it idempotent.
+
+    ``escalated_at`` is set once, by the scheduler run that claims the escalation of a high-priority alert
+    nobody acknowledged in time (SAFE-R3)."""
 
     __tablename__ = "alert"
 
@@ -328,3 +369,55 @@ class Alert(db.Model):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     note: Mapped[str | None] = mapped_column(Text)
+    assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessment.id", ondelete="SET NULL"))
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    patient: Mapped[Patient] = relationship(viewonly=True)
+    acknowledged_by: Mapped[User | None] = relationship(viewonly=True)
+    assessment: Mapped[Assessment | None] = relationship(viewonly=True)
+
+
+# --- Questionnaires (SPEC 1, 2) ------------------------------------------------------------------------------
+
+
+class Assessment(db.Model):
+    """One PHQ-9 or GAD-7: the item answers and what the server scored from them (GEN-R2). Never changed
+    after it is stored; a correction is a new form."""
+
+    __tablename__ = "assessment"
+    __table_args__ = (
+        UniqueConstraint("patient_id", "submission_id"),
+        Index("ix_assessment_patient_instrument_completed", "patient_id", "instrument", "completed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.user_id", ondelete="CASCADE"))
+    instrument: Mapped[str] = mapped_column(String(8))  # phq9 | gad7
+    answers: Mapped[list[int | None]] = mapped_column(JSON)  # one per item in form order; None only on paper
+    difficulty: Mapped[str | None] = mapped_column(String(24))  # PHQ-9 item 10, or not_applicable (PHQ-R8)
+    total: Mapped[int | None] = mapped_column(Integer)  # None only when item 9 is missing (PHQ-R7)
+    band: Mapped[str | None] = mapped_column(String(24))
+    prorated: Mapped[bool] = mapped_column(Boolean, default=False)  # PHQ-R12
+    two_item_total: Mapped[int | None] = mapped_column(Integer)  # PHQ-2 / GAD-2 (PHQ-R11)
+    item9: Mapped[int | None] = mapped_column(Integer)
+    safety: Mapped[str | None] = mapped_column(String(8))  # PHQ-9: positive | negative | unknown
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    days_since_previous: Mapped[int | None] = mapped_column(Integer)  # SPEC 1.10: windows overlap under 14
+    source: Mapped[EntrySource] = mapped_column(_str_enum(EntrySource))
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    submission_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Baseline(db.Model):
+    """The assessment that response and remission are measured against, stored explicitly (PHQ-R9)."""
+
+    __tablename__ = "assessment_baseline"
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.user_id", ondelete="CASCADE"), primary_key=True)
+    instrument: Mapped[str] = mapped_column(String(8), primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessment.id", ondelete="CASCADE"))
+    chosen_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    chosen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    assessment: Mapped[Assessment] = relationship()

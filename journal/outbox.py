@@ -59,7 +59,7 @@ def queue_alert_notifications(session: Session, now: datetime, alerts: Iterable[
                         "channel": "email",
                         "address": email,
                         "template": "alert",
-                        "link_path": "/clinician/patients",
+                        "link_path": "/clinician/alerts",
                         "next_attempt_at": now,
                         "created_at": now,
                     }

@@ -5,7 +5,9 @@ Rules (issue "reminders that arrive exactly once", SPEC EMA-R1..R5):
   check-in, outside quiet hours, once per local date and channel (the outbox key says so);
 - a day that is over is never reminded of (a reminder expires at the patient's local midnight);
 - after ``missed_limit`` consecutive missed days reminders stop, and the care team gets one alert for that
-  run of missed days instead; a check-in resumes them.
+  run of missed days instead; a check-in resumes them;
+- when the PHQ-9 and GAD-7 fall due (PHQ-R13), one more neutral message on the due date, at the same
+  time and under the same rules; once per due date, never a second nudge (EMA-R3).
 Wall-clock comparison in the patient's zone is what makes skipped and repeated hours come out right: on a
 spring-forward day a 02:30 reminder goes at the first run after the jump; on a fall-back day the first
 02:30 sends it and the second finds it already queued.
@@ -21,8 +23,21 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from .models import Alert, CareTeamMember, CheckIn, Patient, PushSubscription, ReminderSettings, Role, User
+from .assessments import MIN_GAP, interval_days, next_due
+from .models import (
+    Alert,
+    Assessment,
+    CareTeamMember,
+    CheckIn,
+    Clinic,
+    Patient,
+    PushSubscription,
+    ReminderSettings,
+    Role,
+    User,
+)
 from .outbox import insert_ignoring_duplicates, queue_alert_notifications
+from .scoring import PHQ9
 
 DEFAULT_TIME = time(20, 0)
 BATCH = 1000
@@ -55,6 +70,8 @@ class Recipient:
     email: str
     settings: ReminderSettings | None
     active_since: date
+    clinic: Clinic | None = None
+    induction_until: date | None = None
 
 
 def reminder_due(local_now: datetime, recipient: Recipient, checked_in_today: bool) -> bool:
@@ -82,8 +99,11 @@ def queue_daily_reminders(session: Session, now: datetime, *, missed_limit: int 
     last_id = 0
     while True:
         rows = session.execute(
-            select(User.id, User.timezone, User.email, User.activated_at, ReminderSettings)
+            select(
+                User.id, User.timezone, User.email, User.activated_at, ReminderSettings, Clinic, Patient.induction_until
+            )
             .join(Patient, Patient.user_id == User.id)
+            .join(Clinic, Clinic.id == User.clinic_id)
             .outerjoin(ReminderSettings, ReminderSettings.patient_id == User.id)
             .where(
                 User.role == Role.PATIENT,
@@ -98,8 +118,8 @@ def queue_daily_reminders(session: Session, now: datetime, *, missed_limit: int 
             return queued
         last_id = rows[-1][0]
         recipients = [
-            Recipient(pid, zone, email, settings, activated.astimezone(ZoneInfo(zone)).date())
-            for pid, zone, email, activated, settings in rows
+            Recipient(pid, zone, email, settings, activated.astimezone(ZoneInfo(zone)).date(), clinic, induction)
+            for pid, zone, email, activated, settings, clinic, induction in rows
         ]
         queued += _queue_batch(session, now, recipients, missed_limit)
         session.commit()
@@ -124,6 +144,14 @@ def _queue_batch(session: Session, now: datetime, recipients: list[Recipient], m
         ):
             devices[user_id].append(subscription_id)
 
+    last_form = dict(
+        session.execute(
+            select(Assessment.patient_id, func.max(Assessment.completed_at))
+            .where(Assessment.patient_id.in_(ids), Assessment.instrument == PHQ9)
+            .group_by(Assessment.patient_id)
+        ).all()
+    )
+
     messages, missed = [], []
     for recipient in recipients:
         local = local_now[recipient.patient_id]
@@ -132,42 +160,57 @@ def _queue_batch(session: Session, now: datetime, recipients: list[Recipient], m
         if missed_run(today, days, recipient.active_since, missed_limit):
             missed.append(recipient)
             continue
-        if not reminder_due(local, recipient, today in days):
-            continue
-        expires = next_local_midnight(local)
-        key = f"reminder:{recipient.patient_id}:{today.isoformat()}"
-        settings = recipient.settings
-        if recipient.email and (settings is None or settings.email):
-            messages.append(_message(f"{key}:email", recipient.patient_id, "email", recipient.email, expires, now))
-        for subscription_id in devices[recipient.patient_id]:
-            messages.append(
-                _message(
-                    f"{key}:webpush:{subscription_id}",
-                    recipient.patient_id,
-                    "webpush",
-                    str(subscription_id),
-                    expires,
-                    now,
-                )
-            )
+        if reminder_due(local, recipient, today in days):
+            key = f"reminder:{recipient.patient_id}:{today.isoformat()}"
+            messages += _messages(recipient, key, "daily_reminder", "/checkin", local, now, devices)
+        due_date = assessment_due_date(recipient, last_form.get(recipient.patient_id), local)
+        if due_date is not None and reminder_due(local, recipient, checked_in_today=False):
+            key = f"assessment:{recipient.patient_id}:{due_date.isoformat()}"
+            messages += _messages(recipient, key, "assessment_due", "/assessments", local, now, devices)
     queued = insert_ignoring_duplicates(session, messages)
     if missed:
         queued += _raise_missed_alerts(session, now, missed)
     return queued
 
 
-def _message(key: str, patient_id: int, channel: str, address: str, expires: datetime, now: datetime) -> dict:
-    return {
-        "dedup_key": key,
-        "recipient_id": patient_id,
-        "channel": channel,
-        "address": address,
-        "template": "daily_reminder",
-        "link_path": "/checkin",
-        "expires_at": expires,
+def assessment_due_date(recipient: Recipient, last_completed: datetime | None, local: datetime) -> date | None:
+    """The due date of the PHQ-9 and GAD-7 if they are due on the patient's local date, else None."""
+    if recipient.clinic is None:
+        return None
+    zone = ZoneInfo(recipient.zone)
+    today = local.date()
+    if last_completed is not None and local - last_completed.astimezone(zone) < MIN_GAP:
+        return None
+    interval = interval_days(recipient.clinic, recipient.induction_until, today)
+    last_day = last_completed.astimezone(zone).date() if last_completed is not None else None
+    due = next_due(last_day, recipient.active_since, interval)
+    return due if due <= today else None
+
+
+def _messages(recipient: Recipient, key: str, template: str, link: str, local: datetime, now, devices) -> list[dict]:
+    """One message per channel the patient chose; it expires at their local midnight."""
+    common = {
+        "recipient_id": recipient.patient_id,
+        "template": template,
+        "link_path": link,
+        "expires_at": next_local_midnight(local),
         "next_attempt_at": now,
         "created_at": now,
     }
+    rows = []
+    settings = recipient.settings
+    if recipient.email and (settings is None or settings.email):
+        rows.append({**common, "dedup_key": f"{key}:email", "channel": "email", "address": recipient.email})
+    for subscription_id in devices[recipient.patient_id]:
+        rows.append(
+            {
+                **common,
+                "dedup_key": f"{key}:webpush:{subscription_id}",
+                "channel": "webpush",
+                "address": str(subscription_id),
+            }
+        )
+    return rows
 
 
 def _raise_missed_alerts(session: Session, now: datetime, missed: list[Recipient]) -> int:

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from flask import current_app
 
+from .alerts import escalate_overdue
 from .channels import LogChannel, SmtpChannel, WebPushChannel
 from .config import ConfigError
 from .db import db
@@ -23,6 +24,11 @@ log = logging.getLogger("journal.jobs")
 def queue_reminders(now: datetime) -> None:
     queued = queue_daily_reminders(db.session, now, missed_limit=current_app.config["MISSED_DAYS_LIMIT"])
     log.info("queued %s new messages or alerts", queued)
+
+
+def escalate_alerts(now: datetime) -> None:
+    escalated = escalate_overdue(db.session, now)
+    log.info("escalated %s unacknowledged high-priority alerts", escalated)
 
 
 def deliver_messages(now: datetime) -> None:
@@ -54,6 +60,7 @@ def build_channels(config) -> dict[str, object]:
 # name, job, interval in seconds. Queue first, then deliver, so one run-once both decides and sends.
 JOBS: list[tuple[str, Callable[[datetime], None], int]] = [
     ("queue-reminders", queue_reminders, 60),
+    ("escalate-alerts", escalate_alerts, 60),
     ("deliver-messages", deliver_messages, 20),
 ]
 

@@ -12,7 +12,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_loa
 from werkzeug.datastructures import MultiDict
 
 from .accounts import MIN_PASSWORD_LENGTH
-from .checkins import CRAVING_FREQUENCIES, SIDE_EFFECTS
+from .checkins import CRAVING_FREQUENCIES, SIDE_EFFECTS, URINARY_SYMPTOMS
 from .models import SUBSTANCES, Role
 from .sleep import QUALITIES, resolve_clock_times
 
@@ -261,6 +261,13 @@ class CheckInSchema(StrictSchema):
         load_default=list,
         validate=validate.Length(max=len(SIDE_EFFECTS)),
     )
+    urinary = fields.List(
+        fields.String(validate=validate.OneOf(list(URINARY_SYMPTOMS))),
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=len(URINARY_SYMPTOMS)),
+        metadata={"description": "KET-R4 urinary symptoms, when the check was asked ([] for none); null otherwise."},
+    )
     note = fields.String(
         load_default="", validate=validate.Length(max=2000, error="Keep the note under 2000 characters.")
     )
@@ -309,6 +316,7 @@ class CheckInOutSchema(Schema):
     use = fields.List(fields.Nested(UseOutSchema), attribute="uses")
     sleep = fields.Method("_sleep", allow_none=True)
     side_effects = fields.List(fields.String())
+    urinary = fields.List(fields.String(), allow_none=True)
     note = fields.String()
     report_mode = fields.String(required=True)
     days_after_event = fields.Integer(required=True)
@@ -377,6 +385,8 @@ def checkin_form_input(form: MultiDict, patient, day: date) -> dict:
         }
     )
     data["side_effects"] = form.getlist("side_effects")
+    if form.get("urinary_asked"):
+        data["urinary"] = form.getlist("urinary")
     data["cravings"] = [
         _drop_missing(
             {
@@ -443,7 +453,7 @@ def checkin_form_errors(messages: dict, patient) -> dict[str, list[str]]:
                 add(field if field in (*SLEEP_TIMES, *SLEEP_NUMBERS, "quality") else "sleep", field_messages)
         elif key.startswith("sleep."):
             add(key.removeprefix("sleep."), value)
-        elif key in ("mood", "pain", "note", "side_effects", "sleep"):
+        elif key in ("mood", "pain", "note", "side_effects", "urinary", "sleep"):
             add(key, value)
         else:
             add("form", value)
@@ -464,6 +474,8 @@ def checkin_form_values(checkin, zone: ZoneInfo) -> MultiDict:
         values[f"amount-{use.substance}"] = use.amount or ""
     for code in checkin.side_effects:
         values.add("side_effects", code)
+    for code in checkin.urinary or []:
+        values.add("urinary", code)
     if checkin.sleep:
         record = checkin.sleep
         for name in SLEEP_TIMES:
@@ -525,3 +537,146 @@ def reminder_form_input(form: MultiDict) -> dict:
         "quiet_end": form.get("quiet_end") or None,
         "paused": "paused" in form,
     }
+
+
+# --- Questionnaires (SPEC 1, 2) and alerts (SPEC 8) ------------------------------------------------------------
+
+
+class AssessmentSchema(StrictSchema):
+    """POST /api/v1/assessments: a PHQ-9 or GAD-7, scored on the server from the item answers (GEN-R2)."""
+
+    instrument = fields.String(required=True, validate=validate.OneOf(["phq9", "gad7"]))
+    answers = fields.List(
+        fields.Integer(
+            strict=True,
+            allow_none=True,
+            validate=validate.Range(0, 3, error="Each answer is 0, 1, 2 or 3."),
+        ),
+        required=True,
+        validate=validate.Length(min=7, max=9),
+        metadata={
+            "description": "One answer per item in form order, 0-3. null marks an unanswered item, which "
+            "only a clinician's paper entry may have (one or two are prorated; item 9 never is)."
+        },
+    )
+    difficulty = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(["not_difficult", "somewhat_difficult", "very_difficult", "extremely_difficult"]),
+        metadata={"description": "PHQ-9 item 10 (not scored)."},
+    )
+    completed_at = fields.AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Required for a clinician's paper entry (in the past); a patient's is now."},
+    )
+    patient_id = fields.Integer(
+        strict=True,
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(1, 2**31 - 1),
+        metadata={"description": "A clinician entering a form for a patient on their care team."},
+    )
+    submission_id = fields.String(
+        load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$")
+    )
+
+
+class CrisisResourcesSchema(Schema):
+    call = fields.String()
+    text = fields.String()
+    emergency = fields.String()
+    clinic_phone = fields.String(allow_none=True)
+    clinic_hours = fields.String()
+    review_promise = fields.String()
+
+
+class AssessmentOutSchema(Schema):
+    """A stored form with its scores and how it compares with the previous form and the baseline."""
+
+    id = fields.Integer(required=True)
+    patient_id = fields.Integer(required=True)
+    instrument = fields.String(required=True)
+    answers = fields.List(fields.Integer(allow_none=True))
+    difficulty = fields.String(allow_none=True)
+    total = fields.Integer(allow_none=True, metadata={"description": "null only when item 9 is missing"})
+    band = fields.String(allow_none=True)
+    prorated = fields.Boolean()
+    two_item_total = fields.Integer(allow_none=True, metadata={"description": "PHQ-2 or GAD-2"})
+    item9 = fields.Integer(allow_none=True)
+    item9_positive = fields.Boolean(allow_none=True, metadata={"description": "PHQ-9 only; null if unanswered"})
+    safety = fields.String(allow_none=True, metadata={"description": "PHQ-9: positive, negative or unknown"})
+    completed_at = fields.AwareDateTime(required=True)
+    days_since_previous = fields.Integer(allow_none=True)
+    overlapping_window = fields.Boolean()
+    source = fields.String()
+    change_from_previous = fields.Integer(allow_none=True)
+    meaningful_change = fields.Boolean(allow_none=True)
+    is_baseline = fields.Boolean()
+    baseline_total = fields.Integer(allow_none=True)
+    response = fields.Boolean(allow_none=True, metadata={"description": "PHQ-9: 2 x total <= baseline"})
+    remission = fields.Boolean(allow_none=True, metadata={"description": "PHQ-9: total < 5"})
+    pct_reduction = fields.Float(allow_none=True)
+    crisis = fields.Nested(
+        CrisisResourcesSchema,
+        allow_none=True,
+        metadata={"description": "Set when item 9 calls for the safety pathway: show these at once (SAFE-R1)."},
+    )
+
+
+class BaselineSchema(StrictSchema):
+    assessment_id = fields.Integer(required=True, strict=True, validate=validate.Range(1, 2**31 - 1))
+
+
+class AlertOutSchema(Schema):
+    id = fields.Integer(required=True)
+    patient_id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    severity = fields.String(required=True)
+    reason = fields.String(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    assessment_id = fields.Integer(allow_none=True)
+    escalated_at = fields.AwareDateTime(allow_none=True)
+    acknowledged_at = fields.AwareDateTime(allow_none=True)
+    acknowledged_by_id = fields.Integer(allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+class AlertQuerySchema(StrictSchema):
+    status = fields.String(load_default="open", validate=validate.OneOf(["open", "all"]))
+
+
+class AcknowledgeSchema(StrictSchema):
+    note = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=2000, error="Write a note of 1 to 2000 characters."),
+        error_messages={"required": "Say what you did or decided, for the record."},
+    )
+
+
+def _setting_number(low: int, high: int, what: str) -> fields.Integer:
+    return fields.Integer(
+        required=True, strict=True, validate=validate.Range(low, high, error=f"Give {what} from {low} to {high}.")
+    )
+
+
+PHONE = validate.Regexp(r"^[0-9+() -]{0,32}$", error="Use digits, spaces, +, ( ) and - only.")
+
+
+class ClinicSettingsSchema(StrictSchema):
+    """The clinic's crisis numbers (SAFE-R1, reviewed at each release: SAFE-R2), cadence and alert thresholds."""
+
+    crisis_call_number = fields.String(required=True, validate=[validate.Length(min=1), PHONE])
+    crisis_text_number = fields.String(required=True, validate=[validate.Length(min=1), PHONE])
+    emergency_number = fields.String(required=True, validate=[validate.Length(min=1), PHONE])
+    clinic_phone = fields.String(required=True, validate=PHONE)
+    clinic_hours = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    review_promise = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    assessment_interval_days = _setting_number(7, 90, "the days between questionnaires")  # never under 7 (SPEC 1.10)
+    weekly_during_induction = StrictBoolean(required=True)
+    escalation_minutes = _setting_number(5, 24 * 60, "the minutes before escalation")
+    craving_threshold = _setting_number(1, 10, "the craving threshold")
+    craving_days = _setting_number(1, 14, "the number of days")
+    abstinent_run_days = _setting_number(1, 90, "the number of abstinent days")
+    booster_review_points = _setting_number(1, 27, "the number of points")
+    urinary_alert_severity = fields.String(required=True, validate=validate.OneOf(["high", "medium", "low"]))

@@ -149,3 +149,8 @@ def choose_baseline(phq9_forms: list[tuple[datetime, int]], first_session: datet
     """PHQ-R9: the PHQ-9 completed closest to, and before, the first dosing session, at most 14 days before."""
     eligible = [(at, total) for at, total in phq9_forms if first_session - BASELINE_WINDOW <= at < first_session]
     return max(eligible, default=None, key=lambda form: form[0])
+
+
+def needs_safety_pathway_for(instrument: str, safety: str | None) -> bool:
+    """The same rule for a stored form, from its instrument and safety status."""
+    return instrument == PHQ9 and safety in ("positive", "unknown")

@@ -180,6 +180,15 @@ def make_patient(clinician: User, local: str, name: str, zone: str = "America/Ch
     return user
 
 
+def questionnaires_done(user: User, at: datetime, answers: int = 0) -> None:
+    """The patient filled in the PHQ-9 and GAD-7 at ``at`` (every item ``answers``), so none is due for a while."""
+    from journal.assessments import submit
+
+    for instrument, count in (("phq9", 9), ("gad7", 7)):
+        submit(db.session, user.patient, {"instrument": instrument, "answers": [answers] * count}, at, user)
+    db.session.flush()
+
+
 @pytest.fixture
 def people(app) -> People:
     clinic = Clinic(name="Riverside Clinic", created_at=NOW)

@@ -12,8 +12,9 @@ from datetime import timedelta
 import pytest
 
 from journal.accounts import create_invitation
+from journal.alerts import raise_alert
 from journal.db import db, utcnow
-from tests.conftest import PASSWORD, AuthActions
+from tests.conftest import NOW, PASSWORD, AuthActions
 
 CALLERS = ["anonymous", "patient", "other_patient", "clinician", "outside_clinician", "admin"]
 
@@ -74,6 +75,13 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/checkins"): PATIENTS,
     ("GET", "/api/v1/patients/<id:patient_id>/checkins"): CARE_TEAM,
     ("PUT", "/api/v1/patients/<id:patient_id>/checkins/<day>"): CARE_TEAM,
+    # A clinician's POST without a patient_id is a 422: admitted, then told what is missing.
+    ("POST", "/api/v1/assessments"): PATIENTS | CLINICIANS,
+    ("GET", "/api/v1/assessments"): PATIENTS,
+    ("GET", "/api/v1/patients/<id:patient_id>/assessments"): CARE_TEAM,
+    ("PUT", "/api/v1/patients/<id:patient_id>/baselines/<any(phq9,gad7):instrument>"): CARE_TEAM,
+    ("GET", "/api/v1/alerts"): CLINICIANS,
+    ("POST", "/api/v1/alerts/<id:alert_id>/ack"): CARE_TEAM,
 }
 
 
@@ -93,6 +101,16 @@ def test_every_route_has_an_access_policy(app):
 
 
 @pytest.fixture
+def people(people):
+    """Alice's patient Pat has an open alert for the routes about alerts."""
+    people.pat_alert = raise_alert(
+        db.session, NOW, patient_id=people.pat.id, kind="craving", severity="medium", reason="test", dedup_key="t:1"
+    )
+    db.session.commit()
+    return people
+
+
+@pytest.fixture
 def app_config(app_config):
     # CSRF is tested on its own (TestCsrfOnEveryForm below); here the question is only who gets in.
     return {**app_config, "WTF_CSRF_ENABLED": False}
@@ -102,6 +120,8 @@ def _concrete(path: str, people, token: str) -> str:
     return (
         path.replace("<id:patient_id>", str(people.pat.id))
         .replace("<id:user_id>", str(people.bob.id))
+        .replace("<id:alert_id>", str(people.pat_alert.id))
+        .replace("<any(phq9,gad7):instrument>", "phq9")
         .replace("<token>", token)
         # yesterday in UTC is within every patient's back-fill window, whatever their zone
         .replace("<day>", (utcnow() - timedelta(days=1)).date().isoformat())

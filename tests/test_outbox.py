@@ -16,7 +16,7 @@ from journal.checkins import save_checkin
 from journal.db import db
 from journal.models import Alert, OutboxMessage, OutboxStatus, PushSubscription, ReminderSettings
 from journal.reminders import queue_daily_reminders
-from tests.conftest import bearer
+from tests.conftest import bearer, questionnaires_done
 from tests.test_channels import Mailbox, body, free_port, start_smtp
 
 EVENING = datetime(2026, 3, 3, 2, 30, tzinfo=UTC)  # 20:30 on 2 March in Chicago
@@ -69,8 +69,10 @@ def _messages(template: str | None = None) -> list[OutboxMessage]:
 
 @pytest.fixture
 def pat_due(people):
-    """Pat has been active for weeks and checked in every day until yesterday."""
+    """Pat has been active for weeks, checked in every day until yesterday, and filled in her questionnaires
+    last week (so the daily reminder is all that is due)."""
     people.pat.activated_at = EVENING - timedelta(days=30)
+    questionnaires_done(people.pat, EVENING - timedelta(days=7))
     for lag in range(1, 4):
         save_checkin(
             db.session,

@@ -38,7 +38,7 @@ from journal.channels import SmtpChannel
 from journal.db import db
 from journal.models import Clinic, OutboxMessage, OutboxStatus
 from journal.outbox import LEASE, backoff
-from tests.conftest import NOW, make_patient, make_staff
+from tests.conftest import NOW, make_patient, make_staff, questionnaires_done
 
 ROOT = Path(__file__).resolve().parent.parent
 FLASK = Path(sys.executable).with_name("flask")  # the venv's console script, beside its python
@@ -245,12 +245,16 @@ def wait_for(condition: Callable[[], bool], process: subprocess.Popen, timeout: 
 
 
 def enrol_patients_due_a_reminder(count: int) -> list[str]:
-    """``count`` activated patients in Chicago with no check-in: each is due a reminder at ``RUN_AT``."""
+    """``count`` activated patients in Chicago with no check-in: each is due a reminder at ``RUN_AT`` (and, having
+    filled in their questionnaires at enrolment, nothing else)."""
     clinic = Clinic(name="Lakeside Clinic", created_at=NOW)
     db.session.add(clinic)
     db.session.flush()
     clinician = make_staff(clinic, "casey", "Casey Carer")
-    addresses = [make_patient(clinician, f"p{n:02d}", f"Patient {n:02d}").email for n in range(count)]
+    patients = [make_patient(clinician, f"p{n:02d}", f"Patient {n:02d}") for n in range(count)]
+    for patient in patients:
+        questionnaires_done(patient, NOW)
+    addresses = [patient.email for patient in patients]
     # Their invitations went out at enrolment: what the processes send below is only what they queue themselves.
     db.session.execute(update(OutboxMessage).values(status=OutboxStatus.SENT, sent_at=NOW))
     db.session.commit()

@@ -19,6 +19,7 @@ from ..checkins import (
     CRAVING_FREQUENCIES,
     SIDE_EFFECTS,
     SLEEP_QUALITY,
+    URINARY_SYMPTOMS,
     CheckInError,
     get_checkin,
     local_today,
@@ -26,6 +27,7 @@ from ..checkins import (
     save_checkin,
     sleep_metrics,
     timing_for,
+    urinary_check_due,
 )
 from ..db import db, utcnow
 from ..models import SUBSTANCES, CheckIn, EntrySource, Role
@@ -149,6 +151,9 @@ def checkin(day: str):
         substances=SUBSTANCES,
         frequencies=CRAVING_FREQUENCIES,
         side_effects=SIDE_EFFECTS,
+        urinary_symptoms=URINARY_SYMPTOMS,
+        # Asked when due, and kept on the form when editing a day that answered it.
+        ask_urinary=urinary_check_due(db.session, patient, the_day) or bool(existing and existing.urinary is not None),
         qualities=SLEEP_QUALITY,
     ), status
 

@@ -1,0 +1,295 @@
+"""Alerts: what a clinician must see, raised exactly once, acknowledged with a note, escalated when not.
+
+An alert is a row with a unique ``dedup_key``, inserted in the same transaction as the data that raised it,
+so it can never be lost while the data is kept. The care team's content-free e-mails (PRIV-R4) are queued in
+the outbox in that same transaction, and the next scheduler run delivers them. A high-priority alert nobody
+acknowledges within the clinic's ``escalation_minutes`` goes to the rest of the care team and the clinic's
+admins (SAFE-R3), claimed by a conditional UPDATE so two schedulers escalate it once.
+
+The daily-data rules (CRV-R3, KET-R4, and use after a run of abstinent days) use thresholds each clinic
+chooses; they are product decisions, not published cut-offs (SPEC 12.8), and the reasons say so.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import case, distinct, func, select, update
+from sqlalchemy.orm import Session
+
+from .models import Alert, CareTeamMember, CheckIn, Clinic, CravingRating, Patient, Role, SubstanceUse, User
+from .outbox import insert_ignoring_duplicates, queue_alert_notifications
+
+log = logging.getLogger("journal.alerts")
+
+SEVERITIES = ("high", "medium", "low")
+NOTE_MAX = 2000
+
+# What each kind of alert is called in the inbox.
+KIND_LABELS = {
+    "safety_item9": "Thoughts of death or self-harm (PHQ-9 item 9)",
+    "safety_unknown": "PHQ-9 item 9 unanswered",
+    "craving": "High craving",
+    "use_after_abstinence": "Use after abstinent days",
+    "urinary": "Urinary symptoms",
+    "booster_review": "Consider booster review",
+    "missed_checkins": "Missed check-ins",
+}
+
+
+class AlertError(Exception):
+    def __init__(self, field: str, message: str, status: int = 422):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+        self.status = status
+
+
+def care_team(session: Session, patient_ids: list[int]) -> list[tuple[int, int, str]]:
+    """(patient id, clinician id, e-mail) for every active clinician on these patients' care teams."""
+    return session.execute(
+        select(CareTeamMember.patient_id, User.id, User.email)
+        .join(User, User.id == CareTeamMember.clinician_id)
+        .where(CareTeamMember.patient_id.in_(patient_ids), User.disabled_at.is_(None))
+    ).all()
+
+
+def raise_alert(
+    session: Session,
+    now: datetime,
+    *,
+    patient_id: int,
+    kind: str,
+    severity: str,
+    reason: str,
+    dedup_key: str,
+    assessment_id: int | None = None,
+) -> Alert | None:
+    """Raise an alert unless one with this key exists; queue the care team's e-mails. The caller commits.
+
+    Returns the new alert, or None when it had been raised already."""
+    assert severity in SEVERITIES
+    inserted = insert_ignoring_duplicates(
+        session,
+        [
+            {
+                "patient_id": patient_id,
+                "kind": kind,
+                "severity": severity,
+                "reason": reason,
+                "dedup_key": dedup_key,
+                "created_at": now,
+                "assessment_id": assessment_id,
+            }
+        ],
+        model=Alert,
+    )
+    if not inserted:
+        return None
+    alert = session.scalar(select(Alert).where(Alert.dedup_key == dedup_key))
+    queue_alert_notifications(session, now, [alert], care_team(session, [patient_id]))
+    log.info("alert %s raised (%s, %s)", alert.id, kind, severity)
+    return alert
+
+
+def acknowledge(session: Session, alert: Alert, user: User, note: str, now: datetime) -> None:
+    """Record who acknowledged the alert and what they did about it. Only the first acknowledgement counts:
+    a second clinician gets a 409 rather than silently replacing a colleague's note. The caller commits."""
+    note = note.strip()
+    if not note:
+        raise AlertError("note", "Say what you did or decided, for the record.")
+    if len(note) > NOTE_MAX:
+        raise AlertError("note", f"Keep the note under {NOTE_MAX} characters.")
+    done = session.execute(
+        update(Alert)
+        .where(Alert.id == alert.id, Alert.acknowledged_at.is_(None))
+        .values(acknowledged_at=now, acknowledged_by_id=user.id, note=note)
+    ).rowcount
+    if done != 1:
+        raise AlertError("alert", "This alert has already been acknowledged.", 409)
+    session.refresh(alert)
+
+
+# --- Escalation (SAFE-R3) ------------------------------------------------------------------------------------
+
+
+def escalate_overdue(session: Session, now: datetime) -> int:
+    """Escalate every high-priority alert left unacknowledged past its clinic's time. Returns how many."""
+    from . import audit  # audit needs the Flask app; imported here so this module stays importable alone
+
+    candidates = session.execute(
+        select(Alert.id, Alert.patient_id, Alert.created_at, Clinic.id, Clinic.escalation_minutes)
+        .join(User, User.id == Alert.patient_id)
+        .join(Clinic, Clinic.id == User.clinic_id)
+        .where(Alert.severity == "high", Alert.acknowledged_at.is_(None), Alert.escalated_at.is_(None))
+        .order_by(Alert.created_at)
+    ).all()
+    escalated = 0
+    for alert_id, patient_id, created_at, clinic_id, minutes in candidates:
+        if created_at + timedelta(minutes=minutes) > now:
+            continue
+        claimed = session.execute(
+            update(Alert)
+            .where(Alert.id == alert_id, Alert.escalated_at.is_(None), Alert.acknowledged_at.is_(None))
+            .values(escalated_at=now)
+        ).rowcount
+        if claimed != 1:
+            session.rollback()
+            continue  # acknowledged meanwhile, or another scheduler escalated it
+        # Admins see no patient data: their link leads to a page that names the care team to call.
+        recipients = {user_id: (email, "/clinician/alerts") for _, user_id, email in care_team(session, [patient_id])}
+        for admin_id, email in session.execute(
+            select(User.id, User.email).where(
+                User.clinic_id == clinic_id, User.role == Role.ADMIN, User.disabled_at.is_(None)
+            )
+        ):
+            recipients[admin_id] = (email, "/admin/alerts")
+        insert_ignoring_duplicates(
+            session,
+            [
+                {
+                    "dedup_key": f"alert:{alert_id}:escalation:{user_id}:email",
+                    "recipient_id": user_id,
+                    "channel": "email",
+                    "address": email,
+                    "template": "alert_escalation",
+                    "link_path": link,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for user_id, (email, link) in recipients.items()
+            ],
+        )
+        audit.record(None, "alert.escalate", patient_id, detail=f"alert {alert_id}; {len(recipients)} recipients")
+        session.commit()
+        escalated += 1
+    return escalated
+
+
+# --- Rules over the daily check-in ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Day:
+    """What the rules need from one day's check-in."""
+
+    strongest_craving: int | None
+    used: bool | None  # any use reported; False when every substance was reported unused; None if not asked
+    urinary: list[str] | None
+
+
+def evaluate_checkin(session: Session, patient: Patient, day: date, now: datetime) -> list[Alert]:
+    """Raise whatever alerts the check-in of ``day`` calls for, in the caller's transaction (after a flush)."""
+    clinic = patient.user.clinic
+    window = max(clinic.craving_days, clinic.abstinent_run_days + 1, URINARY_LOOKBACK_DAYS)
+    history = recent_days(session, patient.user_id, day - timedelta(days=window - 1), day)
+    raised = []
+    for rule in (_craving_rule, _use_after_abstinence_rule, _urinary_rule):
+        found = rule(patient.user_id, day, history, clinic)
+        if found is not None:
+            alert = raise_alert(session, now, patient_id=patient.user_id, **found)
+            if alert is not None:
+                raised.append(alert)
+    return raised
+
+
+def recent_days(session: Session, patient_id: int, first: date, last: date) -> dict[date, Day]:
+    """One statement for the whole window, so a check-in costs the same however the rules are set."""
+    rows = session.execute(
+        select(
+            CheckIn.local_date,
+            CheckIn.urinary,
+            func.max(CravingRating.intensity),
+            func.count(distinct(SubstanceUse.substance)),
+            func.max(case((SubstanceUse.used, 1), else_=0)),
+        )
+        .outerjoin(CravingRating, CravingRating.checkin_id == CheckIn.id)
+        .outerjoin(SubstanceUse, SubstanceUse.checkin_id == CheckIn.id)
+        .where(CheckIn.patient_id == patient_id, CheckIn.local_date.between(first, last))
+        .group_by(CheckIn.id, CheckIn.local_date, CheckIn.urinary)
+    ).all()
+    return {
+        day: Day(strongest_craving=craving, used=bool(any_used) if answered else None, urinary=urinary)
+        for day, urinary, craving, answered, any_used in rows
+    }
+
+
+def craving_run(day: date, history: dict[date, Day], threshold: int) -> tuple[date, int]:
+    """The first day, and the length, of the run of consecutive days up to ``day`` whose strongest craving
+    reached ``threshold``. A day without a check-in ends the run: a missing day is never assumed."""
+    length = 0
+    while (entry := history.get(day - timedelta(days=length))) is not None and (entry.strongest_craving or 0) >= (
+        threshold
+    ):
+        length += 1
+    return day - timedelta(days=length - 1), length
+
+
+def _craving_rule(patient_id: int, day: date, history: dict[date, Day], clinic: Clinic) -> dict | None:
+    """CRV-R3: the strongest craving at or above the clinic's threshold on ``craving_days`` days in a row."""
+    start, length = craving_run(day, history, clinic.craving_threshold)
+    if length < clinic.craving_days:
+        return None
+    return {
+        "kind": "craving",
+        "severity": "medium",
+        "reason": (
+            f"Strongest craving {clinic.craving_threshold}/10 or more on {length} days in a row since "
+            f"{start.isoformat()} (clinic threshold: {clinic.craving_threshold} on {clinic.craving_days} days)."
+        ),
+        # One alert per run of high days, however long it lasts.
+        "dedup_key": f"craving:{patient_id}:{start.isoformat()}",
+    }
+
+
+def _use_after_abstinence_rule(patient_id: int, day: date, history: dict[date, Day], clinic: Clinic):
+    """Use reported after at least ``abstinent_run_days`` consecutive check-ins that reported no use (SUD-R1:
+    a check-in's answer is about the day before). Missing days break the run (SUD-R2: never assume abstinence)."""
+    if history[day].used is not True:
+        return None
+    run = 0
+    while (entry := history.get(day - timedelta(days=run + 1))) is not None and entry.used is False:
+        run += 1
+    if run < clinic.abstinent_run_days:
+        return None
+    return {
+        "kind": "use_after_abstinence",
+        "severity": "medium",
+        "reason": (
+            f"Use reported in the check-in of {day.isoformat()} after {run} check-ins in a row that reported none "
+            f"(clinic threshold: {clinic.abstinent_run_days} days)."
+        ),
+        "dedup_key": f"use:{patient_id}:{day.isoformat()}",
+    }
+
+
+URINARY_LOOKBACK_DAYS = 14  # how far back "new" bladder pain looks for an earlier answered check
+
+
+def _urinary_rule(patient_id: int, day: date, history: dict[date, Day], clinic: Clinic) -> dict | None:
+    """KET-R4: blood in the urine, or bladder pain that the previous answered check did not report."""
+    reported = set(history[day].urinary or [])
+    previous = next(
+        (
+            set(entry.urinary)
+            for past, entry in sorted(history.items(), reverse=True)
+            if past < day and entry.urinary is not None
+        ),
+        set(),
+    )
+    flags = []
+    if "blood" in reported:
+        flags.append("blood")
+    if "bladder_pain" in reported and "bladder_pain" not in previous:
+        flags.append("bladder_pain")
+    if not flags:
+        return None
+    words = {"blood": "blood in the urine", "bladder_pain": "new bladder or lower-abdominal pain"}
+    return {
+        "kind": "urinary",
+        "severity": clinic.urinary_alert_severity,
+        "reason": f"Urinary check on {day.isoformat()}: {' and '.join(words[f] for f in flags)} (KET-R4).",
+        "dedup_key": f"urinary:{patient_id}:{day.isoformat()}",
+    }
