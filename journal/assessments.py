@@ -300,6 +300,16 @@ def due_instruments(session: Session, patient: Patient, now: datetime) -> list[s
     return due
 
 
+DEFAULT_CRISIS_RESOURCES = {
+    "call": "988",
+    "text": "988",
+    "emergency": "911",
+    "clinic_phone": None,
+    "clinic_hours": "",
+    "review_promise": "Your care team reads entries during clinic hours.",
+}
+
+
 def crisis_resources(clinic: Clinic) -> dict:
     """What the crisis screen offers (SAFE-R1), from the clinic's settings."""
     return {

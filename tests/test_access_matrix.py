@@ -13,6 +13,7 @@ import pytest
 
 from journal.accounts import create_invitation
 from journal.alerts import raise_alert
+from journal.assessments import submit
 from journal.db import db, utcnow
 from tests.conftest import NOW, PASSWORD, AuthActions
 
@@ -23,6 +24,7 @@ EVERYONE = set(CALLERS)
 SIGNED_IN = EVERYONE - {"anonymous"}
 PATIENTS = {"patient", "other_patient"}
 CLINICIANS = {"clinician", "outside_clinician"}
+OWN = {"patient"}  # for pages about one of Pat's own records
 CARE_TEAM = {"clinician"}  # for routes about Pat, whose care team is Alice alone
 ADMINS = {"admin"}
 
@@ -51,6 +53,12 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("PUT", "/api/v1/me/reminders"): PATIENTS,
     ("POST", "/api/v1/me/push-subscriptions"): PATIENTS,
     ("GET", "/offline"): EVERYONE,
+    ("GET", "/assessments"): PATIENTS,
+    ("GET", "/assessments/<any(phq9,gad7):instrument>"): PATIENTS,
+    ("POST", "/assessments/<any(phq9,gad7):instrument>"): PATIENTS,
+    ("GET", "/assessments/<id:assessment_id>/support"): OWN,  # about Pat's own form
+    ("GET", "/assessments/<id:assessment_id>/done"): OWN,
+    ("GET", "/about/questionnaires"): EVERYONE,
     ("GET", "/clinician/patients"): CLINICIANS,
     ("GET", "/clinician/patients/new"): CLINICIANS,
     ("POST", "/clinician/patients/new"): CLINICIANS,
@@ -102,9 +110,12 @@ def test_every_route_has_an_access_policy(app):
 
 @pytest.fixture
 def people(people):
-    """Alice's patient Pat has an open alert for the routes about alerts."""
+    """Alice's patient Pat has a PHQ-9 and an open alert, for the routes about them."""
     people.pat_alert = raise_alert(
         db.session, NOW, patient_id=people.pat.id, kind="craving", severity="medium", reason="test", dedup_key="t:1"
+    )
+    people.pat_assessment, _ = submit(
+        db.session, people.pat.patient, {"instrument": "phq9", "answers": [0] * 9}, NOW, people.pat
     )
     db.session.commit()
     return people
@@ -121,6 +132,7 @@ def _concrete(path: str, people, token: str) -> str:
         path.replace("<id:patient_id>", str(people.pat.id))
         .replace("<id:user_id>", str(people.bob.id))
         .replace("<id:alert_id>", str(people.pat_alert.id))
+        .replace("<id:assessment_id>", str(people.pat_assessment.id))
         .replace("<any(phq9,gad7):instrument>", "phq9")
         .replace("<token>", token)
         # yesterday in UTC is within every patient's back-fill window, whatever their zone

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 
 
@@ -10,9 +12,15 @@ def sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def tel(number: str) -> str:
+    """A phone number as a tel: or sms: link wants it: digits and a leading + only."""
+    return re.sub(r"[^0-9+]", "", number)
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(sentence)
-    from . import admin, auth, clinician, health, patient, settings
+    app.add_template_filter(tel)
+    from . import admin, auth, clinician, health, patient, questionnaires, settings
 
-    for module in (auth, patient, settings, clinician, admin, health):
+    for module in (auth, patient, questionnaires, settings, clinician, admin, health):
         app.register_blueprint(module.bp)

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from marshmallow import ValidationError
 
 from ..accounts import SignInError, accept_invitation, authenticate, open_invitation
+from ..assessments import DEFAULT_CRISIS_RESOURCES, crisis_resources
 from ..db import db, utcnow
 from ..models import Role, User
 from ..outbox import record_open
@@ -130,5 +131,7 @@ def message_link(token: str):
 
 @bp.get("/help")
 def crisis_help():
-    """Crisis resources, open to anyone: a person in crisis must not have to sign in first."""
-    return render_template("help.html")
+    """Crisis resources, open to anyone: a person in crisis must not have to sign in first. A signed-in
+    person sees their clinic's numbers; anyone else the US defaults."""
+    clinic = current_user.clinic if current_user.is_authenticated else None
+    return render_template("help.html", resources=crisis_resources(clinic) if clinic else DEFAULT_CRISIS_RESOURCES)

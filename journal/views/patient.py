@@ -14,6 +14,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from .. import charts
+from ..assessments import due_instruments
 from ..checkins import (
     BACKFILL_DAYS,
     CRAVING_FREQUENCIES,
@@ -30,7 +31,7 @@ from ..checkins import (
     urinary_check_due,
 )
 from ..db import db, utcnow
-from ..models import SUBSTANCES, CheckIn, EntrySource, Role
+from ..models import SUBSTANCES, Alert, CheckIn, EntrySource, Role
 from ..schemas import CheckInSchema, checkin_form_errors, checkin_form_input, checkin_form_values
 from ..security import roles_required
 from ..sleep import describe_duration
@@ -78,6 +79,14 @@ def home():
         has_chart=len(mood_points) >= 2,
         day_label=lambda d: day_label(d, today),
         queued=request.args.get("queued") == "1",
+        questionnaires_due=due_instruments(db.session, current_user.patient, now),
+        # KET-R2: the loss-of-response flag is for the clinician; the patient sees only a neutral word.
+        team_may_check_in=db.session.scalar(
+            select(Alert.id).where(
+                Alert.patient_id == current_user.id, Alert.kind == "booster_review", Alert.acknowledged_at.is_(None)
+            )
+        )
+        is not None,
     )
 
 
