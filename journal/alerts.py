@@ -15,12 +15,25 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, distinct, func, select, update
 from sqlalchemy.orm import Session
 
-from .models import Alert, CareTeamMember, CheckIn, Clinic, CravingRating, Patient, Role, SubstanceUse, User
+from .models import (
+    Alert,
+    Assessment,
+    CareTeamMember,
+    CheckIn,
+    Clinic,
+    CravingRating,
+    Patient,
+    Role,
+    SubstanceUse,
+    User,
+)
 from .outbox import insert_ignoring_duplicates, queue_alert_notifications
+from .scoring import PHQ9
 
 log = logging.getLogger("journal.alerts")
 
@@ -181,18 +194,31 @@ class Day:
 
 
 def evaluate_checkin(session: Session, patient: Patient, day: date, now: datetime) -> list[Alert]:
-    """Raise whatever alerts the check-in of ``day`` calls for, in the caller's transaction (after a flush)."""
+    """Raise whatever alerts the check-in of ``day`` calls for, in the caller's transaction (after a flush).
+
+    The rules read the days on both sides of ``day``: a back-filled day can complete a run that ends on a
+    day recorded before it."""
     clinic = patient.user.clinic
-    window = max(clinic.craving_days, clinic.abstinent_run_days + 1, URINARY_LOOKBACK_DAYS)
-    history = recent_days(session, patient.user_id, day - timedelta(days=window - 1), day)
+    first, last = window(day, clinic)
+    history = recent_days(session, patient.user_id, first, last)
+    found = [
+        _craving_rule(session, patient.user_id, day, history, clinic, first),
+        *(_use_after_abstinence_rule(patient.user_id, use_day, history, clinic) for use_day in _use_days(day, history)),
+        _urinary_rule(patient.user_id, day, history, clinic),
+    ]
     raised = []
-    for rule in (_craving_rule, _use_after_abstinence_rule, _urinary_rule):
-        found = rule(patient.user_id, day, history, clinic)
-        if found is not None:
-            alert = raise_alert(session, now, patient_id=patient.user_id, **found)
-            if alert is not None:
-                raised.append(alert)
+    for values in filter(None, found):
+        alert = raise_alert(session, now, patient_id=patient.user_id, **values)
+        if alert is not None:
+            raised.append(alert)
     return raised
+
+
+def window(day: date, clinic: Clinic) -> tuple[date, date]:
+    """The days the rules read around ``day``: one longer than the longest run they count on each side, so
+    that a run filling the window is known to go beyond it."""
+    days = max(clinic.craving_days + 1, clinic.abstinent_run_days + 1, URINARY_LOOKBACK_DAYS)
+    return day - timedelta(days=days - 1), day + timedelta(days=max(clinic.craving_days, clinic.abstinent_run_days))
 
 
 def recent_days(session: Session, patient_id: int, first: date, last: date) -> dict[date, Day]:
@@ -208,7 +234,9 @@ def recent_days(session: Session, patient_id: int, first: date, last: date) -> d
         .outerjoin(CravingRating, CravingRating.checkin_id == CheckIn.id)
         .outerjoin(SubstanceUse, SubstanceUse.checkin_id == CheckIn.id)
         .where(CheckIn.patient_id == patient_id, CheckIn.local_date.between(first, last))
-        .group_by(CheckIn.id, CheckIn.local_date, CheckIn.urinary)
+        # By the primary key alone: the other columns depend on it, and PostgreSQL has no equality for
+        # ``json``, so grouping by ``urinary`` itself fails there.
+        .group_by(CheckIn.id)
     ).all()
     return {
         day: Day(strongest_craving=craving, used=bool(any_used) if answered else None, urinary=urinary)
@@ -216,42 +244,70 @@ def recent_days(session: Session, patient_id: int, first: date, last: date) -> d
     }
 
 
-def craving_run(day: date, history: dict[date, Day], threshold: int) -> tuple[date, int]:
-    """The first day, and the length, of the run of consecutive days up to ``day`` whose strongest craving
-    reached ``threshold``. A day without a check-in ends the run: a missing day is never assumed."""
-    length = 0
-    while (entry := history.get(day - timedelta(days=length))) is not None and (entry.strongest_craving or 0) >= (
-        threshold
-    ):
-        length += 1
-    return day - timedelta(days=length - 1), length
+def _extend(day: date, history: dict[date, Day], step: int, keep) -> date:
+    """The last day reached from ``day`` going ``step`` days at a time while ``keep`` holds for each entry.
+    A day without a check-in stops it: a missing day is never assumed."""
+    while (entry := history.get(day + timedelta(days=step))) is not None and keep(entry):
+        day += timedelta(days=step)
+    return day
 
 
-def _craving_rule(patient_id: int, day: date, history: dict[date, Day], clinic: Clinic) -> dict | None:
+def craving_run(day: date, history: dict[date, Day], threshold: int) -> tuple[date, date] | None:
+    """The first and last day of the run of consecutive days through ``day`` whose strongest craving reached
+    ``threshold``, or None when ``day`` itself did not."""
+    entry = history.get(day)
+    if entry is None or (entry.strongest_craving or 0) < threshold:
+        return None
+
+    def high(other: Day) -> bool:
+        return (other.strongest_craving or 0) >= threshold
+
+    return _extend(day, history, -1, high), _extend(day, history, 1, high)
+
+
+def _craving_rule(session, patient_id: int, day: date, history: dict[date, Day], clinic: Clinic, first_read: date):
     """CRV-R3: the strongest craving at or above the clinic's threshold on ``craving_days`` days in a row."""
-    start, length = craving_run(day, history, clinic.craving_threshold)
-    if length < clinic.craving_days:
+    run = craving_run(day, history, clinic.craving_threshold)
+    if run is None:
+        return None
+    start, end = run
+    length = (end - start).days + 1
+    if length < clinic.craving_days or start == first_read:
+        # Too short; or the run began before the days read here, so it reached craving_days on an earlier
+        # day and was alerted then, under its true first day.
+        return None
+    # One alert per run of high days, however long it lasts, and even when a back-filled day extends it
+    # backwards (its first day, and so its key, then moves).
+    keys = [f"craving:{patient_id}:{start + timedelta(days=n)}" for n in range(length)]
+    if session.scalar(select(Alert.id).where(Alert.dedup_key.in_(keys)).limit(1)) is not None:
         return None
     return {
         "kind": "craving",
         "severity": "medium",
         "reason": (
-            f"Strongest craving {clinic.craving_threshold}/10 or more on {length} days in a row since "
+            f"Strongest craving {clinic.craving_threshold}/10 or more on {length} days in a row from "
             f"{start.isoformat()} (clinic threshold: {clinic.craving_threshold} on {clinic.craving_days} days)."
         ),
-        # One alert per run of high days, however long it lasts.
-        "dedup_key": f"craving:{patient_id}:{start.isoformat()}",
+        "dedup_key": keys[0],
     }
+
+
+def _use_days(day: date, history: dict[date, Day]) -> list[date]:
+    """The days whose reported use the abstinence rule must look at after ``day`` was saved: ``day`` itself,
+    or, when it reported no use, the use day that ends the abstinent run it belongs to."""
+    entry = history.get(day)
+    if entry is None or entry.used is None:
+        return []
+    if entry.used:
+        return [day]
+    following = _extend(day, history, 1, lambda other: other.used is False) + timedelta(days=1)
+    return [following] if following in history and history[following].used else []
 
 
 def _use_after_abstinence_rule(patient_id: int, day: date, history: dict[date, Day], clinic: Clinic):
     """Use reported after at least ``abstinent_run_days`` consecutive check-ins that reported no use (SUD-R1:
     a check-in's answer is about the day before). Missing days break the run (SUD-R2: never assume abstinence)."""
-    if history[day].used is not True:
-        return None
-    run = 0
-    while (entry := history.get(day - timedelta(days=run + 1))) is not None and entry.used is False:
-        run += 1
+    run = (day - _extend(day, history, -1, lambda other: other.used is False)).days
     if run < clinic.abstinent_run_days:
         return None
     return {
@@ -292,4 +348,70 @@ def _urinary_rule(patient_id: int, day: date, history: dict[date, Day], clinic: 
         "severity": clinic.urinary_alert_severity,
         "reason": f"Urinary check on {day.isoformat()}: {' and '.join(words[f] for f in flags)} (KET-R4).",
         "dedup_key": f"urinary:{patient_id}:{day.isoformat()}",
+    }
+
+
+# --- What the inbox shows beside an alert (SAFE-R3) ----------------------------------------------------------
+
+MOOD_DAYS = 7
+
+
+@dataclass(frozen=True)
+class LatestPhq9:
+    completed_at: datetime
+    total: int | None
+    item9: int | None
+
+
+@dataclass(frozen=True)
+class RecentData:
+    """What SAFE-R3 asks the inbox to show beside an alert: recent daily mood and the latest PHQ-9."""
+
+    moods: list[tuple[date, int | None]]  # the patient's last MOOD_DAYS local days, oldest first; None: no entry
+    phq9: LatestPhq9 | None
+
+
+def recent_data(session: Session, patients: dict[int, str], now: datetime) -> dict[int, RecentData]:
+    """Recent data for every patient in ``patients`` (id -> time zone) in two statements, however many."""
+    if not patients:
+        return {}
+    todays = {patient_id: now.astimezone(ZoneInfo(zone)).date() for patient_id, zone in patients.items()}
+    first = min(todays.values()) - timedelta(days=MOOD_DAYS - 1)
+    moods: dict[tuple[int, date], int] = {
+        (patient_id, day): mood
+        for patient_id, day, mood in session.execute(
+            select(CheckIn.patient_id, CheckIn.local_date, CheckIn.mood).where(
+                CheckIn.patient_id.in_(list(patients)), CheckIn.local_date.between(first, max(todays.values()))
+            )
+        )
+    }
+    ranked = (
+        select(
+            Assessment.patient_id,
+            Assessment.completed_at,
+            Assessment.total,
+            Assessment.item9,
+            func.row_number()
+            .over(
+                partition_by=Assessment.patient_id,
+                order_by=(Assessment.completed_at.desc(), Assessment.id.desc()),
+            )
+            .label("place"),
+        )
+        .where(Assessment.patient_id.in_(list(patients)), Assessment.instrument == PHQ9)
+        .subquery()
+    )
+    latest = {
+        row.patient_id: LatestPhq9(row.completed_at, row.total, row.item9)
+        for row in session.execute(select(ranked).where(ranked.c.place == 1))
+    }
+    return {
+        patient_id: RecentData(
+            moods=[
+                (day, moods.get((patient_id, day)))
+                for day in (today - timedelta(days=back) for back in range(MOOD_DAYS - 1, -1, -1))
+            ],
+            phq9=latest.get(patient_id),
+        )
+        for patient_id, today in todays.items()
     }

@@ -115,6 +115,20 @@ def submit(session: Session, patient: Patient, data: dict, now: datetime, entere
     )
     session.add(assessment)
     session.flush()
+    following = session.scalar(
+        select(Assessment)
+        .where(
+            Assessment.patient_id == user.id,
+            Assessment.instrument == instrument,
+            Assessment.completed_at > completed_at,
+        )
+        .order_by(Assessment.completed_at, Assessment.id)
+        .limit(1)
+    )
+    if following is not None:
+        # A paper form dated before a stored one is now that form's previous: its gap (SPEC 1.10) follows.
+        gap = local_date(following.completed_at, user.timezone) - local_date(completed_at, user.timezone)
+        following.days_since_previous = gap.days
     if scoring.needs_safety_pathway(result):
         raise_alert(session, now, **safety_alert(assessment))
     if instrument == PHQ9 and assessment.total is not None:
@@ -241,11 +255,14 @@ def history(session: Session, patient_id: int) -> list[tuple[Assessment, Change]
         for row in session.scalars(select(Baseline).where(Baseline.patient_id == patient_id))
     }
     totals = {form.id: form.total for form in forms}
+    completed = {form.id: form.completed_at for form in forms}
     previous: dict[str, Assessment] = {}
     annotated = []
     for form in forms:
         before = previous.get(form.instrument)
         base_id = baselines.get(form.instrument)
+        # Change is measured forwards from the baseline: the baseline itself and earlier forms have no response.
+        after_baseline = base_id is not None and (completed[form.id], form.id) > (completed[base_id], base_id)
         base = totals.get(base_id) if base_id is not None else None
         change = None if before is None or before.total is None or form.total is None else form.total - before.total
         scored = form.total is not None
@@ -258,9 +275,9 @@ def history(session: Session, patient_id: int) -> list[tuple[Assessment, Change]
                     meaningful_change=None if change is None else abs(change) >= scoring.MCID[form.instrument],
                     is_baseline=form.id == base_id,
                     baseline_total=base,
-                    response=scoring.response(base, form.total) if is_phq9 and scored and base is not None else None,
+                    response=scoring.response(base, form.total) if is_phq9 and scored and after_baseline else None,
                     remission=scoring.remission(form.total) if is_phq9 and scored else None,
-                    pct_reduction=scoring.pct_reduction(base, form.total) if scored and base is not None else None,
+                    pct_reduction=scoring.pct_reduction(base, form.total) if scored and after_baseline else None,
                     overlapping_window=form.days_since_previous is not None and form.days_since_previous < OVERLAP_DAYS,
                 ),
             )

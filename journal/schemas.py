@@ -655,23 +655,53 @@ class AcknowledgeSchema(StrictSchema):
 
 
 def _setting_number(low: int, high: int, what: str) -> fields.Integer:
+    message = f"Give {what} from {low} to {high}."
     return fields.Integer(
-        required=True, strict=True, validate=validate.Range(low, high, error=f"Give {what} from {low} to {high}.")
+        required=True,
+        strict=True,
+        validate=validate.Range(low, high, error=message),
+        error_messages={"required": message, "invalid": "Give a whole number."},
     )
 
 
-PHONE = validate.Regexp(r"^[0-9+() -]{0,32}$", error="Use digits, spaces, +, ( ) and - only.")
+class TrimmedString(fields.String):
+    """Text with surrounding spaces removed, so that "   " counts as empty."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+PHONE_CHARACTERS = "Use digits, spaces, +, ( ) and - only, with at least one digit."
+PHONE = validate.Regexp(r"^(?=.*\d)[0-9+() -]{1,32}$", error=PHONE_CHARACTERS)
+FILL_IN = "Fill this in."
+
+
+def _phone(required: bool) -> TrimmedString:
+    # SAFE-R1/R2: a crisis number must be something a phone can dial; the clinic's own may be left empty.
+    return TrimmedString(
+        required=True,
+        validate=PHONE if required else validate.Regexp(r"^$|^(?=.*\d)[0-9+() -]{1,32}$", error=PHONE_CHARACTERS),
+        error_messages={"required": FILL_IN},
+    )
+
+
+def _text(maximum: int) -> TrimmedString:
+    return TrimmedString(
+        required=True,
+        validate=validate.Length(min=1, max=maximum, error=f"Fill this in, in at most {maximum} characters."),
+        error_messages={"required": FILL_IN},
+    )
 
 
 class ClinicSettingsSchema(StrictSchema):
     """The clinic's crisis numbers (SAFE-R1, reviewed at each release: SAFE-R2), cadence and alert thresholds."""
 
-    crisis_call_number = fields.String(required=True, validate=[validate.Length(min=1), PHONE])
-    crisis_text_number = fields.String(required=True, validate=[validate.Length(min=1), PHONE])
-    emergency_number = fields.String(required=True, validate=[validate.Length(min=1), PHONE])
-    clinic_phone = fields.String(required=True, validate=PHONE)
-    clinic_hours = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    review_promise = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    crisis_call_number = _phone(required=True)
+    crisis_text_number = _phone(required=True)
+    emergency_number = _phone(required=True)
+    clinic_phone = _phone(required=False)
+    clinic_hours = _text(200)
+    review_promise = _text(300)
     assessment_interval_days = _setting_number(7, 90, "the days between questionnaires")  # never under 7 (SPEC 1.10)
     weekly_during_induction = StrictBoolean(required=True)
     escalation_minutes = _setting_number(5, 24 * 60, "the minutes before escalation")
@@ -680,3 +710,24 @@ class ClinicSettingsSchema(StrictSchema):
     abstinent_run_days = _setting_number(1, 90, "the number of abstinent days")
     booster_review_points = _setting_number(1, 27, "the number of points")
     urinary_alert_severity = fields.String(required=True, validate=validate.OneOf(["high", "medium", "low"]))
+
+
+class ProgrammeSchema(StrictSchema):
+    """What a patient's programme asks beyond the enrolment choices: the weekly urinary check (KET-R4) and the
+    last day of the induction series (PHQ-R13 cadence, KET-R2 loss-of-response watch)."""
+
+    urinary_check = StrictBoolean(required=True)
+    induction_until = fields.Date(
+        required=True,
+        allow_none=True,
+        validate=validate.Range(date(2000, 1, 1), date(2099, 12, 31), error="Give a date between 2000 and 2099."),
+        error_messages={"invalid": "Give a date such as 2026-03-20, or leave it empty."},
+    )
+
+
+def programme_form_input(form) -> dict:
+    """The programme form as ProgrammeSchema input: a tick box is a bool, an empty date is none."""
+    return {
+        "urinary_check": "urinary_check" in form,
+        "induction_until": (form.get("induction_until") or "").strip() or None,
+    }
