@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 
@@ -15,6 +17,27 @@ def sentence(text: str) -> str:
 def tel(number: str) -> str:
     """A phone number as a tel: or sms: link wants it: digits and a leading + only."""
     return re.sub(r"[^0-9+]", "", number)
+
+
+def describe_wait(delta: timedelta) -> str:
+    """'2 days 3 hours', '3 hours 20 minutes', '12 minutes': how long something has waited, to the minute."""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+
+    def unit(count: int, name: str) -> str:
+        return f"{count} {name}{'' if count == 1 else 's'}"
+
+    if days:
+        return unit(days, "day") + (f" {unit(hours, 'hour')}" if hours else "")
+    if hours:
+        return unit(hours, "hour") + (f" {unit(minutes, 'minute')}" if minutes else "")
+    return unit(minutes, "minute") if minutes else "less than a minute"
+
+
+def local_time(instant: datetime, zone: ZoneInfo) -> str:
+    """An instant in the reader's own zone, with the zone's abbreviation: 'Mon 2 Mar 2026, 10:00 EST'."""
+    return instant.astimezone(zone).strftime("%a %-d %b %Y, %H:%M %Z")
 
 
 def init_app(app: Flask) -> None:

@@ -1,21 +1,25 @@
-"""Clinic administration: staff accounts and the audit trail. Admins see no patient's health data."""
+"""Clinic administration: staff accounts, clinic settings, escalations and the audit trail. Admins see no
+patient's health data."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import and_, func, or_, select
 
+from .. import audit
 from ..accounts import EnrolmentError, create_invitation, create_staff
+from ..alerts import care_team
 from ..db import db, utcnow
 from ..links import invitation_url
-from ..models import AuditEvent, OutboxMessage, OutboxStatus, Role, User
-from ..schemas import StaffSchema, form_input, iana_zones
+from ..models import Alert, AuditEvent, OutboxMessage, OutboxStatus, Role, User
+from ..schemas import ClinicSettingsSchema, StaffSchema, form_input, iana_zones
 from ..security import roles_required
+from . import describe_wait
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -178,4 +182,88 @@ def deliveries():
         recent=recent,
         recipients=recipients,
         zone=ZoneInfo(current_user.timezone),
+    )
+
+
+# --- Clinic settings ----------------------------------------------------------------------------------------------
+
+# marshmallow's own wording for an empty or non-numeric field, in the words the rest of the forms use.
+FRIENDLIER = {
+    "Missing data for required field.": "Fill this in.",
+    "Shorter than minimum length 1.": "Fill this in.",
+    "Not a valid integer.": "Give a whole number.",
+    "Not a valid string.": "Fill this in.",
+}
+
+
+def _friendlier(messages: dict) -> dict[str, list[str]]:
+    return {
+        field: [FRIENDLIER.get(message, message) for message in (found if isinstance(found, list) else [found])]
+        for field, found in messages.items()
+    }
+
+
+@bp.route("/clinic", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def clinic_settings():
+    """The clinic's crisis numbers (SAFE-R1, checked at each release: SAFE-R2), questionnaire cadence (PHQ-R13),
+    escalation time (SAFE-R3) and the thresholds of its alert rules, which are its own choices."""
+    clinic = current_user.clinic
+    schema = ClinicSettingsSchema()
+    errors: dict = {}
+    values = {name: getattr(clinic, name) for name in schema.fields}
+    if request.method == "POST":
+        submitted = form_input(schema, request.form)
+        try:
+            data = schema.load(submitted)
+        except ValidationError as error:
+            errors = _friendlier(error.messages)
+            values = {name: submitted.get(name, "") for name in schema.fields}
+        else:
+            changed = [name for name, value in data.items() if getattr(clinic, name) != value]
+            for name, value in data.items():
+                setattr(clinic, name, value)
+            audit.record(current_user, "clinic.settings", detail=", ".join(changed) or "no change")
+            db.session.commit()
+            flash("The clinic settings are saved." if changed else "Nothing had changed.", "success")
+            return redirect(url_for("admin.clinic_settings"))
+    return render_template("admin/clinic.html", clinic=clinic, values=values, errors=errors), 400 if errors else 200
+
+
+# --- Escalated alerts (SAFE-R3) -------------------------------------------------------------------------------
+
+
+@bp.get("/alerts")
+@roles_required(Role.ADMIN)
+def escalations():
+    """High-priority alerts nobody acknowledged in time, and whom to call about each: no patient, no reason,
+    no health information, only the alert's number, its times and its care team (admins see no patient data)."""
+    now = utcnow()
+    waiting = db.session.execute(
+        select(Alert.id, Alert.patient_id, Alert.created_at, Alert.escalated_at)
+        .join(User, User.id == Alert.patient_id)
+        .where(
+            User.clinic_id == current_user.clinic_id,
+            Alert.escalated_at.is_not(None),
+            Alert.acknowledged_at.is_(None),
+        )
+        .order_by(Alert.created_at, Alert.id)
+    ).all()
+    team = care_team(db.session, [row.patient_id for row in waiting])
+    names = dict(db.session.execute(select(User.id, User.name).where(User.id.in_({c for _, c, _ in team}))).all())
+    contacts: dict[int, list[tuple[str, str]]] = {}
+    for patient_id, clinician_id, email in team:
+        contacts.setdefault(patient_id, []).append((names[clinician_id], email))
+    rows = [
+        {
+            "id": row.id,
+            "created_at": row.created_at,
+            "escalated_at": row.escalated_at,
+            "waiting": now - row.created_at,
+            "contacts": sorted(contacts.get(row.patient_id, [])),
+        }
+        for row in waiting
+    ]
+    return render_template(
+        "admin/alerts.html", rows=rows, zone=ZoneInfo(current_user.timezone), describe_wait=describe_wait
     )
