@@ -1,6 +1,9 @@
 """The demo clinic: staff on two separate care teams and a dozen patients with varied programmes and zones.
 
-Seeding is idempotent: a second run finds the clinic and only resets the demo passwords when asked to.
+Each patient has months of daily check-ins, PHQ-9 and GAD-7 forms stored through the real scoring and safety
+pathway (``assessments.submit``), explicit baselines, and the alerts the clinic's rules raise on that data,
+the older ones acknowledged with a note. Seeding is idempotent: a second run finds the clinic and only resets
+the demo passwords when asked to.
 """
 
 from __future__ import annotations
@@ -15,13 +18,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from . import alerts, assessments
 from .accounts import hash_password
 from .models import (
+    Alert,
     CareTeamMember,
     CheckIn,
     Clinic,
     CravingRating,
     EntrySource,
+    OutboxMessage,
+    OutboxStatus,
     Patient,
     ReportMode,
     Role,
@@ -29,10 +36,38 @@ from .models import (
     SubstanceUse,
     User,
 )
+from .scoring import DIFFICULTY, GAD7, PHQ9
 from .sleep import QUALITIES, Night, compute, resolve_clock_times
 
 DEMO_CLINIC = "Demo Clinic"
 DEMO_DOMAIN = "demo.test"
+# Numbers 555-0100 to 555-0199 (in any area code) are reserved for fiction: no one is called from the demo.
+DEMO_CLINIC_PHONE = "(617) 555-0199"
+DEMO_CLINIC_HOURS = "Monday to Friday, 8 am to 6 pm Eastern time"
+
+
+@dataclass(frozen=True)
+class Course:
+    """How a patient's questionnaires follow the treatment effect that also drives their daily check-ins.
+
+    A form's total is ``baseline * (1 - strength * min(1, effect / saturation))``, where ``effect`` is the mean
+    treatment effect over the form's 14-day recall window (SPEC 1.2): with a low saturation the response lasts
+    between maintenance sessions; with a high one it comes and goes with them.
+    """
+
+    phq9: int  # the baseline PHQ-9 total (items 1-8; item 9 is set apart)
+    gad7: int
+    strength: float  # the share of symptoms a full effect removes
+    saturation: float = 0.3
+    # The relapse story: no maintenance session in the last this-many days (SPEC 7.2: the effect fades).
+    maintenance_paused_days: int | None = None
+    # A positive item 9 (PHQ-R5) on one form: "baseline", "midcourse", or "recent" (left open for the demo).
+    item9: str | None = None
+
+    def total(self, instrument: str, effect: float) -> float:
+        """The total a form would have without noise; the GAD-7 moves a little less than the PHQ-9."""
+        baseline, strength = (self.phq9, self.strength) if instrument == PHQ9 else (self.gad7, 0.9 * self.strength)
+        return baseline * (1 - strength * min(1.0, effect / self.saturation))
 
 
 @dataclass(frozen=True)
@@ -43,24 +78,44 @@ class DemoPatient:
     tracks_pain: bool = False
     sleep_detail: bool = True
     clinician: str = "clinician"
+    course: Course = Course(15, 11, 0.6)
+    urinary_check: bool = False  # KET-R4
 
 
 # Zones chosen to exercise the calendar: northern and southern clock changes, half-hour and 45-minute offsets,
-# and zones without daylight saving.
+# and zones without daylight saving. Courses: patient01 responds and remits, patient02 responds and relapses
+# when maintenance lapses (a booster review), patient05 has an open safety alert, patient08 barely responds.
 DEMO_PATIENTS = [
-    DemoPatient("Avery Brooks", "America/New_York", ["alcohol"]),
-    DemoPatient("Jordan Lee", "America/Chicago", ["opioids", "nicotine"]),
-    DemoPatient("Riley Patel", "America/Denver", [], tracks_pain=True),
-    DemoPatient("Casey Nguyen", "America/Los_Angeles", ["stimulants", "cannabis"]),
-    DemoPatient("Morgan Diaz", "America/Phoenix", []),
-    DemoPatient("Quinn Harper", "Pacific/Honolulu", ["alcohol", "benzodiazepines"]),
-    DemoPatient("Taylor Kim", "Europe/London", ["ketamine"], sleep_detail=False),
-    DemoPatient("Jamie Rossi", "Asia/Kolkata", [], tracks_pain=True),
-    DemoPatient("Drew Walker", "Asia/Kathmandu", ["opioids"], clinician="clinician2"),
-    DemoPatient("Skyler Moreau", "Australia/Sydney", ["alcohol"], clinician="clinician2"),
-    DemoPatient("Parker Singh", "America/St_Johns", ["cannabis", "other"], clinician="clinician2"),
-    DemoPatient("Reese Okoro", "Australia/Adelaide", [], tracks_pain=True, clinician="clinician2"),
-]
+    DemoPatient("Avery Brooks", "America/New_York", ["alcohol"], course=Course(18, 13, 0.92)),
+    DemoPatient(
+        "Jordan Lee", "America/Chicago", ["opioids", "nicotine"],
+        course=Course(17, 12, 0.85, maintenance_paused_days=45),
+    ),
+    DemoPatient(
+        "Riley Patel", "America/Denver", [], tracks_pain=True, urinary_check=True,
+        course=Course(22, 15, 0.65, item9="baseline"),
+    ),
+    DemoPatient("Casey Nguyen", "America/Los_Angeles", ["stimulants", "cannabis"], course=Course(13, 16, 0.7)),
+    DemoPatient("Morgan Diaz", "America/Phoenix", [], course=Course(19, 11, 0.35, item9="recent")),
+    DemoPatient("Quinn Harper", "Pacific/Honolulu", ["alcohol", "benzodiazepines"], course=Course(15, 17, 0.75)),
+    DemoPatient(
+        "Taylor Kim", "Europe/London", ["ketamine"], sleep_detail=False, urinary_check=True,
+        course=Course(12, 9, 0.75),
+    ),
+    DemoPatient("Jamie Rossi", "Asia/Kolkata", [], tracks_pain=True, course=Course(16, 10, 0.2)),
+    DemoPatient("Drew Walker", "Asia/Kathmandu", ["opioids"], clinician="clinician2", course=Course(14, 12, 0.75)),
+    DemoPatient(
+        "Skyler Moreau", "Australia/Sydney", ["alcohol"], clinician="clinician2",
+        course=Course(20, 14, 0.7, item9="midcourse"),
+    ),
+    DemoPatient(
+        "Parker Singh", "America/St_Johns", ["cannabis", "other"], clinician="clinician2", course=Course(11, 13, 0.35)
+    ),
+    DemoPatient(
+        "Reese Okoro", "Australia/Adelaide", [], tracks_pain=True, clinician="clinician2", urinary_check=True,
+        course=Course(17, 8, 0.7),
+    ),
+]  # fmt: skip
 
 STAFF = [
     ("admin", "Alex Admin", Role.ADMIN),
@@ -108,7 +163,13 @@ def seed_demo(
         session.commit()
         return False, emails
 
-    clinic = Clinic(name=DEMO_CLINIC, created_at=now)
+    clinic = Clinic(
+        name=DEMO_CLINIC,
+        created_at=now,
+        clinic_phone=DEMO_CLINIC_PHONE,
+        clinic_hours=DEMO_CLINIC_HOURS,
+        weekly_during_induction=True,
+    )
     session.add(clinic)
     session.flush()
     staff: dict[str, User] = {}
@@ -123,19 +184,24 @@ def seed_demo(
             user = _user(clinic, patient_email(number), spec.name, Role.PATIENT, spec.timezone, password_hash, enrolled)
             session.add(user)
             session.flush()
-            session.add(
-                Patient(
-                    user_id=user.id,
-                    substances=spec.substances,
-                    tracks_pain=spec.tracks_pain,
-                    sleep_detail=spec.sleep_detail,
-                    enrolled_at=enrolled,
-                    enrolled_by_id=staff[spec.clinician].id,
-                )
+            plan = treatment_plan(user, spec, now)
+            patient = Patient(
+                user_id=user.id,
+                substances=spec.substances,
+                tracks_pain=spec.tracks_pain,
+                sleep_detail=spec.sleep_detail,
+                enrolled_at=enrolled,
+                enrolled_by_id=staff[spec.clinician].id,
+                urinary_check=spec.urinary_check,
+                induction_until=plan.induction_until,
             )
+            user.patient = patient
+            session.add(patient)
             session.flush()  # the care-team row refers to the patient row
             session.add(CareTeamMember(patient_id=user.id, clinician_id=staff[spec.clinician].id, added_at=enrolled))
-            seed_history(session, user, spec, number, now)
+            seed_history(session, user, spec, number, plan, now)
+            seed_questionnaires(session, patient, spec, number, plan, staff[spec.clinician], now)
+    acknowledge_older_alerts(session, clinic, now)
     session.commit()
     return True, emails
 
@@ -144,6 +210,7 @@ def seed_demo(
 
 INDUCTION = (0, 2, 4, 7, 9, 11)  # days after the first session: six infusions over ~2 weeks (SPEC 7.1)
 MAINTENANCE_EVERY = 28
+DAYS_BEFORE_FIRST_SESSION = 14  # enrolment to the first session; the baseline forms fall in between (PHQ-R9)
 
 
 def session_days(first_session: date, until: date) -> list[date]:
@@ -163,15 +230,44 @@ def treatment_effect(day: date, sessions: list[date]) -> float:
     return effect
 
 
-def seed_history(session: Session, user: User, spec: DemoPatient, number: int, now: datetime) -> None:
-    """Months of daily check-ins for one demo patient, deterministic for a given patient number."""
-    rng = random.Random(number)
+@dataclass(frozen=True)
+class Plan:
+    start: date  # the local date of enrolment
+    today: date
+    sessions: list[date]
+    induction_until: date
+
+
+def treatment_plan(user: User, spec: DemoPatient, now: datetime) -> Plan:
+    """One patient's dosing days: the series, then maintenance, unless the course pauses it (the relapse)."""
     zone = ZoneInfo(user.timezone)
     today = now.astimezone(zone).date()
     start = user.created_at.astimezone(zone).date()
-    sessions = session_days(start + timedelta(days=14), today)
+    first = start + timedelta(days=DAYS_BEFORE_FIRST_SESSION)
+    induction_until = first + timedelta(days=INDUCTION[-1])
+    sessions = session_days(first, today)
+    paused = spec.course.maintenance_paused_days
+    if paused is not None:
+        sessions = [d for d in sessions if d <= induction_until or d < today - timedelta(days=paused)]
+    return Plan(start, today, sessions, induction_until)
+
+
+def felt_effect(effect: float, course: Course) -> float:
+    """What the patient feels day to day: a weak responder's mood moves as little as their scores do."""
+    return effect * min(1.0, course.strength / 0.75)
+
+
+def seed_history(session: Session, user: User, spec: DemoPatient, number: int, plan: Plan, now: datetime) -> None:
+    """Months of daily check-ins for one demo patient, deterministic for a given patient number, and the alerts
+    the clinic's daily-data rules raise on them, as ``checkins.save_checkin`` would have."""
+    rng = random.Random(number)
+    urinary_rng = random.Random(2000 + number)
+    zone = ZoneInfo(user.timezone)
+    start, today = plan.start, plan.today
     adherence = 0.62 + 0.3 * rng.random()
     gap_until = start
+    urinary = _UrinaryCheck(urinary_rng) if spec.urinary_check else None
+    seeded: list[CheckIn] = []
     for offset in range((today - start).days + 1):
         day = start + timedelta(days=offset)
         if day < gap_until:
@@ -181,13 +277,66 @@ def seed_history(session: Session, user: User, spec: DemoPatient, number: int, n
             continue
         if day != today and rng.random() > adherence:
             continue
-        session.add(_demo_checkin(rng, user, spec, day, zone, treatment_effect(day, sessions), today))
+        effect = felt_effect(treatment_effect(day, plan.sessions), spec.course)
+        checkin = _demo_checkin(rng, user, spec, day, zone, effect, now)
+        if checkin is None:
+            continue
+        if urinary is not None and day >= plan.sessions[0]:  # asked once the course of repeated dosing begins
+            checkin.urinary = urinary.answer(day)
+        session.add(checkin)
+        seeded.append(checkin)
+    session.flush()
+    threshold = user.clinic.craving_threshold
+    for checkin in seeded:  # the same rules, in the same order, as each check-in saved in the app
+        if _may_raise_alert(checkin, threshold):
+            alerts.evaluate_checkin(session, user.patient, checkin.local_date, checkin.created_at)
 
 
-def _demo_checkin(rng, user: User, spec: DemoPatient, day: date, zone: ZoneInfo, effect: float, today: date) -> CheckIn:
+def _may_raise_alert(checkin: CheckIn, craving_threshold: int) -> bool:
+    """Whether the daily rules could fire on this day: each needs its own trigger on the day itself (a craving
+    at the threshold, a use, a urinary symptom). Skipping the other days keeps seeding fast; the tests re-run
+    every rule on every seeded day to show that nothing was missed."""
+    return (
+        any(rating.intensity >= craving_threshold for rating in checkin.cravings)
+        or any(use.used for use in checkin.uses)
+        or bool(checkin.urinary)
+    )
+
+
+class _UrinaryCheck:
+    """KET-R4 as ``checkins.urinary_check_due`` asks it: weekly, and daily while the last answer reported
+    something. The demo's answers are mild (frequency, urgency, pain on passing urine): no blood and no bladder
+    pain, which would raise an alert."""
+
+    SYMPTOMS = (["frequency"], ["urgency"], ["frequency", "urgency"], ["pain"])
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        self.last_day: date | None = None
+        self.last: list[str] = []
+
+    def answer(self, day: date) -> list[str] | None:
+        due = self.last_day is None or bool(self.last) or (day - self.last_day).days >= 7
+        if not due:
+            return None
+        if self.last:
+            symptoms = self.last if self.rng.random() < 0.4 else []
+        else:
+            symptoms = list(self.rng.choice(self.SYMPTOMS)) if self.rng.random() < 0.15 else []
+        self.last_day, self.last = day, symptoms
+        return sorted(set(symptoms))
+
+
+def _demo_checkin(
+    rng, user: User, spec: DemoPatient, day: date, zone: ZoneInfo, effect: float, now: datetime
+) -> CheckIn | None:
     relapse = 1.0 if rng.random() < 0.06 else 0.0  # a rough day: cravings flare, mood dips
     mood = _clamp(round(3 + 4 * effect - 2 * relapse + rng.gauss(0, 1)))
-    entered = datetime.combine(day, time(20, rng.randint(0, 59)), tzinfo=zone)
+    entered = datetime.combine(day, time(20, rng.randint(0, 59)), tzinfo=zone).astimezone(UTC)
+    if entered > now:  # today's check-in: made a little before now, if today has begun long enough for it
+        entered = now - timedelta(minutes=rng.randint(5, 50))
+        if entered.astimezone(zone).date() != day:
+            return None
     checkin = CheckIn(
         patient_id=user.id,
         local_date=day,
@@ -199,8 +348,8 @@ def _demo_checkin(rng, user: User, spec: DemoPatient, day: date, zone: ZoneInfo,
         days_after_event=0,
         source=EntrySource.PATIENT,
         entered_by_id=user.id,
-        created_at=entered.astimezone(UTC),
-        updated_at=entered.astimezone(UTC),
+        created_at=entered,
+        updated_at=entered,
     )
     for substance in spec.substances:
         craving = _clamp(round(7 - 4 * effect + 3 * relapse + rng.gauss(0, 1.2)))
@@ -233,6 +382,161 @@ def _demo_night(rng, day: date, zone: ZoneInfo, effect: float) -> SleepRecord:
         into_bed=into_bed, tried_sleep=tried, final_wake=final, out_of_bed=out, sol_min=sol,
         awakenings=night.awakenings, waso_min=waso, quality=quality, tib_min=metrics.tib_min, tst_min=metrics.tst_min,
     )  # fmt: skip
+
+
+# --- Questionnaires: PHQ-9 and GAD-7 through the real scoring and safety pathway ------------------------------
+
+# How strongly each item carries a patient's symptoms (before a per-patient twist): sleep and fatigue lead,
+# psychomotor change trails (PHQ-9 items 1-8: item 9 is set apart, never spread onto); restlessness trails on
+# the GAD-7.
+ITEM_WEIGHTS = {
+    PHQ9: (1.0, 1.1, 1.3, 1.4, 0.9, 0.9, 1.0, 0.5),
+    GAD7: (1.3, 1.2, 1.2, 1.1, 0.6, 1.0, 0.8),
+}
+RECALL_DAYS = 14  # both forms ask about the last two weeks (SPEC 1.2, 2.2)
+RECENT_SAFETY_FORM_AGE = timedelta(minutes=15)  # the open safety alert: a form just in, not yet escalated
+
+
+def form_instants(rng, plan: Plan, zone: ZoneInfo, clinic: Clinic, now: datetime, recent: bool) -> list[datetime]:
+    """When the patient completed their forms: a baseline a few days before the first session (PHQ-R9), then
+    on the clinic's cadence (weekly during the series, PHQ-R13), each a day or two late now and then, never
+    within 7 days of the one before (SPEC 1.10) and never after ``now``."""
+    baseline_day = plan.sessions[0] - timedelta(days=rng.randint(2, 8))
+    days = [baseline_day]
+    day = baseline_day
+    while (day := day + timedelta(days=1)) <= plan.today:
+        interval = assessments.interval_days(clinic, plan.induction_until, day)
+        due = days[-1] + timedelta(days=interval)
+        if day >= due and (rng.random() < 0.6 or day >= due + timedelta(days=2)):
+            days.append(day)
+    instants: list[datetime] = []
+    for day in days:
+        at = datetime.combine(day, time(rng.randint(18, 21), rng.randint(0, 59)), tzinfo=zone).astimezone(UTC)
+        if instants and at - instants[-1] < assessments.MIN_GAP:
+            at = instants[-1] + assessments.MIN_GAP + timedelta(minutes=rng.randint(5, 90))
+        if at >= now:
+            break
+        instants.append(at)
+    if recent:  # the form that raises the open safety alert: completed a few minutes ago
+        at = now - RECENT_SAFETY_FORM_AGE
+        instants = [i for i in instants if at - i >= assessments.MIN_GAP] + [at]
+    return instants
+
+
+def recall_effect(day: date, sessions: list[date]) -> float:
+    """The mean treatment effect over a form's 14-day recall window, ending on ``day``."""
+    return sum(treatment_effect(day - timedelta(days=n), sessions) for n in range(RECALL_DAYS)) / RECALL_DAYS
+
+
+def item_answers(rng, total: int, weights: list[float]) -> list[int]:
+    """Answers 0-3 that add up to ``total``, spread over the items by this patient's symptom profile."""
+    answers = [0] * len(weights)
+    for _ in range(min(total, 3 * len(weights))):
+        open_items = [i for i, answer in enumerate(answers) if answer < 3]
+        answers[rng.choices(open_items, [weights[i] for i in open_items])[0]] += 1
+    return answers
+
+
+def difficulty_for(rng, total: int) -> str:
+    """PHQ-9 item 10 roughly tracks severity (SPEC 1.5)."""
+    level = 0 if total < 5 else 1 if total < 10 else 2 if total < 20 else 3
+    return DIFFICULTY[max(0, min(3, level + rng.choice((-1, 0, 0, 0, 1))))]
+
+
+def seed_questionnaires(
+    session: Session, patient: Patient, spec: DemoPatient, number: int, plan: Plan, clinician: User, now: datetime
+) -> None:
+    """PHQ-9 and GAD-7 together on the clinic's cadence, each submitted at its completion instant through
+    ``assessments.submit`` (so scoring, ``days_since_previous`` and the alerts are the app's own), with the
+    baselines the clinician sets before the first session (PHQ-R9)."""
+    rng = random.Random(1000 + number)
+    user, course = patient.user, spec.course
+    zone = ZoneInfo(user.timezone)
+    weights = {name: [w * rng.uniform(0.6, 1.4) for w in ITEM_WEIGHTS[name]] for name in (PHQ9, GAD7)}
+    instants = form_instants(rng, plan, zone, user.clinic, now, recent=course.item9 == "recent")
+    positive_form = {"baseline": 0, "midcourse": len(instants) // 2, "recent": len(instants) - 1}.get(course.item9)
+    for index, completed in enumerate(instants):
+        effect = recall_effect(completed.astimezone(zone).date(), plan.sessions)
+        item9 = 1 if index == positive_form else 0
+        for offset, instrument in enumerate((PHQ9, GAD7)):
+            spread_over = weights[instrument]  # every item but the PHQ-9's item 9
+            points = round(course.total(instrument, effect) + rng.gauss(0, 0.8)) - item9
+            answers = item_answers(rng, max(0, min(3 * len(spread_over), points)), spread_over)
+            data = {"instrument": instrument, "answers": answers, "completed_at": completed + timedelta(minutes=offset)}
+            if instrument == PHQ9:
+                answers.append(item9)
+                data["difficulty"] = difficulty_for(rng, sum(answers))
+            form, _ = assessments.submit(session, patient, data, data["completed_at"] + timedelta(seconds=20), user)
+            if index == 0:  # the clinician sets the baseline on the morning of the first session
+                chosen = datetime.combine(plan.sessions[0], time(8, 30), tzinfo=zone).astimezone(UTC)
+                assessments.set_baseline(session, patient, form.id, clinician, chosen)
+    session.flush()
+
+
+# --- Alerts: the older ones have been dealt with ----------------------------------------------------------------
+
+OPEN_FOR = timedelta(days=3)  # alerts younger than this are still waiting for the care team
+
+SAFETY_NOTES = {  # by Course.item9
+    "baseline": (
+        "Phoned the same day. Passive thoughts, no plan or intent; protective factors discussed. Safety plan "
+        "written together; first session kept."
+    ),
+    "midcourse": (
+        "Phoned within the hour. Passive thoughts during a hard week, no plan or intent. Safety plan reviewed, "
+        "988 and clinic numbers confirmed; extra therapy session booked."
+    ),
+}
+ACK_NOTES = {
+    "booster_review": [
+        "Reviewed the PHQ-9 trend with the patient by phone; booster infusion being scheduled.",
+        "Discussed at team meeting: bring the next maintenance session forward.",
+    ],
+    "craving": [
+        "Talked it through at the therapy session; coping plan updated.",
+        "Phoned the patient; cravings easing. Reviewed triggers and support contacts.",
+    ],
+    "use_after_abstinence": [
+        "Discussed with the patient; no harm reported. Relapse-prevention plan revisited.",
+        "Patient called back; a single lapse. Plan reviewed with their therapist.",
+    ],
+    "urinary": ["Urine dip at next session; advised fluids and to report any blood."],
+}
+
+
+def acknowledge_older_alerts(session: Session, clinic: Clinic, now: datetime) -> None:
+    """Every alert older than a few days was acknowledged by the patient's clinician with a note (a high one
+    within minutes, before it would escalate; others within a working day); the newer ones are still open. The
+    e-mails about all but the newest were delivered at the time."""
+    clinician_of = {
+        user_id: clinician
+        for user_id, clinician in session.execute(
+            select(CareTeamMember.patient_id, User).join(User, User.id == CareTeamMember.clinician_id)
+        )
+    }
+    specs = {patient_email(number): spec for number, spec in enumerate(DEMO_PATIENTS, start=1)}
+    rng = random.Random(3000)
+    rows = session.scalars(
+        select(Alert).join(User, User.id == Alert.patient_id).where(User.clinic_id == clinic.id).order_by(Alert.id)
+    ).all()
+    for alert in rows:
+        if alert.created_at <= now - timedelta(hours=1):
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.dedup_key.like(f"alert:{alert.id}:%"))
+                .values(status=OutboxStatus.SENT, attempts=1, sent_at=alert.created_at + timedelta(minutes=1))
+            )
+        if alert.created_at > now - OPEN_FOR:
+            continue
+        if alert.kind == "safety_item9":
+            note = SAFETY_NOTES[specs[alert.patient.user.email].course.item9]
+        else:
+            note = rng.choice(ACK_NOTES.get(alert.kind, ["Reviewed with the patient."]))
+        if alert.severity == "high":  # before it would have escalated (SAFE-R3)
+            delay = timedelta(minutes=rng.randint(5, max(5, clinic.escalation_minutes - 5)))
+        else:
+            delay = timedelta(hours=rng.randint(1, 20))
+        alerts.acknowledge(session, alert, clinician_of[alert.patient_id], note, alert.created_at + delay)
 
 
 def _clamp(value: int, low: int = 0, high: int = 10) -> int:

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import itertools
+import re
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
 from sqlalchemy import func, select
 
+from journal import alerts, checkins, scoring
 from journal.accounts import password_matches
 from journal.db import db
-from journal.models import CareTeamMember, Role, User
+from journal.demo import INDUCTION, seed_demo
+from journal.models import (
+    Alert,
+    Assessment,
+    Baseline,
+    CareTeamMember,
+    CheckIn,
+    Clinic,
+    OutboxMessage,
+    OutboxStatus,
+    Patient,
+    Role,
+    User,
+)
+from tests.conftest import NOW
 
 
 def _run(app, *args):
@@ -29,13 +50,20 @@ def test_demo_seeds_staff_on_separate_care_teams_and_twelve_patients(app):
     assert teams["clinician@demo.test"].isdisjoint(teams["clinician2@demo.test"])
 
 
+def _counts() -> dict[str, int]:
+    models = (User, CheckIn, Assessment, Baseline, Alert, OutboxMessage)
+    return {model.__name__: db.session.scalar(select(func.count()).select_from(model)) for model in models}
+
+
 def test_demo_is_idempotent(app):
     _run(app, "--password", "demo password 1")
-    counts = db.session.scalar(select(func.count()).select_from(User))
+    counts = _counts()
+    assert counts["Assessment"] > 0 and counts["Alert"] > 0 and counts["Baseline"] > 0
     result = _run(app)
     assert result.exit_code == 0
     assert "already there; passwords unchanged" in result.output
-    assert db.session.scalar(select(func.count()).select_from(User)) == counts
+    assert _run(app, "--password", "demo password 1").exit_code == 0
+    assert _counts() == counts
     admin = db.session.scalar(select(User).where(User.email == "admin@demo.test"))
     assert password_matches(admin.password_hash, "demo password 1")
 
@@ -80,3 +108,211 @@ def test_create_user_rejects_an_unknown_time_zone(app):
     )
     assert result.exit_code != 0
     assert "not an IANA time zone" in result.output
+
+
+# --- The demo's clinical story: questionnaires, trajectories, alerts --------------------------------------------
+
+# Seeding instants besides NOW: the night US clocks go back, and just after midnight in Sydney (local dates,
+# clock changes and the forms' times of day all move the story; it must hold at any of them).
+# ``seeded`` seeds at NOW, whose story test_demo_alert_history_is_what_a_clinic_would_have checks too.
+SEED_AT = [datetime(2025, 11, 2, 6, 30, tzinfo=UTC), datetime(2026, 7, 14, 14, 5, tzinfo=UTC)]
+
+
+@pytest.fixture
+def seeded(app) -> datetime:
+    seed_demo(db.session, "demo password 1", NOW)
+    return NOW
+
+
+def _patients() -> list[Patient]:
+    return db.session.scalars(select(Patient).join(User, User.id == Patient.user_id).order_by(User.email)).all()
+
+
+def _forms(patient: Patient, instrument: str) -> list[Assessment]:
+    return db.session.scalars(
+        select(Assessment)
+        .where(Assessment.patient_id == patient.user_id, Assessment.instrument == instrument)
+        .order_by(Assessment.completed_at)
+    ).all()
+
+
+def _local(instant: datetime, patient: Patient) -> date:
+    return instant.astimezone(ZoneInfo(patient.user.timezone)).date()
+
+
+def _care_team(patient: Patient) -> set[int]:
+    return {clinician.id for clinician in patient.clinicians}
+
+
+def _baseline(patient: Patient, instrument: str) -> Assessment:
+    return db.session.get(Baseline, {"patient_id": patient.user_id, "instrument": instrument}).assessment
+
+
+def test_demo_questionnaires_follow_the_cadence_from_an_explicit_baseline(seeded):
+    """PHQ-R9 and PHQ-R13: a baseline form within 14 days before the first session, set by the patient's
+    clinician; then weekly during the induction series and every ~14 days after, up to now (SPEC 1.10)."""
+    now = seeded
+    clinic = db.session.scalar(select(Clinic))
+    assert clinic.weekly_during_induction
+    for patient in _patients():
+        assert patient.induction_until is not None, patient.user.email
+        first_session = patient.induction_until - timedelta(days=INDUCTION[-1])
+        phq9, gad7 = _forms(patient, scoring.PHQ9), _forms(patient, scoring.GAD7)
+        # Administered together (SPEC 2.4).
+        assert len(phq9) == len(gad7) >= 6
+        assert all(
+            abs(p.completed_at - g.completed_at) <= timedelta(minutes=5) for p, g in zip(phq9, gad7, strict=True)
+        )
+        for forms in (phq9, gad7):
+            baseline = db.session.get(Baseline, {"patient_id": patient.user_id, "instrument": forms[0].instrument})
+            assert baseline is not None and baseline.assessment_id == forms[0].id
+            assert baseline.chosen_by_id in _care_team(patient)
+            assert forms[0].completed_at <= baseline.chosen_at <= now
+            assert 0 < (first_session - _local(forms[0].completed_at, patient)).days <= 14
+            assert forms[0].days_since_previous is None
+            for before, form in itertools.pairwise(forms):
+                gap = (_local(form.completed_at, patient) - _local(before.completed_at, patient)).days
+                assert form.days_since_previous == gap
+                assert form.completed_at - before.completed_at >= timedelta(days=7)  # never more than weekly
+                weekly = _local(form.completed_at, patient) <= patient.induction_until
+                assert gap <= (10 if weekly else 21), (patient.user.email, gap)
+            assert forms[-1].completed_at <= now
+            assert now - forms[-1].completed_at <= timedelta(days=21)  # still filling them in
+
+
+def test_every_demo_total_recomputes_from_its_items(seeded):
+    """GEN-R2: the stored totals, bands and safety status are what scoring gives for the stored answers, and the
+    answers look like a real patient's: 0-3, spread over several items, item 9 nearly always 0."""
+    forms = db.session.scalars(select(Assessment)).all()
+    assert len(forms) > 100
+    for form in forms:
+        assert len(form.answers) == scoring.ITEMS[form.instrument]
+        assert all(type(answer) is int and 0 <= answer <= 3 for answer in form.answers)
+        difficulty = form.difficulty if form.difficulty in scoring.DIFFICULTY else None
+        result = scoring.score(form.instrument, form.answers, difficulty)
+        assert (form.total, form.band, form.two_item_total, form.item9, form.safety, form.prorated) == (
+            result.total, result.band, result.two_item_total, result.item9, result.safety, False,
+        )  # fmt: skip
+        assert form.difficulty == result.difficulty
+        if form.total >= 6:
+            assert sum(1 for answer in form.answers if answer) >= 3
+    phq9 = [form for form in forms if form.instrument == scoring.PHQ9]
+    positive = [form for form in phq9 if form.item9]
+    assert 1 <= len(positive) <= 3 and all(form.item9 == 1 for form in positive)
+
+
+def _responds_then_remits(patient: Patient) -> bool:
+    baseline = _baseline(patient, scoring.PHQ9).total
+    latest = _forms(patient, scoring.PHQ9)[-1].total
+    return baseline >= 15 and scoring.response(baseline, latest) and scoring.remission(latest)
+
+
+def _responds_then_relapses(patient: Patient) -> bool:
+    """KET-R2: a response after the series, then a PHQ-9 at least 5 above the lowest since the series ended."""
+    baseline = _baseline(patient, scoring.PHQ9).total
+    since_series = [
+        form.total
+        for form in _forms(patient, scoring.PHQ9)
+        if _local(form.completed_at, patient) > patient.induction_until
+    ]
+    for index, total in enumerate(since_series[1:], start=1):
+        earlier = since_series[:index]
+        if any(scoring.response(baseline, t) for t in earlier) and total - min(earlier) >= 5:
+            return True
+    return False
+
+
+def _check_story(now: datetime) -> None:
+    patients = _patients()
+    remitters = [p for p in patients if _responds_then_remits(p)]
+    relapsers = [p for p in patients if _responds_then_relapses(p)]
+    assert remitters and relapsers
+    for patient in relapsers:
+        booster = db.session.scalars(
+            select(Alert).where(Alert.patient_id == patient.user_id, Alert.kind == "booster_review")
+        ).all()
+        assert booster, patient.user.email
+    assert any(
+        not scoring.response(_baseline(p, scoring.PHQ9).total, _forms(p, scoring.PHQ9)[-1].total) for p in patients
+    )
+
+    # SAFE-R3: one open high-priority alert, from a PHQ-9 with item 9 = 1 completed in the last few days.
+    open_high = db.session.scalars(select(Alert).where(Alert.severity == "high", Alert.acknowledged_at.is_(None))).all()
+    assert len(open_high) == 1
+    alert = open_high[0]
+    assert alert.kind == "safety_item9" and alert.escalated_at is None
+    assert alert.assessment.item9 == 1
+    assert now - timedelta(days=3) <= alert.assessment.completed_at <= alert.created_at <= now
+
+    # PHQ-R5: no positive item 9 without its alert, and no safety alert without its positive item 9.
+    positive = db.session.scalars(
+        select(Assessment).where(Assessment.instrument == scoring.PHQ9, Assessment.safety != "negative")
+    ).all()
+    safety = db.session.scalars(select(Alert).where(Alert.kind.in_(("safety_item9", "safety_unknown")))).all()
+    assert sorted(form.id for form in positive) == sorted(alert.assessment_id for alert in safety)
+    assert all(alert.severity == "high" for alert in safety)
+
+
+@pytest.mark.parametrize("now", SEED_AT, ids=lambda now: now.strftime("%Y%m%dT%H%M"))
+def test_demo_tells_its_story_whenever_it_is_seeded(app, now):
+    """PHQ-R9 response/remission against the stored baseline, KET-R2 booster review, PHQ-R5 safety pathway."""
+    seed_demo(db.session, "demo password 1", now)
+    _check_story(now)
+
+
+def test_demo_alert_history_is_what_a_clinic_would_have(seeded):
+    """Older alerts were acknowledged by the patient's clinician with a note (high ones before they would have
+    escalated), their e-mails went out at the time, and at ``now`` the scheduler has nothing to escalate."""
+    now = seeded
+    _check_story(now)
+    clinic = db.session.scalar(select(Clinic))
+    assert re.fullmatch(r"\(\d{3}\) 555-01\d\d", clinic.clinic_phone)  # a number reserved for fiction
+    assert clinic.clinic_hours
+    acknowledged = db.session.scalars(select(Alert).where(Alert.acknowledged_at.is_not(None))).all()
+    assert len(acknowledged) >= 2
+    assert any(alert.kind == "safety_item9" for alert in acknowledged)
+    for alert in acknowledged:
+        assert alert.note.strip()
+        assert alert.acknowledged_by_id in _care_team(alert.patient)
+        assert alert.created_at < alert.acknowledged_at <= now
+        if alert.severity == "high":
+            assert alert.acknowledged_at - alert.created_at < timedelta(minutes=clinic.escalation_minutes)
+            assert alert.escalated_at is None
+    for alert in db.session.scalars(select(Alert)):
+        emails = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.dedup_key.like(f"alert:{alert.id}:%"))
+        ).all()
+        assert len(emails) == len(alert.patient.clinicians)
+        delivered = alert.created_at <= now - timedelta(hours=1)
+        assert all((email.status == OutboxStatus.SENT) == delivered for email in emails)
+    assert alerts.escalate_overdue(db.session, now) == 0
+
+
+def test_demo_daily_data_is_what_the_app_would_have_stored(seeded):
+    """The check-ins are built directly for speed, so check them against the app's own rules: the urinary check
+    asked exactly when ``urinary_check_due`` asks it (KET-R4), and the daily alert rules, re-run over every day,
+    find nothing that was not raised already."""
+    now = seeded
+    patients = _patients()
+    assert sum(patient.urinary_check for patient in patients) >= 2
+    for patient in patients:
+        days = db.session.scalars(
+            select(CheckIn).where(CheckIn.patient_id == patient.user_id).order_by(CheckIn.local_date)
+        ).all()
+        assert all(checkin.created_at <= now for checkin in days)
+        answered = [checkin for checkin in days if checkin.urinary is not None]
+        if not patient.urinary_check:
+            assert not answered
+            continue
+        assert len(answered) >= 4
+        assert any(checkin.urinary for checkin in answered)
+        for checkin in answered:
+            assert checkin.urinary == sorted(set(checkin.urinary))
+            assert not {"blood", "bladder_pain"} & set(checkin.urinary)  # which would have raised an alert
+        for checkin in days:
+            if checkin.local_date >= answered[0].local_date:
+                due = checkins.urinary_check_due(db.session, patient, checkin.local_date)
+                assert (checkin.urinary is not None) == due, checkin.local_date
+    for patient in patients:
+        for day in db.session.scalars(select(CheckIn.local_date).where(CheckIn.patient_id == patient.user_id)):
+            assert alerts.evaluate_checkin(db.session, patient, day, now) == [], (patient.user.email, day)
