@@ -1,6 +1,6 @@
 // Service worker: keeps the app shell so the journal opens without a connection.
 // Pages: network first, falling back to the last copy seen; static files: cache first.
-var SHELL = "journal-shell-v2";
+var SHELL = "journal-shell-v3";
 var PAGES = "journal-pages";
 var SHELL_FILES = ["/static/app.css", "/static/js/journal.js", "/static/icon.svg", "/offline"];
 var HOME = "/home";  // the manifest's start_url

@@ -1,4 +1,5 @@
 // Progressive enhancement for patient pages: the pages work without it.
+// - shows the PHQ-9's difficulty question only once a problem has been checked off (PHQ-R8);
 // - registers the service worker that keeps the app shell for offline use;
 // - sends the check-in form with fetch, and when there is no connection keeps it on the phone (IndexedDB)
 //   until the connection returns. Each form carries a submission_id, so the server records it once even
@@ -194,4 +195,23 @@
       status.textContent = error.message || "Notifications could not be turned on.";
     });
   });
+})();
+
+// PHQ-R8: the difficulty question is asked "if you checked off any problems". Without JavaScript it is
+// always shown (with that wording) and the server stores "not applicable" when every answer is 0.
+(function () {
+  "use strict";
+  var form = document.querySelector("form.questionnaire");
+  var difficulty = form && form.querySelector("[data-difficulty]");
+  if (!difficulty) { return; }
+  function update() {
+    var checked = form.querySelectorAll('input[type="radio"][name^="item-"]:checked');
+    var anyProblem = Array.prototype.some.call(checked, function (input) { return input.value !== "0"; });
+    difficulty.hidden = !anyProblem;
+    if (!anyProblem) {
+      Array.prototype.forEach.call(difficulty.querySelectorAll("input"), function (input) { input.checked = false; });
+    }
+  }
+  form.addEventListener("change", update);
+  update();
 })();

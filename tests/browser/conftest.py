@@ -158,7 +158,9 @@ class NetworkLog:
             self.csp_violations.append(message.text)
 
     def foreign(self) -> list[str]:
-        return [url for url in self.requests if _origin(url) != self.origin]
+        # A tel: or sms: link hands the number to the phone's dialler or messaging app: no host is contacted.
+        handed_to_the_phone = ("tel:", "sms:")
+        return [url for url in self.requests if _origin(url) != self.origin and not url.startswith(handed_to_the_phone)]
 
     def assert_only_own_origin(self) -> None:
         assert self.requests, "no requests were recorded: is the guard attached?"
