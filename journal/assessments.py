@@ -19,6 +19,7 @@ from .alerts import raise_alert
 from .models import Assessment, Baseline, Clinic, EntrySource, Patient, User
 from .questionnaires import ANSWERS
 from .scoring import GAD7, PHQ9
+from .sessions import bump_data_version
 
 MIN_GAP = timedelta(days=7)  # SPEC 1.10: never ask the PHQ-9 more than once in 7 days
 LATE_LIMIT = timedelta(hours=24)  # a patient's own completed_at (say, answered offline) may be this old
@@ -135,6 +136,7 @@ def submit(session: Session, patient: Patient, data: dict, now: datetime, entere
         booster = booster_review_alert(session, patient, assessment)
         if booster is not None:
             raise_alert(session, now, **booster)
+    bump_data_version(session, user.id)
     return assessment, True
 
 
@@ -228,6 +230,7 @@ def set_baseline(session: Session, patient: Patient, assessment_id: int, user: U
     baseline.chosen_by_id = user.id
     baseline.chosen_at = now
     session.add(baseline)
+    bump_data_version(session, patient.user_id)
     return baseline
 
 

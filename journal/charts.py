@@ -4,6 +4,7 @@ which keeps global state that a web server must not share between requests)."""
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from datetime import date, timedelta
 from statistics import mean
 
@@ -48,4 +49,260 @@ def mood_progress_png(points: list[tuple[date, int]], today: date, days: int) ->
     axes.grid(axis="y", color="#e5e7eb", linewidth=0.8)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+# --- The clinician's charts (issue "sessions, dashboard and charts") -----------------------------------------------
+#
+# Each chart is built as a Figure first (tests inspect it), then rendered. Every axis says which way is better
+# (GEN-R1); colours come from the Okabe-Ito palette, and each series also differs by marker or line style, so
+# nothing depends on telling colours apart. Sessions are dashed vertical lines on every panel.
+
+ORANGE = "#E69F00"
+GREEN = "#009E73"
+VERMILLION = "#D55E00"
+PURPLE = "#CC79A7"
+SKY = "#56B4E9"
+SESSION_COLOUR = "#4b5563"
+FAINT = "#e5e7eb"
+
+# (key, axis label with its direction, colour, marker, y limits)
+DAILY_PANELS = (
+    ("mood", "Mood 0–10\n(higher is better)", BLUE, "o", (-0.5, 10.5)),
+    ("craving", "Strongest craving 0–10\n(higher is worse)", VERMILLION, "s", (-0.5, 10.5)),
+    ("sleep_hours", "Sleep, hours\n(total sleep time)", GREEN, "^", (0, 12)),
+    ("pain", "Pain 0–10\n(higher is worse)", PURPLE, "D", (-0.5, 10.5)),
+)
+
+
+@dataclass(frozen=True)
+class DailySeries:
+    """A patient's daily outcomes between two local dates, and their session dates."""
+
+    first: date
+    last: date
+    mood: dict[date, float]
+    craving: dict[date, float]
+    sleep_hours: dict[date, float]
+    pain: dict[date, float]
+    sessions: list[date]
+
+
+def _day_range(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _mark_sessions(axes, sessions: list[date], first: date, last: date) -> None:
+    for day in sessions:
+        if first <= day <= last:
+            axes.axvline(day, color=SESSION_COLOUR, linestyle="--", linewidth=1, gid="session")
+
+
+def outcomes_figure(series: DailySeries) -> Figure:
+    """Mood, craving, sleep time and pain (the panels the patient has data for) as daily points with a 7-day
+    mean; a day without an entry is a gap in both, never a line drawn across it."""
+    from .analytics import rolling_mean
+
+    panels = [panel for panel in DAILY_PANELS if getattr(series, panel[0])] or [DAILY_PANELS[0]]
+    figure = Figure(figsize=(9, 1.9 * len(panels) + 0.6), dpi=72, layout="constrained")
+    axes_list = figure.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    days = _day_range(series.first, series.last)
+    for axes, (key, label, colour, marker, limits) in zip(axes_list, panels, strict=True):
+        values = getattr(series, key)
+        points = sorted((day, value) for day, value in values.items() if series.first <= day <= series.last)
+        axes.plot(
+            [d for d, _ in points], [v for _, v in points], linestyle="none", marker=marker, markersize=3,
+            color=colour, alpha=0.45, gid=f"{key}-points", label="daily entry",
+        )  # fmt: skip
+        means = rolling_mean(values, series.first, series.last)
+        axes.plot(
+            days, [float("nan") if means[d] is None else means[d] for d in days], color=colour, linewidth=2,
+            gid=f"{key}-mean", label="7-day mean",
+        )  # fmt: skip
+        _mark_sessions(axes, series.sessions, series.first, series.last)
+        axes.set_ylabel(label, fontsize=8)
+        axes.set_ylim(*limits)
+        axes.grid(axis="y", color=FAINT, linewidth=0.8)
+        axes.tick_params(labelsize=8)
+        for side in ("top", "right"):
+            axes.spines[side].set_visible(False)
+    axes_list[0].plot([], [], color=SESSION_COLOUR, linestyle="--", linewidth=1, label="dosing session")
+    axes_list[0].legend(loc="upper left", fontsize=7, ncols=3, frameon=False)
+    axes_list[-1].set_xlim(series.first - timedelta(days=0.5), series.last + timedelta(days=0.5))
+    return figure
+
+
+def outcomes_summary(series: DailySeries) -> str:
+    """One sentence: recent mood against the week before the first session (or before the last 7 days)."""
+    last_week = [v for d, v in series.mood.items() if series.last - timedelta(days=6) <= d <= series.last]
+    if not last_week:
+        return "No mood entries in the last 7 days."
+    sentence = f"Mood averaged {mean(last_week):.1f} over the last 7 days"
+    first_session = min(series.sessions, default=None)
+    if first_session is not None:
+        before = [v for d, v in series.mood.items() if first_session - timedelta(days=7) <= d < first_session]
+        if before:
+            direction = (
+                "up" if mean(last_week) > mean(before) else "down" if mean(last_week) < mean(before) else "level"
+            )
+            sentence += f", {direction} from {mean(before):.1f} in the week before the first session"
+    sentence += f"; {len(series.sessions)} session{'s' if len(series.sessions) != 1 else ''} marked."
+    return sentence
+
+
+BAND_SHADES = {  # (instrument, band lower edges, greys light to dark)
+    "phq9": ((0, 5, 10, 15, 20, 27.5), ("minimal", "mild", "moderate", "moderately severe", "severe")),
+    "gad7": ((0, 5, 10, 15, 21.5), ("minimal", "mild", "moderate", "severe")),
+}
+
+
+@dataclass(frozen=True)
+class AssessmentSeries:
+    phq9: list[tuple[date, int]]
+    gad7: list[tuple[date, int]]
+    baseline: dict[str, int]  # instrument -> baseline total
+    sessions: list[date]
+    first: date
+    last: date
+
+
+def assessments_figure(series: AssessmentSeries) -> Figure:
+    """PHQ-9 and GAD-7 totals over time over their severity bands, with the baseline, the response line (half
+    the baseline: 2 x total <= baseline, PHQ-R9) and the remission line (under 5). The GAD-7 lines are the
+    PHQ-9 conventions by analogy (GAD-R2), and labelled so."""
+    figure = Figure(figsize=(9, 4.6), dpi=72, layout="constrained")
+    axes_pair = figure.subplots(2, 1, sharex=True)
+    for axes, key, name, colour, marker in (
+        (axes_pair[0], "phq9", "PHQ-9", BLUE, "o"),
+        (axes_pair[1], "gad7", "GAD-7", ORANGE, "s"),
+    ):
+        edges, labels = BAND_SHADES[key]
+        greys = ("#ffffff", "#f3f4f6", "#e5e7eb", "#d1d5db", "#c4c8cf")
+        for index, label in enumerate(labels):
+            axes.axhspan(edges[index] - 0.5, edges[index + 1] - 0.5, color=greys[index], zorder=0, gid=f"band-{label}")
+            axes.text(
+                1.005, (edges[index] + edges[index + 1] - 1) / 2, label, transform=axes.get_yaxis_transform(),
+                fontsize=7, va="center", color="#374151",
+            )  # fmt: skip
+        points = sorted(getattr(series, key))
+        axes.plot(
+            [d for d, _ in points], [t for _, t in points], color=colour, marker=marker, linewidth=1.5,
+            markersize=5, gid=f"{key}-totals", label=f"{name} total",
+        )  # fmt: skip
+        baseline = series.baseline.get(key)
+        analogy = " (by analogy)" if key == "gad7" else ""
+        if baseline is not None:
+            axes.axhline(baseline, color="#111827", linewidth=1, gid=f"{key}-baseline", label=f"baseline {baseline}")
+            axes.axhline(
+                baseline / 2, color=GREEN, linestyle=":", linewidth=1.5, gid=f"{key}-response",
+                label=f"response: 50% below baseline{analogy}",
+            )  # fmt: skip
+        axes.axhline(
+            4.5, color=SKY, linestyle="-.", linewidth=1.5, gid=f"{key}-remission", label=f"remission: under 5{analogy}"
+        )
+        _mark_sessions(axes, series.sessions, series.first, series.last)
+        axes.set_ylim(-0.5, edges[-1] - 0.5)
+        axes.set_yticks(range(0, int(edges[-1]), 5))
+        axes.set_ylabel(f"{name} total\n(higher is worse)", fontsize=8)
+        axes.tick_params(labelsize=8)
+        axes.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=7, ncols=4, frameon=False)
+    axes_pair[-1].set_xlim(series.first - timedelta(days=0.5), series.last + timedelta(days=0.5))
+    return figure
+
+
+def assessments_summary(series: AssessmentSeries) -> str:
+    if not series.phq9:
+        return "No PHQ-9 yet."
+    latest_day, latest = max(series.phq9)
+    sentence = f"Latest PHQ-9 {latest} on {latest_day:%-d %b %Y}"
+    baseline = series.baseline.get("phq9")
+    if baseline is not None:
+        from .scoring import remission, response
+
+        status = "remission" if remission(latest) else "response" if response(baseline, latest) else "no response yet"
+        sentence += f", against a baseline of {baseline}: {status}"
+    if series.gad7:
+        sentence += f"; latest GAD-7 {max(series.gad7)[1]}"
+    return sentence + "."
+
+
+ADHERENCE_COLOURS = {"on_time": BLUE, "retrospective": SKY, "missed": "#ffffff", "not_scheduled": "#f3f4f6"}
+ADHERENCE_LABELS = {
+    "on_time": "on time",
+    "retrospective": "filled in later",
+    "missed": "missed",
+    "not_scheduled": "before enrolment / future",
+}
+
+
+def adherence_states(entries: dict[date, bool], first: date, last: date, active_since: date, today: date) -> dict:
+    """Each day's state: on time, back-filled (retrospective), missed, or not scheduled."""
+    states = {}
+    for day in _day_range(first, last):
+        if day in entries:
+            states[day] = "on_time" if entries[day] else "retrospective"
+        elif day < active_since or day >= today:
+            states[day] = "not_scheduled"
+        else:
+            states[day] = "missed"
+    return states
+
+
+def adherence_figure(states: dict[date, str], sessions: list[date]) -> Figure:
+    """A calendar: one column per week, one row per weekday; a missed day is an empty, outlined square and
+    a session day carries a dot, so nothing depends on colour alone."""
+    from matplotlib.patches import Patch, Rectangle
+
+    days = sorted(states)
+    start = days[0] - timedelta(days=days[0].weekday())
+    weeks = (days[-1] - start).days // 7 + 1
+    figure = Figure(figsize=(max(4.0, 0.28 * weeks + 1.6), 2.6), dpi=72, layout="constrained")
+    axes = figure.add_subplot()
+    for day, state in states.items():
+        column, row = (day - start).days // 7, day.weekday()
+        axes.add_patch(
+            Rectangle(
+                (column, row), 0.9, 0.9, facecolor=ADHERENCE_COLOURS[state], edgecolor="#6b7280",
+                linewidth=0.6 if state == "missed" else 0, gid=f"day-{day.isoformat()}-{state}",
+            )
+        )  # fmt: skip
+    session_days = [day for day in sessions if day in states]
+    axes.plot(
+        [(d - start).days // 7 + 0.45 for d in session_days], [d.weekday() + 0.45 for d in session_days],
+        linestyle="none", marker="o", markersize=4, color="#111827", gid="sessions", label="session",
+    )  # fmt: skip
+    axes.set_xlim(-0.2, weeks + 0.1)
+    axes.set_ylim(7, -0.2)
+    axes.set_yticks([n + 0.45 for n in range(7)], labels=["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], fontsize=7)
+    ticks = list(range(0, weeks, max(1, weeks // 8)))
+    axes.set_xticks([t + 0.45 for t in ticks], labels=[(start + timedelta(weeks=t)).strftime("%-d %b") for t in ticks])
+    axes.tick_params(labelsize=7, length=0)
+    for side in axes.spines.values():
+        side.set_visible(False)
+    handles = [Patch(facecolor=ADHERENCE_COLOURS[k], edgecolor="#6b7280", label=v) for k, v in ADHERENCE_LABELS.items()]
+    axes.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=4, fontsize=7, frameon=False)
+    return figure
+
+
+def adherence_summary(states: dict[date, str]) -> str:
+    scheduled = [s for s in states.values() if s != "not_scheduled"]
+    if not scheduled:
+        return "No diary days scheduled in this period."
+    done = sum(1 for s in scheduled if s != "missed")
+    late = sum(1 for s in scheduled if s == "retrospective")
+    return (
+        f"{done} of {len(scheduled)} diary days completed ({round(100 * done / len(scheduled))} %), "
+        f"{late} of them filled in later."
+    )
+
+
+def render(figure: Figure, fmt: str) -> bytes:
+    """PNG or SVG bytes, reproducible for the same data (no timestamps or software tags in the file)."""
+    buffer = io.BytesIO()
+    if fmt == "png":
+        figure.savefig(buffer, format="png", metadata={"Software": None}, pil_kwargs={"compress_level": 1})
+    elif fmt == "svg":
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    else:
+        raise ValueError(fmt)
     return buffer.getvalue()

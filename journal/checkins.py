@@ -23,6 +23,7 @@ from .models import (
     SubstanceUse,
     User,
 )
+from .sessions import bump_data_version
 
 BACKFILL_DAYS = 7  # SUD-R2: recall fades; at most a week back
 ON_TIME_UNTIL = time(12)  # EMA-R2: the evening entry stays open until noon the next day
@@ -175,6 +176,7 @@ def save_checkin(
     checkin.sleep = _sleep_record(data["sleep"], metrics) if metrics else None
     session.flush()
     alerts.evaluate_checkin(session, patient, day, now)  # in this transaction: an alert is never lost
+    bump_data_version(session, user.id)
     return checkin, existing is None
 
 

@@ -7,7 +7,20 @@ import secrets
 from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import UTCDateTime, db, utcnow
@@ -129,6 +142,8 @@ class Patient(db.Model):
     # The last day of the induction series: questionnaires are weekly until then if the clinic chooses
     # (PHQ-R13), and the loss-of-response watch measures from the lowest PHQ-9 after it (KET-R2).
     induction_until: Mapped[date | None] = mapped_column(Date)
+    # Raised with every write of the patient's data (check-in, form, session): charts are cached under it.
+    data_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     user: Mapped[User] = relationship(back_populates="patient", foreign_keys=[user_id])
     clinicians: Mapped[list[User]] = relationship(secondary="care_team_member", order_by="User.name", viewonly=True)
@@ -421,3 +436,112 @@ class Baseline(db.Model):
     chosen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     assessment: Mapped[Assessment] = relationship()
+
+
+# --- Treatment sessions (SPEC 7.1, 7.4; KET-R1) -------------------------------------------------------------------
+
+
+class SessionStatus(enum.StrEnum):
+    PLANNED = "planned"
+    GIVEN = "given"
+    CANCELLED = "cancelled"
+
+
+class CourseKind(enum.StrEnum):
+    INDUCTION = "induction"
+    MAINTENANCE = "maintenance"
+
+
+# Routes of administration (SPEC 7.1), as stored -> as shown.
+ROUTES: dict[str, str] = {
+    "iv": "Intravenous",
+    "im": "Intramuscular",
+    "intranasal": "Intranasal",
+    "oral": "Oral",
+    "sublingual": "Sublingual",
+}
+DOSE_UNITS = ("mg", "mg/kg", "mcg")
+
+
+class TreatmentCourse(db.Model):
+    """A series of sessions: an induction series, or maintenance (boosters) after it."""
+
+    __tablename__ = "treatment_course"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.user_id", ondelete="CASCADE"), index=True)
+    kind: Mapped[CourseKind] = mapped_column(_str_enum(CourseKind))
+    started_on: Mapped[date] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+
+class DosingSession(db.Model):
+    """One dosing session, planned or given, with the at-session measures a clinician records (SPEC 7.4).
+    Never self-administered in the app: only staff write these."""
+
+    __tablename__ = "dosing_session"
+    __table_args__ = (Index("ix_dosing_session_patient_start", "patient_id", "start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.user_id", ondelete="CASCADE"))
+    course_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_course.id", ondelete="SET NULL"))
+    status: Mapped[SessionStatus] = mapped_column(_str_enum(SessionStatus))
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    route: Mapped[str] = mapped_column(String(16))
+    product: Mapped[str] = mapped_column(String(120))
+    dose: Mapped[float] = mapped_column(Float)
+    dose_unit: Mapped[str] = mapped_column(String(8))
+    weight_kg: Mapped[float | None] = mapped_column(Float)  # for a weight-based dose
+    setting: Mapped[str] = mapped_column(String(8), default="clinic")  # clinic | home
+    bp_systolic_pre: Mapped[int | None] = mapped_column(Integer)
+    bp_diastolic_pre: Mapped[int | None] = mapped_column(Integer)
+    heart_rate_pre: Mapped[int | None] = mapped_column(Integer)
+    bp_systolic_post: Mapped[int | None] = mapped_column(Integer)  # about 40 minutes after dosing
+    bp_diastolic_post: Mapped[int | None] = mapped_column(Integer)
+    heart_rate_post: Mapped[int | None] = mapped_column(Integer)
+    dissociation_score: Mapped[int | None] = mapped_column(Integer)  # CADSS total: tolerability only (KET-R7)
+    observation_minutes: Mapped[int | None] = mapped_column(Integer)
+    discharge_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    course: Mapped[TreatmentCourse | None] = relationship()
+
+    @property
+    def dose_mg_per_kg(self) -> float | None:
+        if self.dose_unit == "mg/kg":
+            return self.dose
+        if self.dose_unit == "mg" and self.weight_kg:
+            return round(self.dose / self.weight_kg, 3)
+        return None
+
+
+class SideEffectCheck(db.Model):
+    """KET-R3: the patient's side-effect check the morning after a session and again at 72 hours."""
+
+    __tablename__ = "side_effect_check"
+    __table_args__ = (UniqueConstraint("session_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("dosing_session.id", ondelete="CASCADE"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.user_id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # morning_after | 72h
+    answers: Mapped[dict] = mapped_column(JSON, default=dict)  # item -> 0..10; "drove" -> bool
+    skipped: Mapped[bool] = mapped_column(Boolean, default=False)
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ChartCache(db.Model):
+    """Rendered charts, shared by every web process, keyed by the patient's data version (so a new entry
+    makes a new key and old ones are simply never asked for again)."""
+
+    __tablename__ = "chart_cache"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.user_id", ondelete="CASCADE"), index=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

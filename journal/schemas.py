@@ -731,3 +731,93 @@ def programme_form_input(form) -> dict:
         "urinary_check": "urinary_check" in form,
         "induction_until": (form.get("induction_until") or "").strip() or None,
     }
+
+
+# --- Treatment sessions (SPEC 7.1, 7.4; KET-R1) ------------------------------------------------------------------
+
+
+def _measure(low: int, high: int, what: str) -> fields.Integer:
+    return fields.Integer(
+        strict=True,
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(low, high, error=f"Give {what} from {low} to {high}."),
+    )
+
+
+class DosingSessionSchema(StrictSchema):
+    """POST /api/v1/patients/{id}/sessions: a session, planned or given, with the at-session measures."""
+
+    start = fields.AwareDateTime(required=True, metadata={"description": "When dosing starts (with offset)."})
+    status = fields.String(required=True, validate=validate.OneOf(["planned", "given", "cancelled"]))
+    route = fields.String(required=True, validate=validate.OneOf(["iv", "im", "intranasal", "oral", "sublingual"]))
+    product = TrimmedString(
+        required=True,
+        validate=validate.Length(min=1, max=120, error="Name the product, in at most 120 characters."),
+        metadata={"description": "e.g. racemic ketamine, esketamine (Spravato)"},
+    )
+    dose = fields.Float(
+        required=True,
+        allow_nan=False,
+        validate=validate.Range(min=0, min_inclusive=False, max=2000, error="Give a dose above 0 and up to 2000."),
+    )
+    dose_unit = fields.String(required=True, validate=validate.OneOf(["mg", "mg/kg", "mcg"]))
+    weight_kg = fields.Float(
+        load_default=None, allow_none=True, allow_nan=False, validate=validate.Range(20, 400, error="20 to 400 kg.")
+    )
+    setting = fields.String(load_default="clinic", validate=validate.OneOf(["clinic", "home"]))
+    course = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(["induction", "maintenance"]),
+        metadata={"description": "The course the session belongs to; opened if the patient has none open."},
+    )
+    bp_systolic_pre = _measure(60, 260, "the systolic pressure")
+    bp_diastolic_pre = _measure(30, 160, "the diastolic pressure")
+    heart_rate_pre = _measure(30, 220, "the heart rate")
+    bp_systolic_post = _measure(60, 260, "the systolic pressure")
+    bp_diastolic_post = _measure(30, 160, "the diastolic pressure")
+    heart_rate_post = _measure(30, 220, "the heart rate")
+    dissociation_score = _measure(0, 92, "the CADSS total")  # 23 items scored 0-4
+    observation_minutes = _measure(0, 24 * 60, "the observation time in minutes")
+    discharge_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    notes = fields.String(
+        load_default="", validate=validate.Length(max=2000, error="Keep notes under 2000 characters.")
+    )
+
+    @validates_schema
+    def _pressures_in_pairs(self, data, **_kwargs):
+        for when in ("pre", "post"):
+            if (data.get(f"bp_systolic_{when}") is None) != (data.get(f"bp_diastolic_{when}") is None):
+                raise ValidationError("Give both the systolic and the diastolic pressure.", f"bp_diastolic_{when}")
+            systolic, diastolic = data.get(f"bp_systolic_{when}"), data.get(f"bp_diastolic_{when}")
+            if systolic is not None and diastolic >= systolic:
+                raise ValidationError("The diastolic pressure must be below the systolic.", f"bp_diastolic_{when}")
+
+
+class DosingSessionOutSchema(Schema):
+    id = fields.Integer(required=True)
+    patient_id = fields.Integer(required=True)
+    start = fields.AwareDateTime(required=True)
+    status = fields.String(required=True)
+    route = fields.String(required=True)
+    product = fields.String(required=True)
+    dose = fields.Float(required=True)
+    dose_unit = fields.String(required=True)
+    dose_mg_per_kg = fields.Float(allow_none=True)
+    weight_kg = fields.Float(allow_none=True)
+    setting = fields.String()
+    course = fields.Function(lambda s: s.course.kind.value if s.course else None, allow_none=True)
+    course_id = fields.Integer(allow_none=True)
+    bp_systolic_pre = fields.Integer(allow_none=True)
+    bp_diastolic_pre = fields.Integer(allow_none=True)
+    heart_rate_pre = fields.Integer(allow_none=True)
+    bp_systolic_post = fields.Integer(allow_none=True)
+    bp_diastolic_post = fields.Integer(allow_none=True)
+    heart_rate_post = fields.Integer(allow_none=True)
+    dissociation_score = fields.Integer(allow_none=True)
+    observation_minutes = fields.Integer(allow_none=True)
+    discharge_at = fields.AwareDateTime(allow_none=True)
+    notes = fields.String()
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()

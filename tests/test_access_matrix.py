@@ -15,6 +15,7 @@ from journal.accounts import create_invitation
 from journal.alerts import raise_alert
 from journal.assessments import submit
 from journal.db import db, utcnow
+from journal.sessions import save_session
 from tests.conftest import NOW, PASSWORD, AuthActions
 
 CALLERS = ["anonymous", "patient", "other_patient", "clinician", "outside_clinician", "admin"]
@@ -95,6 +96,9 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/assessments"): PATIENTS,
     ("GET", "/api/v1/patients/<id:patient_id>/assessments"): CARE_TEAM,
     ("PUT", "/api/v1/patients/<id:patient_id>/baselines/<any(phq9,gad7):instrument>"): CARE_TEAM,
+    ("POST", "/api/v1/patients/<id:patient_id>/sessions"): CARE_TEAM,
+    ("GET", "/api/v1/patients/<id:patient_id>/sessions"): CARE_TEAM,
+    ("PUT", "/api/v1/patients/<id:patient_id>/sessions/<id:session_id>"): CARE_TEAM,
     ("GET", "/api/v1/alerts"): CLINICIANS,
     ("POST", "/api/v1/alerts/<id:alert_id>/ack"): CARE_TEAM,
 }
@@ -121,6 +125,11 @@ def people(people):
     people.pat_alert = raise_alert(
         db.session, NOW, patient_id=people.pat.id, kind="craving", severity="medium", reason="test", dedup_key="t:1"
     )
+    people.pat_session = save_session(
+        db.session, people.pat.patient,
+        {"status": "planned", "start": NOW, "route": "iv", "product": "Ketamine", "dose": 0.5, "dose_unit": "mg/kg"},
+        NOW, people.alice,
+    )  # fmt: skip
     people.pat_assessment, _ = submit(
         db.session, people.pat.patient, {"instrument": "phq9", "answers": [0] * 9}, NOW, people.pat
     )
@@ -140,6 +149,7 @@ def _concrete(path: str, people, token: str) -> str:
         .replace("<id:user_id>", str(people.bob.id))
         .replace("<id:alert_id>", str(people.pat_alert.id))
         .replace("<id:assessment_id>", str(people.pat_assessment.id))
+        .replace("<id:session_id>", str(people.pat_session.id))
         .replace("<any(phq9,gad7):instrument>", "phq9")
         .replace("<token>", token)
         # yesterday in UTC is within every patient's back-fill window, whatever their zone

@@ -1,0 +1,206 @@
+"""Analytics over a patient's data, as pure functions of plain values (no Flask, no database).
+
+Adherence (EMA-R4), rolling means, how long each session's effect lasted, percent days abstinent (SUD-R3) and
+the loss-of-response watch (KET-R2). Dates are the patient's local dates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from fractions import Fraction
+
+from . import scoring
+
+ADHERENCE_DAYS = 14  # EMA-R4: completed / scheduled diaries over the last 14 days
+ADHERENCE_TARGET = 80  # the reference line, in percent
+ROLLING_DAYS = 7
+MIN_DAYS_FOR_MEAN = 3  # a 7-day mean over fewer entries than this is not shown
+MOOD_DROP_POINTS = 2  # KET-R2: 7-day mean mood this far below the post-series mean (a product choice)
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def half_up(value: Fraction, places: int = 1) -> float:
+    scale = 10**places
+    scaled = value * scale
+    rounded = (scaled + Fraction(1, 2)).__floor__() if scaled >= 0 else -((-scaled + Fraction(1, 2)).__floor__())
+    return rounded / scale
+
+
+# --- Adherence (EMA-R4) ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Adherence:
+    scheduled: int  # diary days in the window while the patient was active
+    completed: int
+    on_time: int
+    backfilled: int
+
+    @property
+    def percent(self) -> float | None:
+        return half_up(Fraction(100 * self.completed, self.scheduled)) if self.scheduled else None
+
+    @property
+    def meets_target(self) -> bool | None:
+        return None if self.percent is None else self.percent >= ADHERENCE_TARGET
+
+
+def adherence(entries: Mapping[date, bool], today: date, active_since: date, days: int = ADHERENCE_DAYS) -> Adherence:
+    """Over the ``days`` days before today (today is still open): ``entries`` maps each recorded local date
+    to whether it was on time (False: back-filled). Days before the account was active are not scheduled."""
+    window = [day for day in _days(today - timedelta(days=days), today - timedelta(days=1)) if day >= active_since]
+    recorded = [day for day in window if day in entries]
+    on_time = sum(1 for day in recorded if entries[day])
+    return Adherence(len(window), len(recorded), on_time, len(recorded) - on_time)
+
+
+# --- Series ---------------------------------------------------------------------------------------------------------
+
+
+def rolling_mean(values: Mapping[date, float], first: date, last: date, window: int = ROLLING_DAYS) -> dict:
+    """The mean of the entries in the ``window`` days ending on each day from ``first`` to ``last``; None
+    when fewer than ``MIN_DAYS_FOR_MEAN`` entries exist then (a gap is never filled in)."""
+    means: dict[date, float | None] = {}
+    for day in _days(first, last):
+        present = [values[d] for d in _days(day - timedelta(days=window - 1), day) if d in values]
+        means[day] = sum(present) / len(present) if len(present) >= MIN_DAYS_FOR_MEAN else None
+    return means
+
+
+def mean_over(values: Mapping[date, float], first: date, last: date) -> float | None:
+    present = [value for day, value in values.items() if first <= day <= last]
+    return sum(present) / len(present) if len(present) >= MIN_DAYS_FOR_MEAN else None
+
+
+# --- Durability after each session ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Durability:
+    session: date
+    level_before: float | None  # the 7-day mean mood over the 7 days before the session
+    days: int | None  # days until the 7-day mean returned to that level; None if it has not (yet)
+    until: date | None  # the day it returned
+    censored: bool  # True when the next session or the end of the data came first: "at least" ``lasted``
+    lasted: int | None  # days observed without a return (for a censored session)
+
+
+def durability(moods: Mapping[date, int], sessions: Sequence[date], last_day: date) -> list[Durability]:
+    """For each session: the number of days until the 7-day mean mood (higher is better) came back down to its
+    level in the 7 days before the session, counted once it had risen above that level (the first days' means
+    still hold pre-session entries). A mean that never rose gives 0: no measurable effect. Observation stops
+    at the next session or at ``last_day``, which leaves the figure censored. Without enough entries before
+    a session, nothing can be said (None)."""
+    results = []
+    ordered = sorted(set(sessions))
+    for index, session in enumerate(ordered):
+        before = mean_over(moods, session - timedelta(days=ROLLING_DAYS), session - timedelta(days=1))
+        stop = min(ordered[index + 1] - timedelta(days=1), last_day) if index + 1 < len(ordered) else last_day
+        if before is None or stop <= session:
+            results.append(Durability(session, before, None, None, False, None))
+            continue
+        means = [
+            (day, mean)
+            for day, mean in rolling_mean(moods, session + timedelta(days=1), stop).items()
+            if mean is not None
+        ]
+        onset = next((index for index, (_, mean) in enumerate(means) if mean > before), None)
+        if onset is None and means:
+            results.append(Durability(session, before, 0, session, False, None))
+            continue
+        returned = next((day for day, mean in means[onset or 0 :] if mean <= before), None)
+        if returned is not None:
+            results.append(Durability(session, before, (returned - session).days, returned, False, None))
+        else:
+            results.append(Durability(session, before, None, None, True, (stop - session).days))
+    return results
+
+
+# --- Substance use (SUD-R3) -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Abstinence:
+    abstinent_days: int
+    reported_days: int  # the denominator: days with a valid report, never the calendar
+
+    @property
+    def percent(self) -> float | None:
+        return half_up(Fraction(100 * self.abstinent_days, self.reported_days)) if self.reported_days else None
+
+
+def percent_days_abstinent(used_on: Mapping[date, bool]) -> Abstinence:
+    """``used_on`` maps each day that has a report to whether any substance was used on it (a check-in's
+    answer is about the day before it: the caller shifts it). A missing day is not abstinent: it is absent."""
+    abstinent = sum(1 for used in used_on.values() if not used)
+    return Abstinence(abstinent, len(used_on))
+
+
+# --- Response, remission and the loss-of-response watch (PHQ-R9, KET-R2) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    baseline_total: int | None
+    latest_total: int | None
+    response: bool | None
+    remission: bool | None
+    pct_reduction: float | None
+    baseline_below_usual: bool  # SPEC 1.6: the usual definitions assume a baseline of 10 or more
+
+
+def outcome(baseline_total: int | None, latest_total: int | None) -> Outcome:
+    if latest_total is None:
+        return Outcome(baseline_total, None, None, None, None, baseline_total is not None and baseline_total < 10)
+    return Outcome(
+        baseline_total=baseline_total,
+        latest_total=latest_total,
+        response=scoring.response(baseline_total, latest_total) if baseline_total is not None else None,
+        remission=scoring.remission(latest_total),
+        pct_reduction=scoring.pct_reduction(baseline_total, latest_total) if baseline_total is not None else None,
+        baseline_below_usual=baseline_total is not None and baseline_total < 10,
+    )
+
+
+@dataclass(frozen=True)
+class BoosterWatch:
+    flag: bool
+    reasons: tuple[str, ...]
+
+
+def booster_watch(
+    phq9_after_series: Sequence[tuple[date, int]],
+    baseline_total: int | None,
+    moods: Mapping[date, int],
+    series_end: date | None,
+    today: date,
+    *,
+    points: int = scoring.MCID[scoring.PHQ9],
+    mood_drop: int = MOOD_DROP_POINTS,
+) -> BoosterWatch:
+    """KET-R2, any of: the latest PHQ-9 at least ``points`` above the post-series nadir; no longer a response
+    against the baseline; the 7-day mean mood ``mood_drop`` or more below its mean since the series ended."""
+    if series_end is None:
+        return BoosterWatch(False, ())
+    reasons = []
+    forms = sorted(phq9_after_series)
+    if len(forms) >= 2:
+        latest = forms[-1][1]
+        nadir = min(total for _, total in forms[:-1])
+        if latest - nadir >= points:
+            reasons.append(f"PHQ-9 {latest} is {latest - nadir} points above the post-series low of {nadir}")
+        if baseline_total is not None:
+            responded = any(scoring.response(baseline_total, total) for _, total in forms[:-1])
+            if responded and scoring.response(baseline_total, latest) is False:
+                reasons.append(f"no longer a response against the baseline of {baseline_total}")
+    after = {day: mood for day, mood in moods.items() if series_end < day <= today}
+    post_mean = mean_over(after, series_end + timedelta(days=1), today)
+    recent = mean_over(after, today - timedelta(days=ROLLING_DAYS - 1), today)
+    if post_mean is not None and recent is not None and post_mean - recent >= mood_drop:
+        reasons.append(f"7-day mean mood {recent:.1f} is {post_mean - recent:.1f} below the post-series mean")
+    return BoosterWatch(bool(reasons), tuple(reasons))
