@@ -1,0 +1,198 @@
+"""One patient's data as the charts, the summary and the report need it: loaded in a few statements, turned
+into the plain values that ``analytics`` and ``charts`` take. No Flask."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import analytics
+from .charts import AssessmentSeries, DailySeries, adherence_states
+from .models import Assessment, Baseline, CheckIn, DosingSession, Patient, ReportMode, SessionStatus
+from .scoring import GAD7, PHQ9
+
+DEFAULT_DAYS = 90
+
+
+@dataclass(frozen=True)
+class PatientData:
+    """Everything about one patient between two local dates (inclusive), in the patient's own dates."""
+
+    patient: Patient
+    first: date
+    last: date
+    today: date
+    checkins: list[CheckIn]
+    forms: list[Assessment]  # every form, oldest first (baselines may predate ``first``)
+    baselines: dict[str, Assessment]
+    sessions: list[DosingSession]  # every session, oldest first
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.patient.user.timezone)
+
+    def local(self, instant: datetime) -> date:
+        return instant.astimezone(self.zone).date()
+
+    @property
+    def given_days(self) -> list[date]:
+        return [self.local(s.start) for s in self.sessions if s.status == SessionStatus.GIVEN]
+
+
+def load(session: Session, patient: Patient, now: datetime, days: int = DEFAULT_DAYS) -> PatientData:
+    today = now.astimezone(ZoneInfo(patient.user.timezone)).date()
+    first = today - timedelta(days=days - 1)
+    checkins = list(
+        session.scalars(
+            select(CheckIn)
+            .where(CheckIn.patient_id == patient.user_id, CheckIn.local_date.between(first, today))
+            .order_by(CheckIn.local_date)
+        )
+    )
+    forms = list(
+        session.scalars(
+            select(Assessment)
+            .where(Assessment.patient_id == patient.user_id)
+            .order_by(Assessment.completed_at, Assessment.id)
+        )
+    )
+    by_id = {form.id: form for form in forms}
+    baselines = {
+        row.instrument: by_id[row.assessment_id]
+        for row in session.scalars(select(Baseline).where(Baseline.patient_id == patient.user_id))
+    }
+    sessions = list(
+        session.scalars(
+            select(DosingSession)
+            .where(DosingSession.patient_id == patient.user_id)
+            .order_by(DosingSession.start, DosingSession.id)
+        )
+    )
+    return PatientData(patient, first, today, today, checkins, forms, baselines, sessions)
+
+
+def daily_series(data: PatientData) -> DailySeries:
+    sleep = {c.local_date: round(c.sleep.tst_min / 60, 2) for c in data.checkins if c.sleep is not None}
+    cravings = {c.local_date: max(r.intensity for r in c.cravings) for c in data.checkins if c.cravings}
+    return DailySeries(
+        first=data.first,
+        last=data.last,
+        mood={c.local_date: c.mood for c in data.checkins},
+        craving=cravings,
+        sleep_hours=sleep,
+        pain={c.local_date: c.pain for c in data.checkins if c.pain is not None},
+        sessions=data.given_days,
+    )
+
+
+def assessment_series(data: PatientData) -> AssessmentSeries:
+    def points(instrument: str) -> list[tuple[date, int]]:
+        return [
+            (data.local(f.completed_at), f.total)
+            for f in data.forms
+            if f.instrument == instrument and f.total is not None and data.first <= data.local(f.completed_at)
+        ]
+
+    return AssessmentSeries(
+        phq9=points(PHQ9),
+        gad7=points(GAD7),
+        baseline={key: form.total for key, form in data.baselines.items() if form.total is not None},
+        sessions=data.given_days,
+        first=data.first,
+        last=data.last,
+    )
+
+
+def adherence_by_day(data: PatientData) -> dict[date, str]:
+    entries = {c.local_date: c.report_mode == ReportMode.ON_TIME for c in data.checkins}
+    active = data.patient.user.activated_at
+    active_since = data.local(active) if active is not None else data.today
+    return adherence_states(entries, data.first, data.last, active_since, data.today)
+
+
+def adherence(data: PatientData) -> analytics.Adherence:
+    entries = {c.local_date: c.report_mode == ReportMode.ON_TIME for c in data.checkins}
+    active = data.patient.user.activated_at
+    return analytics.adherence(entries, data.today, data.local(active) if active is not None else data.today)
+
+
+def series_end(data: PatientData) -> date | None:
+    """The end of the induction series: the patient's recorded date, else the end of a closed induction
+    course."""
+    if data.patient.induction_until is not None:
+        return data.patient.induction_until
+    ends = [s.course.ended_on for s in data.sessions if s.course is not None and s.course.ended_on is not None]
+    return max(ends, default=None)
+
+
+def summary(data: PatientData, now: datetime) -> dict:
+    """What GET /patients/{id}/summary reports, and what the dashboard and the report show."""
+    phq9 = [f for f in data.forms if f.instrument == PHQ9 and f.total is not None]
+    gad7 = [f for f in data.forms if f.instrument == GAD7 and f.total is not None]
+    baseline = data.baselines.get(PHQ9)
+    baseline_total = baseline.total if baseline is not None else None
+    latest = phq9[-1] if phq9 else None
+    after_baseline = latest is not None and baseline is not None and latest.completed_at > baseline.completed_at
+    outcome = analytics.outcome(baseline_total, latest.total if after_baseline else None)
+    given = [s for s in data.sessions if s.status == SessionStatus.GIVEN and s.start <= now]
+    planned = [s for s in data.sessions if s.status == SessionStatus.PLANNED and s.start > now]
+    moods = {c.local_date: c.mood for c in data.checkins}
+    end = series_end(data)
+    watch = analytics.booster_watch(
+        [(data.local(f.completed_at), f.total) for f in phq9 if end is not None and data.local(f.completed_at) > end],
+        baseline_total,
+        moods,
+        end,
+        data.today,
+    )
+    used_on = {}
+    for c in data.checkins:  # SUD-R1: a check-in's answer is about the day before
+        if c.uses:
+            used_on[c.local_date - timedelta(days=1)] = any(u.used for u in c.uses)
+    abstinence = analytics.percent_days_abstinent(used_on)
+    adherence_now = adherence(data)
+
+    def latest_of(forms: list[Assessment], instrument: str) -> dict | None:
+        if not forms:
+            return None
+        form, base = forms[-1], data.baselines.get(instrument)
+        return {
+            "total": form.total,
+            "band": form.band,
+            "completed_at": form.completed_at,
+            "change_from_baseline": form.total - base.total if base is not None and base.total is not None else None,
+        }
+
+    return {
+        "patient_id": data.patient.user_id,
+        "adherence_pct": adherence_now.percent,
+        "adherence_on_time": adherence_now.on_time,
+        "adherence_backfilled": adherence_now.backfilled,
+        "adherence_scheduled": adherence_now.scheduled,
+        "phq9": latest_of(phq9, PHQ9),
+        "gad7": latest_of(gad7, GAD7),
+        "baseline_total": baseline_total,
+        "response": outcome.response,
+        "remission": outcome.remission,
+        "pct_reduction": outcome.pct_reduction,
+        "baseline_below_usual": outcome.baseline_below_usual,
+        "consider_booster_review": watch.flag,
+        "booster_reasons": list(watch.reasons),
+        "days_since_last_session": (data.today - data.local(given[-1].start)).days if given else None,
+        "next_session": planned[0].start if planned else None,
+        "percent_days_abstinent": abstinence.percent,
+        "abstinence_reported_days": abstinence.reported_days,
+        "durability": [
+            {
+                "session": d.session,
+                "days": d.days,
+                "censored": d.censored,
+                "at_least_days": d.lasted,
+            }
+            for d in analytics.durability(moods, data.given_days, data.today)
+        ],
+    }
