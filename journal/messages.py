@@ -25,6 +25,18 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "Hello,\n\nThere is something new for you to fill in. It takes about five minutes.\n\n{link}\n\n"
         "You can change the time of these reminders, or pause them, in the app.",
     ),
+    # SPEC 7.5: the evening before a planned visit. What to do before it is shown only inside the app.
+    "session_prep": (
+        "You have a new message",
+        "Hello,\n\nYou have a new message in the app.\n\n{link}\n\n"
+        "You can change the time of these reminders, or pause them, in the app.",
+    ),
+    # KET-R3: the short check the morning after and three days after a visit.
+    "side_effect_check": (
+        "You have a short check-in",
+        "Hello,\n\nThere is a short check-in waiting for you. It takes about a minute.\n\n{link}\n\n"
+        "You can change the time of these reminders, or pause them, in the app.",
+    ),
     "alert": (
         "Something needs review in the portal",
         "An item needs review in the portal.\n\n{link}",

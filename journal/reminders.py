@@ -7,7 +7,9 @@ Rules (issue "reminders that arrive exactly once", SPEC EMA-R1..R5):
 - after ``missed_limit`` consecutive missed days reminders stop, and the care team gets one alert for that
   run of missed days instead; a check-in resumes them;
 - when the PHQ-9 and GAD-7 fall due (PHQ-R13), one more neutral message on the due date, at the same
-  time and under the same rules; once per due date, never a second nudge (EMA-R3).
+  time and under the same rules; once per due date, never a second nudge (EMA-R3);
+- nothing while the patient is in a post-dose observation window (EMA-R3): a reminder due then goes at the
+  first run after the window, under the same key, so still once.
 Wall-clock comparison in the patient's zone is what makes skipped and repeated hours come out right: on a
 spring-forward day a 02:30 reminder goes at the first run after the jump; on a fall-back day the first
 02:30 sends it and the second finds it already queued.
@@ -38,6 +40,7 @@ from .models import (
 )
 from .outbox import insert_ignoring_duplicates, queue_alert_notifications
 from .scoring import PHQ9
+from .sessions import observing_patients
 
 DEFAULT_TIME = time(20, 0)
 BATCH = 1000
@@ -152,6 +155,8 @@ def _queue_batch(session: Session, now: datetime, recipients: list[Recipient], m
         ).all()
     )
 
+    observing = observing_patients(session, ids, now)
+
     messages, missed = [], []
     for recipient in recipients:
         local = local_now[recipient.patient_id]
@@ -160,13 +165,17 @@ def _queue_batch(session: Session, now: datetime, recipients: list[Recipient], m
         if missed_run(today, days, recipient.active_since, missed_limit):
             missed.append(recipient)
             continue
+        if recipient.patient_id in observing:
+            continue  # EMA-R3: held back until the observation window is over
         if reminder_due(local, recipient, today in days):
             key = f"reminder:{recipient.patient_id}:{today.isoformat()}"
-            messages += _messages(recipient, key, "daily_reminder", "/checkin", local, now, devices)
+            expires = next_local_midnight(local)
+            messages += channel_messages(recipient, key, "daily_reminder", "/checkin", expires, now, devices)
         due_date = assessment_due_date(recipient, last_form.get(recipient.patient_id), local)
         if due_date is not None and reminder_due(local, recipient, checked_in_today=False):
             key = f"assessment:{recipient.patient_id}:{due_date.isoformat()}"
-            messages += _messages(recipient, key, "assessment_due", "/assessments", local, now, devices)
+            expires = next_local_midnight(local)
+            messages += channel_messages(recipient, key, "assessment_due", "/assessments", expires, now, devices)
     queued = insert_ignoring_duplicates(session, messages)
     if missed:
         queued += _raise_missed_alerts(session, now, missed)
@@ -187,13 +196,16 @@ def assessment_due_date(recipient: Recipient, last_completed: datetime | None, l
     return due if due <= today else None
 
 
-def _messages(recipient: Recipient, key: str, template: str, link: str, local: datetime, now, devices) -> list[dict]:
-    """One message per channel the patient chose; it expires at their local midnight."""
+def channel_messages(
+    recipient: Recipient, key: str, template: str, link: str, expires_at: datetime, now: datetime, devices
+) -> list[dict]:
+    """Outbox rows for one message on every channel the patient chose: e-mail when enabled, Web Push per
+    subscribed device. ``key`` is the message's dedup key without its channel."""
     common = {
         "recipient_id": recipient.patient_id,
         "template": template,
         "link_path": link,
-        "expires_at": next_local_midnight(local),
+        "expires_at": expires_at,
         "next_attempt_at": now,
         "created_at": now,
     }

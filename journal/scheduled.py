@@ -17,6 +17,7 @@ from .config import ConfigError
 from .db import db
 from .outbox import deliver_due
 from .reminders import queue_daily_reminders
+from .sessions import queue_session_messages
 
 log = logging.getLogger("journal.jobs")
 
@@ -24,6 +25,11 @@ log = logging.getLogger("journal.jobs")
 def queue_reminders(now: datetime) -> None:
     queued = queue_daily_reminders(db.session, now, missed_limit=current_app.config["MISSED_DAYS_LIMIT"])
     log.info("queued %s new messages or alerts", queued)
+
+
+def queue_session_followups(now: datetime) -> None:
+    queued = queue_session_messages(db.session, now)
+    log.info("queued %s new preparation or side-effect check messages", queued)
 
 
 def escalate_alerts(now: datetime) -> None:
@@ -60,6 +66,7 @@ def build_channels(config) -> dict[str, object]:
 # name, job, interval in seconds. Queue first, then deliver, so one run-once both decides and sends.
 JOBS: list[tuple[str, Callable[[datetime], None], int]] = [
     ("queue-reminders", queue_reminders, 60),
+    ("queue-session-messages", queue_session_followups, 60),
     ("escalate-alerts", escalate_alerts, 60),
     ("deliver-messages", deliver_messages, 20),
 ]

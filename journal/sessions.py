@@ -1,18 +1,39 @@
-"""Treatment sessions (KET-R1): recording them, grouping them into courses, and what follows from them.
+"""Treatment sessions (KET-R1): recording them, grouping them into courses, and what follows from them:
+the preparation message the evening before, the patient's side-effect checks after (KET-R3), and the quiet
+of the post-dose observation window (EMA-R3).
 
-Only staff record sessions (SPEC 7.4). Every write raises the patient's data version, which is what the
-cached charts are keyed by.
+Only staff record sessions (SPEC 7.4); the patient answers the checks. Every write raises the patient's data
+version, which is what the cached charts are keyed by.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import enum
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .models import CourseKind, DosingSession, Patient, SessionStatus, TreatmentCourse, User
+from .models import (
+    CourseKind,
+    DosingSession,
+    Patient,
+    PushSubscription,
+    ReminderSettings,
+    Role,
+    SessionStatus,
+    SideEffectCheck,
+    TreatmentCourse,
+    User,
+)
+from .outbox import insert_ignoring_duplicates
+
+if TYPE_CHECKING:
+    from .reminders import Recipient
 
 CLOCK_SKEW = timedelta(minutes=5)
 DEFAULT_OBSERVATION = timedelta(minutes=120)  # esketamine REMS minimum (SPEC 7.4); used when none is recorded
@@ -80,7 +101,8 @@ def save_session(
     record.setting = data.get("setting") or "clinic"
     record.updated_at = now
     if data.get("course"):
-        record.course = course_for(session, patient, CourseKind(data["course"]), local_day(start, patient.user))
+        kind = CourseKind(data["course"])
+        record.course = course_for(session, patient, kind, local_day(start, patient.user), user=user, now=now)
     session.add(record)
     session.flush()
     bump_data_version(session, patient.user_id)
@@ -91,7 +113,9 @@ def local_day(instant: datetime, user: User) -> date:
     return instant.astimezone(ZoneInfo(user.timezone)).date()
 
 
-def course_for(session: Session, patient: Patient, kind: CourseKind, day: date) -> TreatmentCourse:
+def course_for(
+    session: Session, patient: Patient, kind: CourseKind, day: date, *, user: User, now: datetime
+) -> TreatmentCourse:
     """The patient's open course of this kind, or a new one starting ``day``. Starting a maintenance course
     ends an open induction series the day before (SPEC 7.2: the series, then boosters)."""
     course = session.scalar(
@@ -116,7 +140,9 @@ def course_for(session: Session, patient: Patient, kind: CourseKind, day: date) 
             )
         ):
             induction.ended_on = day - timedelta(days=1)
-    course = TreatmentCourse(patient_id=patient.user_id, kind=kind, started_on=day)
+    course = TreatmentCourse(
+        patient_id=patient.user_id, kind=kind, started_on=day, created_at=now, created_by_id=user.id
+    )
     session.add(course)
     return course
 
@@ -133,3 +159,279 @@ def sessions_of(session: Session, patient_id: int) -> list[DosingSession]:
 
 def preparation_for(route: str) -> list[str]:
     return PREPARATION.get(route, PREPARATION["default"])
+
+
+# --- Around a session: preparation, the side-effect checks, the observation window ----------------------------
+# SPEC 7.3 (KET-R3), 7.5, 10.2 (EMA-R3). Messages sent outside the app only say that there is something to see
+# (PRIV-R1); what to do before the session and the questions after it are shown inside the app.
+
+CHECK_KINDS = ("morning_after", "72h")
+MORNING_AFTER_AT = time(9, 0)  # local wall-clock time on the day after the session's local date
+CHECK_AFTER = timedelta(hours=72)
+MESSAGE_LIFE = timedelta(hours=24)  # a follow-up message undelivered this long after it fell due is dropped
+CHECK_CHANGEABLE = timedelta(hours=24)  # after the first answer (or skip), answers may be changed this long
+CHECK_ON_HOME = timedelta(days=7)  # a due, unanswered check is offered on the home page this long
+LONGEST_OBSERVATION = timedelta(hours=24)  # "on session days": a window is never looked for further back
+# Sessions the job looks at: the last follow-up (72 h) expires 96 h after the start; a session "tomorrow" in the
+# patient's zone starts at most 48 h (49 h across a DST change) after now.
+FOLLOW_UP_HORIZON = CHECK_AFTER + MESSAGE_LIFE
+PREP_HORIZON = timedelta(hours=50)
+ACTIVE = (SessionStatus.PLANNED, SessionStatus.GIVEN)
+
+
+class CheckState(enum.StrEnum):
+    NOT_GIVEN = "not_given"  # the session is planned: nothing to ask yet
+    NOT_YET = "not_yet"  # given, but the check has not fallen due
+    DUE = "due"
+
+
+def check_due_at(start: datetime, kind: str, zone: ZoneInfo) -> datetime:
+    """KET-R3: the morning-after check at 09:00 local the day after the session's local date; the second at
+    start + 72 h."""
+    if kind == "72h":
+        return start + CHECK_AFTER
+    day = start.astimezone(zone).date() + timedelta(days=1)
+    return datetime.combine(day, MORNING_AFTER_AT, tzinfo=zone).astimezone(UTC)
+
+
+def observation_end(start: datetime, observation_minutes: int | None) -> datetime:
+    """EMA-R3: the post-dose observation window runs from the start for the recorded minutes (or the default)."""
+    minutes = timedelta(minutes=observation_minutes) if observation_minutes else DEFAULT_OBSERVATION
+    return start + minutes
+
+
+def in_observation(windows: list[tuple[datetime, int | None]], now: datetime) -> bool:
+    return any(start <= now < observation_end(start, minutes) for start, minutes in windows)
+
+
+def observing_patients(session: Session, patient_ids: list[int], now: datetime) -> set[int]:
+    """Of these patients, those in a post-dose observation window at ``now`` (EMA-R3), in one statement. A
+    planned session counts too: it is often marked as given only after the patient has gone home."""
+    if not patient_ids:
+        return set()
+    rows = session.execute(
+        select(DosingSession.patient_id, DosingSession.start, DosingSession.observation_minutes).where(
+            DosingSession.patient_id.in_(patient_ids),
+            DosingSession.status.in_(ACTIVE),
+            DosingSession.start <= now,
+            DosingSession.start > now - LONGEST_OBSERVATION,
+        )
+    ).all()
+    return {patient_id for patient_id, start, minutes in rows if in_observation([(start, minutes)], now)}
+
+
+def check_state(dosing_session: DosingSession, kind: str, zone: ZoneInfo, now: datetime) -> CheckState:
+    if dosing_session.status != SessionStatus.GIVEN:
+        return CheckState.NOT_GIVEN
+    return CheckState.DUE if now >= check_due_at(dosing_session.start, kind, zone) else CheckState.NOT_YET
+
+
+def side_effect_check(session: Session, session_id: int, kind: str) -> SideEffectCheck | None:
+    return session.scalar(
+        select(SideEffectCheck).where(SideEffectCheck.session_id == session_id, SideEffectCheck.kind == kind)
+    )
+
+
+def check_changeable(check: SideEffectCheck, now: datetime) -> bool:
+    return now < check.completed_at + CHECK_CHANGEABLE
+
+
+def save_side_effect_check(
+    session: Session, dosing_session: DosingSession, kind: str, answers: dict | None, now: datetime, zone: ZoneInfo
+) -> SideEffectCheck:
+    """Store the patient's KET-R3 check (``answers`` None: skipped). One per session and kind: a second
+    submission within 24 h of the first replaces its answers (a mistaken skip can be undone, a repeated
+    submission changes nothing); later, it is refused with a 409. ``completed_at`` stays the first answer's
+    time. The caller commits; a simultaneous first submission ends in an IntegrityError on the unique key."""
+    if check_state(dosing_session, kind, zone, now) != CheckState.DUE:
+        raise SessionError("form", "This check is not open yet.", status=409)
+    check = side_effect_check(session, dosing_session.id, kind)
+    if check is None:
+        check = SideEffectCheck(session_id=dosing_session.id, patient_id=dosing_session.patient_id, kind=kind)
+        check.completed_at = now
+        session.add(check)
+    elif not check_changeable(check, now):
+        raise SessionError("form", "These answers were sent more than a day ago and can no longer be changed.", 409)
+    check.skipped = answers is None
+    check.answers = {} if answers is None else {name: value for name, value in answers.items() if value is not None}
+    session.flush()
+    bump_data_version(session, dosing_session.patient_id)
+    return check
+
+
+@dataclass(frozen=True)
+class DueCheck:
+    session_id: int
+    start: datetime
+    kind: str
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class SessionCards:
+    """What the patient's home page shows about sessions."""
+
+    next_planned: DosingSession | None
+    due_checks: list[DueCheck]
+
+
+def session_cards(session: Session, user: User, now: datetime) -> SessionCards:
+    """The next planned session, and the side-effect checks that are due and unanswered (two statements)."""
+    zone = ZoneInfo(user.timezone)
+    next_planned = session.scalar(
+        select(DosingSession)
+        .where(
+            DosingSession.patient_id == user.id,
+            DosingSession.status == SessionStatus.PLANNED,
+            DosingSession.start > now,
+        )
+        .order_by(DosingSession.start, DosingSession.id)
+        .limit(1)
+    )
+    answered = (
+        select(SideEffectCheck.id)
+        .where(SideEffectCheck.session_id == DosingSession.id, SideEffectCheck.kind == kind)
+        .exists()
+        for kind in CHECK_KINDS
+    )
+    rows = session.execute(
+        select(DosingSession.id, DosingSession.start, *answered)
+        .where(
+            DosingSession.patient_id == user.id,
+            DosingSession.status == SessionStatus.GIVEN,
+            DosingSession.start > now - CHECK_AFTER - CHECK_ON_HOME,
+            DosingSession.start <= now,
+        )
+        .order_by(DosingSession.start, DosingSession.id)
+    ).all()
+    due = []
+    for session_id, start, *done in rows:
+        for kind, answered_already in zip(CHECK_KINDS, done, strict=True):
+            due_at = check_due_at(start, kind, zone)
+            if not answered_already and due_at <= now < due_at + CHECK_ON_HOME:
+                due.append(DueCheck(session_id, start, kind, due_at))
+    return SessionCards(next_planned, due)
+
+
+def queue_session_messages(session: Session, now: datetime, *, batch: int = 1000) -> int:
+    """Queue the messages that sessions call for at ``now``; returns how many rows were new.
+
+    - The evening before a planned session (its local date is tomorrow in the patient's zone), one neutral
+      message at the patient's reminder time, under the daily reminder's rules (paused, quiet hours), leading
+      to the preparation page (SPEC 7.5); it expires at local midnight.
+    - After a given session, the KET-R3 checks: the morning after (09:00 local) and at 72 h, each while it is
+      unanswered and for 24 h after it fell due; paused reminders and quiet hours hold them back too.
+    - Nothing while the patient is in a post-dose observation window (EMA-R3); the first run after it sends.
+
+    Patients are taken ``batch`` at a time with a fixed number of statements per batch; the outbox's unique
+    keys make a rerun, or a second scheduler, harmless.
+    """
+    # reminders imports this module (for EMA-R3), so its rules are imported when the job runs.
+    from .reminders import Recipient
+
+    has_sessions = select(DosingSession.id).where(DosingSession.patient_id == User.id, *_in_horizon(now)).exists()
+    queued = 0
+    last_id = 0
+    while True:
+        rows = session.execute(
+            select(User.id, User.timezone, User.email, User.activated_at, ReminderSettings)
+            .join(Patient, Patient.user_id == User.id)
+            .outerjoin(ReminderSettings, ReminderSettings.patient_id == User.id)
+            .where(
+                User.role == Role.PATIENT,
+                User.activated_at.is_not(None),
+                User.disabled_at.is_(None),
+                User.id > last_id,
+                has_sessions,  # most patients have no session near: they are not even loaded
+            )
+            .order_by(User.id)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return queued
+        last_id = rows[-1][0]
+        recipients = [
+            Recipient(pid, zone, email, settings, activated.astimezone(ZoneInfo(zone)).date())
+            for pid, zone, email, activated, settings in rows
+        ]
+        queued += _queue_session_batch(session, now, recipients)
+        session.commit()
+
+
+def _in_horizon(now: datetime) -> tuple:
+    """The sessions that may call for a message at ``now``."""
+    return (
+        DosingSession.status.in_(ACTIVE),
+        DosingSession.start > now - FOLLOW_UP_HORIZON,
+        DosingSession.start <= now + PREP_HORIZON,
+    )
+
+
+def _queue_session_batch(session: Session, now: datetime, recipients: list[Recipient]) -> int:
+    from .reminders import channel_messages, in_quiet_hours, next_local_midnight, parse_hhmm, reminder_due
+
+    by_id = {r.patient_id: r for r in recipients}
+    answered = (
+        select(SideEffectCheck.id)
+        .where(SideEffectCheck.session_id == DosingSession.id, SideEffectCheck.kind == kind)
+        .exists()
+        for kind in CHECK_KINDS
+    )
+    sessions = session.execute(
+        select(
+            DosingSession.id,
+            DosingSession.patient_id,
+            DosingSession.status,
+            DosingSession.start,
+            DosingSession.observation_minutes,
+            *answered,
+        ).where(DosingSession.patient_id.in_(list(by_id)), *_in_horizon(now))
+    ).all()
+    if not sessions:
+        return 0
+    windows: dict[int, list[tuple[datetime, int | None]]] = defaultdict(list)
+    for _id, patient_id, _status, start, minutes, *_done in sessions:
+        windows[patient_id].append((start, minutes))
+    devices = _push_devices(session, [r for r in recipients if r.patient_id in windows])
+
+    messages = []
+    for session_id, patient_id, status, start, _minutes, *done in sessions:
+        recipient = by_id[patient_id]
+        if in_observation(windows[patient_id], now):
+            continue  # EMA-R3: the first run after the window sends it (same key, so once)
+        zone = ZoneInfo(recipient.zone)
+        local = now.astimezone(zone)
+        if status == SessionStatus.PLANNED:
+            if start.astimezone(zone).date() == local.date() + timedelta(days=1) and reminder_due(
+                local, recipient, checked_in_today=False
+            ):
+                messages += channel_messages(
+                    recipient, f"prep:{session_id}", "session_prep", f"/sessions/{session_id}/prepare",
+                    next_local_midnight(local), now, devices,
+                )  # fmt: skip
+            continue
+        settings = recipient.settings
+        if settings is not None and (
+            settings.paused
+            or in_quiet_hours(local.time(), parse_hhmm(settings.quiet_start), parse_hhmm(settings.quiet_end))
+        ):
+            continue
+        for kind, answered_already in zip(CHECK_KINDS, done, strict=True):
+            due_at = check_due_at(start, kind, zone)
+            if not answered_already and due_at <= now < due_at + MESSAGE_LIFE:
+                messages += channel_messages(
+                    recipient, f"followup:{session_id}:{kind}", "side_effect_check",
+                    f"/sessions/{session_id}/check/{kind}", due_at + MESSAGE_LIFE, now, devices,
+                )  # fmt: skip
+    return insert_ignoring_duplicates(session, messages)
+
+
+def _push_devices(session: Session, recipients: list[Recipient]) -> dict[int, list[int]]:
+    wants_push = [r.patient_id for r in recipients if r.settings is not None and r.settings.webpush]
+    devices: dict[int, list[int]] = defaultdict(list)
+    if wants_push:
+        for user_id, subscription_id in session.execute(
+            select(PushSubscription.user_id, PushSubscription.id).where(PushSubscription.user_id.in_(wants_push))
+        ):
+            devices[user_id].append(subscription_id)
+    return devices
