@@ -18,8 +18,8 @@ def test_patient_signs_in_and_lands_on_their_home(client, auth, people):
     assert "Pat" in client.get("/home").get_data(as_text=True)
 
 
-def test_clinician_signs_in_and_lands_on_their_patient_list(auth, people):
-    assert auth.login(people.alice).headers["Location"] == "/clinician/patients"
+def test_clinician_signs_in_and_lands_on_their_dashboard(auth, people):
+    assert auth.login(people.alice).headers["Location"] == "/clinician/dashboard"
 
 
 def test_admin_signs_in_and_lands_on_staff_accounts(auth, people):
@@ -110,7 +110,7 @@ def test_next_parameter_only_redirects_within_the_site(client, people):
     token = csrf_token(client)
     form = {"email": people.alice.email, "password": PASSWORD, "csrf_token": token}
     response = client.post("/login", data={**form, "next": "https://evil.example/phish"})
-    assert response.headers["Location"] == "/clinician/patients"
+    assert response.headers["Location"] == "/clinician/dashboard"
     client.post("/logout", data={"csrf_token": csrf_token(client, "/help")})
     token = csrf_token(client)
     response = client.post("/login", data={**form, "csrf_token": token, "next": "/clinician/patients/new"})

@@ -1,0 +1,570 @@
+"""The clinician's triage dashboard and the clinic overview: every patient at once, in a fixed number of SQL
+statements however many patients there are. No Flask.
+
+Set-based SQL (grouped and correlated subqueries that read indexes, the same on SQLite and PostgreSQL) loads
+what every row needs in three statements; plain Python then works out each patient's own dates in their time
+zone, which differ by a day across the world, and the figures, with the same rules as ``analytics`` and
+``scoring``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from fractions import Fraction
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from . import analytics, scoring
+from .access import visible_patients
+from .models import (
+    Alert,
+    Assessment,
+    Baseline,
+    CheckIn,
+    DosingSession,
+    Patient,
+    ReportMode,
+    SessionStatus,
+    User,
+)
+from .scoring import GAD7, PHQ9
+
+SPARK_DAYS = 14  # the mood sparkline: the last 14 local days, today included
+USUAL_BASELINE = 10  # SPEC 1.6: response and remission are usually counted only from a PHQ-9 baseline of 10 or more
+SEVERITIES = ("high", "medium", "low")
+MIN_CELL = 5  # the clinic overview shows admins no count of fewer than 5 patients
+BOOSTER_REVIEW = "booster_review"  # the alert kind of the KET-R2 loss-of-response watch
+
+
+# --- Whose patients ------------------------------------------------------------------------------------------------
+
+
+def visible_ids(user: User) -> Select:
+    """The ids of the patients ``user`` may see (``access.visible_patients``, the one check), as a subquery."""
+    return visible_patients(user).with_only_columns(Patient.user_id).order_by(None)
+
+
+def clinic_ids(clinic_id: int) -> Select:
+    """The ids of every patient of a clinic: only for aggregate figures (the admin's clinic overview)."""
+    return select(Patient.user_id).join(User, User.id == Patient.user_id).where(User.clinic_id == clinic_id)
+
+
+# --- The triage dashboard ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LatestForm:
+    """A patient's latest scored PHQ-9 or GAD-7, with its change from the stored baseline."""
+
+    total: int
+    band: str | None
+    completed_at: datetime
+    change_from_baseline: int | None  # negative is better: lower totals are better on both
+    mcid: int  # PHQ-R10 / GAD-R1
+
+    @property
+    def meaningful(self) -> bool:
+        """A change from baseline of at least the MCID, either way."""
+        return self.change_from_baseline is not None and abs(self.change_from_baseline) >= self.mcid
+
+
+@dataclass(frozen=True)
+class TriageRow:
+    """One patient's line on the dashboard. Dates are the patient's own local dates."""
+
+    patient_id: int
+    name: str
+    active: bool  # the patient has accepted their invitation: diaries are scheduled from then (EMA-R4)
+    today: date
+    last_checkin: date | None
+    missed_days: int  # consecutive days without a check-in up to yesterday, counted from activation
+    adherence: analytics.Adherence | None  # None before activation
+    adherence_percent: float | None  # worked out once: the page and the sort both need it
+    moods: tuple[int | None, ...]  # the last SPARK_DAYS days, oldest first, today last; None: no entry
+    sparkline: Sparkline
+    alerts: dict[str, int]  # open alerts by severity
+    phq9: LatestForm | None
+    gad7: LatestForm | None
+    outcome: analytics.Outcome  # PHQ-9 response and remission against the stored baseline (PHQ-R9)
+    days_since_last_session: int | None
+    next_session: datetime | None
+    booster_review: bool  # an open KET-R2 "consider booster review" alert: shown beside the days since the session
+
+    @property
+    def below_target(self) -> bool:
+        return self.adherence_percent is not None and self.adherence_percent < analytics.ADHERENCE_TARGET
+
+    @property
+    def need(self) -> tuple:
+        """The sort key, most in need first: open alerts by severity, then missed days, then lowest adherence."""
+        percent = self.adherence_percent
+        return (
+            *(-self.alerts[severity] for severity in SEVERITIES),
+            -self.missed_days,
+            percent if percent is not None else 101.0,  # nothing scheduled yet: nothing missed
+            self.name.casefold(),
+            self.patient_id,
+        )
+
+
+def triage(session: Session, user: User, now: datetime) -> list[TriageRow]:
+    """Every patient ``user`` may see, most in need first, in three SQL statements."""
+    return sorted(_rows(session, visible_ids(user), now), key=lambda row: row.need)
+
+
+def _rows(session: Session, ids: Select, now: datetime) -> Iterable[TriageRow]:
+    # Every patient's local "today" is within a day of today in UTC, so this covers each one's 14-day adherence
+    # window and sparkline; the latest check-in before it comes from a correlated max() on the unique index.
+    window_start = now.date() - timedelta(days=analytics.ADHERENCE_DAYS + 1)
+    patients = session.execute(_patients_statement(ids, now, window_start)).all()
+    recent: dict[int, dict[date, tuple[int, bool]]] = {}
+    for patient_id, day, mood, mode in session.execute(
+        select(CheckIn.patient_id, CheckIn.local_date, CheckIn.mood, CheckIn.report_mode).where(
+            CheckIn.patient_id.in_(ids), CheckIn.local_date >= window_start
+        )
+    ):
+        recent.setdefault(patient_id, {})[day] = (mood, mode == ReportMode.ON_TIME)
+    forms: dict[tuple[int, str], tuple] = {
+        (row.patient_id, row.instrument): row for row in session.execute(_latest_forms_statement(ids))
+    }
+    for row in patients:
+        zone = ZoneInfo(row.timezone)
+        today = now.astimezone(zone).date()
+        days = recent.get(row.user_id, {})
+        before_today = [day for day in days if day < today]
+        last_before_today = max(before_today, default=row.earlier_checkin)
+        active_since = row.activated_at.astimezone(zone).date() if row.activated_at is not None else None
+        adherence = None
+        missed = 0
+        if active_since is not None:
+            adherence = analytics.adherence({day: on_time for day, (_, on_time) in days.items()}, today, active_since)
+            first_missed = active_since
+            if last_before_today is not None:
+                first_missed = max(active_since, last_before_today + timedelta(days=1))
+            missed = max(0, (today - first_missed).days)
+        phq9 = forms.get((row.user_id, PHQ9))
+        given = row.last_given.astimezone(zone).date() if row.last_given is not None else None
+        moods = tuple(days[day][0] if day in days else None for day in _spark_days(today))
+        yield TriageRow(
+            patient_id=row.user_id,
+            name=row.name,
+            active=active_since is not None,
+            today=today,
+            last_checkin=max(days, default=row.earlier_checkin),
+            missed_days=missed,
+            adherence=adherence,
+            adherence_percent=adherence.percent if adherence is not None else None,
+            moods=moods,
+            sparkline=sparkline(moods),
+            alerts={severity: int(getattr(row, severity) or 0) for severity in SEVERITIES},
+            phq9=_latest(phq9, PHQ9),
+            gad7=_latest(forms.get((row.user_id, GAD7)), GAD7),
+            outcome=_outcome(phq9),
+            days_since_last_session=(today - given).days if given is not None else None,
+            next_session=row.next_planned,
+            booster_review=bool(row.booster_review),
+        )
+
+
+@lru_cache(maxsize=8)
+def _spark_days(today: date) -> tuple[date, ...]:
+    """The sparkline's days ending today: patients share one of three or so todays, so this is worked out once."""
+    return tuple(today - timedelta(days=n) for n in range(SPARK_DAYS - 1, -1, -1))
+
+
+def _patients_statement(ids: Select, now: datetime, window_start: date) -> Select:
+    """One row per patient: who they are, open alerts by severity, sessions, and their last check-in before the
+    window of recent days."""
+    open_alerts = (
+        select(
+            Alert.patient_id,
+            *(func.sum(case((Alert.severity == severity, 1), else_=0)).label(severity) for severity in SEVERITIES),
+            func.sum(case((Alert.kind == BOOSTER_REVIEW, 1), else_=0)).label("booster_review"),
+        )
+        .where(Alert.acknowledged_at.is_(None), Alert.patient_id.in_(ids))
+        .group_by(Alert.patient_id)
+        .subquery()
+    )
+    given = and_(DosingSession.status == SessionStatus.GIVEN, DosingSession.start <= now)
+    planned = and_(DosingSession.status == SessionStatus.PLANNED, DosingSession.start > now)
+    sessions = (
+        select(
+            DosingSession.patient_id,
+            func.max(case((given, DosingSession.start))).label("last_given"),
+            func.min(case((planned, DosingSession.start))).label("next_planned"),
+        )
+        .where(DosingSession.patient_id.in_(ids))
+        .group_by(DosingSession.patient_id)
+        .subquery()
+    )
+    earlier_checkin = (
+        select(func.max(CheckIn.local_date))
+        .where(CheckIn.patient_id == Patient.user_id, CheckIn.local_date < window_start)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            Patient.user_id,
+            User.name,
+            User.timezone,
+            User.activated_at,
+            *(open_alerts.c[severity] for severity in SEVERITIES),
+            open_alerts.c.booster_review,
+            sessions.c.last_given,
+            sessions.c.next_planned,
+            earlier_checkin.label("earlier_checkin"),
+        )
+        .join(User, User.id == Patient.user_id)
+        .outerjoin(open_alerts, open_alerts.c.patient_id == Patient.user_id)
+        .outerjoin(sessions, sessions.c.patient_id == Patient.user_id)
+        .where(Patient.user_id.in_(ids))
+    )
+
+
+def _latest_forms_statement(ids: Select) -> Select:
+    """Each patient's latest scored PHQ-9 and GAD-7, with the stored baseline of each.
+
+    The latest form is a correlated top-1 subquery per patient and instrument, which reads the end of the
+    (patient, instrument, completed_at) index: its cost grows with the number of patients, not with their years
+    of forms (a window function over every form measured three times slower at 20 forms a patient)."""
+
+    def latest_id(instrument: str):
+        return (
+            select(Assessment.id)
+            .where(
+                Assessment.patient_id == Patient.user_id,
+                Assessment.instrument == instrument,
+                Assessment.total.is_not(None),
+            )
+            .order_by(Assessment.completed_at.desc(), Assessment.id.desc())
+            .limit(1)
+            .correlate(Patient)
+            .scalar_subquery()
+            .label(instrument)
+        )
+
+    latest = select(Patient.user_id, latest_id(PHQ9), latest_id(GAD7)).where(Patient.user_id.in_(ids)).subquery()
+    form, base = aliased(Assessment), aliased(Assessment)
+    return (
+        select(
+            form.id,
+            form.patient_id,
+            form.instrument,
+            form.total,
+            form.band,
+            form.completed_at,
+            base.id.label("baseline_id"),
+            base.total.label("baseline_total"),
+            base.completed_at.label("baseline_at"),
+        )
+        .select_from(latest)
+        .join(form, form.id.in_([latest.c[PHQ9], latest.c[GAD7]]))
+        .outerjoin(Baseline, and_(Baseline.patient_id == form.patient_id, Baseline.instrument == form.instrument))
+        .outerjoin(base, base.id == Baseline.assessment_id)
+    )
+
+
+def _latest(row, instrument: str) -> LatestForm | None:
+    if row is None:
+        return None
+    change = row.total - row.baseline_total if row.baseline_total is not None else None
+    return LatestForm(row.total, row.band, row.completed_at, change, scoring.MCID[instrument])
+
+
+def _outcome(phq9) -> analytics.Outcome:
+    """PHQ-R9: response and remission of the latest PHQ-9, if it came after the stored baseline."""
+    if phq9 is None:
+        return analytics.outcome(None, None)
+    after = phq9.baseline_id is not None and (phq9.completed_at, phq9.id) > (phq9.baseline_at, phq9.baseline_id)
+    return analytics.outcome(phq9.baseline_total, phq9.total if after else None)
+
+
+# --- The mood sparkline --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sparkline:
+    """A small line of daily mood for an inline SVG: one path of line segments joining consecutive days (a
+    missing day is a gap, never bridged), one path of dots (a zero-length segment with round caps) for every
+    entry, and the sentence that stands in for it (its aria-label)."""
+
+    width: int
+    height: int
+    line_path: str  # SVG path data; empty when no two entries are on consecutive days
+    dot_path: str
+    label: str
+
+
+SPARK_HEIGHT = 24
+SPARK_STEP = 6  # pixels between days
+SPARK_PAD = 3
+# The height of each mood 0..10, worked out once: a thousand rows draw a sparkline each.
+_SPARK_Y = tuple(f"{SPARK_PAD + (SPARK_HEIGHT - 2 * SPARK_PAD) * (10 - mood) / 10:g}" for mood in range(11))
+
+
+def sparkline(moods: Sequence[int | None]) -> Sparkline:
+    """Mood 0 (worst) .. 10 (best), oldest first and today last; higher is drawn higher."""
+    lines, dots = [], []
+    previous, drawn = None, False  # the day before's point, and whether the line path already ends there
+    for index, mood in enumerate(moods):
+        if mood is None:
+            previous, drawn = None, False
+            continue
+        point = f"{SPARK_PAD + index * SPARK_STEP},{_SPARK_Y[mood]}"
+        dots.append(f"M{point}h0")
+        if previous is not None:  # a lone day is only a dot: a move with no line after it draws nothing
+            lines.append(f"L{point}" if drawn else f"M{previous}L{point}")
+            drawn = True
+        previous = point
+    width = SPARK_PAD * 2 + SPARK_STEP * max(len(moods) - 1, 0)
+    return Sparkline(width, SPARK_HEIGHT, "".join(lines), "".join(dots), mood_sentence(moods))
+
+
+def mood_sentence(moods: Sequence[int | None]) -> str:
+    """'Mood over the last 14 days, 0 worst to 10 best: 9 entries, from 3 to 7; latest 6, yesterday.'"""
+    entries = [(len(moods) - 1 - index, mood) for index, mood in enumerate(moods) if mood is not None]
+    heading = f"Mood over the last {len(moods)} days, 0 worst to 10 best"
+    if not entries:
+        return f"{heading}: no entries."
+    values = [mood for _, mood in entries]
+    ago, latest = entries[-1]
+    when = "today" if ago == 0 else "yesterday" if ago == 1 else f"{ago} days ago"
+    count = f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
+    spread = f", from {min(values)} to {max(values)}" if min(values) != max(values) else ""
+    return f"{heading}: {count}{spread}; latest {latest}, {when}."
+
+
+# --- The clinic overview -------------------------------------------------------------------------------------------
+
+# Weeks since the first given session (whole weeks: week 0 is the first 7 days), as (first, last or None, label).
+WEEK_BUCKETS: tuple[tuple[int, int | None, str], ...] = (
+    (0, 2, "0–2"),
+    (3, 4, "3–4"),
+    (5, 8, "5–8"),
+    (9, 12, "9–12"),
+    (13, 26, "13–26"),
+    (27, None, "27 or more"),
+)
+# PHQ-9 change from baseline in 5-point bins; changes of less than the MCID (5) either way share the middle bin,
+# so every other bin is a clinically meaningful change (PHQ-R10). Negative is better. (low or None, high or None)
+CHANGE_BINS: tuple[tuple[int | None, int | None, str], ...] = (
+    (None, -20, "20 or more points lower (better)"),
+    (-19, -15, "15 to 19 points lower"),
+    (-14, -10, "10 to 14 points lower"),
+    (-9, -5, "5 to 9 points lower"),
+    (-4, 4, "Less than 5 points either way"),
+    (5, 9, "5 to 9 points higher"),
+    (10, 14, "10 to 14 points higher"),
+    (15, None, "15 or more points higher (worse)"),
+)
+
+
+@dataclass(frozen=True)
+class RateRow:
+    """Response and remission among patients with a PHQ-9 in one band of weeks since their first session."""
+
+    weeks: str
+    patients: int | None  # None: fewer than the smallest count shown
+    responders: int | None  # None with the rate when either it or the rest is a withheld count
+    remitters: int | None
+    response_pct: float | None  # None: no patients, or withheld
+    remission_pct: float | None
+
+
+@dataclass(frozen=True)
+class ChangeBin:
+    label: str
+    low: int | None
+    high: int | None
+    patients: int | None  # None: suppressed
+    meaningful: bool  # the whole bin is a change of at least the MCID
+
+    @property
+    def improved(self) -> bool:
+        return self.meaningful and self.high is not None and self.high < 0
+
+
+@dataclass(frozen=True)
+class Overview:
+    patients: int  # patients in scope
+    with_baseline: int | None  # with a stored PHQ-9 baseline
+    usual_baseline: int | None  # of those, a baseline of 10 or more: the denominator of the rates (SPEC 1.6)
+    rates: list[RateRow]
+    changes: list[ChangeBin]
+    changes_total: int | None  # patients with a PHQ-9 after their baseline
+    min_cell: int
+    suppressed: bool  # whether any figure was withheld
+    mcid: int = scoring.MCID[PHQ9]
+
+
+def overview(session: Session, ids: Select, now: datetime, *, min_cell: int = 0) -> Overview:
+    """Response and remission rates by weeks since the first given session, and the distribution of the PHQ-9
+    change from baseline at the latest form, for the patients ``ids`` selects, in two SQL statements. Counts
+    under ``min_cell`` (other than 0) are withheld, and one more where a total would reveal a withheld one."""
+    counts = session.execute(_overview_counts_statement(ids)).one()
+    forms = session.execute(_overview_forms_statement(ids, now)).all()
+
+    by_bucket: dict[int, dict[int, tuple]] = {}  # bucket -> patient -> (order, total, baseline)
+    latest: dict[int, tuple] = {}  # patient -> (order, total, baseline)
+    for row in forms:
+        order = (row.completed_at, row.id)
+        if row.patient_id not in latest or order > latest[row.patient_id][0]:
+            latest[row.patient_id] = (order, row.total, row.baseline_total)
+        if row.first_given is None or row.completed_at < row.first_given or row.baseline_total < USUAL_BASELINE:
+            continue
+        bucket = _week_bucket((row.completed_at - row.first_given).days // 7)
+        patients = by_bucket.setdefault(bucket, {})
+        if row.patient_id not in patients or order > patients[row.patient_id][0]:
+            patients[row.patient_id] = (order, row.total, row.baseline_total)
+
+    withheld = False
+    rates = []
+    for index, (_, _, label) in enumerate(WEEK_BUCKETS):
+        latest_in_bucket = by_bucket.get(index, {}).values()
+        n = len(latest_in_bucket)
+        responders = sum(1 for _, total, base in latest_in_bucket if scoring.response(base, total))
+        remitters = sum(1 for _, total, _ in latest_in_bucket if scoring.remission(total))
+        if 0 < n < min_cell:
+            withheld = True
+            rates.append(RateRow(label, None, None, None, None, None))
+            continue
+        # A rate gives away its count and the count of the others: both must be large enough (or 0).
+        response = _rate(responders, n, min_cell)
+        remission = _rate(remitters, n, min_cell)
+        withheld = withheld or (n > 0 and None in (response, remission))
+        rates.append(
+            RateRow(
+                label,
+                n,
+                responders if response is not None else None,
+                remitters if remission is not None else None,
+                response,
+                remission,
+            )
+        )
+
+    values = [0] * len(CHANGE_BINS)
+    for _, total, base in latest.values():
+        values[_change_bin(total - base)] += 1
+    shown = suppress(values, min_cell)
+    withheld = withheld or shown != values
+    changes = [
+        ChangeBin(label, low, high, count, _meaningful(low, high))
+        for (low, high, label), count in zip(CHANGE_BINS, shown, strict=True)
+    ]
+    totals = [_cell(count, min_cell) for count in (counts.with_baseline, counts.usual_baseline or 0, len(latest))]
+    return Overview(
+        patients=counts.patients,
+        with_baseline=totals[0],
+        usual_baseline=totals[1],
+        rates=rates,
+        changes=changes,
+        changes_total=totals[2],
+        min_cell=min_cell,
+        suppressed=withheld or None in totals,
+    )
+
+
+def _overview_counts_statement(ids: Select) -> Select:
+    base = aliased(Assessment)
+    return (
+        select(
+            func.count(Patient.user_id).label("patients"),
+            func.count(Baseline.patient_id).label("with_baseline"),
+            func.sum(case((base.total >= USUAL_BASELINE, 1), else_=0)).label("usual_baseline"),
+        )
+        .select_from(Patient)
+        .outerjoin(Baseline, and_(Baseline.patient_id == Patient.user_id, Baseline.instrument == PHQ9))
+        .outerjoin(base, base.id == Baseline.assessment_id)
+        .where(Patient.user_id.in_(ids))
+    )
+
+
+def _overview_forms_statement(ids: Select, now: datetime) -> Select:
+    """Every scored PHQ-9 after the patient's stored baseline, with the baseline total and the first given
+    session."""
+    first = (
+        select(DosingSession.patient_id, func.min(DosingSession.start).label("first_given"))
+        .where(
+            DosingSession.patient_id.in_(ids),
+            DosingSession.status == SessionStatus.GIVEN,
+            DosingSession.start <= now,
+        )
+        .group_by(DosingSession.patient_id)
+        .subquery()
+    )
+    base = aliased(Assessment)
+    return (
+        select(
+            Assessment.id,
+            Assessment.patient_id,
+            Assessment.completed_at,
+            Assessment.total,
+            base.total.label("baseline_total"),
+            first.c.first_given,
+        )
+        .join(Baseline, and_(Baseline.patient_id == Assessment.patient_id, Baseline.instrument == PHQ9))
+        .join(base, base.id == Baseline.assessment_id)
+        .outerjoin(first, first.c.patient_id == Assessment.patient_id)
+        .where(
+            Assessment.patient_id.in_(ids),
+            Assessment.instrument == PHQ9,
+            Assessment.total.is_not(None),
+            base.total.is_not(None),
+            Assessment.completed_at <= now,
+            or_(
+                Assessment.completed_at > base.completed_at,
+                and_(Assessment.completed_at == base.completed_at, Assessment.id > base.id),
+            ),
+        )
+    )
+
+
+def _week_bucket(weeks: int) -> int:
+    return next(
+        i for i, (first, last, _) in enumerate(WEEK_BUCKETS) if weeks >= first and (last is None or weeks <= last)
+    )
+
+
+def _change_bin(change: int) -> int:
+    return next(
+        i
+        for i, (low, high, _) in enumerate(CHANGE_BINS)
+        if (low is None or change >= low) and (high is None or change <= high)
+    )
+
+
+def _meaningful(low: int | None, high: int | None) -> bool:
+    mcid = scoring.MCID[PHQ9]
+    return (high is not None and high <= -mcid) or (low is not None and low >= mcid)
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return analytics.half_up(Fraction(100 * part, whole)) if whole else None
+
+
+def _rate(part: int, whole: int, min_cell: int) -> float | None:
+    if _cell(part, min_cell) is None or _cell(whole - part, min_cell) is None:
+        return None
+    return _pct(part, whole)
+
+
+def _cell(count: int, min_cell: int) -> int | None:
+    return None if 0 < count < min_cell else count
+
+
+def suppress(counts: Sequence[int], min_cell: int) -> list[int | None]:
+    """Small-cell suppression: counts from 1 to ``min_cell - 1`` become None; if just one count is withheld, the
+    smallest other non-zero count is withheld too, so the total cannot give the first one away."""
+    shown: list[int | None] = [_cell(count, min_cell) for count in counts]
+    withheld = [i for i, value in enumerate(shown) if value is None]
+    if len(withheld) == 1:
+        others = [(count, i) for i, count in enumerate(counts) if shown[i] is not None and count > 0]
+        if others:
+            shown[min(others)[1]] = None
+    return shown

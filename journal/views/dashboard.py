@@ -1,0 +1,70 @@
+"""The clinician's triage dashboard, and the clinic overview for clinicians (their patients) and admins (the
+whole clinic, in aggregate only)."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, render_template, url_for
+from flask_login import current_user
+
+from .. import audit, dashboard
+from ..analytics import ADHERENCE_DAYS, ADHERENCE_TARGET
+from ..db import db, utcnow
+from ..models import Role
+from ..scoring import BAND_LABELS, MCID
+from ..security import roles_required
+from . import local_time
+
+bp = Blueprint("dashboard", __name__)
+
+
+def _common() -> dict:
+    return {
+        "band_labels": BAND_LABELS,
+        "mcid": MCID,
+        "usual_baseline": dashboard.USUAL_BASELINE,
+        "zone": ZoneInfo(current_user.timezone),
+    }
+
+
+@bp.get("/clinician/dashboard")
+@roles_required(Role.CLINICIAN)
+def clinician_dashboard():
+    # Audited first: a commit expires loaded rows (the rows here are plain values, but the user is not).
+    audit.record(current_user, "patient.list", detail="dashboard")
+    db.session.commit()
+    rows = dashboard.triage(db.session, current_user, utcnow())
+    return render_template(
+        "clinician/dashboard.html",
+        rows=rows,
+        # Each row links to patients_url/<id>: one url_for for the table, as a thousand would cost more than
+        # the rest of the rows.
+        patients_url=url_for("clinician.patients"),
+        adherence_days=ADHERENCE_DAYS,
+        adherence_target=ADHERENCE_TARGET,
+        spark_days=dashboard.SPARK_DAYS,
+        local_time=local_time,
+        **_common(),
+    )
+
+
+@bp.get("/clinician/overview")
+@roles_required(Role.CLINICIAN)
+def clinician_overview():
+    audit.record(current_user, "overview.read", detail="care team")
+    db.session.commit()
+    figures = dashboard.overview(db.session, dashboard.visible_ids(current_user), utcnow())
+    return render_template("clinician/overview.html", overview=figures, **_common())
+
+
+@bp.get("/admin/overview")
+@roles_required(Role.ADMIN)
+def admin_overview():
+    # Aggregates only, and no count under MIN_CELL: an admin sees no single patient's data.
+    audit.record(current_user, "overview.read", detail="clinic")
+    db.session.commit()
+    figures = dashboard.overview(
+        db.session, dashboard.clinic_ids(current_user.clinic_id), utcnow(), min_cell=dashboard.MIN_CELL
+    )
+    return render_template("admin/overview.html", overview=figures, **_common())
