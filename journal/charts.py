@@ -4,6 +4,7 @@ which keeps global state that a web server must not share between requests)."""
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from statistics import mean
@@ -70,7 +71,7 @@ FAINT = "#e5e7eb"
 DAILY_PANELS = (
     ("mood", "Mood 0–10\n(higher is better)", BLUE, "o", (-0.5, 10.5)),
     ("craving", "Strongest craving 0–10\n(higher is worse)", VERMILLION, "s", (-0.5, 10.5)),
-    ("sleep_hours", "Sleep, hours\n(total sleep time)", GREEN, "^", (0, 12)),
+    ("sleep_hours", "Total sleep, hours\n(higher is more sleep)", GREEN, "^", (0, 12)),
     ("pain", "Pain 0–10\n(higher is worse)", PURPLE, "D", (-0.5, 10.5)),
 )
 
@@ -98,13 +99,40 @@ def _mark_sessions(axes, sessions: list[date], first: date, last: date) -> None:
             axes.axvline(day, color=SESSION_COLOUR, linestyle="--", linewidth=1, gid="session")
 
 
+DPI = 72  # every clinician chart; Agg truncates the pixel size (inches x DPI)
+ASSESSMENTS_SIZE = (9, 4.6)
+
+
+def outcome_panels(series: DailySeries) -> list[tuple]:
+    """The panels the patient has data for (mood always)."""
+    return [panel for panel in DAILY_PANELS if getattr(series, panel[0])] or [DAILY_PANELS[0]]
+
+
+def outcomes_size(series: DailySeries) -> tuple[float, float]:
+    return (9, 1.9 * len(outcome_panels(series)) + 0.6)
+
+
+def _calendar_start_and_weeks(days: list[date]) -> tuple[date, int]:
+    start = days[0] - timedelta(days=days[0].weekday())
+    return start, (days[-1] - start).days // 7 + 1
+
+
+def adherence_size(states: dict[date, str]) -> tuple[float, float]:
+    _, weeks = _calendar_start_and_weeks(sorted(states))
+    return (max(4.0, 0.28 * weeks + 1.6), 2.9)
+
+
+def pixels(inches: tuple[float, float]) -> tuple[int, int]:
+    return int(inches[0] * DPI), int(inches[1] * DPI)
+
+
 def outcomes_figure(series: DailySeries) -> Figure:
     """Mood, craving, sleep time and pain (the panels the patient has data for) as daily points with a 7-day
     mean; a day without an entry is a gap in both, never a line drawn across it."""
     from .analytics import rolling_mean
 
-    panels = [panel for panel in DAILY_PANELS if getattr(series, panel[0])] or [DAILY_PANELS[0]]
-    figure = Figure(figsize=(9, 1.9 * len(panels) + 0.6), dpi=72, layout="constrained")
+    panels = outcome_panels(series)
+    figure = Figure(figsize=outcomes_size(series), dpi=DPI, layout="constrained")
     axes_list = figure.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
     days = _day_range(series.first, series.last)
     for axes, (key, label, colour, marker, limits) in zip(axes_list, panels, strict=True):
@@ -170,7 +198,7 @@ def assessments_figure(series: AssessmentSeries) -> Figure:
     """PHQ-9 and GAD-7 totals over time over their severity bands, with the baseline, the response line (half
     the baseline: 2 x total <= baseline, PHQ-R9) and the remission line (under 5). The GAD-7 lines are the
     PHQ-9 conventions by analogy (GAD-R2), and labelled so."""
-    figure = Figure(figsize=(9, 4.6), dpi=72, layout="constrained")
+    figure = Figure(figsize=ASSESSMENTS_SIZE, dpi=DPI, layout="constrained")
     axes_pair = figure.subplots(2, 1, sharex=True)
     for axes, key, name, colour, marker in (
         (axes_pair[0], "phq9", "PHQ-9", BLUE, "o"),
@@ -253,10 +281,8 @@ def adherence_figure(states: dict[date, str], sessions: list[date]) -> Figure:
     a session day carries a dot, so nothing depends on colour alone."""
     from matplotlib.patches import Patch, Rectangle
 
-    days = sorted(states)
-    start = days[0] - timedelta(days=days[0].weekday())
-    weeks = (days[-1] - start).days // 7 + 1
-    figure = Figure(figsize=(max(4.0, 0.28 * weeks + 1.6), 2.6), dpi=72, layout="constrained")
+    start, weeks = _calendar_start_and_weeks(sorted(states))
+    figure = Figure(figsize=adherence_size(states), dpi=DPI, layout="constrained")
     axes = figure.add_subplot()
     for day, state in states.items():
         column, row = (day - start).days // 7, day.weekday()
@@ -280,7 +306,7 @@ def adherence_figure(states: dict[date, str], sessions: list[date]) -> Figure:
     for side in axes.spines.values():
         side.set_visible(False)
     handles = [Patch(facecolor=ADHERENCE_COLOURS[k], edgecolor="#6b7280", label=v) for k, v in ADHERENCE_LABELS.items()]
-    axes.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=4, fontsize=7, frameon=False)
+    axes.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=2, fontsize=7, frameon=False)
     return figure
 
 
@@ -297,12 +323,21 @@ def adherence_summary(states: dict[date, str]) -> str:
 
 
 def render(figure: Figure, fmt: str) -> bytes:
-    """PNG or SVG bytes, reproducible for the same data (no timestamps or software tags in the file)."""
+    """PNG or SVG bytes, reproducible for the same data (no timestamps or software tags in the file).
+
+    An SVG keeps nothing that names another host: matplotlib's prolog points at the W3C DTD and its metadata
+    at Dublin Core and Creative Commons URIs, which a picture does not need (nothing is fetched from them,
+    but nothing the journal serves names another origin)."""
     buffer = io.BytesIO()
     if fmt == "png":
         figure.savefig(buffer, format="png", metadata={"Software": None}, pil_kwargs={"compress_level": 1})
-    elif fmt == "svg":
+        return buffer.getvalue()
+    if fmt == "svg":
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-    else:
-        raise ValueError(fmt)
-    return buffer.getvalue()
+        content = _SVG_DOCTYPE.sub(b"", buffer.getvalue(), count=1)
+        return _SVG_METADATA.sub(b"", content, count=1)
+    raise ValueError(fmt)
+
+
+_SVG_DOCTYPE = re.compile(rb"<!DOCTYPE[^>]*>\s*")
+_SVG_METADATA = re.compile(rb"\s*<metadata>.*?</metadata>", re.DOTALL)

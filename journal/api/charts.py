@@ -1,0 +1,141 @@
+"""A patient's charts (PNG or SVG, cached by data version, with ETags) and summary, for their clinicians."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, request
+from flask_login import current_user
+from flask_smorest import Blueprint
+from marshmallow import RAISE, Schema, fields, validate
+
+from .. import audit, chart_cache, patient_data
+from ..access import get_patient_or_404, patient_in_path_required
+from ..db import db, utcnow
+from ..models import Role
+from ..schemas import StrictSchema
+from ..security import roles_required, talisman
+
+blp = Blueprint(
+    "api_charts", __name__, url_prefix="/api/v1/patients", description="A patient's charts and outcome summary"
+)
+
+CHART_CACHE_CONTROL = "private, no-cache"  # the browser may keep it, but asks (with the ETag) every time
+# matplotlib's SVG draws with inline styles, which the site-wide policy refuses when a chart is opened on its
+# own. A chart has its own policy: inline styles, and nothing else at all (no script, no fetch, no frame).
+CHART_POLICY = {"default-src": "'none'", "style-src": "'unsafe-inline'", "frame-ancestors": "'none'"}
+chart_policy = talisman(content_security_policy=CHART_POLICY)
+
+
+class ChartQuerySchema(StrictSchema):
+    days = fields.Integer(
+        load_default=chart_cache.DEFAULT_DAYS,
+        validate=validate.Range(
+            chart_cache.MIN_DAYS,
+            chart_cache.MAX_DAYS,
+            error=f"Give a range of {chart_cache.MIN_DAYS} to {chart_cache.MAX_DAYS} days.",
+        ),
+        metadata={"description": "How many days the chart covers, ending today in the patient's zone."},
+    )
+
+
+class LatestScoreSchema(Schema):
+    total = fields.Integer(required=True)
+    band = fields.String(required=True, metadata={"description": "minimal, mild, moderate, ... (SPEC 1.3, 2.3)"})
+    completed_at = fields.AwareDateTime(required=True)
+    change_from_baseline = fields.Integer(allow_none=True, required=True)
+
+
+class DurabilitySchema(Schema):
+    session = fields.Date(required=True, metadata={"description": "The session's local date."})
+    days = fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Days until the 7-day mean mood fell back to its level before the session."},
+    )
+    censored = fields.Boolean(
+        required=True, metadata={"description": "The next session or today came first: it lasted at least ..."}
+    )
+    at_least_days = fields.Integer(allow_none=True, required=True)
+
+
+class PatientSummarySchema(Schema):
+    """GET /patients/{id}/summary. Response is a PHQ-9 at least 50 % below ``baseline_total`` (2 x latest <=
+    baseline), remission a PHQ-9 under 5 (PHQ-R9); both are null until a PHQ-9 follows the baseline."""
+
+    patient_id = fields.Integer(required=True)
+    adherence_pct = fields.Float(allow_none=True, required=True, metadata={"description": "Last 14 days (EMA-R4)."})
+    adherence_on_time = fields.Integer(required=True)
+    adherence_backfilled = fields.Integer(required=True)
+    adherence_scheduled = fields.Integer(required=True)
+    phq9 = fields.Nested(LatestScoreSchema, allow_none=True, required=True)
+    gad7 = fields.Nested(LatestScoreSchema, allow_none=True, required=True)
+    baseline_total = fields.Integer(allow_none=True, required=True, metadata={"description": "The PHQ-9 baseline."})
+    response = fields.Boolean(allow_none=True, required=True)
+    remission = fields.Boolean(allow_none=True, required=True)
+    pct_reduction = fields.Float(allow_none=True, required=True)
+    baseline_below_usual = fields.Boolean(
+        required=True, metadata={"description": "Baseline under 10: outside the usual definitions (SPEC 1.6)."}
+    )
+    consider_booster_review = fields.Boolean(required=True, metadata={"description": "KET-R2"})
+    booster_reasons = fields.List(fields.String(), required=True)
+    days_since_last_session = fields.Integer(allow_none=True, required=True)
+    next_session = fields.AwareDateTime(allow_none=True, required=True)
+    percent_days_abstinent = fields.Float(allow_none=True, required=True, metadata={"description": "SUD-R3"})
+    abstinence_reported_days = fields.Integer(
+        required=True, metadata={"description": "The denominator: days with a valid report."}
+    )
+    durability = fields.List(fields.Nested(DurabilitySchema), required=True)
+
+
+def chart_response(patient_id: int, name: str, fmt: str, days: int = chart_cache.DEFAULT_DAYS) -> Response:
+    """The chart for the API and the clinician's page alike: 304 when the client's ETag is current (without
+    rendering or reading the cache), otherwise the cached or freshly drawn bytes. One audit row either way."""
+    now = utcnow()
+    patient = get_patient_or_404(current_user, patient_id, action=None)
+    key = chart_cache.key_for(patient, name, fmt, days, now)
+    audit.record(current_user, "chart.read", patient_id, detail=f"{name}.{fmt}, {days} days")
+    db.session.commit()
+    if request.if_none_match.contains_weak(key.etag):
+        response = current_app.response_class(status=304)
+        del response.headers["Content-Type"]
+    else:
+        content = chart_cache.get_or_render(db.session, patient, key, now)
+        response = current_app.response_class(content, mimetype=key.mimetype)
+    response.set_etag(key.etag)
+    response.headers["Cache-Control"] = CHART_CACHE_CONTROL
+    return response
+
+
+IMAGE = {"schema": {"type": "string", "format": "binary"}}
+
+
+@blp.route("/<id:patient_id>/charts/<any(outcomes,assessments,adherence):name>.<any(png,svg):fmt>", methods=["GET"])
+@roles_required(Role.CLINICIAN)
+@patient_in_path_required
+@blp.arguments(ChartQuerySchema, location="query", unknown=RAISE)
+@blp.doc(
+    responses={
+        "200": {"description": "The chart", "content": {"image/png": IMAGE, "image/svg+xml": IMAGE}},
+        "304": {"description": "Not modified: the ETag in If-None-Match is still current."},
+    }
+)
+@chart_policy
+def get_chart(args, patient_id: int, name: str, fmt: str):
+    """A chart of the patient's data, every outcome drawn against the dosing sessions (KET-R1), each axis
+    saying which way is better (GEN-R1): ``outcomes`` (mood, craving, sleep, pain), ``assessments`` (PHQ-9
+    and GAD-7 over their bands, with baseline, response and remission lines) or ``adherence`` (diary days).
+
+    Served with an ETag and ``Cache-Control: private, no-cache``: send ``If-None-Match`` to get 304 while
+    nothing in the patient's data has changed."""
+    return chart_response(patient_id, name, fmt, args["days"])
+
+
+@blp.route("/<id:patient_id>/summary", methods=["GET"])
+@roles_required(Role.CLINICIAN)
+@blp.response(200, PatientSummarySchema)
+def get_summary(patient_id: int):
+    """Adherence, the latest PHQ-9 and GAD-7 with their change from baseline, response and remission against
+    the stored PHQ-9 baseline (PHQ-R9), the booster-review flag (KET-R2), percent days abstinent with its
+    denominator (SUD-R3) and how long each session's effect lasted."""
+    patient = get_patient_or_404(current_user, patient_id, action="summary.read")
+    now = utcnow()
+    return patient_data.summary(patient_data.load(db.session, patient, now), now)

@@ -1,0 +1,165 @@
+"""A patient's three clinician charts (outcomes, assessments, adherence): their sentences, their sizes, and
+their rendered bytes, cached in the ``chart_cache`` table so that every web process shares them. No Flask.
+
+A chart is cached under a key that names everything its picture depends on: the chart, the format, the range
+in days, the patient's local today (the range ends there), the patient's data version (raised by every write
+of their data, in the writer's transaction), their time zone and activation date (which decide which diary
+days were due), and ``CHART_VERSION`` (raise it when a chart's drawing changes). A new check-in therefore
+makes a new key, and the ETag, a hash of the key, changes with it; a client's ``If-None-Match`` can be
+answered without rendering or reading the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from matplotlib.figure import Figure
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from . import charts, patient_data
+from .models import ChartCache, Patient
+from .patient_data import PatientData
+
+log = logging.getLogger(__name__)
+
+CHART_VERSION = 1  # raise when any chart is drawn differently, so no cached picture of the old kind is served
+NAMES = ("outcomes", "assessments", "adherence")
+MIMETYPES = {"png": "image/png", "svg": "image/svg+xml"}
+DEFAULT_DAYS = patient_data.DEFAULT_DAYS
+MIN_DAYS, MAX_DAYS = 14, 366
+TITLES = {"outcomes": "Daily outcomes", "assessments": "PHQ-9 and GAD-7", "adherence": "Diary days"}
+
+
+# --- What the page says about each chart ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartInfo:
+    """What a page needs to show a chart before its picture arrives: the sentence that stands in for it (its
+    alternative text) and its size in pixels (so the page does not jump as pictures load)."""
+
+    name: str
+    title: str
+    sentence: str
+    width: int
+    height: int
+
+
+def describe(data: PatientData) -> list[ChartInfo]:
+    """The three charts of ``data``, in the order a page shows them."""
+    daily = patient_data.daily_series(data)
+    states = patient_data.adherence_by_day(data)
+    sizes = {
+        "outcomes": charts.pixels(charts.outcomes_size(daily)),
+        "assessments": charts.pixels(charts.ASSESSMENTS_SIZE),
+        "adherence": charts.pixels(charts.adherence_size(states)),
+    }
+    sentences = {
+        "outcomes": charts.outcomes_summary(daily),
+        "assessments": charts.assessments_summary(patient_data.assessment_series(data)),
+        "adherence": charts.adherence_summary(states),
+    }
+    return [ChartInfo(name, TITLES[name], sentences[name], *sizes[name]) for name in NAMES]
+
+
+def figure(data: PatientData, name: str) -> Figure:
+    """The chart ``name`` of ``data``, as a Figure (not yet rendered)."""
+    if name == "outcomes":
+        return charts.outcomes_figure(patient_data.daily_series(data))
+    if name == "assessments":
+        return charts.assessments_figure(patient_data.assessment_series(data))
+    if name == "adherence":
+        return charts.adherence_figure(patient_data.adherence_by_day(data), data.given_days)
+    raise ValueError(name)
+
+
+# --- The cache ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartKey:
+    """One rendering of one chart of one patient's data."""
+
+    patient_id: int
+    name: str
+    fmt: str
+    days: int
+    generation: str  # everything about the patient the picture depends on; other generations are stale
+
+    @property
+    def key(self) -> str:
+        return f"{self.generation}/{self.name}.{self.fmt}/d{self.days}"
+
+    @property
+    def etag(self) -> str:
+        """A strong ETag value (unquoted): the same key always has the same picture."""
+        return hashlib.sha256(self.key.encode()).hexdigest()[:32]
+
+    @property
+    def mimetype(self) -> str:
+        return MIMETYPES[self.fmt]
+
+
+def key_for(patient: Patient, name: str, fmt: str, days: int, now: datetime) -> ChartKey:
+    """The cache key of a chart as of ``now``, from the patient row alone (no other query)."""
+    if name not in NAMES or fmt not in MIMETYPES:
+        raise ValueError(f"{name}.{fmt}")
+    user = patient.user
+    zone = ZoneInfo(user.timezone)
+    today = now.astimezone(zone).date()
+    active = user.activated_at.astimezone(zone).date().isoformat() if user.activated_at is not None else "-"
+    generation = (
+        f"v{CHART_VERSION}/p{patient.user_id}/{today.isoformat()}/dv{patient.data_version}/{user.timezone}/{active}"
+    )
+    return ChartKey(patient.user_id, name, fmt, days, generation)
+
+
+def cached(session: Session, key: ChartKey) -> bytes | None:
+    return session.scalar(select(ChartCache.content).where(ChartCache.key == key.key))
+
+
+def store(session: Session, key: ChartKey, content: bytes, now: datetime) -> None:
+    """Keep ``content`` under ``key`` and commit. Another process may be storing the same key at the same
+    moment: the second insert does nothing (the pictures are the same). Then the patient's stale generations
+    are deleted, in a transaction of their own, since a failure there (a lock, a deadlock between two
+    clean-ups) costs nothing but a later clean-up."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(
+        dialect.insert(ChartCache)
+        .values(key=key.key, patient_id=key.patient_id, content=content, created_at=now)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    session.commit()
+    try:
+        session.execute(
+            delete(ChartCache).where(
+                ChartCache.patient_id == key.patient_id,
+                ~ChartCache.key.startswith(key.generation + "/", autoescape=True),
+            )
+        )
+        session.commit()
+    except SQLAlchemyError:
+        session.rollback()
+        log.warning("stale charts of a patient were not deleted; the next stored chart retries", exc_info=True)
+
+
+def get_or_render(session: Session, patient: Patient, key: ChartKey, now: datetime) -> bytes:
+    """The chart's bytes: from the cache, or drawn from the patient's data, stored (committed) and returned.
+    The caller has committed its own work before: this commits."""
+    content = cached(session, key)
+    if content is not None:
+        return content
+    data = patient_data.load(session, patient, now, key.days)
+    built = figure(data, key.name)
+    # Nothing is held open while drawing (a hundred milliseconds or more): the read transaction ends here.
+    session.rollback()
+    content = charts.render(built, key.fmt)
+    store(session, key, content, now)
+    return content

@@ -1,0 +1,373 @@
+"""The clinician's charts (KET-R1, GEN-R1, PHQ-R9) and how they are served.
+
+The figures are inspected before rendering: sessions marked where they were given, gaps where a day has no
+entry, a direction on every scored axis, severity bands with the baseline, response and remission lines. Then
+the serving: PNG and SVG for every demo patient, an ETag that answers 304 without rendering and changes with
+a new check-in, a cache shared through the database, and a 404 for anyone off the care team.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+import shutil
+import struct
+import threading
+import xml.etree.ElementTree as ET
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import event, func, select
+
+from journal import chart_cache, charts, create_app, patient_data
+from journal.db import db, utcnow
+from journal.demo import seed_demo
+from journal.models import AuditEvent, ChartCache, Patient
+from tests.conftest import NOW, AuthActions, bearer
+from tests.outcome_data import (
+    active_since,
+    at_local,
+    baseline,
+    checkin,
+    given_session,
+    local_today,
+    paper_phq9,
+)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+FIRST, LAST = date(2026, 1, 1), date(2026, 1, 31)
+SESSIONS = [date(2026, 1, 5), date(2026, 1, 20)]
+GAP = {FIRST + timedelta(days=n) for n in range(10, 18)}  # 11-18 January: no entries
+
+
+def _daily(**series) -> charts.DailySeries:
+    days = [FIRST + timedelta(days=n) for n in range((LAST - FIRST).days + 1)]
+    mood = {day: 4 + day.day % 3 for day in days if day not in GAP}
+    values = {"mood": mood, "craving": {}, "sleep_hours": {}, "pain": {}, **series}
+    return charts.DailySeries(first=FIRST, last=LAST, sessions=SESSIONS, **values)
+
+
+def _lines(axes, gid: str) -> list:
+    return [line for line in axes.get_lines() if line.get_gid() == gid]
+
+
+def _session_dates(axes) -> list[date]:
+    dates = []
+    for line in _lines(axes, "session"):
+        start, end = line.get_xdata()
+        assert start == end, "a session marker is a vertical line"
+        dates.append(start)
+    return dates
+
+
+# --- The figures, before rendering ------------------------------------------------------------------------------
+
+
+def test_ket_r1_sessions_are_marked_at_their_dates_on_every_outcome_panel():
+    daily = _daily(craving={FIRST: 6, LAST: 3}, pain={FIRST: 5})
+    figure = charts.outcomes_figure(daily)
+    assert len(figure.axes) == 3  # mood, craving, pain; no sleep entries, so no sleep panel
+    for axes in figure.axes:
+        assert _session_dates(axes) == SESSIONS
+
+
+def test_a_missing_day_is_a_gap_in_the_points_and_in_the_7_day_mean():
+    (axes,) = charts.outcomes_figure(_daily()).axes
+    (points,) = _lines(axes, "mood-points")
+    assert GAP.isdisjoint(points.get_xdata()), "no point is drawn on a day without an entry"
+    (mean,) = _lines(axes, "mood-mean")
+    by_day = dict(zip(mean.get_xdata(), mean.get_ydata(), strict=True))
+    # The mean over the 7 days ending on a day needs 3 entries (MIN_DAYS_FOR_MEAN): it runs on while the window
+    # still holds 3 days before the gap (to 14 January), then breaks until 3 days after it (21 January).
+    missing_mean = {day for day, value in by_day.items() if math.isnan(value)}
+    assert {date(2026, 1, d) for d in range(15, 21)} <= missing_mean, "the mean is not drawn across the gap"
+    assert date(2026, 1, 14) not in missing_mean and date(2026, 1, 21) not in missing_mean
+    assert {FIRST, date(2026, 1, 2)} <= missing_mean and date(2026, 1, 3) not in missing_mean
+
+
+def test_gen_r1_every_scored_axis_says_which_way_is_better():
+    daily = _daily(craving={FIRST: 6}, sleep_hours={FIRST: 7.5}, pain={FIRST: 5})
+    labels = [axes.get_ylabel() for axes in charts.outcomes_figure(daily).axes]
+    assert "higher is better" in labels[0] and labels[0].startswith("Mood")
+    assert "higher is worse" in labels[1] and "craving" in labels[1]
+    assert labels[2].startswith("Total sleep, hours") and "higher is more sleep" in labels[2]  # GEN-R1
+    assert "higher is worse" in labels[3] and labels[3].startswith("Pain")
+    assessments = charts.assessments_figure(_assessments())
+    assert [axes.get_ylabel() for axes in assessments.axes] == [
+        "PHQ-9 total\n(higher is worse)",
+        "GAD-7 total\n(higher is worse)",
+    ]
+
+
+def _assessments() -> charts.AssessmentSeries:
+    return charts.AssessmentSeries(
+        phq9=[(date(2026, 1, 2), 18), (date(2026, 1, 16), 9), (date(2026, 1, 30), 4)],
+        gad7=[(date(2026, 1, 2), 12), (date(2026, 1, 30), 6)],
+        baseline={"phq9": 18, "gad7": 12},
+        sessions=SESSIONS,
+        first=FIRST,
+        last=LAST,
+    )
+
+
+def test_assessment_panels_have_their_severity_bands_and_the_phq_r9_lines():
+    phq9, gad7 = charts.assessments_figure(_assessments()).axes
+    bands = {patch.get_gid() for patch in phq9.patches}
+    assert {"band-minimal", "band-mild", "band-moderate", "band-moderately severe", "band-severe"} <= bands
+    assert {"band-minimal", "band-mild", "band-moderate", "band-severe"} <= {p.get_gid() for p in gad7.patches}
+    assert "band-moderately severe" not in {p.get_gid() for p in gad7.patches}  # the GAD-7 has four bands
+
+    def level(axes, gid: str) -> float:
+        (line,) = _lines(axes, gid)
+        return line.get_ydata()[0]
+
+    assert level(phq9, "phq9-baseline") == 18
+    assert level(phq9, "phq9-response") == 9  # 50 % below the baseline: exactly 9 is a response
+    assert level(phq9, "phq9-remission") == 4.5  # under 5: 4 is remission, 5 is not
+    (totals,) = _lines(phq9, "phq9-totals")
+    assert list(totals.get_ydata()) == [18, 9, 4]
+    assert _session_dates(phq9) == _session_dates(gad7) == SESSIONS
+
+
+def test_adherence_calendar_shows_missed_days_and_session_days():
+    today = date(2026, 1, 25)
+    entries = {day: True for day in (FIRST + timedelta(days=n) for n in range(24)) if day not in GAP}
+    entries[date(2026, 1, 9)] = False  # filled in later
+    states = charts.adherence_states(entries, FIRST, LAST, active_since=FIRST, today=today)
+    figure = charts.adherence_figure(states, SESSIONS)
+    gids = {patch.get_gid() for patch in figure.axes[0].patches}
+    assert "day-2026-01-12-missed" in gids and "day-2026-01-09-retrospective" in gids
+    assert "day-2026-01-02-on_time" in gids and "day-2026-01-28-not_scheduled" in gids
+    assert charts.adherence_summary(states) == "16 of 24 diary days completed (67 %), 1 of them filled in later."
+
+
+# --- Every demo patient renders ---------------------------------------------------------------------------------
+
+
+def test_every_demo_patients_data_makes_three_described_charts_with_their_sessions(app):
+    seed_demo(db.session, "demo password 1", NOW)
+    patients = db.session.scalars(select(Patient)).all()
+    assert len(patients) >= 12
+    for patient in patients:
+        data = patient_data.load(db.session, patient, NOW)
+        infos = chart_cache.describe(data)
+        assert [info.name for info in infos] == list(chart_cache.NAMES)
+        assert all(info.sentence.endswith(".") and info.width > 0 and info.height > 0 for info in infos)
+        days = [d for d in data.given_days if data.first <= d <= data.last]
+        for axes in chart_cache.figure(data, "outcomes").axes:
+            assert _session_dates(axes) == days, patient.user.email
+
+
+@pytest.fixture
+def demo_on_sqlite(sqlite_template, tmp_path):
+    """The demo clinic in a SQLite copy of the migrated database: drawing is the same on either database, and
+    drawing 72 charts twice would only double the suite's slowest test."""
+    path = tmp_path / "journal.sqlite3"
+    shutil.copy(sqlite_template, path)
+    demo_app = create_app({"DATABASE_URL": f"sqlite:///{path}", "SECRET_KEY": "charts"})
+    with demo_app.app_context():
+        seed_demo(db.session, "demo password 1", NOW)
+        yield
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_every_demo_patients_charts_render_as_png_and_svg_at_the_size_the_page_gives_them(demo_on_sqlite):
+    for patient in db.session.scalars(select(Patient)).all():
+        data = patient_data.load(db.session, patient, NOW)
+        sizes = {info.name: (info.width, info.height) for info in chart_cache.describe(data)}
+        for name in chart_cache.NAMES:
+            figure = chart_cache.figure(data, name)
+            png = charts.render(figure, "png")
+            assert png.startswith(PNG_SIGNATURE)
+            assert struct.unpack(">II", png[16:24]) == sizes[name], (patient.user.email, name)
+            _assert_self_contained_svg(charts.render(figure, "svg"))
+
+
+def _assert_self_contained_svg(svg: bytes) -> None:
+    root = ET.fromstring(svg)  # noqa: S314 (our own output, and the point is that it is well-formed XML)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    allowed = {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
+    assert set(re.findall(rb"[a-z]+://[^\"' <>]*", svg)) <= {url.encode() for url in allowed}
+    assert b"<script" not in svg and b"<image" not in svg and b"@import" not in svg
+
+
+# --- Serving: ETags, the shared cache, access ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pat_data(people):
+    """Pat's last weeks: check-ins with a gap, a baseline and a later PHQ-9, two sessions."""
+    pat, alice, now = people.pat, people.alice, utcnow()
+    today = local_today(pat, now)
+    active_since(pat, now, 40)
+    baseline(pat, alice, paper_phq9(pat, alice, at_local(pat, today - timedelta(days=30)), 18), now)
+    for days_ago in (25, 8):
+        given_session(pat, alice, at_local(pat, today - timedelta(days=days_ago)), now)
+    paper_phq9(pat, alice, at_local(pat, today - timedelta(days=3)), 9)
+    for days_ago in range(1, 29):
+        if not 15 <= days_ago <= 18:
+            checkin(pat, today - timedelta(days=days_ago), mood=5 + days_ago % 3)
+    db.session.commit()
+    return people
+
+
+def _api(client, people, name="outcomes", fmt="png", who=None, **headers):
+    url = f"/api/v1/patients/{people.pat.id}/charts/{name}.{fmt}"
+    return client.get(url, headers={**bearer(client, who or people.alice), **headers})
+
+
+def _cached_rows() -> int:
+    return db.session.scalar(select(func.count()).select_from(ChartCache))
+
+
+@pytest.mark.parametrize("name", chart_cache.NAMES)
+def test_api_serves_each_chart_as_png_and_svg_with_an_etag_and_revalidation(client, pat_data, name):
+    png = _api(client, pat_data, name, "png")
+    assert png.status_code == 200 and png.mimetype == "image/png"
+    assert png.data.startswith(PNG_SIGNATURE)
+    assert png.headers["Cache-Control"] == "private, no-cache"
+    assert png.headers["ETag"].strip('"')
+    svg = _api(client, pat_data, name, "svg")
+    assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
+    _assert_self_contained_svg(svg.data)
+    assert svg.headers["ETag"] != png.headers["ETag"]
+    # An SVG opened on its own needs its inline styles, and may do nothing else.
+    policy = svg.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "style-src 'unsafe-inline'" in policy and "script" not in policy
+
+
+def test_a_second_request_with_the_etag_gets_304_without_rendering_or_reading_the_cache(client, pat_data):
+    first = _api(client, pat_data)
+    assert _cached_rows() == 1
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        again = _api(client, pat_data, **{"If-None-Match": first.headers["ETag"]})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert again.status_code == 304 and again.data == b""
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert again.headers["Cache-Control"] == "private, no-cache"
+    assert statements and not [s for s in statements if "chart_cache" in s]
+
+
+def test_a_cache_hit_serves_the_same_bytes_and_a_new_check_in_changes_the_etag(client, pat_data):
+    first = _api(client, pat_data)
+    assert _api(client, pat_data).data == first.data  # from the cache
+    checkin(pat_data.pat, local_today(pat_data.pat, utcnow()), mood=9)
+    db.session.commit()
+    after = _api(client, pat_data, **{"If-None-Match": first.headers["ETag"]})
+    assert after.status_code == 200 and after.data.startswith(PNG_SIGNATURE)
+    assert after.headers["ETag"] != first.headers["ETag"]
+    assert after.data != first.data
+    # The old picture of the patient's data is gone: only the current generation stays in the table.
+    keys = db.session.scalars(select(ChartCache.key)).all()
+    assert len(keys) == 1 and f"/dv{db.session.get(Patient, pat_data.pat.id).data_version}/" in keys[0]
+
+
+def test_a_range_is_its_own_chart_and_out_of_range_days_are_refused(client, pat_data):
+    url = f"/api/v1/patients/{pat_data.pat.id}/charts/adherence.png"
+    headers = bearer(client, pat_data.alice)
+    short, default = client.get(f"{url}?days=28", headers=headers), client.get(url, headers=headers)
+    assert short.status_code == default.status_code == 200
+    assert short.headers["ETag"] != default.headers["ETag"] and short.data != default.data
+    assert client.get(f"{url}?days=5", headers=headers).status_code == 422
+    assert client.get(f"{url}?colour=red", headers=headers).status_code == 422
+
+
+def test_storing_a_key_twice_as_two_processes_might_keeps_one_row_and_raises_nothing(app, pat_data):
+    patient = db.session.get(Patient, pat_data.pat.id)
+    now = utcnow()
+    key = chart_cache.key_for(patient, "outcomes", "png", 90, now)
+    other_format = chart_cache.key_for(patient, "outcomes", "svg", 90, now)
+    chart_cache.store(db.session, key, b"first", now)
+    chart_cache.store(db.session, other_format, b"<svg/>", now)
+    chart_cache.store(db.session, key, b"second", now)  # the loser of a race: nothing happens
+    assert db.session.scalars(select(ChartCache.content).order_by(ChartCache.key)).all() == [b"first", b"<svg/>"]
+    assert chart_cache.cached(db.session, key) == b"first"
+
+
+def test_two_processes_storing_the_same_chart_at_once_both_succeed(app, pat_data):
+    """Two web workers that missed the cache together both render and store: neither fails, one row stays."""
+    patient = db.session.get(Patient, pat_data.pat.id)
+    now = utcnow()
+    key = chart_cache.key_for(patient, "adherence", "png", 90, now)
+    barrier, errors = threading.Barrier(2), []
+
+    def worker(content: bytes) -> None:
+        with app.app_context():  # its own database session, as another process would have
+            try:
+                barrier.wait(timeout=10)
+                chart_cache.store(db.session, key, content, now)
+            except Exception as error:  # any failure at all is the finding: it is asserted on below
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(content,)) for content in (b"one", b"two")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert db.session.scalars(select(ChartCache.content)).all() in ([b"one"], [b"two"])
+
+
+def test_each_chart_read_leaves_one_audit_row_even_a_304(client, pat_data):
+    def reads() -> int:
+        query = select(func.count()).where(AuditEvent.action == "chart.read", AuditEvent.patient_id == pat_data.pat.id)
+        return db.session.scalar(query)
+
+    first = _api(client, pat_data, "assessments")
+    _api(client, pat_data, "assessments", **{"If-None-Match": first.headers["ETag"]})
+    assert reads() == 2
+
+
+def test_another_clinician_and_the_patient_get_404_for_every_chart(client, pat_data):
+    for name in chart_cache.NAMES:
+        assert _api(client, pat_data, name, who=pat_data.charlie).status_code == 404
+        assert _api(client, pat_data, name, who=pat_data.pat).status_code == 404
+    assert _cached_rows() == 0
+
+
+# --- The patient page ----------------------------------------------------------------------------------------------
+
+
+def test_patient_page_shows_each_chart_with_its_size_and_its_sentence_as_alt_text(client, auth, pat_data):
+    auth.login(pat_data.alice)
+    page = client.get(f"/clinician/patients/{pat_data.pat.id}").get_data(as_text=True)
+    images = re.findall(r'<img class="chart" src="([^"]+)"\s+width="(\d+)" height="(\d+)" alt="([^"]+)">', page)
+    assert [src.rsplit("/", 1)[1] for src, *_ in images] == ["outcomes.png", "assessments.png", "adherence.png"]
+    patient = db.session.get(Patient, pat_data.pat.id)
+    infos = chart_cache.describe(patient_data.load(db.session, patient, utcnow()))
+    for (src, width, height, alt), info in zip(images, infos, strict=True):
+        assert (int(width), int(height)) == (info.width, info.height)
+        assert html.unescape(alt) == info.sentence
+        assert f"<figcaption>{alt} " in page  # the sentence is also written under the chart
+        served = client.get(src)
+        assert served.status_code == 200 and struct.unpack(">II", served.data[16:24]) == (info.width, info.height)
+    assert "Latest PHQ-9 9" in images[1][3] and "baseline of 18: response" in images[1][3]
+
+
+def test_page_chart_route_uses_the_session_cookie_and_revalidates_with_the_etag(client, auth, pat_data):
+    url = f"/clinician/patients/{pat_data.pat.id}/charts/outcomes.png"
+    assert client.get(url).status_code == 302  # signed out: to the sign-in page
+    auth.login(pat_data.alice)
+    first = client.get(url)
+    assert first.status_code == 200 and first.data.startswith(PNG_SIGNATURE)
+    assert first.headers["Cache-Control"] == "private, no-cache"
+    assert client.get(url, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    # The page and the API share one cache and one ETag for the same picture.
+    assert _api(client, pat_data).headers["ETag"] == first.headers["ETag"]
+
+
+def test_page_chart_route_is_404_for_a_clinician_off_the_care_team(client, pat_data):
+    AuthActions(client).login(pat_data.charlie)
+    for fmt in ("png", "svg"):
+        assert client.get(f"/clinician/patients/{pat_data.pat.id}/charts/outcomes.{fmt}").status_code == 404
