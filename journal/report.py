@@ -1,0 +1,339 @@
+"""The visit report: one patient's summary, charts, open alerts and sessions as a PDF for the care team.
+
+No Flask. Drawn with ReportLab's page-layout engine (platypus): page 1 holds the summary, the open alerts and
+the sessions (flowing on if they are long), then one page of daily outcomes and one of questionnaires and diary
+adherence. Text is set in DejaVu Sans, the font matplotlib ships and draws the charts with: it is read from
+the installed package (no font is fetched), and unlike the PDF standard fonts it covers names written in
+Greek, Cyrillic and extended Latin letters.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import matplotlib
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import LETTER
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import inch
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    Image,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Table,
+    TableStyle,
+)
+
+from . import charts, patient_data
+from .alerts import KIND_LABELS
+from .models import ROUTES, Alert, SessionStatus
+from .patient_data import PatientData
+from .scoring import BAND_LABELS
+
+FONT, BOLD = "DejaVuSans", "DejaVuSans-Bold"
+CHART_DPI = 150  # the charts are drawn for the screen at 72 dpi; print wants more
+MARGIN = 0.7 * inch
+FOOTER_Y = 0.45 * inch
+GREY = colors.HexColor("#4b5563")
+RULE = colors.HexColor("#d1d5db")
+SEVERITY_LABELS = {"high": "High", "medium": "Medium", "low": "Low"}
+STATUS_LABELS = {SessionStatus.PLANNED: "Planned", SessionStatus.GIVEN: "Given", SessionStatus.CANCELLED: "Cancelled"}
+MAX_DURABILITY_ROWS = 6
+
+
+def _register_fonts() -> None:
+    if FONT in pdfmetrics.getRegisteredFontNames():
+        return
+    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    pdfmetrics.registerFont(TTFont(FONT, str(folder / "DejaVuSans.ttf")))
+    pdfmetrics.registerFont(TTFont(BOLD, str(folder / "DejaVuSans-Bold.ttf")))
+    pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=BOLD, italic=FONT, boldItalic=BOLD)
+
+
+STYLES = {
+    "title": ParagraphStyle("title", fontName=BOLD, fontSize=16, leading=20, spaceAfter=4),
+    "subtitle": ParagraphStyle("subtitle", fontName=FONT, fontSize=9.5, leading=13, textColor=GREY),
+    "h2": ParagraphStyle("h2", fontName=BOLD, fontSize=12, leading=15, spaceBefore=12, spaceAfter=5),
+    "body": ParagraphStyle("body", fontName=FONT, fontSize=9, leading=12),
+    "cell": ParagraphStyle("cell", fontName=FONT, fontSize=8, leading=10),
+    "head": ParagraphStyle("head", fontName=BOLD, fontSize=8, leading=10),
+    "caption": ParagraphStyle("caption", fontName=FONT, fontSize=9, leading=12, textColor=GREY, spaceBefore=4),
+}
+
+
+def _p(text: str, style: str = "body") -> Paragraph:
+    """A paragraph of plain text: escaped, since ReportLab reads paragraphs as markup (a name may hold '<')."""
+    return Paragraph(escape(text), STYLES[style])
+
+
+def _day(value) -> str:
+    return value.strftime("%-d %b %Y")
+
+
+def _yes_no(value: bool | None, unknown: str = "Not yet measurable") -> str:
+    return unknown if value is None else "Yes" if value else "No"
+
+
+def summary_rows(data: PatientData, summary: dict) -> list[tuple[str, str]]:
+    """The summary facts as (label, sentence) pairs: what the first page shows."""
+
+    def when(instant: datetime) -> str:
+        return data.local(instant).strftime("%-d %b %Y")
+
+    def latest(key: str, name: str) -> str:
+        form = summary[key]
+        if form is None:
+            return f"No {name} yet"
+        if form["total"] is None:
+            return f"Unscored (item 9 unanswered) on {when(form['completed_at'])}"
+        text = f"{form['total']} ({BAND_LABELS.get(form['band'], form['band'])}) on {when(form['completed_at'])}"
+        if form["change_from_baseline"] is not None:
+            text += f"; {form['change_from_baseline']:+d} from baseline"
+        return text
+
+    rows = [("Latest PHQ-9", latest("phq9", "PHQ-9"))]
+    baseline = summary["baseline_total"]
+    rows.append(("PHQ-9 baseline", "Not set" if baseline is None else str(baseline)))
+    response = _yes_no(summary["response"])
+    if summary["pct_reduction"] is not None:
+        response += f" ({summary['pct_reduction']:g} % lower than baseline)"
+    rows.append(("Response (PHQ-9 at least 50 % below baseline)", response))
+    rows.append(("Remission (PHQ-9 under 5)", _yes_no(summary["remission"])))
+    if summary["baseline_below_usual"]:
+        rows.append(("Note", "The baseline is under 10: response and remission usually assume 10 or more."))
+    rows.append(("Latest GAD-7", latest("gad7", "GAD-7")))
+    if summary["adherence_pct"] is None:
+        rows.append(("Diary, last 14 days", "No diary days scheduled yet"))
+    else:
+        rows.append(
+            (
+                "Diary, last 14 days",
+                f"{summary['adherence_pct']:g} % of {summary['adherence_scheduled']} days: "
+                f"{summary['adherence_on_time']} on time, {summary['adherence_backfilled']} filled in later",
+            )
+        )
+    if summary["percent_days_abstinent"] is not None:
+        rows.append(
+            (
+                "Days without use",
+                f"{summary['percent_days_abstinent']:g} % of {summary['abstinence_reported_days']} reported days",
+            )
+        )
+    booster = "Yes: " + "; ".join(summary["booster_reasons"]) if summary["consider_booster_review"] else "No"
+    rows.append(("Consider booster review", booster))
+    days_since = summary["days_since_last_session"]
+    rows.append(("Last session given", "None yet" if days_since is None else f"{days_since} days ago"))
+    upcoming = summary["next_session"]
+    rows.append(("Next planned session", "None planned" if upcoming is None else _local_time(data, upcoming)))
+    for item in summary["durability"][-MAX_DURABILITY_ROWS:]:
+        if item["days"] is not None:
+            lasted = f"mood back to its pre-session level after {item['days']} days"
+        elif item["at_least_days"] is not None:
+            lasted = f"effect held at least {item['at_least_days']} days (still holding, or the next session came)"
+        else:
+            lasted = "not enough mood entries to tell"
+        rows.append((f"Session of {_day(item['session'])}", lasted))
+    return rows
+
+
+def _local_time(data: PatientData, instant: datetime) -> str:
+    return instant.astimezone(data.zone).strftime("%-d %b %Y, %H:%M %Z")
+
+
+def _table(header: list[str], rows: list[list[str]], widths: list[float]) -> Table:
+    table = Table(
+        [[_p(text, "head") for text in header], *[[_p(text, "cell") for text in row] for row in rows]],
+        colWidths=widths,
+        repeatRows=1,
+        hAlign="LEFT",
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
+                ("LINEBELOW", (0, 1), (-1, -1), 0.4, RULE),
+                ("LEFTPADDING", (0, 0), (-1, -1), 3),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+            ]
+        )
+    )
+    return table
+
+
+def _chart(figure, width: float, max_height: float) -> Image:
+    """A matplotlib figure as a PNG scaled to fit ``width`` x ``max_height``, keeping its proportions."""
+    figure.set_dpi(CHART_DPI)
+    fig_width, fig_height = figure.get_size_inches()
+    scale = min(width / (fig_width * inch), max_height / (fig_height * inch), 1.0)  # shrink to fit, never enlarge
+    return Image(
+        io.BytesIO(charts.render(figure, "png")), width=fig_width * inch * scale, height=fig_height * inch * scale
+    )
+
+
+def build(data: PatientData, summary: dict, alerts: list[Alert], now: datetime) -> bytes:
+    """The report as PDF bytes. ``summary`` is ``patient_data.summary(data, now)``; ``alerts`` are the patient's
+    open alerts, most urgent first."""
+    _register_fonts()
+    name = data.patient.user.name
+    period = f"{_day(data.first)} to {_day(data.last)}"
+    width = LETTER[0] - 2 * MARGIN
+    height = LETTER[1] - 2 * MARGIN - 0.3 * inch
+
+    def local_time(instant: datetime) -> str:
+        return _local_time(data, instant)
+
+    story = [
+        _p(f"Outcome report: {name}", "title"),
+        _p(
+            f"{period} ({(data.last - data.first).days + 1} days). Prepared {local_time(now)} for the care team. "
+            f"Times are the patient's local time ({data.patient.user.timezone}).",
+            "subtitle",
+        ),
+        _p("Confidential health information.", "subtitle"),
+        _p("Summary", "h2"),
+    ]
+    summary_table = Table(
+        [[_p(label, "head"), _p(text, "cell")] for label, text in summary_rows(data, summary)],
+        colWidths=[2.3 * inch, width - 2.3 * inch],
+        hAlign="LEFT",
+    )
+    summary_table.setStyle(
+        TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LINEBELOW", (0, 0), (-1, -1), 0.4, RULE)])
+    )
+    story.append(summary_table)
+
+    story.append(_p("Open alerts", "h2"))
+    if alerts:
+        story.append(
+            _table(
+                ["Raised", "Priority", "What", "Reason"],
+                [
+                    [
+                        local_time(a.created_at),
+                        SEVERITY_LABELS.get(a.severity, a.severity),
+                        KIND_LABELS.get(a.kind, a.kind),
+                        a.reason,
+                    ]
+                    for a in alerts
+                ],
+                [1.45 * inch, 0.65 * inch, 1.7 * inch, width - 3.8 * inch],
+            )
+        )
+    else:
+        story.append(_p("No open alerts."))
+
+    story.append(_p("Sessions", "h2"))
+    shown = [s for s in data.sessions if data.local(s.start) >= data.first]
+    if shown:
+        story.append(
+            _table(
+                ["Date", "Status", "Route", "Product", "Dose", "BP before / after", "CADSS"],
+                [
+                    [
+                        local_time(s.start),
+                        STATUS_LABELS.get(s.status, str(s.status)),
+                        ROUTES.get(s.route, s.route),
+                        s.product,
+                        f"{s.dose:g} {s.dose_unit}",
+                        _blood_pressure(s),
+                        "" if s.dissociation_score is None else str(s.dissociation_score),
+                    ]
+                    for s in shown
+                ],
+                [1.45 * inch, 0.65 * inch, 0.85 * inch, 1.2 * inch, 0.75 * inch, 1.3 * inch, width - 6.2 * inch],
+            )
+        )
+    else:
+        story.append(_p("No sessions in this period."))
+
+    daily = patient_data.daily_series(data)
+    story += [
+        PageBreak(),
+        _p("Daily outcomes", "h2"),
+        _chart(charts.outcomes_figure(daily), width, height - 1.2 * inch),
+        _p(charts.outcomes_summary(daily), "caption"),
+        PageBreak(),
+    ]
+    forms = patient_data.assessment_series(data)
+    story.append(
+        KeepTogether(
+            [
+                _p("Questionnaires", "h2"),
+                _chart(charts.assessments_figure(forms), width, height * 0.5),
+                _p(charts.assessments_summary(forms), "caption"),
+            ]
+        )
+    )
+    states = patient_data.adherence_by_day(data)
+    story.append(
+        KeepTogether(
+            [
+                _p("Diary adherence", "h2"),
+                _chart(charts.adherence_figure(states, data.given_days), width, height * 0.3),
+                _p(charts.adherence_summary(states), "caption"),
+            ]
+        )
+    )
+
+    def footer(canvas, _document) -> None:
+        canvas.saveState()
+        canvas.setFont(FONT, 7.5)
+        canvas.setFillColor(GREY)
+        canvas.drawString(MARGIN, FOOTER_Y, f"{name} · {period} · Confidential")
+        canvas.restoreState()
+
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=LETTER,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN,
+        title="Outcome report",  # the file's metadata names nobody; the pages do
+        author="Journal",
+        creator="Journal",
+    )
+    document.build(story, onFirstPage=footer, onLaterPages=footer, canvasmaker=_NumberedCanvas)
+    return buffer.getvalue()
+
+
+class _NumberedCanvas(Canvas):
+    """Holds each page until the end, so that every footer can say "page 2 of 3" (a missing page shows)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._held: list[dict] = []
+
+    def showPage(self):
+        self._held.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self):
+        for state in self._held:
+            self.__dict__.update(state)
+            self.setFont(FONT, 7.5)
+            self.setFillColor(GREY)
+            self.drawRightString(LETTER[0] - MARGIN, FOOTER_Y, f"Page {self._pageNumber} of {len(self._held)}")
+            super().showPage()
+        super().save()
+
+
+def _blood_pressure(session) -> str:
+    def reading(systolic, diastolic, rate) -> str:
+        if systolic is None or diastolic is None:
+            return "–"
+        return f"{systolic}/{diastolic}" + (f", {rate}/min" if rate is not None else "")
+
+    pre = reading(session.bp_systolic_pre, session.bp_diastolic_pre, session.heart_rate_pre)
+    post = reading(session.bp_systolic_post, session.bp_diastolic_post, session.heart_rate_post)
+    return "" if pre == post == "–" else f"{pre} / {post}"
