@@ -821,3 +821,25 @@ class DosingSessionOutSchema(Schema):
     notes = fields.String()
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
+
+
+class SideEffectCheckSchema(StrictSchema):
+    """KET-R3, the check the morning after a session and at 72 hours: each item 0-10 and optional (the keys are
+    those of ``checkins.SIDE_EFFECTS``); whether the patient drove or worked machinery that day must be answered.
+    Skipping the whole check is not an answer; the page stores it as skipped without this schema."""
+
+    dissociation = _zero_to_ten(load_default=None, allow_none=True)
+    perception = _zero_to_ten(load_default=None, allow_none=True)
+    nausea = _zero_to_ten(load_default=None, allow_none=True)
+    dizziness = _zero_to_ten(load_default=None, allow_none=True)
+    headache = _zero_to_ten(load_default=None, allow_none=True)
+    sleepiness = _zero_to_ten(load_default=None, allow_none=True)
+    confusion = _zero_to_ten(load_default=None, allow_none=True)
+    anxiety = _zero_to_ten(load_default=None, allow_none=True)
+    low_mood = _zero_to_ten(load_default=None, allow_none=True)
+    drove = fields.Boolean(
+        required=True,
+        truthy={True},
+        falsy={False},
+        error_messages={"required": "Answer yes or no.", "null": "Answer yes or no.", "invalid": "Answer yes or no."},
+    )

@@ -29,6 +29,8 @@ OWN = {"patient"}  # for pages about one of Pat's own records
 CARE_TEAM = {"clinician"}  # for routes about Pat, whose care team is Alice alone
 ADMINS = {"admin"}
 
+CHART = "charts/<any(outcomes,assessments,adherence):name>.<any(png,svg):fmt>"
+
 POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/"): EVERYONE,
     ("GET", "/login"): EVERYONE,
@@ -60,7 +62,13 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/assessments/<id:assessment_id>/support"): OWN,  # about Pat's own form
     ("GET", "/assessments/<id:assessment_id>/done"): OWN,
     ("GET", "/about/questionnaires"): EVERYONE,
+    ("GET", "/sessions/<id:session_id>/prepare"): OWN,  # about Pat's own session
+    ("GET", "/sessions/<id:session_id>/check/<any(morning_after,72h):kind>"): OWN,  # planned: "not yet"
+    ("POST", "/sessions/<id:session_id>/check/<any(morning_after,72h):kind>"): OWN,
     ("GET", "/clinician/patients"): CLINICIANS,
+    ("GET", "/clinician/dashboard"): CLINICIANS,  # each sees only their own care team's patients
+    ("GET", "/clinician/overview"): CLINICIANS,
+    ("GET", "/admin/overview"): ADMINS,  # aggregates only
     ("GET", "/clinician/patients/new"): CLINICIANS,
     ("POST", "/clinician/patients/new"): CLINICIANS,
     ("GET", "/clinician/patients/<id:patient_id>"): CARE_TEAM,
@@ -79,6 +87,8 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/clinician/alerts/<id:alert_id>/ack"): CARE_TEAM,
     ("POST", "/clinician/patients/<id:patient_id>/baseline"): CARE_TEAM,
     ("POST", "/clinician/patients/<id:patient_id>/programme"): CARE_TEAM,
+    ("POST", "/clinician/patients/<id:patient_id>/sessions"): CARE_TEAM,
+    ("GET", f"/clinician/patients/<id:patient_id>/{CHART}"): CARE_TEAM,
     ("GET", "/admin/deliveries"): ADMINS,
     ("GET", "/api/v1/openapi.json"): EVERYONE,
     ("POST", "/api/v1/auth/token"): EVERYONE,
@@ -101,6 +111,20 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("PUT", "/api/v1/patients/<id:patient_id>/sessions/<id:session_id>"): CARE_TEAM,
     ("GET", "/api/v1/alerts"): CLINICIANS,
     ("POST", "/api/v1/alerts/<id:alert_id>/ack"): CARE_TEAM,
+    ("GET", "/api/v1/patients/<id:patient_id>/summary"): CARE_TEAM,
+    ("GET", f"/api/v1/patients/<id:patient_id>/{CHART}"): CARE_TEAM,
+    # The visit report and the exports: the care team's, and a patient's own (always the caller's).
+    ("GET", "/settings/data"): PATIENTS,
+    ("GET", "/settings/export.csv"): PATIENTS,
+    ("GET", "/settings/export.fhir.json"): PATIENTS,
+    ("GET", "/clinician/patients/<id:patient_id>/report.pdf"): CARE_TEAM,
+    ("GET", "/clinician/patients/<id:patient_id>/export.csv"): CARE_TEAM,
+    ("GET", "/clinician/patients/<id:patient_id>/export.fhir.json"): CARE_TEAM,
+    ("GET", "/api/v1/patients/<id:patient_id>/report.pdf"): CARE_TEAM,
+    ("GET", "/api/v1/patients/<id:patient_id>/export.csv"): CARE_TEAM,
+    ("GET", "/api/v1/patients/<id:patient_id>/export.fhir.json"): CARE_TEAM,
+    ("GET", "/api/v1/me/export.csv"): PATIENTS,
+    ("GET", "/api/v1/me/export.fhir.json"): PATIENTS,
 }
 
 
@@ -151,6 +175,9 @@ def _concrete(path: str, people, token: str) -> str:
         .replace("<id:assessment_id>", str(people.pat_assessment.id))
         .replace("<id:session_id>", str(people.pat_session.id))
         .replace("<any(phq9,gad7):instrument>", "phq9")
+        .replace("<any(outcomes,assessments,adherence):name>", "outcomes")
+        .replace("<any(png,svg):fmt>", "png")
+        .replace("<any(morning_after,72h):kind>", "morning_after")
         .replace("<token>", token)
         # yesterday in UTC is within every patient's back-fill window, whatever their zone
         .replace("<day>", (utcnow() - timedelta(days=1)).date().isoformat())

@@ -13,7 +13,7 @@ PUBLIC = {"security": []}  # for @blp.doc on the few endpoints that need no bear
 def init_app(app: Flask) -> None:
     from ..links import IdConverter, id_parameter_schema
     from ..security import csrf
-    from . import accounts, alerts, assessments, checkins, patients, sessions
+    from . import accounts, alerts, assessments, charts, checkins, exports, patients, sessions
 
     app.config["API_SPEC_OPTIONS"] = {
         "info": {"description": "Outcome journal for ketamine-assisted therapy. Authenticate with POST /auth/token."},
@@ -22,7 +22,7 @@ def init_app(app: Flask) -> None:
     }
     api.init_app(app)
     api.register_converter(IdConverter, id_parameter_schema)
-    for module in (accounts, patients, checkins, assessments, alerts, sessions):
+    for module in (accounts, patients, checkins, assessments, alerts, sessions, charts, exports):
         # Bearer tokens only (never the session cookie), so CSRF tokens do not apply here.
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp)

@@ -43,7 +43,19 @@ def local_time(instant: datetime, zone: ZoneInfo) -> str:
 def init_app(app: Flask) -> None:
     app.add_template_filter(sentence)
     app.add_template_filter(tel)
-    from . import admin, auth, clinician, health, patient, questionnaires, settings
+    from . import (
+        admin,
+        auth,
+        clinician,
+        dashboard,
+        exports,
+        health,
+        patient,
+        patient_sessions,
+        questionnaires,
+        settings,
+    )
 
-    for module in (auth, patient, questionnaires, settings, clinician, admin, health):
+    pages = (auth, patient, patient_sessions, questionnaires, settings, clinician, dashboard, admin, health, exports)
+    for module in pages:
         app.register_blueprint(module.bp)

@@ -23,7 +23,7 @@ def home_url(user: User) -> str:
     if user.role == Role.PATIENT:
         return url_for("patient.home")
     if user.role == Role.CLINICIAN:
-        return url_for("clinician.patients")
+        return url_for("dashboard.clinician_dashboard")
     return url_for("admin.staff")
 
 

@@ -1,8 +1,10 @@
-"""Clinicians' pages: their patients, enrolment, care teams, questionnaires and the alerts inbox."""
+"""Clinicians' pages: their patients, enrolment, care teams, questionnaires, sessions, charts and the alerts
+inbox."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -11,19 +13,21 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from .. import audit
+from .. import audit, chart_cache, patient_data
 from ..access import get_alert_or_404, get_patient_or_404, open_alerts_for, visible_patients
 from ..accounts import EnrolmentError, PatientDetails, create_invitation, enrol_patient
 from ..alerts import KIND_LABELS, AlertError, RecentData, acknowledge, recent_data
+from ..api.charts import chart_policy, chart_response
 from ..assessments import AssessmentError, Change, history, set_baseline
 from ..db import db, utcnow
 from ..links import invitation_url
-from ..models import SUBSTANCES, Alert, Assessment, CareTeamMember, EntrySource, Patient, Role, User
+from ..models import DOSE_UNITS, ROUTES, SUBSTANCES, Alert, Assessment, CareTeamMember, EntrySource, Patient, Role, User
 from ..questionnaires import ANSWERS
 from ..schemas import (
     AcknowledgeSchema,
     BaselineSchema,
     CareTeamAddSchema,
+    DosingSessionSchema,
     PatientEnrolmentSchema,
     ProgrammeSchema,
     form_input,
@@ -32,6 +36,7 @@ from ..schemas import (
 )
 from ..scoring import BAND_LABELS, GAD7, MCID, PHQ9
 from ..security import roles_required
+from ..sessions import SessionError, save_session
 from . import describe_wait, local_time
 
 bp = Blueprint("clinician", __name__, url_prefix="/clinician")
@@ -143,6 +148,8 @@ def _render_patient(
     new_invitation: dict | None = None,
     errors: dict | None = None,
     programme: dict | None = None,
+    session_form: dict | None = None,
+    session_errors: dict | None = None,
     status: int = 200,
 ):
     colleagues = db.session.scalars(
@@ -158,9 +165,20 @@ def _render_patient(
             "urinary_check": patient.urinary_check,
             "induction_until": patient.induction_until.isoformat() if patient.induction_until else "",
         }
+    now = utcnow()
+    data = patient_data.load(db.session, patient, now)
     return render_template(
         "clinician/patient.html",
         patient=patient,
+        summary=patient_data.summary(data, now),
+        charts=chart_cache.describe(data),
+        chart_days=chart_cache.DEFAULT_DAYS,
+        chart_first=data.first,
+        sessions=list(reversed(data.sessions)),
+        session_form=session_form or SESSION_FORM_DEFAULTS,
+        session_errors=session_errors or {},
+        routes=ROUTES,
+        dose_units=[(unit, unit) for unit in DOSE_UNITS],
         alerts=alerts,
         new_invitation=new_invitation,
         colleagues=colleagues,
@@ -258,6 +276,88 @@ def update_programme(patient_id: int):
     db.session.commit()
     flash("The programme is saved.", "success")
     return redirect(url_for("clinician.patient", patient_id=patient_id, _anchor="programme"))
+
+
+# --- Charts and sessions (KET-R1) ------------------------------------------------------------------------------
+
+
+@bp.get("/patients/<id:patient_id>/charts/<any(outcomes,assessments,adherence):name>.<any(png,svg):fmt>")
+@roles_required(Role.CLINICIAN)
+@chart_policy
+def chart(patient_id: int, name: str, fmt: str):
+    """A chart for an <img> on the patient's page: the API's cached picture, with its ETag, but authorised by
+    the session cookie (an image request cannot send a bearer token)."""
+    return chart_response(patient_id, name, fmt)
+
+
+SESSION_FORM_DEFAULTS = {"status": "given", "route": "iv", "dose_unit": "mg/kg", "setting": "clinic"}
+SESSION_TIMES = ("start", "discharge_at")
+
+
+def session_form_input(form, zone: ZoneInfo) -> tuple[dict, dict]:
+    """The session form as DosingSessionSchema input, and the errors found on the way. The form's times are the
+    clinician's wall-clock times (``<input type="datetime-local">``), made instants here in their zone; an
+    empty field is left out, so a required one is reported missing and an optional one takes its default."""
+    data = {
+        name: value
+        for name, value in form_input(DosingSessionSchema(), form).items()
+        if not (isinstance(value, str) and not value.strip())
+    }
+    errors = {}
+    for name in SESSION_TIMES:
+        if name not in data:
+            continue
+        instant, problem = _local_instant(data.pop(name).strip(), zone)
+        if problem:
+            errors[name] = [problem]
+        else:
+            data[name] = instant.isoformat()
+    return data, errors
+
+
+def _local_instant(text: str, zone: ZoneInfo) -> tuple[datetime | None, str | None]:
+    try:
+        naive = datetime.fromisoformat(text)
+        if naive.tzinfo is not None:
+            return naive, None
+        local = naive.replace(tzinfo=zone)
+        # A wall-clock time in the hour skipped when the clocks go forward does not exist; in the repeated
+        # hour, the first of the two is meant (fold=0).
+        if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
+            return None, f"This time does not exist in {zone.key}: the clocks went forward then."
+        return local, None
+    except (ValueError, OverflowError):
+        return None, "Give a date and a time, such as 2026-03-02 10:30."
+
+
+FRIENDLIER = {"Missing data for required field.": "Fill this in.", "Field may not be null.": "Fill this in."}
+
+
+@bp.post("/patients/<id:patient_id>/sessions")
+@roles_required(Role.CLINICIAN)
+def add_session(patient_id: int):
+    """Record a dosing session, planned or given, with its at-session measures (SPEC 7.4), as the API does."""
+    patient = get_patient_or_404(current_user, patient_id, action=None)
+    raw, errors = session_form_input(request.form, _zone())
+    record = None
+    try:
+        data = DosingSessionSchema().load(raw)
+    except ValidationError as error:
+        found = {name: [FRIENDLIER.get(m, m) for m in messages] for name, messages in error.messages.items()}
+        errors = {**found, **errors}
+    else:
+        if not errors:
+            try:
+                record = save_session(db.session, patient, data, utcnow(), current_user)
+            except SessionError as error:
+                errors = {error.field: [error.message]}
+    if record is None:
+        shown = {name: value for name, value in request.form.items() if name != "csrf_token"}
+        return _render_patient_again(patient, {}, session_errors=errors, session_form=shown)
+    audit.record(current_user, "session.write", patient_id, detail=f"session {record.id}")
+    db.session.commit()
+    flash(f"The session of {local_time(record.start, _zone())} is recorded.", "success")
+    return redirect(url_for("clinician.patient", patient_id=patient_id, _anchor="sessions"))
 
 
 # --- Alerts inbox (SAFE-R3) -------------------------------------------------------------------------------------

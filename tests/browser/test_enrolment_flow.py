@@ -52,7 +52,7 @@ def test_clinician_enrols_patient_who_sets_password_on_phone_and_lands_home(
     expect(clinician.get_by_role("heading", level=1)).to_have_text("Sign in")
     axe(clinician)
     sign_in(clinician, live_server.clinician_email)
-    expect(clinician).to_have_url(f"{url}/clinician/patients")
+    expect(clinician).to_have_url(f"{url}/clinician/dashboard")
 
     clinician.get_by_role("link", name="Enrol a patient", exact=True).click()
     expect(clinician).to_have_url(f"{url}/clinician/patients/new")
@@ -84,7 +84,7 @@ def test_clinician_enrols_patient_who_sets_password_on_phone_and_lands_home(
     link = clinician.locator("#invitation-url").input_value()
     assert re.fullmatch(rf"{re.escape(url)}/invite/[A-Za-z0-9_-]{{20,}}", link), link
     expect(clinician.locator("a.invitation-link")).to_have_attribute("href", link)
-    facts = clinician.locator("dl.facts")
+    facts = clinician.get_by_label("Details", exact=True)  # the patient's details list (dl aria-labelledby)
     expect(facts).to_contain_text("Europe/London")
     expect(facts).to_contain_text("Alcohol, Cannabis")
     expect(facts).to_contain_text("Invited, not yet active")
@@ -110,7 +110,7 @@ def test_clinician_enrols_patient_who_sets_password_on_phone_and_lands_home(
 
     # The clinician now sees the account as active.
     clinician.reload()
-    expect(clinician.locator("dl.facts")).to_contain_text("Active since")
+    expect(clinician.get_by_label("Details", exact=True)).to_contain_text("Active since")
 
     network.assert_only_own_origin()
     network.assert_no_csp_violations()
@@ -155,6 +155,13 @@ def test_clinician_sees_patient_list_and_patient_page_accessibly_on_a_desktop(li
     page = desktop.new_page()
     page.goto("/login")
     sign_in(page, live_server.clinician_email)
+    expect(page).to_have_url(f"{live_server.url}/clinician/dashboard")
+    triage = page.get_by_role("table", name=re.compile("^Your patients, most in need first"))
+    expect(triage.get_by_role("img", name=re.compile("^Mood over the last 14 days"))).not_to_have_count(0)
+    axe(page)
+    network.assert_no_csp_violations()
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Patients", exact=True).click()
     expect(page).to_have_url(f"{live_server.url}/clinician/patients")
     patients = page.get_by_role("table", name="Patients on your care teams")
     expect(patients).to_contain_text("Pat Patient")
