@@ -1,8 +1,10 @@
 """The demo clinic: staff on two separate care teams and a dozen patients with varied programmes and zones.
 
-Each patient has months of daily check-ins, PHQ-9 and GAD-7 forms stored through the real scoring and safety
-pathway (``assessments.submit``), explicit baselines, and the alerts the clinic's rules raise on that data,
-the older ones acknowledged with a note. Seeding is idempotent: a second run finds the clinic and only resets
+Each patient has a record of every dosing session (an induction course, then maintenance boosters, and the
+next ones booked) stored through ``sessions.save_session``, months of daily check-ins and PHQ-9 and GAD-7 forms
+that follow those sessions' effect, the forms stored through the real scoring and safety pathway
+(``assessments.submit``) with explicit baselines, and the alerts the clinic's rules raise on that data, the older
+ones acknowledged with a note. Seeding is idempotent: a second run finds the clinic and only resets
 the demo passwords when asked to.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,11 +34,14 @@ from .models import (
     Patient,
     ReportMode,
     Role,
+    SessionStatus,
     SleepRecord,
     SubstanceUse,
     User,
 )
+from .schemas import DosingSessionSchema
 from .scoring import DIFFICULTY, GAD7, PHQ9
+from .sessions import save_session
 from .sleep import QUALITIES, Night, compute, resolve_clock_times
 
 DEMO_CLINIC = "Demo Clinic"
@@ -71,6 +76,47 @@ class Course:
 
 
 @dataclass(frozen=True)
+class Protocol:
+    """How a patient is dosed (SPEC 7.1): the induction series, the maintenance interval after it, and what a
+    session of this kind records (SPEC 7.4)."""
+
+    route: str
+    product: str
+    induction: tuple[int, ...]  # days after the first session
+    maintenance_every: int  # days between boosters once the series is over
+    doses: tuple[float, ...]  # by session number; the last one repeats
+    dose_unit: str
+    observation: tuple[int, ...]  # minutes from the start of dosing to discharge, one picked per session
+    mg_per_kg: float | None = None  # a dose in mg worked out from the weight (recorded with it)
+    home_after_first: bool = False  # the first dose is observed in the clinic, the rest are taken at home
+    cadss_mean: float = 7.0  # the CADSS total at about 40 minutes, early in the series (KET-R7: tolerability only)
+
+    @property
+    def weight_based(self) -> bool:
+        return self.dose_unit == "mg/kg" or self.mg_per_kg is not None
+
+
+INDUCTION = (0, 2, 4, 7, 9, 11)  # days after the first session: six infusions over ~2 weeks (SPEC 7.1)
+
+IV = Protocol(
+    "iv", "Racemic ketamine", INDUCTION, 28, (0.5,), "mg/kg", (60, 75, 90), cadss_mean=11.0,
+)  # fmt: skip
+# The label's schedule: twice weekly in weeks 1-4, weekly in weeks 5-8, then every other week; 56 mg on day 1.
+ESKETAMINE = Protocol(
+    "intranasal", "Esketamine (Spravato)", (0, 3, 7, 10, 14, 17, 21, 24, 28, 35, 42, 49), 14, (56, 84), "mg",
+    (120,), cadss_mean=7.0,
+)  # fmt: skip
+IM = Protocol(
+    "im", "Racemic ketamine", INDUCTION, 28, (), "mg", (60, 75, 90), mg_per_kg=0.6, cadss_mean=8.0,
+)  # fmt: skip
+# Very-low-dose sublingual ketamine every 2-3 days for four weeks, then weekly, at home after an observed first dose.
+SUBLINGUAL_HOME = Protocol(
+    "sublingual", "Racemic ketamine lozenge (compounded)", (0, 2, 4, 7, 9, 11, 14, 16, 18, 21, 23, 25), 7, (10,),
+    "mg", (90,), home_after_first=True, cadss_mean=3.0,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
 class DemoPatient:
     name: str
     timezone: str
@@ -80,11 +126,15 @@ class DemoPatient:
     clinician: str = "clinician"
     course: Course = Course(15, 11, 0.6)
     urinary_check: bool = False  # KET-R4
+    protocol: Protocol = IV
+    bp_rise_at: int | None = None  # the given session (from 0) with a >= 40 mmHg systolic rise (SPEC 7.4)
 
 
 # Zones chosen to exercise the calendar: northern and southern clock changes, half-hour and 45-minute offsets,
 # and zones without daylight saving. Courses: patient01 responds and remits, patient02 responds and relapses
 # when maintenance lapses (a booster review), patient05 has an open safety alert, patient08 barely responds.
+# Most have IV infusions; patient03 and patient05 intranasal esketamine for treatment-resistant depression,
+# patient09 intramuscular injections, patient12 sublingual doses at home.
 DEMO_PATIENTS = [
     DemoPatient("Avery Brooks", "America/New_York", ["alcohol"], course=Course(18, 13, 0.92)),
     DemoPatient(
@@ -93,17 +143,25 @@ DEMO_PATIENTS = [
     ),
     DemoPatient(
         "Riley Patel", "America/Denver", [], tracks_pain=True, urinary_check=True,
-        course=Course(22, 15, 0.65, item9="baseline"),
+        course=Course(22, 15, 0.65, item9="baseline"), protocol=replace(ESKETAMINE, doses=(56,)),
     ),
     DemoPatient("Casey Nguyen", "America/Los_Angeles", ["stimulants", "cannabis"], course=Course(13, 16, 0.7)),
-    DemoPatient("Morgan Diaz", "America/Phoenix", [], course=Course(19, 11, 0.35, item9="recent")),
+    DemoPatient(
+        "Morgan Diaz", "America/Phoenix", [], course=Course(19, 11, 0.35, item9="recent"), protocol=ESKETAMINE,
+        bp_rise_at=1,
+    ),
     DemoPatient("Quinn Harper", "Pacific/Honolulu", ["alcohol", "benzodiazepines"], course=Course(15, 17, 0.75)),
     DemoPatient(
         "Taylor Kim", "Europe/London", ["ketamine"], sleep_detail=False, urinary_check=True,
         course=Course(12, 9, 0.75),
     ),
-    DemoPatient("Jamie Rossi", "Asia/Kolkata", [], tracks_pain=True, course=Course(16, 10, 0.2)),
-    DemoPatient("Drew Walker", "Asia/Kathmandu", ["opioids"], clinician="clinician2", course=Course(14, 12, 0.75)),
+    DemoPatient(  # a poor response: the dose goes up after three infusions
+        "Jamie Rossi", "Asia/Kolkata", [], tracks_pain=True, course=Course(16, 10, 0.2),
+        protocol=replace(IV, doses=(0.5, 0.5, 0.5, 0.75)),
+    ),
+    DemoPatient(
+        "Drew Walker", "Asia/Kathmandu", ["opioids"], clinician="clinician2", course=Course(14, 12, 0.75), protocol=IM,
+    ),
     DemoPatient(
         "Skyler Moreau", "Australia/Sydney", ["alcohol"], clinician="clinician2",
         course=Course(20, 14, 0.7, item9="midcourse"),
@@ -113,7 +171,7 @@ DEMO_PATIENTS = [
     ),
     DemoPatient(
         "Reese Okoro", "Australia/Adelaide", [], tracks_pain=True, clinician="clinician2", urinary_check=True,
-        course=Course(17, 8, 0.7),
+        course=Course(17, 8, 0.7), protocol=SUBLINGUAL_HOME,
     ),
 ]  # fmt: skip
 
@@ -184,7 +242,7 @@ def seed_demo(
             user = _user(clinic, patient_email(number), spec.name, Role.PATIENT, spec.timezone, password_hash, enrolled)
             session.add(user)
             session.flush()
-            plan = treatment_plan(user, spec, now)
+            plan = treatment_plan(user, spec, number, now)
             patient = Patient(
                 user_id=user.id,
                 substances=spec.substances,
@@ -199,6 +257,7 @@ def seed_demo(
             session.add(patient)
             session.flush()  # the care-team row refers to the patient row
             session.add(CareTeamMember(patient_id=user.id, clinician_id=staff[spec.clinician].id, added_at=enrolled))
+            seed_sessions(session, patient, spec, number, plan, staff[spec.clinician], now)
             seed_history(session, user, spec, number, plan, now)
             seed_questionnaires(session, patient, spec, number, plan, staff[spec.clinician], now)
     acknowledge_older_alerts(session, clinic, now)
@@ -208,16 +267,15 @@ def seed_demo(
 
 # --- History: what months in treatment look like ------------------------------------------------------------
 
-INDUCTION = (0, 2, 4, 7, 9, 11)  # days after the first session: six infusions over ~2 weeks (SPEC 7.1)
-MAINTENANCE_EVERY = 28
 DAYS_BEFORE_FIRST_SESSION = 14  # enrolment to the first session; the baseline forms fall in between (PHQ-R9)
+CLINIC_SLOTS = (time(8, 30), time(9, 0), time(10, 0), time(11, 30), time(13, 0), time(14, 30))
 
 
-def session_days(first_session: date, until: date) -> list[date]:
-    """The demo's dosing days: an induction series, then a maintenance session every four weeks."""
-    days = [first_session + timedelta(days=d) for d in INDUCTION]
-    while days[-1] + timedelta(days=MAINTENANCE_EVERY) <= until:
-        days.append(days[-1] + timedelta(days=MAINTENANCE_EVERY))
+def session_days(first_session: date, until: date, protocol: Protocol = IV) -> list[date]:
+    """The demo's dosing days: an induction series, then a maintenance session at the protocol's interval."""
+    days = [first_session + timedelta(days=d) for d in protocol.induction]
+    while days[-1] + timedelta(days=protocol.maintenance_every) <= until:
+        days.append(days[-1] + timedelta(days=protocol.maintenance_every))
     return [d for d in days if d <= until]
 
 
@@ -234,22 +292,49 @@ def treatment_effect(day: date, sessions: list[date]) -> float:
 class Plan:
     start: date  # the local date of enrolment
     today: date
-    sessions: list[date]
+    sessions: list[date]  # the days a dose was given, up to now: what the effects are built on
     induction_until: date
+    starts: dict[date, datetime]  # when each session (given, cancelled or booked) starts
+    cancelled: list[date]  # maintenance sessions that did not happen (the relapse story)
+    planned: list[date]  # the sessions booked from now on
 
 
-def treatment_plan(user: User, spec: DemoPatient, now: datetime) -> Plan:
-    """One patient's dosing days: the series, then maintenance, unless the course pauses it (the relapse)."""
+BOOKED_AHEAD = timedelta(days=14)  # the clinic books the next sessions this far ahead
+
+
+def treatment_plan(user: User, spec: DemoPatient, number: int, now: datetime) -> Plan:
+    """One patient's dosing days: the series, then maintenance, unless the course pauses it (the relapse); a
+    session counts from the moment it starts, and the next ones within two weeks are booked."""
     zone = ZoneInfo(user.timezone)
+    protocol = spec.protocol
     today = now.astimezone(zone).date()
     start = user.created_at.astimezone(zone).date()
     first = start + timedelta(days=DAYS_BEFORE_FIRST_SESSION)
-    induction_until = first + timedelta(days=INDUCTION[-1])
-    sessions = session_days(first, today)
+    induction_until = first + timedelta(days=protocol.induction[-1])
+    scheduled = session_days(first, (now + BOOKED_AHEAD).astimezone(zone).date(), protocol)
+    starts = {day: session_start(number, spec, zone, first, day) for day in scheduled}
     paused = spec.course.maintenance_paused_days
-    if paused is not None:
-        sessions = [d for d in sessions if d <= induction_until or d < today - timedelta(days=paused)]
-    return Plan(start, today, sessions, induction_until)
+    cancelled: list[date] = []
+    if paused is not None:  # a lapse: the sessions since were missed, the first one cancelled; a booster is booked
+        kept = [d for d in scheduled if d <= induction_until or d < today - timedelta(days=paused)]
+        cancelled = [d for d in scheduled if d not in kept and starts[d] <= now][:1]
+        booster = today + timedelta(days=random.Random(5000 + number).randint(2, 5))
+        starts[booster] = session_start(number, spec, zone, first, booster)
+        scheduled = [*kept, booster]
+    given = [d for d in scheduled if starts[d] <= now]
+    planned = [d for d in scheduled if starts[d] > now and starts[d] <= now + BOOKED_AHEAD][:2]
+    return Plan(start, today, given, induction_until, starts, cancelled, planned)
+
+
+def session_start(number: int, spec: DemoPatient, zone: ZoneInfo, first: date, day: date) -> datetime:
+    """The patient's usual clinic slot, a few minutes late now and then; a home dose in the evening."""
+    jitter = random.Random(f"{number}:{day.isoformat()}")
+    if spec.protocol.home_after_first and day != first:
+        at = time(jitter.randint(19, 21), jitter.randrange(0, 60, 5))
+    else:
+        at = random.Random(4000 + number).choice(CLINIC_SLOTS)
+        at = time(at.hour, at.minute + jitter.choice((0, 0, 0, 5, 10)))
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
 
 
 def felt_effect(effect: float, course: Course) -> float:
@@ -382,6 +467,128 @@ def _demo_night(rng, day: date, zone: ZoneInfo, effect: float) -> SleepRecord:
         into_bed=into_bed, tried_sleep=tried, final_wake=final, out_of_bed=out, sol_min=sol,
         awakenings=night.awakenings, waso_min=waso, quality=quality, tib_min=metrics.tib_min, tst_min=metrics.tst_min,
     )  # fmt: skip
+
+
+# --- Sessions: every dose a record, as the clinician entered it (KET-R1, SPEC 7.4) -------------------------------
+
+SESSION_SCHEMA = DosingSessionSchema()
+BP_CHECK_AFTER = timedelta(minutes=40)  # post-dose pressure and CADSS are taken about 40 minutes in (SPEC 7.4)
+BP_RISE_NOTE = (
+    "BP {systolic}/{diastolic} at 40 min without symptoms; rechecked every 15 min, settled to {settled} before "
+    "discharge. Observation extended."
+)
+HOME_NOTE = "First dose at home, as prescribed; entered from the patient's dosing log, as the ones after it are."
+CANCELLED_NOTE = "Patient cancelled (work travel); to rebook."
+SESSION_NOTES = (
+    "Mild nausea, settled without medication.",
+    "Tolerated well; talked about the week's therapy session afterwards.",
+    "Brief anxiety at onset, settled with reassurance.",
+    "Mild headache after the session; fluids.",
+    "Drowsy at discharge; went home with a friend driving.",
+)
+
+
+def seed_sessions(
+    session: Session, patient: Patient, spec: DemoPatient, number: int, plan: Plan, clinician: User, now: datetime
+) -> None:
+    """The sessions behind the demo's effects: each day in ``plan.sessions`` a given session (the series in an
+    induction course, then maintenance), a cancelled one where maintenance lapsed, and the next ones booked.
+    Each goes through the API's schema and ``save_session``, entered by the patient's clinician when it
+    happened."""
+    rng = random.Random(6000 + number)
+    protocol = spec.protocol
+    first = min(plan.starts)  # the day of the first session
+    weight = round(rng.uniform(55, 105) * 2) / 2 if protocol.weight_based else None
+    pressure = (rng.randint(120, 134), rng.randint(76, 86), rng.randint(62, 80))  # the patient's usual pre-dose
+    days = sorted(
+        [(day, SessionStatus.GIVEN) for day in plan.sessions]
+        + [(day, SessionStatus.CANCELLED) for day in plan.cancelled]
+        + [(day, SessionStatus.PLANNED) for day in plan.planned]
+    )
+    given_count = 0
+    booked_at = None  # the end of the session before, when the next one was booked
+    for day, status in days:
+        start = plan.starts[day]
+        home = protocol.home_after_first and day != first
+        dose_number = given_count if status == SessionStatus.GIVEN else len(plan.sessions)
+        data = {
+            "start": start.isoformat(),
+            "status": status.value,
+            "route": protocol.route,
+            "product": protocol.product,
+            "dose": _dose(protocol, dose_number, weight),
+            "dose_unit": protocol.dose_unit,
+            "weight_kg": weight,
+            "setting": "home" if home else "clinic",
+            "course": "induction" if day <= plan.induction_until else "maintenance",
+        }
+        entered = min(now, booked_at or start - timedelta(days=DAYS_BEFORE_FIRST_SESSION))
+        if status == SessionStatus.GIVEN and home:  # entered from the patient's log within a day or so
+            data["notes"] = HOME_NOTE if given_count == 1 else ""
+            entered = booked_at = min(now, start + timedelta(hours=rng.randint(12, 36)))
+            given_count += 1
+        elif status == SessionStatus.GIVEN:
+            measures, end = _given_measures(rng, spec, given_count, pressure, start, now)
+            data.update(measures)
+            entered = booked_at = min(now, end)
+            given_count += 1
+        elif status == SessionStatus.CANCELLED:
+            data["notes"] = CANCELLED_NOTE
+            entered = start - timedelta(hours=rng.randint(20, 30))
+        elif plan.cancelled:  # the booster after a lapse, booked a day or so ago (after the booster review)
+            entered = now - timedelta(hours=rng.randint(20, 40))
+        record = save_session(session, patient, SESSION_SCHEMA.load(data), entered, clinician)
+        if day == plan.induction_until and status == SessionStatus.GIVEN and record.course is not None:
+            record.course.ended_on = day  # the clinician closes the series at its last session
+    session.flush()
+
+
+def _dose(protocol: Protocol, number: int, weight: float | None) -> float:
+    if protocol.mg_per_kg is not None:
+        return 5.0 * round(protocol.mg_per_kg * weight / 5)
+    return protocol.doses[min(number, len(protocol.doses) - 1)]
+
+
+def _given_measures(
+    rng, spec: DemoPatient, number: int, usual: tuple[int, int, int], start: datetime, now: datetime
+) -> tuple[dict, datetime]:
+    """The at-session measures of a session given in the clinic (SPEC 7.4), as far as they have been taken by
+    ``now``: pressure and heart rate before dosing; pressure, heart rate and the CADSS total about 40 minutes
+    in; the discharge. Returns them, and when the session ended (or ends)."""
+    protocol = spec.protocol
+    systolic, diastolic, rate = usual
+    pre = (  # over 140/90 the session would have been delayed
+        min(140, round(systolic + rng.gauss(0, 4))),
+        min(90, round(diastolic + rng.gauss(0, 3))),
+        round(rate + rng.gauss(0, 5)),
+    )
+    measures = {"bp_systolic_pre": pre[0], "bp_diastolic_pre": pre[1], "heart_rate_pre": pre[2], "notes": ""}
+    rise = protocol.route == "intranasal" and number == spec.bp_rise_at
+    observation = rng.choice(protocol.observation) + (30 if rise else 0)
+    if start + BP_CHECK_AFTER <= now:
+        if rise:
+            up = (42 + rng.randint(0, 4), 24 + rng.randint(0, 3))
+        else:
+            lift = {"intranasal": 16, "sublingual": 6}.get(protocol.route, 10)
+            up = (max(0, round(rng.gauss(lift, 5))), max(0, round(rng.gauss(lift / 2, 3))))
+        measures.update(
+            bp_systolic_post=pre[0] + up[0],
+            bp_diastolic_post=pre[1] + up[1],
+            heart_rate_post=round(pre[2] + max(0.0, rng.gauss(6, 4))),
+            # Dissociation fades over a series (tolerability only: KET-R7).
+            dissociation_score=max(0, min(92, round(rng.gauss(protocol.cadss_mean - 0.4 * min(number, 6), 3.5)))),
+        )
+        if rise:
+            settled = f"{pre[0] + rng.randint(8, 14)}/{pre[1] + rng.randint(4, 8)}"
+            measures["notes"] = BP_RISE_NOTE.format(
+                systolic=measures["bp_systolic_post"], diastolic=measures["bp_diastolic_post"], settled=settled
+            )
+        elif rng.random() < 0.15:
+            measures["notes"] = rng.choice(SESSION_NOTES)
+    end = start + timedelta(minutes=observation)
+    if end <= now:
+        measures.update(observation_minutes=observation, discharge_at=end.isoformat())
+    return measures, end
 
 
 # --- Questionnaires: PHQ-9 and GAD-7 through the real scoring and safety pathway ------------------------------

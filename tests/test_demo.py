@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from journal import alerts, checkins, scoring
 from journal.accounts import password_matches
 from journal.db import db
-from journal.demo import INDUCTION, seed_demo
+from journal.demo import DEMO_PATIENTS, patient_email, seed_demo, treatment_plan
 from journal.models import (
     Alert,
     Assessment,
@@ -21,12 +21,18 @@ from journal.models import (
     CareTeamMember,
     CheckIn,
     Clinic,
+    CourseKind,
+    DosingSession,
     OutboxMessage,
     OutboxStatus,
     Patient,
     Role,
+    SessionStatus,
+    TreatmentCourse,
     User,
 )
+from journal.schemas import DosingSessionOutSchema, DosingSessionSchema
+from journal.sessions import sessions_of
 from tests.conftest import NOW
 
 
@@ -51,7 +57,7 @@ def test_demo_seeds_staff_on_separate_care_teams_and_twelve_patients(app):
 
 
 def _counts() -> dict[str, int]:
-    models = (User, CheckIn, Assessment, Baseline, Alert, OutboxMessage)
+    models = (User, CheckIn, Assessment, Baseline, Alert, OutboxMessage, DosingSession, TreatmentCourse)
     return {model.__name__: db.session.scalar(select(func.count()).select_from(model)) for model in models}
 
 
@@ -59,6 +65,7 @@ def test_demo_is_idempotent(app):
     _run(app, "--password", "demo password 1")
     counts = _counts()
     assert counts["Assessment"] > 0 and counts["Alert"] > 0 and counts["Baseline"] > 0
+    assert counts["DosingSession"] > 12 * 6 and counts["TreatmentCourse"] >= 12
     result = _run(app)
     assert result.exit_code == 0
     assert "already there; passwords unchanged" in result.output
@@ -140,6 +147,10 @@ def _local(instant: datetime, patient: Patient) -> date:
     return instant.astimezone(ZoneInfo(patient.user.timezone)).date()
 
 
+def _given(patient: Patient) -> list[DosingSession]:
+    return [s for s in sessions_of(db.session, patient.user_id) if s.status == SessionStatus.GIVEN]
+
+
 def _care_team(patient: Patient) -> set[int]:
     return {clinician.id for clinician in patient.clinicians}
 
@@ -156,7 +167,7 @@ def test_demo_questionnaires_follow_the_cadence_from_an_explicit_baseline(seeded
     assert clinic.weekly_during_induction
     for patient in _patients():
         assert patient.induction_until is not None, patient.user.email
-        first_session = patient.induction_until - timedelta(days=INDUCTION[-1])
+        first_session = _local(_given(patient)[0].start, patient)
         phq9, gad7 = _forms(patient, scoring.PHQ9), _forms(patient, scoring.GAD7)
         # Administered together (SPEC 2.4).
         assert len(phq9) == len(gad7) >= 6
@@ -316,3 +327,181 @@ def test_demo_daily_data_is_what_the_app_would_have_stored(seeded):
     for patient in patients:
         for day in db.session.scalars(select(CheckIn.local_date).where(CheckIn.patient_id == patient.user_id)):
             assert alerts.evaluate_checkin(db.session, patient, day, now) == [], (patient.user.email, day)
+
+
+# --- The demo's sessions: the records behind the effects (KET-R1, SPEC 7.1, 7.2, 7.4) ----------------------------
+
+
+def _numbered() -> list[tuple[int, Patient]]:
+    by_email = {patient.user.email: patient for patient in _patients()}
+    return [(number, by_email[patient_email(number)]) for number in range(1, len(DEMO_PATIENTS) + 1)]
+
+
+def _courses(patient: Patient, kind: CourseKind) -> list[TreatmentCourse]:
+    return db.session.scalars(
+        select(TreatmentCourse)
+        .where(TreatmentCourse.patient_id == patient.user_id, TreatmentCourse.kind == kind)
+        .order_by(TreatmentCourse.started_on)
+    ).all()
+
+
+def _check_sessions(now: datetime) -> None:
+    """KET-R1: every dose the effects were built on is a given session, the series in one induction course that
+    ends on ``induction_until``, boosters in a maintenance course that starts after it; the next sessions are
+    booked in the future; every record is one the API would take, entered by the patient's clinician."""
+    with_planned = 0
+    for number, patient in _numbered():
+        email = patient.user.email
+        plan = treatment_plan(patient.user, DEMO_PATIENTS[number - 1], number, now)
+        records = sessions_of(db.session, patient.user_id)
+        given = [s for s in records if s.status == SessionStatus.GIVEN]
+        assert [_local(s.start, patient) for s in given] == plan.sessions, email
+        assert all(s.start <= now for s in given)
+
+        [induction] = _courses(patient, CourseKind.INDUCTION)
+        series = [s for s in given if s.course_id == induction.id]
+        assert len(series) >= 6, email
+        assert induction.started_on == _local(series[0].start, patient)
+        assert induction.ended_on == patient.induction_until == _local(series[-1].start, patient), email
+        assert induction.created_by_id in _care_team(patient)
+        maintenance = _courses(patient, CourseKind.MAINTENANCE)
+        assert len(maintenance) <= 1
+        for course in maintenance:
+            assert course.started_on > induction.ended_on, email
+            assert course.ended_on is None  # still going
+            assert course.created_by_id in _care_team(patient)
+        for record in records:
+            assert record.course_id is not None
+            in_series = _local(record.start, patient) <= patient.induction_until
+            assert record.course_id == (induction.id if in_series else maintenance[0].id), (email, record.start)
+            assert record.entered_by_id in _care_team(patient)
+            assert record.created_at <= now
+            if record.status == SessionStatus.GIVEN:
+                assert record.start <= record.created_at  # entered at or after the session
+            if record.discharge_at is not None:
+                assert record.discharge_at <= now
+
+        planned = [s for s in records if s.status == SessionStatus.PLANNED]
+        assert len(planned) <= 2
+        for record in planned:
+            assert now < record.start <= now + timedelta(days=14), email
+            assert record.bp_systolic_post is None and record.dissociation_score is None
+            assert record.discharge_at is None
+        with_planned += bool(planned)
+        cancelled = [s for s in records if s.status == SessionStatus.CANCELLED]
+        if cancelled:  # the lapse in maintenance (SPEC 7.2), then a booster booked
+            assert DEMO_PATIENTS[number - 1].course.maintenance_paused_days is not None
+            assert given[-1].start < cancelled[0].start < now and cancelled[0].notes
+            assert planned and (planned[0].start - now) < timedelta(days=6)  # a booster within days
+    assert with_planned >= 4
+
+
+def _loaded(record: DosingSession) -> dict:
+    """A dump of the record in the API's shape, loaded back through the API's input schema (any error raises)."""
+    dumped = DosingSessionOutSchema().dump(record)
+    return DosingSessionSchema().load({key: dumped[key] for key in DosingSessionSchema().fields if key in dumped})
+
+
+@pytest.mark.parametrize("now", SEED_AT, ids=lambda now: now.strftime("%Y%m%dT%H%M"))
+def test_demo_sessions_hold_whenever_it_is_seeded(app, now):
+    seed_demo(db.session, "demo password 1", now)
+    _check_sessions(now)
+
+
+def test_demo_sessions_are_the_days_the_effects_were_built_on(seeded):
+    _check_sessions(seeded)
+
+
+def test_demo_sessions_are_what_the_api_would_take_and_clinically_plausible(seeded):
+    """Every record loads through DosingSessionSchema as dumped; doses, units and routes follow SPEC 7.1 and the
+    at-session measures SPEC 7.4: BP before and ~40 min after, CADSS low-ish (tolerability only), observation
+    >= 120 min for esketamine, discharge = start + observation, weight with every weight-based dose."""
+    records = db.session.scalars(select(DosingSession).order_by(DosingSession.id)).all()
+    routes = set()
+    clinic_given = []
+    for record in records:
+        data = _loaded(record)
+        assert (data["route"], data["dose"], data["dose_unit"], data["status"]) == (
+            record.route, record.dose, record.dose_unit, record.status.value,
+        )  # fmt: skip
+        assert data["course"] in ("induction", "maintenance")
+        routes.add(record.route)
+        if record.route == "intranasal":
+            assert (record.product, record.dose_unit, record.setting) == ("Esketamine (Spravato)", "mg", "clinic")
+            assert record.dose in (56, 84)  # 28 mg a device (SPEC 7.1), never at home
+        elif record.route == "iv":
+            assert record.dose_unit == "mg/kg" and 0.5 <= record.dose <= 0.75
+        elif record.route == "im":
+            assert record.dose_unit == "mg" and 0.4 <= record.dose_mg_per_kg <= 0.8
+        else:
+            assert record.route in ("oral", "sublingual") and record.dose_unit == "mg"
+        assert (record.weight_kg is not None) == (record.route in ("iv", "im")), record.id
+        if record.setting == "home":
+            assert record.route in ("oral", "sublingual")
+            assert record.bp_systolic_pre is None and record.dissociation_score is None and record.discharge_at is None
+        elif record.status == SessionStatus.GIVEN:
+            clinic_given.append(record)
+        else:
+            assert record.bp_systolic_post is None and record.discharge_at is None
+    assert routes == {"iv", "intranasal", "im", "sublingual"}
+    assert any(record.setting == "home" for record in records)
+
+    rises = []
+    for record in clinic_given:
+        assert 100 <= record.bp_systolic_pre <= 140 and 60 <= record.bp_diastolic_pre <= 90  # else delayed
+        assert record.bp_systolic_post >= record.bp_systolic_pre - 5
+        assert 0 <= record.dissociation_score <= 92
+        assert record.discharge_at == record.start + timedelta(minutes=record.observation_minutes)
+        if record.route == "intranasal":
+            assert record.observation_minutes >= 120  # esketamine REMS (SPEC 7.4)
+        else:
+            assert 60 <= record.observation_minutes <= 90
+        if record.bp_systolic_post - record.bp_systolic_pre >= 40:
+            rises.append(record)
+    assert rises and all(r.route == "intranasal" and "BP" in r.notes and r.observation_minutes > 120 for r in rises)
+    cadss = [r.dissociation_score for r in clinic_given]
+    assert 6 <= sum(cadss) / len(cadss) <= 11  # low on average (SPEC 7.4: mean 7.7 in 110 IV patients)
+    iv = [r.dissociation_score for r in clinic_given if r.route == "iv"]
+    others = [r.dissociation_score for r in clinic_given if r.route != "iv"]
+    assert sum(iv) / len(iv) > sum(others) / len(others)
+
+
+def test_demo_esketamine_follows_the_label_schedule(seeded):
+    """SPEC 7.1: twice weekly in weeks 1-4, weekly in weeks 5-8, then weekly or every other week."""
+    for _number, patient in _numbered():
+        given = [s for s in _given(patient) if s.route == "intranasal"]
+        if not given:
+            continue
+        first = _local(given[0].start, patient)
+        weeks = [(_local(s.start, patient) - first).days // 7 for s in given]
+        assert [weeks.count(week) for week in range(8)] == [2, 2, 2, 2, 1, 1, 1, 1]
+        assert patient.induction_until == first + timedelta(days=49)
+        later = [_local(s.start, patient) for s in given if _local(s.start, patient) > patient.induction_until]
+        assert later and all((b - a).days in (7, 14) for a, b in itertools.pairwise(later))
+        assert given[0].dose == 56
+
+
+def test_a_session_under_way_at_seeding_is_given_with_what_has_been_measured(app):
+    """Seeded while a patient is in the middle of a session: it counts (the dose was given) with the pre-dose
+    measures, and no discharge yet."""
+    base = datetime(2026, 4, 1, tzinfo=UTC)
+    for hour in range(24 * 35):
+        now = base + timedelta(hours=hour, minutes=20)
+        under_way = []
+        for number, spec in enumerate(DEMO_PATIENTS, start=1):
+            if spec.protocol.home_after_first:
+                continue
+            user = User(timezone=spec.timezone, created_at=now - timedelta(days=120 - 3 * number))
+            plan = treatment_plan(user, spec, number, now)
+            under_way += [(number, d) for d in plan.sessions if now - timedelta(minutes=60) < plan.starts[d] <= now]
+        if under_way:
+            break
+    else:
+        pytest.fail("no instant with a session under way")
+    seed_demo(db.session, "demo password 1", now)
+    _check_sessions(now)
+    number, day = under_way[0]
+    patient = db.session.scalar(select(User).where(User.email == patient_email(number))).patient
+    record = next(s for s in _given(patient) if _local(s.start, patient) == day)
+    assert record.bp_systolic_pre is not None and record.discharge_at is None and record.observation_minutes is None
+    assert (record.dissociation_score is None) == (now - record.start < timedelta(minutes=40))
