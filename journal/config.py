@@ -35,6 +35,8 @@ DEFAULTS: dict[str, object] = {
     "VAPID_SUBJECT": "mailto:admin@journal.invalid",
     "PUSH_REQUIRE_HTTPS": True,  # push services are https; tests play one on http://127.0.0.1
     "MAX_CONTENT_LENGTH": 256 * 1024,
+    "COMPRESS_MIMETYPES": ["text/css", "text/javascript", "application/javascript"],
+    "COMPRESS_ALGORITHM": ["br", "gzip"],
 }
 
 

@@ -1,6 +1,6 @@
 // Service worker: keeps the app shell so the journal opens without a connection.
 // Pages: network first, falling back to the last copy seen; static files: cache first.
-var SHELL = "journal-shell-v3";
+var SHELL = "journal-shell-v4";
 var PAGES = "journal-pages";
 var SHELL_FILES = ["/static/app.css", "/static/js/journal.js", "/static/icon.svg", "/offline"];
 var HOME = "/home";  // the manifest's start_url
@@ -28,6 +28,14 @@ self.addEventListener("activate", function (event) {
   );
 });
 
+// Only HTML pages are kept for offline use (they are cleared at sign-out), never a download such as an
+// export or a report: those carry a Content-Disposition and are not HTML.
+function keepsOffline(response) {
+  var type = response.headers.get("Content-Type") || "";
+  return response.ok && !response.redirected && type.indexOf("text/html") === 0 &&
+    !response.headers.get("Content-Disposition");
+}
+
 self.addEventListener("fetch", function (event) {
   var request = event.request;
   var url = new URL(request.url);
@@ -41,7 +49,7 @@ self.addEventListener("fetch", function (event) {
   if (request.mode === "navigate") {
     event.respondWith(
       fetch(request).then(function (response) {
-        if (response.ok && !response.redirected) {
+        if (keepsOffline(response)) {
           var copy = response.clone();
           caches.open(PAGES).then(function (cache) { cache.put(url.pathname, copy); });
         }
