@@ -35,6 +35,7 @@ from ..models import SUBSTANCES, Alert, CheckIn, EntrySource, Role
 from ..schemas import CheckInSchema, checkin_form_errors, checkin_form_input, checkin_form_values
 from ..security import roles_required
 from ..sleep import describe_duration
+from .patient_sessions import session_cards_for_home
 
 bp = Blueprint("patient", __name__)
 
@@ -80,6 +81,7 @@ def home():
         day_label=lambda d: day_label(d, today),
         queued=request.args.get("queued") == "1",
         questionnaires_due=due_instruments(db.session, current_user.patient, now),
+        session_cards=session_cards_for_home(),
         # KET-R2: the loss-of-response flag is for the clinician; the patient sees only a neutral word.
         team_may_check_in=db.session.scalar(
             select(Alert.id).where(

@@ -161,10 +161,8 @@ class HomeCheck:
     session_day: str
 
 
-@bp.app_template_global()
 def session_cards_for_home() -> dict:
-    """The home page's cards about sessions: the next planned one, and any due, unanswered check. Called from
-    templates/patient/home.html (the home view is another module's; this keeps the queries in one call)."""
+    """The home page's cards about sessions: the next planned one, and any due, unanswered check."""
     zone = ZoneInfo(current_user.timezone)
     cards = session_cards(db.session, current_user, utcnow())
     upcoming = cards.next_planned
