@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
 
-.PHONY: run test lint format install install-dev clean
+.PHONY: run test bench lint format install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,13 +42,20 @@ run: install instance/demo-password
 test: install-dev tests/browser/node_modules/axe-core/axe.min.js
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Figures against baselines measured in the same run; writes BENCHMARKS.md. Needs wrk (installed here when
+# running as root on Debian) and Chromium for the page weights.
+bench: install-dev
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
+		|| { echo "make bench needs wrk: apt-get install wrk"; exit 2; }
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 lint: install-dev
-	$(BIN)/ruff check journal jobs tests wsgi.py
-	$(BIN)/ruff format --check journal jobs tests wsgi.py
+	$(BIN)/ruff check journal jobs tests bench wsgi.py
+	$(BIN)/ruff format --check journal jobs tests bench wsgi.py
 
 format: install-dev
-	$(BIN)/ruff format journal jobs tests wsgi.py
-	$(BIN)/ruff check --fix journal jobs tests wsgi.py
+	$(BIN)/ruff format journal jobs tests bench wsgi.py
+	$(BIN)/ruff check --fix journal jobs tests bench wsgi.py
 
 clean:
 	rm -rf $(VENV) tests/browser/node_modules .pytest_cache .ruff_cache .hypothesis
