@@ -83,7 +83,9 @@ def raise_alert(
     """Raise an alert unless one with this key exists; queue the care team's e-mails. The caller commits.
 
     Returns the new alert, or None when it had been raised already."""
-    assert severity in SEVERITIES
+    # Not an assert: `python -O` drops those, and the column has no CHECK constraint to catch a typo.
+    if severity not in SEVERITIES:
+        raise ValueError(f"unknown alert severity {severity!r}")
     inserted = insert_ignoring_duplicates(
         session,
         [

@@ -318,7 +318,7 @@ def treatment_plan(user: User, spec: DemoPatient, number: int, now: datetime) ->
     if paused is not None:  # a lapse: the sessions since were missed, the first one cancelled; a booster is booked
         kept = [d for d in scheduled if d <= induction_until or d < today - timedelta(days=paused)]
         cancelled = [d for d in scheduled if d not in kept and starts[d] <= now][:1]
-        booster = today + timedelta(days=random.Random(5000 + number).randint(2, 5))
+        booster = today + timedelta(days=random.Random(5000 + number).randint(2, 5))  # nosec B311 # demo data
         starts[booster] = session_start(number, spec, zone, first, booster)
         scheduled = [*kept, booster]
     given = [d for d in scheduled if starts[d] <= now]
@@ -328,11 +328,11 @@ def treatment_plan(user: User, spec: DemoPatient, number: int, now: datetime) ->
 
 def session_start(number: int, spec: DemoPatient, zone: ZoneInfo, first: date, day: date) -> datetime:
     """The patient's usual clinic slot, a few minutes late now and then; a home dose in the evening."""
-    jitter = random.Random(f"{number}:{day.isoformat()}")
+    jitter = random.Random(f"{number}:{day.isoformat()}")  # nosec B311 # demo data
     if spec.protocol.home_after_first and day != first:
         at = time(jitter.randint(19, 21), jitter.randrange(0, 60, 5))
     else:
-        at = random.Random(4000 + number).choice(CLINIC_SLOTS)
+        at = random.Random(4000 + number).choice(CLINIC_SLOTS)  # nosec B311 # demo data
         at = time(at.hour, at.minute + jitter.choice((0, 0, 0, 5, 10)))
     return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
 
@@ -345,8 +345,8 @@ def felt_effect(effect: float, course: Course) -> float:
 def seed_history(session: Session, user: User, spec: DemoPatient, number: int, plan: Plan, now: datetime) -> None:
     """Months of daily check-ins for one demo patient, deterministic for a given patient number, and the alerts
     the clinic's daily-data rules raise on them, as ``checkins.save_checkin`` would have."""
-    rng = random.Random(number)
-    urinary_rng = random.Random(2000 + number)
+    rng = random.Random(number)  # nosec B311 # demo data
+    urinary_rng = random.Random(2000 + number)  # nosec B311 # demo data
     zone = ZoneInfo(user.timezone)
     start, today = plan.start, plan.today
     adherence = 0.62 + 0.3 * rng.random()
@@ -495,7 +495,7 @@ def seed_sessions(
     induction course, then maintenance), a cancelled one where maintenance lapsed, and the next ones booked.
     Each goes through the API's schema and ``save_session``, entered by the patient's clinician when it
     happened."""
-    rng = random.Random(6000 + number)
+    rng = random.Random(6000 + number)  # nosec B311 # demo data
     protocol = spec.protocol
     first = min(plan.starts)  # the day of the first session
     weight = round(rng.uniform(55, 105) * 2) / 2 if protocol.weight_based else None
@@ -656,7 +656,7 @@ def seed_questionnaires(
     """PHQ-9 and GAD-7 together on the clinic's cadence, each submitted at its completion instant through
     ``assessments.submit`` (so scoring, ``days_since_previous`` and the alerts are the app's own), with the
     baselines the clinician sets before the first session (PHQ-R9)."""
-    rng = random.Random(1000 + number)
+    rng = random.Random(1000 + number)  # nosec B311 # demo data
     user, course = patient.user, spec.course
     zone = ZoneInfo(user.timezone)
     weights = {name: [w * rng.uniform(0.6, 1.4) for w in ITEM_WEIGHTS[name]] for name in (PHQ9, GAD7)}
@@ -722,7 +722,7 @@ def acknowledge_older_alerts(session: Session, clinic: Clinic, now: datetime) ->
         )
     }
     specs = {patient_email(number): spec for number, spec in enumerate(DEMO_PATIENTS, start=1)}
-    rng = random.Random(3000)
+    rng = random.Random(3000)  # nosec B311 # demo data
     rows = session.scalars(
         select(Alert).join(User, User.id == Alert.patient_id).where(User.clinic_id == clinic.id).order_by(Alert.id)
     ).all()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 from datetime import datetime
 from pathlib import Path
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape  # nosec B406 # escapes text for ReportLab's markup; parses no XML
 
 import matplotlib
 from reportlab.lib import colors
