@@ -9,7 +9,7 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 # Named constraints, so Alembic migrations can alter them on SQLite and PostgreSQL alike.
@@ -50,6 +50,17 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def commit_keeping_loaded(session: Session) -> None:
+    """Commit without expiring the objects in the session, for a writer that answers with what it has just
+    written. They already hold every stored value (keys and defaults come back at the flush), so the usual
+    expiry would only make the answer reload them: four statements for a check-in and its three child tables."""
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 def utcnow() -> datetime:

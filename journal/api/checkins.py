@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import audit
 from ..access import get_patient_or_404, patient_in_path_required
 from ..checkins import CheckInError, local_today, save_checkin
-from ..db import db, utcnow
+from ..db import commit_keeping_loaded, db, utcnow
 from ..models import CheckIn, Patient, Role, User
 from ..schemas import CheckInOutSchema, CheckInSchema, StrictSchema
 from ..security import roles_required
@@ -42,7 +42,7 @@ def _put(patient: Patient, day: date, data: dict, entered_by: User):
             checkin, created = save_checkin(db.session, patient, day, data, utcnow(), entered_by)
             if entered_by.is_staff:
                 audit.record(entered_by, "checkin.write", patient.user_id, detail=day.isoformat())
-            db.session.commit()
+            commit_keeping_loaded(db.session())
         except CheckInError as error:
             db.session.rollback()
             abort(error.status, message=error.message, errors={"json": {error.field: [error.message]}})
