@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort
+from flask import abort, g
 from flask_login import current_user
 from sqlalchemy import Select, case, select
 from sqlalchemy.orm import contains_eager, selectinload
@@ -20,14 +20,8 @@ from .models import Alert, CareTeamMember, Patient, Role, User
 
 
 def visible_patients(user: User) -> Select:
-    """A query for the patients ``user`` may see (ordered by name)."""
-    # The user row comes with the join, and care teams in one more query, not one per patient.
-    query = (
-        select(Patient)
-        .join(Patient.user)
-        .options(contains_eager(Patient.user), selectinload(Patient.clinicians))
-        .order_by(User.name, User.id)
-    )
+    """A query for the patients ``user`` may see (ordered by name), with their user rows."""
+    query = select(Patient).join(Patient.user).options(contains_eager(Patient.user)).order_by(User.name, User.id)
     if user.role == Role.PATIENT:
         return query.where(Patient.user_id == user.id)
     if user.role == Role.CLINICIAN:
@@ -37,6 +31,12 @@ def visible_patients(user: User) -> Select:
     return query.where(False)
 
 
+def patient_list(user: User) -> Select:
+    """The patients ``user`` may see, for a list that names each one's care team: the teams come in one more
+    query, not one per patient."""
+    return visible_patients(user).options(selectinload(Patient.clinicians))
+
+
 def get_patient_or_404(user: User, patient_id: int, action: str | None = "patient.read", detail: str = "") -> Patient:
     """The patient ``user`` asked for, if they may see them; otherwise abort with 404.
 
@@ -44,7 +44,11 @@ def get_patient_or_404(user: User, patient_id: int, action: str | None = "patien
     while a change is committed by the caller with the change. ``action=None`` is only for a caller that
     records a more specific event itself once its input is validated (the check must still come first).
     """
-    patient = db.session.scalar(visible_patients(user).where(Patient.user_id == patient_id))
+    checked_for, checked = g.get("patient_in_path", (None, None))
+    if checked is not None and checked_for == user.id and checked.user_id == patient_id:
+        patient = checked  # found for this caller by patient_in_path_required, a moment ago in this request
+    else:
+        patient = db.session.scalar(visible_patients(user).where(Patient.user_id == patient_id))
     if patient is None:
         abort(404)
     if user.is_staff and action is not None:
@@ -60,9 +64,11 @@ def patient_in_path_required(view):
 
     @wraps(view)
     def wrapped(*args, **kwargs):
-        visible = visible_patients(current_user).where(Patient.user_id == kwargs["patient_id"])
-        if db.session.scalar(visible.with_only_columns(Patient.user_id)) is None:
+        patient = db.session.scalar(visible_patients(current_user).where(Patient.user_id == kwargs["patient_id"]))
+        if patient is None:
             abort(404)
+        # The handler's get_patient_or_404 takes it from here rather than asking the database again.
+        g.patient_in_path = (current_user.id, patient)
         return view(*args, **kwargs)
 
     return wrapped

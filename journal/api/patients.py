@@ -7,7 +7,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
 from .. import audit
-from ..access import get_patient_or_404, visible_patients
+from ..access import get_patient_or_404, patient_list
 from ..accounts import EnrolmentError, PatientDetails, enrol_patient
 from ..db import db, utcnow
 from ..links import invitation_url
@@ -28,7 +28,7 @@ def list_patients():
     # Audited first: a commit expires loaded rows, and serialising expired rows would query once per patient.
     audit.record(current_user, "patient.list")
     db.session.commit()
-    return db.session.scalars(visible_patients(current_user)).all()
+    return db.session.scalars(patient_list(current_user)).all()
 
 
 @blp.route("", methods=["POST"])

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
 from .. import audit, chart_cache, patient_data
-from ..access import get_alert_or_404, get_patient_or_404, open_alerts_for, visible_patients
+from ..access import get_alert_or_404, get_patient_or_404, open_alerts_for, patient_list
 from ..accounts import EnrolmentError, PatientDetails, create_invitation, enrol_patient
 from ..alerts import KIND_LABELS, AlertError, RecentData, acknowledge, recent_data
 from ..api.charts import chart_policy, chart_response
@@ -64,7 +64,7 @@ def patients():
     # Audited first: a commit expires loaded rows, and rendering expired rows would query once per patient.
     audit.record(current_user, "patient.list")
     db.session.commit()
-    rows = db.session.scalars(visible_patients(current_user)).all()
+    rows = db.session.scalars(patient_list(current_user)).all()
     alerts = db.session.scalars(open_alerts_for(current_user)).all()
     names = {patient.user_id: patient.user.name for patient in rows}
     return render_template(
