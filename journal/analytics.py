@@ -53,10 +53,12 @@ class Adherence:
 def adherence(entries: Mapping[date, bool], today: date, active_since: date, days: int = ADHERENCE_DAYS) -> Adherence:
     """Over the ``days`` days before today (today is still open): ``entries`` maps each recorded local date
     to whether it was on time (False: back-filled). Days before the account was active are not scheduled."""
-    window = [day for day in _days(today - timedelta(days=days), today - timedelta(days=1)) if day >= active_since]
-    recorded = [day for day in window if day in entries]
-    on_time = sum(1 for day in recorded if entries[day])
-    return Adherence(len(window), len(recorded), on_time, len(recorded) - on_time)
+    # Counted, not listed day by day: the dashboard works this out for every patient on each visit.
+    first = max(today - timedelta(days=days), active_since)
+    scheduled = max(0, (today - first).days)
+    recorded = [on_time for day, on_time in entries.items() if first <= day < today]
+    on_time = sum(1 for punctual in recorded if punctual)
+    return Adherence(scheduled, len(recorded), on_time, len(recorded) - on_time)
 
 
 # --- Series ---------------------------------------------------------------------------------------------------------

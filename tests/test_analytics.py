@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from journal.analytics import (
     adherence,
     booster_watch,
@@ -35,6 +38,22 @@ def test_adherence_does_not_schedule_days_before_the_account_was_active():
     result = adherence(entries, DAY, active_since=days_before(4))
     assert (result.scheduled, result.completed, result.percent, result.meets_target) == (4, 4, 100.0, True)
     assert adherence({}, DAY, active_since=DAY).percent is None
+
+
+@given(
+    entries=st.dictionaries(st.integers(-3, 30).map(days_before), st.booleans(), max_size=34),
+    active_for=st.integers(-2, 30),
+)
+@settings(derandomize=True, database=None)
+def test_adherence_counts_exactly_what_the_day_by_day_definition_does(entries, active_for):
+    """The counts are worked out arithmetically for speed; they must equal walking the window day by day."""
+    active_since = days_before(active_for)
+    window = [days_before(n) for n in range(1, 15) if days_before(n) >= active_since]
+    recorded = [day for day in window if day in entries]
+    on_time = sum(1 for day in recorded if entries[day])
+    expected = (len(window), len(recorded), on_time, len(recorded) - on_time)
+    result = adherence(entries, DAY, active_since=active_since)
+    assert (result.scheduled, result.completed, result.on_time, result.backfilled) == expected
 
 
 def test_rolling_mean_leaves_a_gap_where_fewer_than_three_entries_exist():

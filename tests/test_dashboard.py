@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import event, insert, select
 
 from journal import dashboard
+from journal.views.dashboard import PAGE_SIZE
 from journal.accounts import PatientDetails, enrol_patient
 from journal.alerts import raise_alert
 from journal.assessments import set_baseline, submit
@@ -433,10 +434,35 @@ def test_the_dashboard_for_1000_patients_takes_as_many_statements_as_for_10(clie
     many, page = _count_statements(client, "/clinician/dashboard")
     elapsed = time.perf_counter() - started
 
-    assert len(_table_names(page)) == 1001
+    assert len(_table_names(page)) == PAGE_SIZE
+    assert "1001 patients on your care teams; this page shows numbers 1 to 50" in page
     assert many == few
     assert many <= 10
     print(f"dashboard for 1,001 patients: {many} statements, {elapsed * 1000:.0f} ms")  # shown with -s
+
+
+def test_the_pages_of_the_triage_table_list_every_patient_once_in_order(client, auth, people):
+    now = utcnow()
+    _bulk_patients(people.alice, 2 * PAGE_SIZE, now, "paged")
+    auth.login(people.alice)
+    expected = [row.name for row in dashboard.triage(db.session, people.alice, now)]
+    seen, path = [], "/clinician/dashboard"
+    while path:
+        page = client.get(path).get_data(as_text=True)
+        seen += _table_names(page)
+        found = re.search(r'<a href="([^"]+)" rel="next">', page)
+        path = found.group(1).replace("&amp;", "&") if found else None
+    assert seen == expected
+    assert len(seen) == 2 * PAGE_SIZE + 1  # and Pat
+    assert "Page 3 of 3" in page
+
+
+def test_a_page_number_out_of_range_or_not_a_number_shows_the_nearest_page(client, auth, people):
+    auth.login(people.alice)
+    for asked in ("0", "-3", "99", "two"):
+        response = client.get(f"/clinician/dashboard?page={asked}")
+        assert response.status_code == 200
+        assert _table_names(response.get_data(as_text=True)) == [people.pat.name]
 
 
 def test_the_overview_takes_as_many_statements_for_1000_patients_as_for_10(client, auth, people):
