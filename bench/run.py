@@ -511,23 +511,42 @@ def reminder_rows(database_url: str, patients: int) -> list[Row]:
 
 
 def dashboard_rows(database_url: str, patients: int, repeat: int) -> list[Row]:
+    """The page a clinician opens, signed in, over patients with a typical evening's data (recent check-ins and
+    questionnaires): the whole request, and the triage of every patient within it."""
     from journal import dashboard
     from journal.db import db
     from journal.models import User
 
     now = datetime.now(UTC)
     app = app_for(database_url)
-    clinician_id, _, _ids, _ = seed_patients(app, patients, now)
+    clinician_id, _, ids, _ = seed_patients(app, patients, now)
+    seed_recent_activity(app, ids, now)
+    client = app.test_client()
     with app.app_context():
         clinician = db.session.get(User, clinician_id)
-        rows_of = dashboard.triage  # the domain function behind /clinician/dashboard
-        rows_of(db.session, clinician, now)
-        with StatementCounter(db.engine) as counter:
-            rows_of(db.session, clinician, now)
-        seconds = median_seconds(lambda: rows_of(db.session, clinician, now), repeat)
+        with client.session_transaction() as cookie:
+            cookie["_user_id"] = clinician.get_id()
+            cookie["_fresh"] = True
+        engine = db.engine
+        triage_s = median_seconds(lambda: dashboard.triage(db.session, clinician, now), repeat)
+
+    def page() -> None:
+        response = client.get("/clinician/dashboard")
+        assert response.status_code == 200 and b"most in need first" in response.data, response.status
+
+    page()
+    with StatementCounter(engine) as counter:
+        page()
+    page_s = median_seconds(page, repeat)
     dispose(app)
     return [
-        Row(f"Triage dashboard, {patients:,} patients", f"{seconds * 1000:.0f} ms", "<= 100 ms", seconds <= 0.1),
+        Row(
+            f"Triage dashboard page, {patients:,} patients (GET /clinician/dashboard)",
+            f"{page_s * 1000:.0f} ms",
+            "<= 100 ms",
+            page_s <= 0.1,
+        ),
+        Row(f"  of which the triage of all {patients:,} (dashboard.triage)", f"{triage_s * 1000:.0f} ms", "", None),
         Row("  its SQL statements", str(counter.count), "<= 10", counter.count <= 10),
     ]
 
