@@ -27,8 +27,10 @@ DEFAULTS: dict[str, object] = {
     "LOCKOUT_MINUTES": 15,
     "STAFF_IDLE_MINUTES": 30,
     "PATIENT_IDLE_DAYS": 14,
-    "API_TOKEN_HOURS": 12,
+    "API_TOKEN_HOURS": 12,  # nosec B105 # a lifetime in hours, not a secret
     "INVITATION_DAYS": 7,
+    # SQLite: how long a write waits for another process's lock before the request answers 503 (journal/db.py).
+    "SQLITE_BUSY_TIMEOUT_MS": 5000,
     "PROXY_FIX": False,
     "MISSED_DAYS_LIMIT": 3,  # consecutive missed days after which reminders stop and the care team is told
     "VAPID_PRIVATE_KEY": "",

@@ -72,16 +72,29 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     cursor = dbapi_connection.cursor()
-    # busy_timeout first: with several workers, even setting WAL can meet a lock.
-    cursor.execute("PRAGMA busy_timeout = 5000")
+    # busy_timeout is already set: sqlite3.connect's timeout (SQLITE_BUSY_TIMEOUT_MS, see init_app) installs it
+    # before any statement runs, which matters because with several workers even setting WAL can meet a lock.
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.close()
 
 
+def _sqlite_busy_timeout(config) -> None:
+    """How long a write waits for another connection's lock before it fails with OperationalError, which
+    errors.py answers as a 503 the client may retry. Set here rather than as a pragma in _configure_sqlite,
+    which cannot see the app's configuration; an explicit ``connect_args`` timeout still wins."""
+    if not config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
+    timeout = int(config["SQLITE_BUSY_TIMEOUT_MS"]) / 1000
+    options["connect_args"] = {"timeout": timeout, **options.get("connect_args", {})}
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
 def init_app(app) -> None:
     from pathlib import Path
 
+    _sqlite_busy_timeout(app.config)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
