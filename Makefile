@@ -42,12 +42,19 @@ run: install instance/demo-password
 test: install-dev tests/browser/node_modules/axe-core/axe.min.js
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Figures against baselines measured in the same run; writes BENCHMARKS.md. Needs wrk (installed here when
-# running as root on Debian) and Chromium for the page weights.
+# Figures against baselines measured in the same run; writes BENCHMARKS.md. Needs wrk, Chromium (page weights)
+# and a PostgreSQL server: as root on Debian what is missing is installed, and .ci/postgres starts the cluster
+# with a throwaway database; elsewhere install them and set JOURNAL_BENCH_POSTGRES_URL.
 bench: install-dev
-	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
-		|| { echo "make bench needs wrk: apt-get install wrk"; exit 2; }
-	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	@missing=""; command -v wrk >/dev/null || missing="wrk"; [ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	if [ -z "$$JOURNAL_BENCH_POSTGRES_URL" ]; then command -v pg_ctlcluster >/dev/null || missing="$$missing postgresql"; fi; \
+	if [ -n "$$missing" ]; then \
+		[ "$$(id -u)" = 0 ] || { echo "make bench needs: $$missing (apt-get install $$missing)"; exit 2; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi; \
+	if [ -z "$$JOURNAL_BENCH_POSTGRES_URL" ]; then \
+		export JOURNAL_BENCH_POSTGRES_URL="$$(.ci/postgres journal_bench)"; \
+	fi; $(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check journal jobs tests bench wsgi.py
