@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
-from flask import Flask, jsonify, render_template
+from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
 from .db import db
@@ -78,6 +79,21 @@ def _handle_database_unavailable(error: OperationalError):
     return render_template("error.html", code=503, message=PAGE_MESSAGES[503]), 503, {"Retry-After": "2"}
 
 
+def _handle_deep_json(error: RecursionError):
+    # json.loads gives up on JSON nested deeper than the interpreter's recursion limit with a RecursionError, not
+    # the ValueError that webargs and get_json(silent=True) take for a bad body: that body is the client's error.
+    # Any other RecursionError is a bug, and stays one.
+    if not request.is_json:
+        raise error
+    try:
+        json.loads(request.get_data(cache=True))
+    except RecursionError:
+        return _handle_http_exception(BadRequest("The JSON body is nested too deeply to read."))
+    except ValueError:
+        pass
+    raise error
+
+
 def _handle_unexpected(error: Exception):
     db.session.rollback()
     log.error("unhandled error", exc_info=error)
@@ -88,5 +104,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _handle_csrf_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(OperationalError, _handle_database_unavailable)
+    app.register_error_handler(RecursionError, _handle_deep_json)
     if not app.testing:
         app.register_error_handler(Exception, _handle_unexpected)
