@@ -170,3 +170,26 @@ class TestRateLimit:
             for _ in range(4)
         ]
         assert statuses == [401, 401, 401, 429]
+
+
+def test_an_admin_disables_a_staff_account_ending_its_sessions_and_can_enable_it_again(app, client, auth, people):
+    """The staff page's button sends enabled=no or enabled=yes; anything else is refused (tests/test_bad_bodies)."""
+    clinician = app.test_client()
+    AuthActions(clinician).login(people.alice)
+    auth.login(people.ada)
+    path = f"/admin/staff/{people.alice.id}/access"
+
+    assert (
+        client.post(path, data={"enabled": "no", "csrf_token": csrf_token(client, "/admin/staff")}).status_code == 302
+    )
+    db.session.refresh(people.alice)
+    assert people.alice.disabled_at is not None
+    assert clinician.get("/clinician/dashboard").status_code == 302  # her open session ended
+    assert AuthActions(clinician).login(people.alice).status_code != 302
+
+    assert (
+        client.post(path, data={"enabled": "yes", "csrf_token": csrf_token(client, "/admin/staff")}).status_code == 302
+    )
+    db.session.refresh(people.alice)
+    assert people.alice.disabled_at is None
+    assert AuthActions(clinician).login(people.alice).headers["Location"] == "/clinician/dashboard"

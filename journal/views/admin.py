@@ -90,7 +90,10 @@ def staff_access(user_id: int):
     user = _staff_member_or_404(user_id)
     if user.id == current_user.id:
         abort(400)
-    if request.form.get("enabled") == "yes":
+    enabled = request.form.get("enabled")
+    if enabled not in ("yes", "no"):
+        abort(400)  # the form sends one or the other; anything else is not a request to lock someone out
+    if enabled == "yes":
         user.disabled_at = None
     else:
         user.disabled_at = utcnow()
