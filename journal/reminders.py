@@ -13,16 +13,27 @@ Rules (issue "reminders that arrive exactly once", SPEC EMA-R1..R5):
 Wall-clock comparison in the patient's zone is what makes skipped and repeated hours come out right: on a
 spring-forward day a 02:30 reminder goes at the first run after the jump; on a fall-back day the first
 02:30 sends it and the second finds it already queued.
+
+The job runs every minute over every patient, so it is written for 100,000 of them (bench: ``make bench``).
+Patients go in batches of consecutive ids; each batch reads plain columns (no ORM objects) with a handful of
+statements that select by the batch's id range (an ``IN`` list of thousands of ids is slow to send), has the
+database sum up check-ins to a few flags per patient, works out each zone's local clock once, and writes its
+messages with one ``INSERT ... SELECT`` from a JSON parameter, guarded by the same unique keys as ever.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import JSON, Row, and_, bindparam, case, cast, column, func, literal, select, true
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from .assessments import MIN_GAP, interval_days, next_due
@@ -32,6 +43,7 @@ from .models import (
     CareTeamMember,
     CheckIn,
     Clinic,
+    OutboxMessage,
     Patient,
     PushSubscription,
     ReminderSettings,
@@ -43,7 +55,7 @@ from .scoring import PHQ9
 from .sessions import observing_patients
 
 DEFAULT_TIME = time(20, 0)
-BATCH = 1000
+BATCH = 5000  # consecutive user ids per batch: each batch costs the same few statements
 
 
 def parse_hhmm(value: str | None) -> time | None:
@@ -64,170 +76,416 @@ def next_local_midnight(local_now: datetime) -> datetime:
     return datetime.combine(tomorrow, time(0), tzinfo=local_now.tzinfo)
 
 
+class Settings(NamedTuple):
+    """A patient's ``ReminderSettings`` as the rules read them: plain values, so that patients with the same
+    settings in the same zone share one answer."""
+
+    local_time: str
+    email: bool
+    webpush: bool
+    quiet_start: str | None
+    quiet_end: str | None
+    paused: bool
+
+
 @dataclass(frozen=True)
 class Recipient:
-    """What the rules need to know about one patient, loaded in batches."""
+    """What the rules need to know about one patient (the session messages' job loads these)."""
 
     patient_id: int
     zone: str
     email: str
-    settings: ReminderSettings | None
+    settings: ReminderSettings | Settings | None
     active_since: date
-    clinic: Clinic | None = None
-    induction_until: date | None = None
 
 
-def reminder_due(local_now: datetime, recipient: Recipient, checked_in_today: bool) -> bool:
-    settings = recipient.settings
+def reminder_time_reached(local_now: datetime, settings: ReminderSettings | Settings | None) -> bool:
+    """At or after the reminder time, outside quiet hours, not paused (None: the default settings)."""
     if settings is not None and settings.paused:
         return False
     at = parse_hhmm(settings.local_time) if settings else DEFAULT_TIME
     quiet = (parse_hhmm(settings.quiet_start), parse_hhmm(settings.quiet_end)) if settings else (None, None)
-    return not checked_in_today and local_now.time() >= at and not in_quiet_hours(local_now.time(), *quiet)
+    return local_now.time() >= at and not in_quiet_hours(local_now.time(), *quiet)
 
 
-def missed_run(today: date, recorded: set[date], active_since: date, limit: int) -> bool:
-    """Were the last ``limit`` days before today all missed (counting only days the account was active)?"""
-    days = [today - timedelta(days=n) for n in range(1, limit + 1)]
-    return all(day >= active_since and day not in recorded for day in days)
+def reminder_due(local_now: datetime, recipient: Recipient, checked_in_today: bool) -> bool:
+    return not checked_in_today and reminder_time_reached(local_now, recipient.settings)
+
+
+def missed_run(checked_in_before: bool, missed_days: tuple[date, ...], active_since: date) -> bool:
+    """Were the ``limit`` days before today (``missed_days``) all missed, counting only days the account was
+    active? ``checked_in_before``: is there a check-in on one of them."""
+    return not checked_in_before and all(day >= active_since for day in missed_days)
+
+
+def possible_todays(now: datetime) -> tuple[date, date, date]:
+    """Every local date a patient can be on at ``now``: a zone is less than a day from UTC."""
+    utc_today = now.astimezone(UTC).date()
+    return (utc_today - timedelta(days=1), utc_today, utc_today + timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class LocalClock:
+    """``now`` on the wall clock of one zone, and what follows from it: the same for every patient there, so
+    worked out once per zone and run."""
+
+    zone: ZoneInfo
+    now: datetime
+    today: date
+    today_column: int  # today's check-in flags in a row of ``_checkins``
+    expires_at: datetime  # today's reminders end at local midnight
+    missed_days: tuple[date, ...]  # the days a run of missed check-ins is counted over, yesterday first
+
+    @classmethod
+    def of(cls, zone_name: str, now: datetime, missed_limit: int) -> LocalClock:
+        zone = ZoneInfo(zone_name)
+        local = now.astimezone(zone)
+        today = local.date()
+        missed_days = tuple(today - timedelta(days=n) for n in range(1, missed_limit + 1))
+        today_column = 1 + 2 * possible_todays(now).index(today)
+        return cls(zone, local, today, today_column, next_local_midnight(local), missed_days)
+
+
+class _Clocks(dict):
+    """zone name -> LocalClock, each made the first time a patient in that zone is seen."""
+
+    def __init__(self, now: datetime, missed_limit: int):
+        super().__init__()
+        self.instant = now
+        self.missed_limit = missed_limit
+
+    def __missing__(self, zone_name: str) -> LocalClock:
+        clock = self[zone_name] = LocalClock.of(zone_name, self.instant, self.missed_limit)
+        return clock
 
 
 def queue_daily_reminders(session: Session, now: datetime, *, missed_limit: int = 3) -> int:
     """Queue every reminder due at ``now``; raise missed-check-in alerts. Returns how many rows were new.
 
-    Work is done in batches of patients with a fixed number of statements per batch, whatever the number
-    of patients; the unique keys make a second scheduler, or a rerun, harmless.
+    Patients are taken in batches of ``BATCH`` consecutive user ids, with a fixed number of statements per
+    batch whatever the number of patients; the unique keys make a second scheduler, or a rerun, harmless.
     """
+    clocks = _Clocks(now, missed_limit)
+    reached: dict[tuple[str, Settings | None], bool] = {}  # reminder_time_reached, per zone and settings
     queued = 0
-    last_id = 0
-    while True:
-        rows = session.execute(
-            select(
-                User.id, User.timezone, User.email, User.activated_at, ReminderSettings, Clinic, Patient.induction_until
-            )
-            .join(Patient, Patient.user_id == User.id)
-            .join(Clinic, Clinic.id == User.clinic_id)
-            .outerjoin(ReminderSettings, ReminderSettings.patient_id == User.id)
-            .where(
-                User.role == Role.PATIENT,
-                User.activated_at.is_not(None),
-                User.disabled_at.is_(None),
-                User.id > last_id,
-            )
-            .order_by(User.id)
-            .limit(BATCH)
-        ).all()
-        if not rows:
-            return queued
-        last_id = rows[-1][0]
-        recipients = [
-            Recipient(pid, zone, email, settings, activated.astimezone(ZoneInfo(zone)).date(), clinic, induction)
-            for pid, zone, email, activated, settings, clinic, induction in rows
-        ]
-        queued += _queue_batch(session, now, recipients, missed_limit)
-        session.commit()
+    last_id = session.scalar(select(func.max(User.id))) or 0
+    with _cycle_collector_paused():
+        for after_id in range(0, last_id, BATCH):
+            id_range = (after_id, after_id + BATCH)
+            # On the connection: plain columns need none of the ORM's per-row work. Named tuples, because a
+            # row's attributes by name cost more than the rest of the loop.
+            patients = list(map(_Patient._make, session.connection().execute(_patients_in(id_range)).all()))
+            if patients:
+                queued += _queue_batch(session, now, id_range, patients, clocks, reached)
+                session.commit()
+    return queued
 
 
-def _queue_batch(session: Session, now: datetime, recipients: list[Recipient], missed_limit: int) -> int:
-    local_now = {r.patient_id: now.astimezone(ZoneInfo(r.zone)) for r in recipients}
-    ids = [r.patient_id for r in recipients]
-    earliest = min(local.date() for local in local_now.values()) - timedelta(days=missed_limit)
-    recorded: dict[int, set[date]] = defaultdict(set)
-    for patient_id, day in session.execute(
-        select(CheckIn.patient_id, CheckIn.local_date).where(
-            CheckIn.patient_id.in_(ids), CheckIn.local_date >= earliest
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector. A batch holds thousands of rows, tuples and lists at once, and
+    each few thousand new ones make the collector walk every object in the process again: a third of the
+    run's time at 100,000 patients. None of them is in a reference cycle, so reference counting frees them
+    all the same; the collector resumes (and catches up) afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class _Patient(NamedTuple):
+    """One row of ``_patients_in``, in its column order."""
+
+    id: int
+    zone: str
+    email: str
+    activated_at: datetime
+    induction_until: date | None
+    # the clinic's questionnaire cadence (PHQ-R13), under the names ``interval_days`` reads
+    assessment_interval_days: int
+    weekly_during_induction: bool
+    # the reminder settings; all None without a settings row (the defaults then)
+    settings_of: int | None
+    local_time: str | None
+    email_on: bool | None
+    webpush: bool | None
+    quiet_start: str | None
+    quiet_end: str | None
+    paused: bool | None
+
+    def settings(self) -> Settings | None:
+        if self.settings_of is None:
+            return None
+        return Settings(self.local_time, self.email_on, self.webpush, self.quiet_start, self.quiet_end, self.paused)
+
+
+def _patients_in(id_range: tuple[int, int]):
+    """The active patients with ids in ``id_range`` (after, last], as ``_Patient`` columns.
+
+    The range is given on each joined table's key, not only on the user's: PostgreSQL does not carry a range
+    across a join, and without statistics (after a bulk import, say) it would scan the whole table each time.
+    """
+    after, last = id_range
+    return (
+        select(
+            User.id,
+            User.timezone,
+            User.email,
+            User.activated_at,
+            Patient.induction_until,
+            Clinic.assessment_interval_days,
+            Clinic.weekly_during_induction,
+            ReminderSettings.patient_id,
+            ReminderSettings.local_time,
+            ReminderSettings.email,
+            ReminderSettings.webpush,
+            ReminderSettings.quiet_start,
+            ReminderSettings.quiet_end,
+            ReminderSettings.paused,
         )
-    ):
-        recorded[patient_id].add(day)
-    wants_push = [r.patient_id for r in recipients if r.settings is not None and r.settings.webpush]
-    devices: dict[int, list[int]] = defaultdict(list)
-    if wants_push:
-        for user_id, subscription_id in session.execute(
-            select(PushSubscription.user_id, PushSubscription.id).where(PushSubscription.user_id.in_(wants_push))
-        ):
-            devices[user_id].append(subscription_id)
-
-    last_form = dict(
-        session.execute(
-            select(Assessment.patient_id, func.max(Assessment.completed_at))
-            .where(Assessment.patient_id.in_(ids), Assessment.instrument == PHQ9)
-            .group_by(Assessment.patient_id)
-        ).all()
+        .join(Patient, and_(Patient.user_id == User.id, Patient.user_id > after, Patient.user_id <= last))
+        .join(Clinic, Clinic.id == User.clinic_id)
+        .outerjoin(
+            ReminderSettings,
+            and_(
+                ReminderSettings.patient_id == User.id,
+                ReminderSettings.patient_id > after,
+                ReminderSettings.patient_id <= last,
+            ),
+        )
+        .where(
+            User.role == Role.PATIENT,
+            User.activated_at.is_not(None),
+            User.disabled_at.is_(None),
+            User.id > after,
+            User.id <= last,
+        )
     )
 
-    observing = observing_patients(session, ids, now)
 
-    messages, missed = [], []
-    for recipient in recipients:
-        local = local_now[recipient.patient_id]
-        today = local.date()
-        days = recorded[recipient.patient_id]
-        if missed_run(today, days, recipient.active_since, missed_limit):
-            missed.append(recipient)
+def _queue_batch(
+    session: Session,
+    now: datetime,
+    id_range: tuple[int, int],
+    patients: list[_Patient],
+    clocks: _Clocks,
+    reached: dict[tuple[str, Settings | None], bool],
+) -> int:
+    """Queue what is due for these patients. The other tables are read by the batch's id range, which may hold
+    a few rows of others (disabled patients, say); those are never looked up."""
+    checkins = _checkins(session, id_range, now, clocks.missed_limit)
+    last_phq9 = _last_phq9(session, id_range)
+    wants_push = {patient.id for patient in patients if patient.webpush}
+    devices = _push_devices(session, id_range, wants_push) if wants_push else {}
+    observing = observing_patients(session, [patient.id for patient in patients], now)
+
+    messages: list[tuple] = []
+    missed: list[tuple[int, date]] = []
+    for patient in patients:
+        clock = clocks[patient.zone]
+        checked = checkins.get(patient.id, _NO_CHECKINS)
+        checked_in_today, checked_in_before = checked[clock.today_column], checked[clock.today_column + 1]
+        active_since = patient.activated_at.astimezone(clock.zone).date()
+        if missed_run(checked_in_before, clock.missed_days, active_since):
+            missed.append((patient.id, active_since))
             continue
-        if recipient.patient_id in observing:
+        if patient.id in observing:
             continue  # EMA-R3: held back until the observation window is over
-        if reminder_due(local, recipient, today in days):
-            key = f"reminder:{recipient.patient_id}:{today.isoformat()}"
-            expires = next_local_midnight(local)
-            messages += channel_messages(recipient, key, "daily_reminder", "/checkin", expires, now, devices)
-        due_date = assessment_due_date(recipient, last_form.get(recipient.patient_id), local)
-        if due_date is not None and reminder_due(local, recipient, checked_in_today=False):
-            key = f"assessment:{recipient.patient_id}:{due_date.isoformat()}"
-            expires = next_local_midnight(local)
-            messages += channel_messages(recipient, key, "assessment_due", "/assessments", expires, now, devices)
-    queued = insert_ignoring_duplicates(session, messages)
+        settings = patient.settings()
+        if (patient.zone, settings) not in reached:
+            reached[patient.zone, settings] = reminder_time_reached(clock.now, settings)
+        if not reached[patient.zone, settings]:
+            continue  # neither message goes before the reminder time, in quiet hours, or while paused
+        channels = _channels(patient.email, settings, devices.get(patient.id, ()))
+        if not checked_in_today:
+            key = f"reminder:{patient.id}:{clock.today.isoformat()}"
+            messages += _message_rows(patient.id, key, channels, "daily_reminder", "/checkin", clock.expires_at)
+        last_form = last_phq9.get(patient.id)
+        due_date = assessment_due_date(patient, patient.induction_until, active_since, last_form, clock.now)
+        if due_date is not None:
+            key = f"assessment:{patient.id}:{due_date.isoformat()}"
+            messages += _message_rows(patient.id, key, channels, "assessment_due", "/assessments", clock.expires_at)
+    queued = _insert_messages(session, now, messages)
     if missed:
         queued += _raise_missed_alerts(session, now, missed)
     return queued
 
 
-def assessment_due_date(recipient: Recipient, last_completed: datetime | None, local: datetime) -> date | None:
-    """The due date of the PHQ-9 and GAD-7 if they are due on the patient's local date, else None."""
-    if recipient.clinic is None:
-        return None
-    zone = ZoneInfo(recipient.zone)
+def _checkins(session: Session, id_range: tuple[int, int], now: datetime, missed_limit: int) -> dict[int, Row]:
+    """patient id -> (id, then for each of ``possible_todays(now)``: checked in that day, checked in on one of
+    the ``missed_limit`` days before it, as 0 or 1); for the patients in ``id_range`` with any check-in then.
+
+    Summed up by the database: one row per patient instead of one per check-in."""
+    after, last = id_range
+    todays = possible_todays(now)
+    flags = []
+    for today in todays:
+        days_before = (today - timedelta(days=missed_limit), today - timedelta(days=1))
+        flags.append(func.max(case((CheckIn.local_date == today, 1), else_=0)))
+        flags.append(func.max(case((CheckIn.local_date.between(*days_before), 1), else_=0)))
+    rows = session.connection().execute(
+        select(CheckIn.patient_id, *flags)
+        .where(
+            CheckIn.patient_id > after,
+            CheckIn.patient_id <= last,
+            CheckIn.local_date.between(todays[0] - timedelta(days=missed_limit), todays[-1]),
+        )
+        .group_by(CheckIn.patient_id)
+    )
+    return {row[0]: row for row in rows.all()}
+
+
+_NO_CHECKINS = (None, 0, 0, 0, 0, 0, 0)
+
+
+def _last_phq9(session: Session, id_range: tuple[int, int]) -> dict[int, datetime]:
+    """patient id -> when they last completed the PHQ-9, for the patients in ``id_range`` who ever did."""
+    after, last = id_range
+    return dict(
+        session.connection()
+        .execute(
+            select(Assessment.patient_id, func.max(Assessment.completed_at))
+            .where(Assessment.patient_id > after, Assessment.patient_id <= last, Assessment.instrument == PHQ9)
+            .group_by(Assessment.patient_id)
+        )
+        .all()
+    )
+
+
+def _push_devices(session: Session, id_range: tuple[int, int], wanted: set[int]) -> dict[int, list[int]]:
+    """user id -> their push subscription ids, for the ``wanted`` users (who turned Web Push on)."""
+    after, last = id_range
+    devices: dict[int, list[int]] = {}
+    for user_id, subscription_id in session.execute(
+        select(PushSubscription.user_id, PushSubscription.id).where(
+            PushSubscription.user_id > after, PushSubscription.user_id <= last
+        )
+    ):
+        if user_id in wanted:
+            devices.setdefault(user_id, []).append(subscription_id)
+    return devices
+
+
+class Cadence(Protocol):
+    """The clinic's questionnaire cadence (PHQ-R13): a ``Clinic``, or anything with the same two values."""
+
+    assessment_interval_days: int
+    weekly_during_induction: bool
+
+
+def assessment_due_date(
+    cadence: Cadence,
+    induction_until: date | None,
+    active_since: date,
+    last_completed: datetime | None,
+    local: datetime,
+) -> date | None:
+    """The due date of the PHQ-9 and GAD-7 if they are due on the patient's local date, else None. The 7-day
+    gap is measured on the patient's wall clock (both instants in their zone)."""
+    zone = local.tzinfo
     today = local.date()
     if last_completed is not None and local - last_completed.astimezone(zone) < MIN_GAP:
         return None
-    interval = interval_days(recipient.clinic, recipient.induction_until, today)
+    interval = interval_days(cadence, induction_until, today)
     last_day = last_completed.astimezone(zone).date() if last_completed is not None else None
-    due = next_due(last_day, recipient.active_since, interval)
+    due = next_due(last_day, active_since, interval)
     return due if due <= today else None
+
+
+def _channels(email: str, settings, devices) -> list[tuple[str, str, str]]:
+    """(key suffix, channel, address) of every channel the patient chose: e-mail when enabled, Web Push per
+    subscribed device (``devices`` holds only those of patients who turned Web Push on)."""
+    channels = []
+    if email and (settings is None or settings.email):
+        channels.append(("email", "email", email))
+    for subscription_id in devices:
+        channels.append((f"webpush:{subscription_id}", "webpush", str(subscription_id)))
+    return channels
+
+
+def _message_rows(patient_id: int, key: str, channels, template: str, link: str, expires_at: datetime) -> list[tuple]:
+    """Rows for ``_insert_messages``, one per channel; ``key`` is the message's dedup key without its channel."""
+    return [
+        (f"{key}:{suffix}", patient_id, channel, address, template, link, expires_at)
+        for suffix, channel, address in channels
+    ]
 
 
 def channel_messages(
     recipient: Recipient, key: str, template: str, link: str, expires_at: datetime, now: datetime, devices
 ) -> list[dict]:
-    """Outbox rows for one message on every channel the patient chose: e-mail when enabled, Web Push per
-    subscribed device. ``key`` is the message's dedup key without its channel."""
-    common = {
-        "recipient_id": recipient.patient_id,
-        "template": template,
-        "link_path": link,
-        "expires_at": expires_at,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
-    rows = []
-    settings = recipient.settings
-    if recipient.email and (settings is None or settings.email):
-        rows.append({**common, "dedup_key": f"{key}:email", "channel": "email", "address": recipient.email})
-    for subscription_id in devices[recipient.patient_id]:
-        rows.append(
-            {
-                **common,
-                "dedup_key": f"{key}:webpush:{subscription_id}",
-                "channel": "webpush",
-                "address": str(subscription_id),
-            }
-        )
-    return rows
+    """Outbox rows (for ``insert_ignoring_duplicates``) for one message on every channel the patient chose.
+    ``key`` is the message's dedup key without its channel."""
+    rows = _message_rows(
+        recipient.patient_id,
+        key,
+        _channels(recipient.email, recipient.settings, devices[recipient.patient_id]),
+        template,
+        link,
+        expires_at,
+    )
+    times = {"next_attempt_at": now, "created_at": now}
+    return [{**dict(zip(_MESSAGE_COLUMNS, row, strict=True)), **times} for row in rows]
 
 
-def _raise_missed_alerts(session: Session, now: datetime, missed: list[Recipient]) -> int:
-    """One alert per run of missed days: keyed by the last day the patient did check in."""
-    ids = [r.patient_id for r in missed]
+_MESSAGE_COLUMNS = ("dedup_key", "recipient_id", "channel", "address", "template", "link_path", "expires_at")
+
+
+def _insert_messages(session: Session, now: datetime, rows: list[tuple]) -> int:
+    """What ``insert_ignoring_duplicates`` does, for thousands of rows: one ``INSERT ... SELECT`` whose rows
+    arrive as a single JSON parameter that the database unpacks itself. (Bound row by row, the values cost
+    more than the insert: SQLAlchemy processes each one and psycopg parses each placeholder.) A duplicate
+    ``dedup_key`` is skipped as before. Returns how many rows were inserted."""
+    if not rows:
+        return 0
+    table = OutboxMessage.__table__
+    dialect = session.get_bind().dialect
+    as_text = _instant_as_text(dialect)
+    expiries = {expires_at: as_text(expires_at) for expires_at in {row[-1] for row in rows}}  # one per zone
+    data = [[*row[:-1], expiries[row[-1]]] for row in rows]
+    if dialect.name == "postgresql":
+        # jsonb is parsed once; json would be parsed again for each field. The expiry text is cast back.
+        element = func.jsonb_array_elements(bindparam("rows", data, type_=JSONB))
+        element = element.table_valued(column("value", JSONB)).c.value
+        expires_at = cast(element[6].as_string(), table.c.expires_at.type)
+        insert = postgresql.insert(table)
+    else:
+        element = func.json_each(bindparam("rows", data, type_=JSON)).table_valued(column("value", JSON)).c.value
+        expires_at = element[6].as_string()  # kept as the text it is: a CAST would make it a number
+        insert = sqlite.insert(table)
+    instant = literal(now, table.c.created_at.type)
+    values = select(
+        element[0].as_string(),  # dedup_key
+        element[1].as_integer(),  # recipient_id
+        element[2].as_string(),  # channel
+        element[3].as_string(),  # address
+        element[4].as_string(),  # template
+        element[5].as_string(),  # link_path
+        expires_at,
+        instant,  # next_attempt_at
+        instant,  # created_at
+    ).where(true())  # SQLite needs a WHERE before ON CONFLICT
+    statement = insert.from_select([*_MESSAGE_COLUMNS, "next_attempt_at", "created_at"], values)
+    # status and attempts take the columns' defaults (queued, 0), as a single-row insert does
+    statement = statement.on_conflict_do_nothing(index_elements=["dedup_key"])
+    return session.execute(statement, execution_options={"preserve_rowcount": True}).rowcount
+
+
+def _instant_as_text(dialect) -> Callable[[datetime], str]:
+    """An instant as it travels inside JSON: SQLite's stored text, made by the column type as for any insert;
+    for PostgreSQL, ISO text with its offset, which the statement casts back."""
+    if dialect.name == "postgresql":
+        return datetime.isoformat
+    return OutboxMessage.__table__.c.expires_at.type.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _raise_missed_alerts(session: Session, now: datetime, missed: list[tuple[int, date]]) -> int:
+    """One alert per run of missed days: keyed by the last day the patient did check in. ``missed`` holds
+    (patient id, first active local date)."""
+    ids = [patient_id for patient_id, _ in missed]
     last_seen = dict(
         session.execute(
             select(CheckIn.patient_id, func.max(CheckIn.local_date))
@@ -237,14 +495,14 @@ def _raise_missed_alerts(session: Session, now: datetime, missed: list[Recipient
     )
     alerts = [
         {
-            "patient_id": r.patient_id,
+            "patient_id": patient_id,
             "kind": "missed_checkins",
             "severity": "low",
             "reason": "No check-in for several days in a row; daily reminders are paused until the next one.",
-            "dedup_key": f"missed:{r.patient_id}:{last_seen.get(r.patient_id) or r.active_since}",
+            "dedup_key": f"missed:{patient_id}:{last_seen.get(patient_id) or active_since}",
             "created_at": now,
         }
-        for r in missed
+        for patient_id, active_since in missed
     ]
     new = insert_ignoring_duplicates(session, alerts, model=Alert)
     if new:
