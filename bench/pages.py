@@ -5,6 +5,7 @@ bodies (the stylesheet and scripts) count as sent, encoded; the rest by their le
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -65,6 +66,7 @@ def measure_patient_pages(database_url: str) -> list[tuple[str, int, int]]:
 
     app = app_for(database_url)
     email, today = _seed(app)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request in the bench's output
     server = make_server("127.0.0.1", 0, app, threaded=True)
     origin = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)

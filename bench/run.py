@@ -704,7 +704,11 @@ def main(argv: list[str] | None = None) -> int:
         + ANALYSIS_MARKER
         + (analysis or "\n")
     )
-    return 0 if all(row.met is not False for row in rows) else 1
+    # A measurement, not a gate: it succeeds once the figures are written; what missed its target is said.
+    missed = [row.name.strip() for row in rows if row.met is False]
+    if missed:
+        print(f"{len(missed)} targets missed (see {output.name}): " + "; ".join(missed), file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":
