@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import event, insert, select
 
 from journal import dashboard
-from journal.views.dashboard import PAGE_SIZE
 from journal.accounts import PatientDetails, enrol_patient
 from journal.alerts import raise_alert
 from journal.assessments import set_baseline, submit
@@ -36,6 +35,7 @@ from journal.models import (
     User,
 )
 from journal.sessions import save_session
+from journal.views.dashboard import PAGE_SIZE
 from tests.conftest import NOW, make_patient
 
 # 20 March 2026, 13:00 in Chicago: Pat's local "today" is 20 March, and her 14-day window 6-19 March.
