@@ -63,6 +63,19 @@ class CheckInError(Exception):
         self.status = status
 
 
+class StaleCheckIn(CheckInError):
+    """A save made before the stored entry of the same day: the newer answer is kept and returned as ``stored``."""
+
+    def __init__(self, stored: CheckIn):
+        super().__init__("saved_at", "A newer answer for this day was saved; it was kept.", 409)
+        self.stored = stored
+
+
+# A device's clock may run a little ahead of the server's; a save time further ahead than this is refused, or it
+# would outrank every later save of that day.
+SAVED_AT_TOLERANCE = timedelta(minutes=10)
+
+
 def local_today(user: User, now: datetime) -> date:
     return now.astimezone(ZoneInfo(user.timezone)).date()
 
@@ -130,7 +143,8 @@ def save_checkin(
 
     A patient may replace an entry on the local day they made it; a clinician may enter any past day but
     never overwrites what the patient recorded. A repeated ``submission_id`` returns the stored entry as it
-    is, so a retried request or an offline queue sent twice records the day once. The caller commits.
+    is, so a retried request or an offline queue sent twice records the day once. Of two different saves the
+    one with the later ``saved_at`` is kept: an earlier one raises ``StaleCheckIn``. The caller commits.
     """
     user = patient.user
     source = EntrySource.PATIENT if entered_by.id == user.id else EntrySource.CLINICIAN
@@ -138,6 +152,9 @@ def save_checkin(
     submission_id = data.get("submission_id")
     if existing is not None and submission_id and existing.submission_id == submission_id:
         return existing, False
+    saved_at = data.get("saved_at") or now
+    if saved_at > now + SAVED_AT_TOLERANCE:
+        raise CheckInError("saved_at", "The time of saving is later than now: check the device's clock.")
     timing = timing_for(day, user, now, source)
     validate_against_programme(patient, data)
     try:
@@ -148,6 +165,8 @@ def save_checkin(
 
     if existing is not None:
         _check_replaceable(existing, source, user, now)
+        if saved_at < existing.saved_at:  # on a tie the later arrival wins, as it always did
+            raise StaleCheckIn(existing)
         checkin = existing
     else:
         checkin = CheckIn(patient_id=user.id, local_date=day, created_at=now, source=source)
@@ -163,6 +182,7 @@ def save_checkin(
     checkin.submission_id = submission_id
     checkin.entered_by_id = entered_by.id
     checkin.updated_at = now
+    checkin.saved_at = saved_at
     checkin.cravings = [
         CravingRating(substance=row["substance"], intensity=row["intensity"], frequency=row.get("frequency"))
         for row in data.get("cravings", [])

@@ -17,12 +17,21 @@ from .security import is_api_request
 log = logging.getLogger(__name__)
 
 
-def json_error(code: int, message: str | None = None, errors: dict | None = None, headers: dict | None = None):
+def json_error(
+    code: int,
+    message: str | None = None,
+    errors: dict | None = None,
+    headers: dict | None = None,
+    extra: dict | None = None,
+):
+    """The API's error body ``{code, status, message, errors}``, plus ``extra`` members where an error carries
+    what the client needs next (a stale save's stored entry)."""
     body = {"code": code, "status": HTTP_STATUS_CODES.get(code, "Error")}
     if message:
         body["message"] = message
     if errors:
         body["errors"] = _with_string_keys(errors)
+    body.update(extra or {})
     response = jsonify(body)
     response.status_code = code
     for name, value in (headers or {}).items():

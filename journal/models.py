@@ -250,6 +250,9 @@ class CheckIn(db.Model):
     submission_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The instant the person pressed Save (the client's clock): of two saves of one day, the later one is kept,
+    # whatever order they arrive in (an offline queue may deliver an older answer last).
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     cravings: Mapped[list[CravingRating]] = relationship(
         cascade="all, delete-orphan", order_by="CravingRating.substance", lazy="selectin"

@@ -274,6 +274,14 @@ class CheckInSchema(StrictSchema):
     submission_id = fields.String(
         load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$")
     )
+    saved_at = fields.AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "The instant Save was pressed (ISO-8601 with offset); the server's clock when left out. "
+            "Of two saves of one day the later is kept: an earlier one arriving last is answered 409."
+        },
+    )
 
 
 class SleepOutSchema(Schema):
@@ -323,6 +331,7 @@ class CheckInOutSchema(Schema):
     source = fields.String(required=True)
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
+    saved_at = fields.AwareDateTime()
     tib_min = fields.Method("_tib", allow_none=True)
     tst_min = fields.Method("_tst", allow_none=True)
     se_pct = fields.Method("_se", allow_none=True)
@@ -382,6 +391,7 @@ def checkin_form_input(form: MultiDict, patient, day: date) -> dict:
             "pain": _form_int(form.get("pain")) if patient.tracks_pain else None,
             "note": form.get("note", ""),
             "submission_id": form.get("submission_id") or None,
+            "saved_at": form.get("saved_at") or None,
         }
     )
     data["side_effects"] = form.getlist("side_effects")

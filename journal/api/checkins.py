@@ -6,14 +6,15 @@ from datetime import date
 
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
-from marshmallow import RAISE, fields
+from marshmallow import RAISE, Schema, fields
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit
 from ..access import get_patient_or_404, patient_in_path_required
-from ..checkins import CheckInError, local_today, save_checkin
+from ..checkins import CheckInError, StaleCheckIn, local_today, save_checkin
 from ..db import commit_keeping_loaded, db, utcnow
+from ..errors import json_error
 from ..models import CheckIn, Patient, Role, User
 from ..schemas import CheckInOutSchema, CheckInSchema, StrictSchema
 from ..security import roles_required
@@ -21,6 +22,17 @@ from ..security import roles_required
 blp = Blueprint("api_checkins", __name__, url_prefix="/api/v1", description="Daily check-ins")
 
 MAX_RANGE_DAYS = 366
+
+
+class StaleCheckInSchema(Schema):
+    """409: not saved. When the day holds an entry saved later than this one, that entry is kept and returned as
+    ``stored``; other conflicts (a day that can no longer be changed) come without it."""
+
+    code = fields.Integer(required=True)
+    status = fields.String(required=True)
+    message = fields.String()
+    errors = fields.Dict()
+    stored = fields.Nested(CheckInOutSchema)
 
 
 class DateRangeSchema(StrictSchema):
@@ -43,6 +55,11 @@ def _put(patient: Patient, day: date, data: dict, entered_by: User):
             if entered_by.is_staff:
                 audit.record(entered_by, "checkin.write", patient.user_id, detail=day.isoformat())
             commit_keeping_loaded(db.session())
+        except StaleCheckIn as error:
+            stored = CheckInOutSchema().dump(error.stored)
+            db.session.rollback()
+            errors = {"json": {error.field: [error.message]}}
+            return json_error(409, error.message, errors, extra={"stored": stored})
         except CheckInError as error:
             db.session.rollback()
             abort(error.status, message=error.message, errors={"json": {error.field: [error.message]}})
@@ -70,11 +87,14 @@ def _range(patient_id: int, args: dict, today: date):
 @blp.arguments(CheckInSchema)
 @blp.response(200, CheckInOutSchema)
 @blp.alt_response(201, schema=CheckInOutSchema, description="Created")
+@blp.alt_response(409, schema=StaleCheckInSchema, description="Not saved: see message (a later save is kept)")
 def put_own_checkin(data, day: str):
     """Create or replace the signed-in patient's check-in for a local date (YYYY-MM-DD).
 
     Safe to retry: the same body, or the same ``submission_id``, records the day once. The day may be today
-    or up to 7 days back (then marked retrospective); an entry can be changed on the day it was made.
+    or up to 7 days back (then marked retrospective); an entry can be changed on the day it was made. Send
+    ``saved_at``, the instant Save was pressed: a save older than the stored entry is answered 409 with that
+    entry under ``stored``, and nothing changes, so an offline queue can never replace a newer answer.
     """
     return _put(current_user.patient, _day(day), data, current_user)
 
@@ -104,6 +124,7 @@ def list_patient_checkins(args, patient_id: int):
 @blp.arguments(CheckInSchema)
 @blp.response(200, CheckInOutSchema)
 @blp.alt_response(201, schema=CheckInOutSchema, description="Created")
+@blp.alt_response(409, schema=StaleCheckInSchema, description="Not saved: see message (a later save is kept)")
 def put_patient_checkin(data, patient_id: int, day: str):
     """Enter a past day for a patient from a paper diary or another system (any past date, never a future one).
 
