@@ -19,7 +19,7 @@ def create_app(config: dict | None = None) -> Flask:
         instance_path=str(ROOT / "instance"),
     )
 
-    from . import cli, db, errors, security, views
+    from . import cli, db, device, errors, security, views
     from .api import init_app as init_api
     from .config import load_config
 
@@ -29,6 +29,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.url_map.converters["id"] = IdConverter
     db.init_app(app)
     security.init_app(app)
+    device.init_app(app)
     views.init_app(app)
     init_api(app)
     # Stylesheets and scripts go compressed (about a third of their size on a phone's connection). Pages and

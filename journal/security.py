@@ -13,6 +13,7 @@ from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import device
 from .accounts import user_for_api_token
 from .db import db, utcnow
 from .models import Role, User
@@ -71,6 +72,7 @@ def init_app(app: Flask) -> None:
     )
     app.before_request(_expire_idle_sessions)
     app.after_request(_no_store_for_signed_in_pages)
+    app.after_request(device.set_person_cookie)
 
 
 @login_manager.user_loader
@@ -107,9 +109,14 @@ def _unauthorised():
 
 
 def _expire_idle_sessions():
-    """Sign staff out after a period without requests (patients keep a longer, rolling session)."""
+    """Sign staff out after a period without requests (patients keep a longer, rolling session), and anyone
+    whose browser no longer holds the person cookie of this sign-in (see ``device``)."""
     if is_api_request() or request.endpoint == "static" or not current_user.is_authenticated:
         return None
+    if not device.person_matches():
+        logout_user()
+        session.clear()
+        return None if request.endpoint in ("auth.login", "auth.logout") else login_manager.unauthorized()
     now = time.time()
     if current_user.is_staff:
         idle_limit = current_app.config["STAFF_IDLE_MINUTES"] * 60
@@ -124,8 +131,9 @@ def _expire_idle_sessions():
 
 
 def _no_store_for_signed_in_pages(response):
-    # Pages with health data must not be kept by shared or back-button caches.
-    if request.endpoint != "static" and "Cache-Control" not in response.headers:
+    # Nothing rendered for a person may be kept by a shared, back-button or service-worker cache: every response
+    # but the static files says no-store, whatever a view set (a chart's ETag still answers If-None-Match).
+    if request.endpoint != "static" and "no-store" not in response.headers.get("Cache-Control", ""):
         response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -1,39 +1,60 @@
-// Service worker: keeps the app shell so the journal opens without a connection.
-// Pages: network first, falling back to the last copy seen; static files: cache first.
-var SHELL = "journal-shell-v4";
-var PAGES = "journal-pages";
-var SHELL_FILES = ["/static/app.css", "/static/js/journal.js", "/static/icon.svg", "/offline"];
-var HOME = "/home";  // the manifest's start_url
+// Service worker. Phones are shared, so it keeps nothing of one person where another could see it:
+// - the public shell (styles, script, icon, the offline page and /help with the crisis numbers), fetched
+//   without cookies, so it is the same for everyone;
+// - for a signed-in patient only, today's blank check-in form, in a cache named for that sign-in (the person
+//   cookie, see journal/device.py). Every other person's cache is deleted on the next page load, and all of them
+//   when nobody is signed in, when a page answers with the sign-in page or a 401, or when the cookie is gone.
+// Pages are never stored as they are browsed: every page says Cache-Control: no-store, and that is honoured.
+var SHELL = "journal-shell-v5";
+var PERSON_PREFIX = "journal-person-";
+var PERSON_COOKIE = "journal_person";
+var OFFLINE_FORM = "/checkin/offline-form";
+var SHELL_FILES = ["/static/app.css", "/static/js/journal.js", "/static/icon.svg", "/offline", "/help"];
 
 self.addEventListener("install", function (event) {
-  event.waitUntil(Promise.all([
-    caches.open(SHELL).then(function (cache) { return cache.addAll(SHELL_FILES); }),
-    // The home page too: the page that registers this worker loaded before it, so without this a patient who
-    // checks in offline in their first session (or opens the installed app offline) finds no home page.
-    fetch(HOME).then(function (response) {
-      if (response.ok && !response.redirected) {
-        return caches.open(PAGES).then(function (cache) { return cache.put(HOME, response); });
-      }
-    }).catch(function () { /* not signed in or no connection: it is kept on the next visit instead */ })
-  ]));
+  event.waitUntil(caches.open(SHELL).then(function (cache) {
+    return cache.addAll(SHELL_FILES.map(function (path) { return new Request(path, { credentials: "omit" }); }));
+  }));
   self.skipWaiting();
 });
 
 self.addEventListener("activate", function (event) {
+  // Earlier versions kept every page in "journal-pages": those copies go now, with any older shell.
   event.waitUntil(
     caches.keys().then(function (names) {
-      return Promise.all(names.filter(function (name) { return name !== SHELL && name !== PAGES; })
+      return Promise.all(names.filter(function (name) { return name !== SHELL && name.indexOf(PERSON_PREFIX) !== 0; })
         .map(function (name) { return caches.delete(name); }));
     }).then(function () { return self.clients.claim(); })
   );
 });
 
-// Only HTML pages are kept for offline use (they are cleared at sign-out), never a download such as an
-// export or a report: those carry a Content-Disposition and are not HTML.
-function keepsOffline(response) {
-  var type = response.headers.get("Content-Type") || "";
-  return response.ok && !response.redirected && type.indexOf("text/html") === 0 &&
-    !response.headers.get("Content-Disposition");
+// The sign-in this browser holds now, or null. Without the Cookie Store API the worker cannot tell who is
+// signed in, so it keeps nothing for anyone (the shell still works offline).
+function currentPerson() {
+  if (!self.cookieStore) { return Promise.resolve(null); }
+  return self.cookieStore.get(PERSON_COOKIE).then(function (cookie) {
+    return cookie && cookie.value ? cookie.value : null;
+  }, function () { return null; });
+}
+
+function forgetAllBut(person) {
+  var keep = person ? PERSON_PREFIX + person : null;
+  return caches.keys().then(function (names) {
+    return Promise.all(names.filter(function (name) { return name.indexOf(PERSON_PREFIX) === 0 && name !== keep; })
+      .map(function (name) { return caches.delete(name); }));
+  });
+}
+
+function signedOut(response) {
+  return response.status === 401 || (response.redirected && new URL(response.url).pathname === "/login");
+}
+
+function offlineAnswer(path, person) {
+  var shell = path === "/help" ? "/help" : "/offline";
+  var wantsForm = person && /^\/checkin(\/\d{4}-\d{2}-\d{2})?$/.test(path);
+  var form = wantsForm ? caches.open(PERSON_PREFIX + person).then(function (cache) { return cache.match(OFFLINE_FORM); })
+    : Promise.resolve(null);
+  return form.then(function (hit) { return hit || caches.match(shell, { cacheName: SHELL }); });
 }
 
 self.addEventListener("fetch", function (event) {
@@ -43,24 +64,35 @@ self.addEventListener("fetch", function (event) {
     return;
   }
   if (url.pathname.indexOf("/static/") === 0) {
-    event.respondWith(caches.match(request).then(function (hit) { return hit || fetch(request); }));
+    event.respondWith(caches.match(request, { cacheName: SHELL }).then(function (hit) { return hit || fetch(request); }));
     return;
   }
-  if (request.mode === "navigate") {
-    event.respondWith(
-      fetch(request).then(function (response) {
-        if (keepsOffline(response)) {
-          var copy = response.clone();
-          caches.open(PAGES).then(function (cache) { cache.put(url.pathname, copy); });
-        }
+  if (request.mode !== "navigate") { return; }
+  event.respondWith(currentPerson().then(function (person) {
+    return forgetAllBut(person).then(function () {
+      return fetch(request).then(function (response) {
+        if (signedOut(response)) { return forgetAllBut(null).then(function () { return response; }); }
         return response;
-      }).catch(function () {
-        return caches.match(url.pathname, { cacheName: PAGES }).then(function (hit) {
-          return hit || caches.match("/offline");
-        });
-      })
-    );
-  }
+      }, function () { return offlineAnswer(url.pathname, person); });
+    });
+  }));
+});
+
+// A page asks for today's blank form to be kept for its sign-in (journal.js, on a patient's pages when online).
+self.addEventListener("message", function (event) {
+  if (!event.data || event.data.type !== "keep-offline-form") { return; }
+  event.waitUntil(currentPerson().then(function (person) {
+    if (!person) { return forgetAllBut(null); }
+    return forgetAllBut(person).then(function () {
+      return fetch(OFFLINE_FORM, { credentials: "same-origin" }).then(function (response) {
+        // Kept on purpose despite its no-store: only in this sign-in's cache, deleted with it.
+        if (response.ok && !response.redirected) {
+          return caches.open(PERSON_PREFIX + person).then(function (cache) { return cache.put(OFFLINE_FORM, response); });
+        }
+        if (signedOut(response)) { return forgetAllBut(null); }
+      });
+    });
+  }).catch(function () { /* no connection: the copy kept earlier stays */ }));
 });
 
 // Web Push: show the neutral reminder; a tap opens the link (which leads to the check-in after sign-in).

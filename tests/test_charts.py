@@ -227,7 +227,7 @@ def test_api_serves_each_chart_as_png_and_svg_with_an_etag_and_revalidation(clie
     png = _api(client, pat_data, name, "png")
     assert png.status_code == 200 and png.mimetype == "image/png"
     assert png.data.startswith(PNG_SIGNATURE)
-    assert png.headers["Cache-Control"] == "private, no-cache"
+    assert png.headers["Cache-Control"] == "private, no-store"
     assert png.headers["ETag"].strip('"')
     svg = _api(client, pat_data, name, "svg")
     assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
@@ -253,7 +253,7 @@ def test_a_second_request_with_the_etag_gets_304_without_rendering_or_reading_th
         event.remove(db.engine, "before_cursor_execute", record)
     assert again.status_code == 304 and again.data == b""
     assert again.headers["ETag"] == first.headers["ETag"]
-    assert again.headers["Cache-Control"] == "private, no-cache"
+    assert again.headers["Cache-Control"] == "private, no-store"
     assert statements and not [s for s in statements if "chart_cache" in s]
 
 
@@ -361,7 +361,7 @@ def test_page_chart_route_uses_the_session_cookie_and_revalidates_with_the_etag(
     auth.login(pat_data.alice)
     first = client.get(url)
     assert first.status_code == 200 and first.data.startswith(PNG_SIGNATURE)
-    assert first.headers["Cache-Control"] == "private, no-cache"
+    assert first.headers["Cache-Control"] == "private, no-store"
     assert client.get(url, headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
     # The page and the API share one cache and one ETag for the same picture.
     assert _api(client, pat_data).headers["ETag"] == first.headers["ETag"]

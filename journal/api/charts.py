@@ -18,7 +18,9 @@ blp = Blueprint(
     "api_charts", __name__, url_prefix="/api/v1/patients", description="A patient's charts and outcome summary"
 )
 
-CHART_CACHE_CONTROL = "private, no-cache"  # the browser may keep it, but asks (with the ETag) every time
+# Health data: no browser, proxy or service worker keeps a copy. A client that keeps one itself may still send the
+# ETag in If-None-Match and get a 304 without the chart being drawn again.
+CHART_CACHE_CONTROL = "private, no-store"
 # matplotlib's SVG draws with inline styles, which the site-wide policy refuses when a chart is opened on its
 # own. A chart has its own policy: inline styles, and nothing else at all (no script, no fetch, no frame).
 CHART_POLICY = {"default-src": "'none'", "style-src": "'unsafe-inline'", "frame-ancestors": "'none'"}
@@ -124,7 +126,7 @@ def get_chart(args, patient_id: int, name: str, fmt: str):
     saying which way is better (GEN-R1): ``outcomes`` (mood, craving, sleep, pain), ``assessments`` (PHQ-9
     and GAD-7 over their bands, with baseline, response and remission lines) or ``adherence`` (diary days).
 
-    Served with an ETag and ``Cache-Control: private, no-cache``: send ``If-None-Match`` to get 304 while
+    Served with an ETag and ``Cache-Control: private, no-store``: send ``If-None-Match`` to get 304 while
     nothing in the patient's data has changed."""
     return chart_response(patient_id, name, fmt, args["days"])
 

@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_login import current_user, login_required, login_user, logout_user
 from marshmallow import ValidationError
 
+from .. import device
 from ..accounts import SignInError, accept_invitation, authenticate, open_invitation
 from ..assessments import DEFAULT_CRISIS_RESOURCES, crisis_resources
 from ..db import db, utcnow
@@ -42,6 +43,7 @@ def _start_session(user: User) -> None:
     session.clear()
     login_user(user)
     session.permanent = not user.is_staff  # staff: ends with the browser, and after idle minutes
+    device.start_person()
 
 
 @bp.get("/")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
@@ -11,9 +12,10 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
-from .. import charts
+from .. import charts, device
 from ..assessments import due_instruments
 from ..checkins import (
     BACKFILL_DAYS,
@@ -22,6 +24,7 @@ from ..checkins import (
     SLEEP_QUALITY,
     URINARY_SYMPTOMS,
     CheckInError,
+    StaleCheckIn,
     get_checkin,
     local_today,
     missing_days,
@@ -49,12 +52,17 @@ def _day_or_404(value: str) -> date:
         abort(404)
 
 
+def long_date(day: date) -> str:
+    """ "Monday 30 November": how the journal names a day to a patient when "today" could mislead."""
+    return day.strftime("%A %-d %B")
+
+
 def day_label(day: date, today: date) -> str:
     if day == today:
         return "today"
     if day == today - timedelta(days=1):
         return "yesterday"
-    return day.strftime("%A %-d %B")
+    return long_date(day)
 
 
 @bp.get("/home")
@@ -79,7 +87,6 @@ def home():
         progress=charts.mood_progress_summary(mood_points, today),
         has_chart=len(mood_points) >= 2,
         day_label=lambda d: day_label(d, today),
-        queued=request.args.get("queued") == "1",
         questionnaires_due=due_instruments(db.session, current_user.patient, now),
         session_cards=session_cards_for_home(),
         # KET-R2: the loss-of-response flag is for the clinician; the patient sees only a neutral word.
@@ -113,6 +120,16 @@ def checkin_today():
     return redirect(url_for("patient.checkin", day=local_today(current_user, utcnow()).isoformat()))
 
 
+@bp.get("/checkin/offline-form")
+@roles_required(Role.PATIENT)
+def offline_checkin_form():
+    """Today's check-in with no answers in it: the copy the service worker keeps for this sign-in only, so the
+    patient can check in without a connection. The page picks the day when Save is pressed."""
+    now = utcnow()
+    today = local_today(current_user, now)
+    return _render_form(current_user.patient, today, today, MultiDict(), {}, offline=True)
+
+
 @bp.route("/checkin/<day>", methods=["GET", "POST"])
 @roles_required(Role.PATIENT)
 def checkin(day: str):
@@ -124,49 +141,77 @@ def checkin(day: str):
     try:
         timing_for(the_day, current_user, now, EntrySource.PATIENT)
     except CheckInError as error:
-        return render_template("error.html", code=404, message=error.message), 404
+        return render_template("error.html", code=404, message=error.message), 404, {"X-Journal-Outcome": "invalid"}
     existing = get_checkin(db.session, current_user.id, the_day)
-    if request.method == "GET" and existing is not None and not _editable_today(existing, today):
-        return redirect(url_for("patient.checkin_saved", day=day))
+    if request.method == "GET":
+        if existing is not None and not _editable_today(existing, today):
+            return redirect(url_for("patient.checkin_saved", day=day))
+        values = checkin_form_values(existing, ZoneInfo(current_user.timezone)) if existing else MultiDict()
+        return _render_form(patient, the_day, today, values, {}, existing)
+
     # A POST always goes to save_checkin: a retried submission is recognised there, anything else that may
     # not change the day is refused with 409. Never answer a POST with a success it did not have.
+    # X-Journal-Outcome tells the page's offline queue what became of an entry it sent.
+    author = request.form.get("author")
+    if author is not None and not hmac.compare_digest(author, device.queue_owner(current_user)):
+        message = "This check-in was filled in on this phone by someone else signed in, so it cannot be saved for you."
+        return render_template("error.html", code=403, message=message), 403, {"X-Journal-Outcome": "other-account"}
+    try:
+        data = CheckInSchema().load(checkin_form_input(request.form, patient, the_day))
+        _save_retrying_a_race(patient, the_day, data, now)
+    except ValidationError as error:
+        db.session.rollback()
+        errors, status, outcome = checkin_form_errors(error.messages, patient), 400, "invalid"
+    except StaleCheckIn as error:
+        # The day already holds an answer saved after this one (a queue sent late): it is kept, and shown.
+        db.session.rollback()
+        page = _saved_page(error.stored, today, superseded=True)
+        return page, 409, {"X-Journal-Outcome": "stale"}
+    except CheckInError as error:
+        db.session.rollback()
+        errors = checkin_form_errors({error.field: [error.message]}, patient)
+        status, outcome = (409, "locked") if error.status == 409 else (400, "invalid")
+    else:
+        return redirect(url_for("patient.checkin_saved", day=day))
+    page = _render_form(patient, the_day, today, request.form, errors, existing)
+    return page, status, {"X-Journal-Outcome": outcome}
 
-    errors: dict = {}
-    values = checkin_form_values(existing, ZoneInfo(current_user.timezone)) if existing is not None else MultiDict()
-    status = 200
-    if request.method == "POST":
-        values = request.form
+
+def _save_retrying_a_race(patient, day: date, data: dict, now) -> None:
+    """Save and commit. Two first saves of one day racing: the loser meets the unique key, and is run again
+    against the winner's entry, so it gets the answer it would have had second (saved, repeated or stale)."""
+    for attempt in range(2):
         try:
-            data = CheckInSchema().load(checkin_form_input(request.form, patient, the_day))
-            save_checkin(db.session, patient, the_day, data, now, entered_by=current_user)
-        except ValidationError as error:
-            db.session.rollback()
-            errors, status = checkin_form_errors(error.messages, patient), 400
-        except CheckInError as error:
-            db.session.rollback()
-            errors = checkin_form_errors({error.field: [error.message]}, patient)
-            status = 409 if error.status == 409 else 400
-        else:
+            save_checkin(db.session, patient, day, data, now, entered_by=current_user)
             db.session.commit()
-            return redirect(url_for("patient.checkin_saved", day=day))
+            return
+        except IntegrityError:
+            db.session.rollback()
+            if attempt:
+                raise
+
+
+def _render_form(patient, day: date, today: date, values, errors: dict, existing=None, offline: bool = False):
     return render_template(
         "patient/checkin.html",
         patient=patient,
-        day=the_day,
-        label=day_label(the_day, today),
-        retrospective=the_day < today,
+        day=day,
+        label=day_label(day, today),
+        retrospective=day < today,
         editing=existing is not None,
+        offline=offline,
         values=values,
         errors=errors,
         submission_id=request.form.get("submission_id") or uuid.uuid4().hex,
+        author=device.queue_owner(current_user),
         substances=SUBSTANCES,
         frequencies=CRAVING_FREQUENCIES,
         side_effects=SIDE_EFFECTS,
         urinary_symptoms=URINARY_SYMPTOMS,
         # Asked when due, and kept on the form when editing a day that answered it.
-        ask_urinary=urinary_check_due(db.session, patient, the_day) or bool(existing and existing.urinary is not None),
+        ask_urinary=urinary_check_due(db.session, patient, day) or bool(existing and existing.urinary is not None),
         qualities=SLEEP_QUALITY,
-    ), status
+    )
 
 
 def _editable_today(checkin: CheckIn, today: date) -> bool:
@@ -181,12 +226,18 @@ def checkin_saved(day: str):
     checkin = get_checkin(db.session, current_user.id, the_day)
     if checkin is None:
         return redirect(url_for("patient.checkin", day=day))
-    today = local_today(current_user, utcnow())
+    return _saved_page(checkin, local_today(current_user, utcnow()))
+
+
+def _saved_page(checkin: CheckIn, today: date, superseded: bool = False) -> str:
+    """The stored answers of a day; ``superseded`` when the save just sent was older than them."""
     metrics = sleep_metrics(checkin.sleep) if checkin.sleep else None
     return render_template(
         "patient/saved.html",
         checkin=checkin,
-        label=day_label(the_day, today),
+        label=day_label(checkin.local_date, today),
+        date_label=long_date(checkin.local_date),
+        superseded=superseded,
         slept=describe_duration(metrics.tst_min) if metrics else None,
         metrics=metrics,
         editable=_editable_today(checkin, today),
@@ -198,7 +249,7 @@ def checkin_saved(day: str):
 def service_worker():
     """Served from the root so that it may control every page of the journal."""
     script = (Path(current_app.static_folder) / "sw.js").read_bytes()
-    return current_app.response_class(script, mimetype="text/javascript", headers={"Cache-Control": "no-cache"})
+    return current_app.response_class(script, mimetype="text/javascript")
 
 
 @bp.get("/offline")

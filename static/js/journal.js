@@ -1,25 +1,90 @@
-// Progressive enhancement for patient pages: the pages work without it.
-// - shows the PHQ-9's difficulty question only once a problem has been checked off (PHQ-R8);
-// - registers the service worker that keeps the app shell for offline use;
-// - sends the check-in form with fetch, and when there is no connection keeps it on the phone (IndexedDB)
-//   until the connection returns. Each form carries a submission_id, so the server records it once even
-//   if it arrives twice.
+// Progressive enhancement: the pages work without it.
+// - On every page, removes the offline copies an earlier sign-in left on this browser (see static/sw.js).
+// - On a patient's pages: registers the service worker, asks it to keep today's blank check-in form for this
+//   sign-in, and sends the check-in with fetch. Without a connection the answers are kept on the phone, in
+//   IndexedDB, encrypted with a key that only this account's pages carry and stored under its owner tag (see
+//   journal/device.py), so another person on the same browser can neither read nor send them. They are sent,
+//   oldest save first, when this account is signed in and online again. Each save carries a submission_id (a
+//   retry is recorded once) and saved_at (the server keeps the later of two saves of one day).
 (function () {
   "use strict";
   var DB_NAME = "journal";
-  var STORE = "outbox";
+  var STORE = "queue";
+  var PERSON_PREFIX = "journal-person-";
+  var PERSON_COOKIE = "journal_person";
+  var OFFLINE_FORM = "/checkin/offline-form";
   var body = document.body;
-  var userId = body.getAttribute("data-user");
+  var owner = body.getAttribute("data-queue-owner");
+  var person = readCookie(PERSON_COOKIE);
+
+  function readCookie(name) {
+    var match = document.cookie.split("; ").filter(function (pair) { return pair.indexOf(name + "=") === 0; })[0];
+    return match ? match.slice(name.length + 1) : null;
+  }
+
+  function forgetOtherPeople(keep) {
+    if (!window.caches) { return Promise.resolve(); }
+    return caches.keys().then(function (names) {
+      return Promise.all(names.filter(function (name) {
+        return name.indexOf(PERSON_PREFIX) === 0 && name !== (keep ? PERSON_PREFIX + keep : null);
+      }).map(function (name) { return caches.delete(name); }));
+    });
+  }
+
+  forgetOtherPeople(person);
+  if (!owner) { return; }  // not a patient's page: nothing is queued or kept
 
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/sw.js").catch(function () {});
+    if (navigator.onLine && person && window.caches) {
+      caches.open(PERSON_PREFIX + person).then(function (cache) { return cache.match(OFFLINE_FORM); }).then(function (hit) {
+        if (hit && location.pathname !== "/home") { return; }  // refreshed once per visit to home
+        return navigator.serviceWorker.ready.then(function (registration) {
+          registration.active.postMessage({ type: "keep-offline-form" });
+        });
+      }).catch(function () {});
+    }
   }
 
+  // --- Encryption of what is queued (AES-GCM, the owner tag as associated data) ---------------------------
+  function bytesOf(base64url) {
+    var padded = (base64url + "===".slice((base64url.length + 3) % 4)).replace(/-/g, "+").replace(/_/g, "/");
+    var raw = atob(padded);
+    var bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) { bytes[i] = raw.charCodeAt(i); }
+    return bytes;
+  }
+  var subtle = window.crypto && window.crypto.subtle;
+  var ownerBytes = new TextEncoder().encode(owner);
+  var keyReady = subtle && window.indexedDB ?
+    subtle.importKey("raw", bytesOf(body.getAttribute("data-queue-key")), "AES-GCM", false, ["encrypt", "decrypt"])
+      .catch(function () { return null; }) : Promise.resolve(null);
+
+  function seal(entry) {
+    var iv = window.crypto.getRandomValues(new Uint8Array(12));
+    var plain = new TextEncoder().encode(JSON.stringify(entry));
+    return keyReady.then(function (key) {
+      return subtle.encrypt({ name: "AES-GCM", iv: iv, additionalData: ownerBytes }, key, plain);
+    }).then(function (data) { return { id: entry.submission_id, owner: owner, iv: iv, data: data }; });
+  }
+
+  function unseal(record) {
+    return keyReady.then(function (key) {
+      return subtle.decrypt({ name: "AES-GCM", iv: record.iv, additionalData: ownerBytes }, key, record.data);
+    }).then(function (plain) { return JSON.parse(new TextDecoder().decode(plain)); });
+  }
+
+  // --- The queue in IndexedDB ---------------------------------------------------------------------------
   function openDb() {
     return new Promise(function (resolve, reject) {
-      var request = indexedDB.open(DB_NAME, 1);
+      var request = indexedDB.open(DB_NAME, 2);
       request.onupgradeneeded = function () {
-        request.result.createObjectStore(STORE, { keyPath: "submission_id" });
+        var db = request.result;
+        // Version 1 kept answers in clear text under a user id; it is dropped, never shown to anyone.
+        if (db.objectStoreNames.contains("outbox")) { db.deleteObjectStore("outbox"); }
+        if (!db.objectStoreNames.contains(STORE)) {
+          db.createObjectStore(STORE, { keyPath: "id" }).createIndex("owner", "owner");
+        }
       };
       request.onsuccess = function () { resolve(request.result); };
       request.onerror = function () { reject(request.error); };
@@ -30,91 +95,139 @@
     return openDb().then(function (db) {
       return new Promise(function (resolve, reject) {
         var tx = db.transaction(STORE, mode);
-        var result = work(tx.objectStore(STORE));
-        tx.oncomplete = function () { resolve(result && result.result !== undefined ? result.result : result); };
-        tx.onerror = function () { reject(tx.error); };
+        var request = work(tx.objectStore(STORE));
+        tx.oncomplete = function () { db.close(); resolve(request ? request.result : undefined); };
+        tx.onerror = function () { db.close(); reject(tx.error); };
       });
     });
   }
 
-  function queued() {
-    return withStore("readonly", function (store) { return store.getAll(); }).then(function (items) {
-      return (items || []).filter(function (item) { return item.user === userId; });
+  // This account's queued entries, decrypted, oldest save first. Nobody else's are ever read.
+  function mine() {
+    return keyReady.then(function (key) {
+      if (!key) { return []; }
+      return withStore("readonly", function (store) { return store.index("owner").getAll(owner); })
+        .then(function (records) {
+          return Promise.all((records || []).map(function (record) {
+            return unseal(record).catch(function () { return null; });
+          }));
+        }).then(function (entries) {
+          return entries.filter(Boolean).sort(function (a, b) { return a.saved_at < b.saved_at ? -1 : 1; });
+        });
+    }).catch(function () { return []; });
+  }
+
+  function drop(entry) {
+    return withStore("readwrite", function (store) { store.delete(entry.submission_id); });
+  }
+
+  function longDate(isoDay) {
+    var parts = isoDay.split("-").map(Number);
+    return new Date(Date.UTC(parts[0], parts[1] - 1, parts[2], 12)).toLocaleDateString("en-GB", {
+      weekday: "long", day: "numeric", month: "long", timeZone: "UTC"
     });
+  }
+
+  function todayIn(zone) {
+    var parts = {};
+    new Intl.DateTimeFormat("en-US", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" })
+      .formatToParts(new Date()).forEach(function (part) { parts[part.type] = part.value; });
+    return parts.year + "-" + parts.month + "-" + parts.day;
+  }
+
+  // --- What the patient is told -------------------------------------------------------------------------
+  var said = [];
+  function announce(message) {
+    said.push(message);
+    return showOutbox();
   }
 
   function showOutbox() {
     var box = document.getElementById("outbox");
     if (!box) { return Promise.resolve(); }
-    return queued().then(function (items) {
+    return mine().then(function (entries) {
       box.textContent = "";
-      box.hidden = items.length === 0;
-      items.forEach(function (item) {
+      said.concat(entries.map(function (entry) {
+        return "Your check-in for " + longDate(entry.day) + " is saved on this phone and waiting to be sent.";
+      })).forEach(function (text) {
         var line = document.createElement("p");
-        line.textContent = "Check-in for " + item.label + " is saved on this phone and waiting to be sent.";
+        line.textContent = text;
         box.appendChild(line);
       });
+      box.hidden = box.childNodes.length === 0;
     });
   }
 
+  // --- Sending ------------------------------------------------------------------------------------------
   function currentCsrfToken() {
     var field = document.querySelector('input[name="csrf_token"]');
     return field ? field.value : "";
   }
 
-  function send(item) {
+  function savedPage(response, day) {
+    return response.ok && response.redirected && new URL(response.url).pathname === "/checkin/" + day + "/saved";
+  }
+
+  function send(entry) {
     var data = new FormData();
-    item.fields.forEach(function (pair) {
+    entry.fields.forEach(function (pair) {
       data.append(pair[0], pair[0] === "csrf_token" ? currentCsrfToken() || pair[1] : pair[1]);
     });
-    return fetch(item.action, { method: "POST", body: data, credentials: "same-origin" });
+    return fetch("/checkin/" + entry.day, { method: "POST", body: data, credentials: "same-origin" });
+  }
+
+  // What became of a sent entry: a message for the patient once the server has settled it, or null to keep it
+  // and try again later. Only the check-in route's own answers settle it (X-Journal-Outcome): a sign-in page, an
+  // expired form token, a busy server or another account's session leave it waiting for its owner.
+  function outcomeOf(response, entry) {
+    var day = longDate(entry.day);
+    if (savedPage(response, entry.day)) { return "Your check-in for " + day + " has been sent."; }
+    var outcome = response.redirected ? null : response.headers.get("X-Journal-Outcome");
+    if (outcome === "stale") { return "A newer answer for " + day + " was kept."; }
+    if (outcome === "locked") {
+      return "The check-in for " + day + " saved on this phone was not sent: that day's entry can no longer be changed.";
+    }
+    if (outcome === "invalid") {
+      return "The check-in for " + day + " saved on this phone was not accepted. Please enter it again.";
+    }
+    return null;
   }
 
   var flushing = false;
   function flush() {
-    if (flushing || !navigator.onLine || !userId) { return Promise.resolve(); }
+    if (flushing || !navigator.onLine) { return Promise.resolve(); }
     flushing = true;
-    return queued().then(function (items) {
-      return items.reduce(function (chain, item) {
-        return chain.then(function () {
-          return send(item).then(function (response) {
-            // Delivered (or recognised as already delivered): drop it. A refusal (4xx) is kept out of
-            // the queue too, but said plainly: the patient can enter that day again.
-            if (!response.ok && response.status < 500) {
-              announce("A check-in saved on this phone for " + item.label + " was not accepted. Please enter it again.");
-            }
-            if (response.ok || response.status < 500) {
-              return withStore("readwrite", function (store) { store.delete(item.submission_id); });
-            }
-          }, function () { /* still offline: keep it */ });
+    return mine().then(function (entries) {
+      return entries.reduce(function (chain, entry) {
+        return chain.then(function (goOn) {
+          if (!goOn) { return false; }
+          return send(entry).then(function (response) {
+            var message = outcomeOf(response, entry);
+            if (message === null) { return false; }  // signed out or the server busy: keep it, stop for now
+            return drop(entry).then(function () { return announce(message); }).then(function () { return true; });
+          }, function () { return false; });  // still offline
         });
-      }, Promise.resolve());
+      }, Promise.resolve(true));
     }).then(showOutbox).finally(function () { flushing = false; });
-  }
-
-  function announce(message) {
-    var box = document.getElementById("outbox");
-    if (!box) { return; }
-    var line = document.createElement("p");
-    line.textContent = message;
-    box.hidden = false;
-    box.appendChild(line);
   }
 
   function keepOnPhone(form) {
     var fields = [];
     new FormData(form).forEach(function (value, key) { fields.push([key, String(value)]); });
-    var item = {
+    var entry = {
       submission_id: form.elements.submission_id.value,
-      user: userId,
-      action: form.action,
-      label: form.getAttribute("data-day-label"),
-      fields: fields,
-      queued_at: new Date().toISOString()
+      day: form.getAttribute("data-day"),
+      saved_at: form.elements.saved_at.value,
+      fields: fields
     };
-    return withStore("readwrite", function (store) { store.put(item); }).then(function () {
-      window.location.assign("/home?queued=1");
-    });
+    return seal(entry).then(function (record) {
+      return withStore("readwrite", function (store) { store.put(record); });
+    }).then(function () {
+      form.hidden = true;
+      var note = document.getElementById("offline-form-note");
+      if (note) { note.hidden = true; }
+      return showOutbox();
+    }, function () { form.submit(); });
   }
 
   function newSubmissionId() {
@@ -126,28 +239,51 @@
   var form = document.querySelector("form[data-offline-queue]");
   if (form) {
     form.addEventListener("submit", function (event) {
-      if (!window.indexedDB || !window.fetch) { return; }  // the plain form post still works
+      if (!window.fetch || !subtle || !window.indexedDB) { return; }  // the plain form post still works
       event.preventDefault();
-      // A new id each time the patient saves. The copy of this page that the service worker (or the back
-      // button) keeps still carries the id of an earlier save, and the server would take changed answers
-      // sent with it for a repeat of that save and keep the old ones. A retry of this save keeps this id.
+      // A new id each time the patient saves: a copy of this page kept by the back button still carries the id
+      // of an earlier save, and the server would take changed answers sent with it for a repeat of that save.
       form.elements.submission_id.value = newSubmissionId();
+      form.elements.saved_at.value = new Date().toISOString();
+      if (form.hasAttribute("data-offline-form")) {  // the kept blank form: the day is the one it is saved on
+        var day = todayIn(form.getAttribute("data-timezone"));
+        form.setAttribute("data-day", day);
+        form.action = "/checkin/" + day;
+      }
       if (!navigator.onLine) { keepOnPhone(form); return; }
       var button = form.querySelector('button[type="submit"]');
       if (button) { button.disabled = true; }
       fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin" }).then(
         function (response) {
-          if (response.ok && response.redirected) { window.location.assign(response.url); }
-          else { form.submit(); }  // let the server's page show what to fix
+          if (savedPage(response, form.getAttribute("data-day"))) { window.location.assign(response.url); }
+          else { form.submit(); }  // let the server's page say what happened (errors, a newer answer kept)
         },
         function () { keepOnPhone(form); }
       );
     });
   }
 
+  // Sign-out: what is still waiting on this phone is deleted with it, so say so first.
   var signOut = document.querySelector('form[action="/logout"]');
-  if (signOut && window.caches) {
-    signOut.addEventListener("submit", function () { caches.delete("journal-pages"); });
+  if (signOut) {
+    signOut.addEventListener("submit", function (event) {
+      event.preventDefault();
+      mine().then(function (entries) {
+        if (entries.length) {
+          var days = entries.map(function (entry) { return longDate(entry.day); }).join(", ");
+          var question = (entries.length === 1 ? "A check-in saved on this phone has" : entries.length +
+            " check-ins saved on this phone have") + " not been sent yet (" + days + "). Signing out deletes " +
+            (entries.length === 1 ? "it" : "them") + ". Sign out anyway?";
+          if (!window.confirm(question)) { return; }
+        }
+        return Promise.all(entries.map(drop)).then(function () { return forgetOtherPeople(null); }).then(function () {
+          if (navigator.onLine) { signOut.submit(); return; }
+          // Offline the server cannot be told; without its person cookie this sign-in ends at the next request.
+          document.cookie = PERSON_COOKIE + "=; Max-Age=0; path=/; SameSite=Lax";
+          window.location.assign("/offline");
+        });
+      });
+    });
   }
 
   window.addEventListener("online", flush);

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from journal.db import db, utcnow
 from journal.models import CheckIn
 from tests.browser.conftest import PHONE
+from tests.browser.phone_storage import PUT_BACK_IN_QUEUE, QUEUE_RECORDS
 from tests.browser.test_enrolment_flow import assert_fits_width, sign_in
 from tests.conftest import make_patient
 
@@ -336,30 +337,6 @@ def test_home_checkin_and_confirmation_fit_a_320px_phone(live_server, enrol, nar
 # 'online' event, which is what sends the queue. Nothing had to be worked around. The test checks the first
 # two facts as it goes, so a change in Chromium or Playwright shows up as a failure rather than a false pass.
 
-OUTBOX_ITEMS = """() => new Promise((resolve, reject) => {
-  const open = indexedDB.open("journal");
-  open.onerror = () => reject(open.error);
-  open.onsuccess = () => {
-    const db = open.result;
-    if (!db.objectStoreNames.contains("outbox")) { db.close(); resolve([]); return; }
-    const request = db.transaction("outbox").objectStore("outbox").getAll();
-    request.onsuccess = () => { db.close(); resolve(request.result); };
-    request.onerror = () => reject(request.error);
-  };
-})"""
-
-PUT_BACK_IN_OUTBOX = """(item) => new Promise((resolve, reject) => {
-  const open = indexedDB.open("journal");
-  open.onerror = () => reject(open.error);
-  open.onsuccess = () => {
-    const tx = open.result.transaction("outbox", "readwrite");
-    tx.objectStore("outbox").put(item);
-    tx.oncomplete = () => { open.result.close(); resolve(); };
-    tx.onerror = () => reject(tx.error);
-  };
-})"""
-
-
 def wait_for_service_worker(page) -> None:
     """The service worker is active and controls the page. It claims open pages when it activates, so the
     home page that registered it is normally controlled without a reload; if not, one reload makes it so."""
@@ -367,6 +344,15 @@ def wait_for_service_worker(page) -> None:
     if not page.evaluate("() => navigator.serviceWorker.controller !== null"):
         page.reload()
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+
+
+def wait_for_offline_form(page) -> None:
+    """The worker has kept today's blank form for this sign-in (journal.js asks for it on a patient's page)."""
+    page.wait_for_function(
+        """async () => { for (const name of await caches.keys()) {
+             if (name.startsWith("journal-person-") && await (await caches.open(name)).match("/checkin/offline-form")) {
+               return true; } } return false; }"""
+    )
 
 
 def wait_until(page, condition: Callable[[], bool], seconds: float = 10) -> None:
@@ -377,6 +363,10 @@ def wait_until(page, condition: Callable[[], bool], seconds: float = 10) -> None
     assert condition(), "timed out waiting"
 
 
+def long_date(day: date) -> str:
+    return day.strftime("%A %-d %B")
+
+
 def test_checkin_made_offline_waits_on_the_phone_and_reaches_the_server_once(live_server, enrol, phone, network, axe):
     patient = enrol("noa.offline", "Noa Offline")
     today = patient.today()
@@ -385,11 +375,12 @@ def test_checkin_made_offline_waits_on_the_phone_and_reaches_the_server_once(liv
     posts, worker_failures = [], []
     phone.on("request", lambda r: posts.append(r.url) if r.method == "POST" and r.url == checkin_url else None)
     phone.on("requestfailed", lambda r: worker_failures.append((r.url, r.failure)) if r.service_worker else None)
-    waiting = "Check-in for today is saved on this phone and waiting to be sent."
+    waiting = f"Your check-in for {long_date(today)} is saved on this phone and waiting to be sent."
 
-    # The patient's first visit: signed in, the service worker installs; then to today's check-in.
+    # The patient's first visit: signed in, the service worker installs and keeps today's blank form.
     page = sign_in_as(phone, patient)
     wait_for_service_worker(page)
+    wait_for_offline_form(page)
     page.get_by_role("link", name="Check in now").tap()
     expect(page.get_by_role("heading", level=1)).to_have_text("Today's check-in")
 
@@ -399,71 +390,62 @@ def test_checkin_made_offline_waits_on_the_phone_and_reaches_the_server_once(liv
     fill_checkin(page, mood=3, craving=7, used="Yes", night=LAST_NIGHT)
     save(page)
 
-    # Kept on the phone (IndexedDB) and shown as waiting on the home page, which the worker served from its
-    # cache after its own attempt to reach the server failed.
-    expect(page).to_have_url(f"{url}/home?queued=1")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Hello, Noa")
+    # Kept on the phone (IndexedDB), encrypted, and shown as waiting, by its date.
     outbox = page.locator("#outbox")
     expect(outbox).to_have_text(waiting)
-    (queued,) = page.evaluate(OUTBOX_ITEMS)
-    assert (queued["action"], queued["label"]) == (checkin_url, "today")
-    assert worker_failures == [(f"{url}/home?queued=1", "net::ERR_INTERNET_DISCONNECTED")]
+    (queued,) = page.evaluate(QUEUE_RECORDS)
+    assert set(queued) == {"id", "owner", "iv", "data"}  # the answers only as ciphertext
     assert posts == []
     assert stored_checkins(live_server, patient) == []
     axe(page)
 
-    # Still offline, the patient reloads: the app shell opens from the worker, styled, and still shows the wait.
+    # Still offline, the patient reloads: the worker serves the kept blank form, styled, and the wait is shown.
     response = page.reload()
     assert response is not None and response.from_service_worker
-    assert worker_failures[1:] == [(f"{url}/home?queued=1", "net::ERR_INTERNET_DISCONNECTED")]
-    expect(page.get_by_role("heading", level=1)).to_have_text("Hello, Noa")
+    assert worker_failures == [(checkin_url, "net::ERR_INTERNET_DISCONNECTED")]
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today's check-in")
+    expect(page.locator("#offline-form-note")).to_contain_text("You are offline")
     header_colour = "() => getComputedStyle(document.querySelector('header.bar')).backgroundColor"
     assert page.evaluate(header_colour) == "rgb(31, 95, 139)"  # app.css, from the worker's cache
     expect(outbox).to_have_text(waiting)
     assert stored_checkins(live_server, patient) == []
 
-    # A page the worker has no copy of (yesterday's form, never opened): its "No connection" page, which says
-    # what is waiting too.
-    page.goto(f"/checkin/{today - timedelta(days=1)}")
-    expect(page.get_by_role("heading", level=1)).to_have_text("No connection")
-    expect(outbox).to_have_text(waiting)
-    axe(page)
+    # A page it keeps no copy of: the "No connection" page, which offers today's check-in.
     page.goto("/home")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Hello, Noa")
+    expect(page.get_by_role("heading", level=1)).to_have_text("No connection")
+    axe(page)
+    page.get_by_role("link", name="Check in for today").tap()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Today's check-in")
 
-    # Back online: the page's 'online' handler sends what waited, once, and the notice goes.
+    # Back online: the page's 'online' handler sends what waited, once, and says so.
     phone.set_offline(False)
-    expect(outbox).to_be_hidden()
-    assert page.evaluate(OUTBOX_ITEMS) == []
+    expect(outbox).to_have_text(f"Your check-in for {long_date(today)} has been sent.")
+    assert page.evaluate(QUEUE_RECORDS) == []
     assert posts == [checkin_url]
     (row,) = stored_checkins(live_server, patient)
-    assert (row.local_date, row.mood, row.report_mode, row.submission_id) == (
-        today, 3, "on_time", queued["submission_id"],
-    )  # fmt: skip
+    assert (row.local_date, row.mood, row.report_mode, row.submission_id) == (today, 3, "on_time", queued["id"])
     assert row.tst_min == LAST_NIGHT.tst_min()
 
     # The same submission arrives again (say the reply to the first was lost and the phone retries): the server
-    # recognises it, the phone drops it without a complaint, and the day is recorded once, untouched.
-    page.evaluate(PUT_BACK_IN_OUTBOX, queued)
+    # recognises it, the phone drops it, and the day is recorded once, untouched.
+    page.evaluate(PUT_BACK_IN_QUEUE, queued)
     page.evaluate("() => window.dispatchEvent(new Event('online'))")
-    wait_until(page, lambda: len(posts) == 2 and page.evaluate(OUTBOX_ITEMS) == [])
+    wait_until(page, lambda: len(posts) == 2 and page.evaluate(QUEUE_RECORDS) == [])
     assert posts == [checkin_url, checkin_url]
-    expect(outbox).to_be_hidden()
     assert stored_checkins(live_server, patient) == [row]  # not even updated_at changed
 
     network.assert_only_own_origin()
     network.assert_no_csp_violations()
 
 
-def test_a_change_made_offline_on_a_kept_copy_of_the_form_is_not_taken_for_a_repeat(live_server, enrol, phone, network):
-    """The worker keeps the check-in page as it was first shown, submission id and all. A patient who saved
-    today's check-in, then changes it offline on that copy, sends new answers: the server must not recognise
-    them as a repeat of the first save and drop them."""
+def test_a_change_made_offline_after_saving_online_replaces_the_earlier_answer(live_server, enrol, phone, network):
+    """Saved online, then changed offline on the kept blank form: the later answer is the one kept, and it is not
+    taken for a repeat of the first save (each save has its own submission id)."""
     patient = enrol("ash.offline", "Ash Offline")
     page = sign_in_as(phone, patient)
     wait_for_service_worker(page)
+    wait_for_offline_form(page)
     page.get_by_role("link", name="Check in now").tap()
-    first_id = page.locator('input[name="submission_id"]').input_value()
     fill_checkin(page, mood=5, craving=1, used="No", night=LAST_NIGHT)
     save(page)
     expect(page.get_by_role("status")).to_contain_text("Your check-in for today is saved.")
@@ -471,18 +453,18 @@ def test_a_change_made_offline_on_a_kept_copy_of_the_form_is_not_taken_for_a_rep
     assert saved.mood == 5
 
     phone.set_offline(True)
-    page.get_by_role("link", name="Edit").tap()  # the kept copy: the blank form with the first id
+    page.get_by_role("link", name="Edit").tap()  # offline: the kept blank form, none of the earlier answers
     expect(page.get_by_role("heading", level=1)).to_have_text("Today's check-in")
-    assert page.locator('input[name="submission_id"]').input_value() == first_id
+    expect(page.get_by_role("group", name=MOOD).get_by_role("radio", name="5", exact=True)).not_to_be_checked()
     fill_checkin(page, mood=9, craving=1, used="No", night=LAST_NIGHT)
     save(page)
     expect(page.locator("#outbox")).to_contain_text("waiting to be sent")
 
     phone.set_offline(False)
-    expect(page.locator("#outbox")).to_be_hidden()
+    expect(page.locator("#outbox")).to_contain_text("has been sent")
     (changed,) = stored_checkins(live_server, patient)
     assert changed.mood == 9
-    assert changed.submission_id != first_id
+    assert changed.submission_id != saved.submission_id
     network.assert_only_own_origin()
     network.assert_no_csp_violations()
 
