@@ -337,6 +337,7 @@ def test_home_checkin_and_confirmation_fit_a_320px_phone(live_server, enrol, nar
 # 'online' event, which is what sends the queue. Nothing had to be worked around. The test checks the first
 # two facts as it goes, so a change in Chromium or Playwright shows up as a failure rather than a false pass.
 
+
 def wait_for_service_worker(page) -> None:
     """The service worker is active and controls the page. It claims open pages when it activates, so the
     home page that registered it is normally controlled without a reload; if not, one reload makes it so."""
