@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
@@ -61,6 +64,26 @@ def commit_keeping_loaded(session: Session) -> None:
         session.commit()
     finally:
         session.expire_on_commit = True
+
+
+T = TypeVar("T")
+
+
+def commit_retrying_on_conflict(session: Session, write: Callable[[], T]) -> T:
+    """Run ``write`` and commit, returning what ``write`` returned. If that loses a race on a unique key (a
+    simultaneous request inserted the same key and committed first), roll back and do both once more: the second
+    run is then the sequential second request it really was, finds the winner's row, and answers as that request
+    is answered (the stored record, or a clear 409), never with a 500 or a half-written row. A conflict on the
+    second run is not a race, and is raised."""
+    try:
+        result = write()
+        session.commit()
+        return result
+    except IntegrityError:
+        session.rollback()
+    result = write()
+    session.commit()
+    return result
 
 
 def utcnow() -> datetime:

@@ -9,9 +9,9 @@ from flask_smorest import Blueprint, abort
 from .. import audit
 from ..access import get_patient_or_404, patient_list
 from ..accounts import EnrolmentError, PatientDetails, enrol_patient
-from ..db import db, utcnow
+from ..db import commit_retrying_on_conflict, db, utcnow
 from ..links import invitation_url
-from ..models import Role
+from ..models import Role, User
 from ..schemas import EnrolledPatientSchema, PatientEnrolmentSchema, PatientSchema
 from ..security import roles_required
 
@@ -38,17 +38,23 @@ def list_patients():
 def enrol(details):
     """Enrol a patient on the caller's care team; the response carries their single-use invitation link."""
     try:
-        patient, token = enrol_patient(
-            db.session, current_user, PatientDetails(**details), utcnow(), current_app.config["INVITATION_DAYS"]
-        )
+        # A simultaneous enrolment of the same e-mail that commits first makes this one a sequential duplicate.
+        patient, token = commit_retrying_on_conflict(db.session, lambda: _enrol(details))
     except EnrolmentError as error:
         db.session.rollback()
         abort(409, message=error.message, errors={"json": {error.field: [error.message]}})
-    audit.record(current_user, "patient.create", patient.id)
-    db.session.commit()
     enrolled = patient.patient
     enrolled.invitation_url = invitation_url(token)  # shown once in this response; only the hash is stored
     return enrolled
+
+
+def _enrol(details: dict) -> tuple[User, str]:
+    """Enrol the patient on the caller's care team, audited; the patient and their raw invitation token."""
+    patient, token = enrol_patient(
+        db.session, current_user, PatientDetails(**details), utcnow(), current_app.config["INVITATION_DAYS"]
+    )
+    audit.record(current_user, "patient.create", patient.id)
+    return patient, token
 
 
 @blp.route("/<id:patient_id>", methods=["GET"])

@@ -19,7 +19,7 @@ from ..accounts import EnrolmentError, PatientDetails, create_invitation, enrol_
 from ..alerts import KIND_LABELS, AlertError, RecentData, acknowledge, recent_data
 from ..api.charts import chart_policy, chart_response
 from ..assessments import AssessmentError, Change, history, set_baseline
-from ..db import db, utcnow
+from ..db import commit_retrying_on_conflict, db, utcnow
 from ..links import invitation_url
 from ..models import DOSE_UNITS, ROUTES, SUBSTANCES, Alert, Assessment, CareTeamMember, EntrySource, Patient, Role, User
 from ..questionnaires import ANSWERS
@@ -88,17 +88,14 @@ def enrol():
         schema = PatientEnrolmentSchema()
         try:
             data = schema.load(form_input(schema, request.form))
-            patient, token = enrol_patient(
-                db.session, current_user, PatientDetails(**data), utcnow(), current_app.config["INVITATION_DAYS"]
-            )
+            # A simultaneous enrolment of the same e-mail that commits first makes this one a sequential duplicate.
+            patient, token = commit_retrying_on_conflict(db.session, lambda: _enrol(data))
         except ValidationError as error:
             errors = error.messages
         except EnrolmentError as error:
             db.session.rollback()
             errors = {error.field: [error.message]}
         else:
-            audit.record(current_user, "patient.create", patient.id)
-            db.session.commit()
             # Shown once on the next page; only the hash is stored.
             session["new_invitation"] = {"patient_id": patient.id, "url": invitation_url(token)}
             return redirect(url_for("clinician.patient", patient_id=patient.id))
@@ -110,6 +107,15 @@ def enrol():
         zones=sorted(iana_zones()),
         default_zone=current_user.timezone,
     ), 400 if errors else 200
+
+
+def _enrol(data: dict) -> tuple[User, str]:
+    """Enrol the patient on the clinician's care team, audited; the patient and their raw invitation token."""
+    patient, token = enrol_patient(
+        db.session, current_user, PatientDetails(**data), utcnow(), current_app.config["INVITATION_DAYS"]
+    )
+    audit.record(current_user, "patient.create", patient.id)
+    return patient, token
 
 
 @bp.get("/patients/<id:patient_id>")
