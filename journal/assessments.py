@@ -60,12 +60,13 @@ def submit(session: Session, patient: Patient, data: dict, now: datetime, entere
     source = EntrySource.PATIENT if entered_by.id == user.id else EntrySource.CLINICIAN
     instrument = data["instrument"]
     submission_id = data.get("submission_id")
-    if submission_id:
-        existing = session.scalar(
-            select(Assessment).where(Assessment.patient_id == user.id, Assessment.submission_id == submission_id)
-        )
-        if existing is not None:
-            return existing, False
+    if submission_id and (stored := _submitted(session, user.id, submission_id)) is not None:
+        return stored, False
+    # Claim the patient's row before deciding: a simultaneous form for this patient waits here until this one
+    # commits, then finds it (its submission_id stored, or the 7-day rule met) as a form sent after it would.
+    bump_data_version(session, user.id)
+    if submission_id and (stored := _submitted(session, user.id, submission_id)) is not None:
+        return stored, False
 
     completed_at = data.get("completed_at")
     if source == EntrySource.PATIENT:
@@ -136,8 +137,13 @@ def submit(session: Session, patient: Patient, data: dict, now: datetime, entere
         booster = booster_review_alert(session, patient, assessment)
         if booster is not None:
             raise_alert(session, now, **booster)
-    bump_data_version(session, user.id)
     return assessment, True
+
+
+def _submitted(session: Session, patient_id: int, submission_id: str) -> Assessment | None:
+    return session.scalar(
+        select(Assessment).where(Assessment.patient_id == patient_id, Assessment.submission_id == submission_id)
+    )
 
 
 def safety_alert(assessment: Assessment) -> dict:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
-from sqlalchemy.exc import IntegrityError
 
 from .. import audit
 from ..access import get_patient_or_404, patient_in_path_required
 from ..assessments import AssessmentError, crisis_resources, history, set_baseline, submit
-from ..db import db, utcnow
-from ..models import Assessment, Role
+from ..db import commit_retrying_on_conflict, db, utcnow
+from ..models import Assessment, Patient, Role
 from ..schemas import AssessmentOutSchema, AssessmentSchema, BaselineSchema
 from ..scoring import needs_safety_pathway_for
 from ..security import roles_required
@@ -58,21 +57,22 @@ def post_assessment(data):
             abort(422, message=message, errors={"json": {"patient_id": [message]}})
         patient = get_patient_or_404(current_user, data["patient_id"], action=None)
     try:
-        assessment, created = submit(db.session, patient, data, utcnow(), current_user)
-        if current_user.is_staff and created:
-            audit.record(current_user, "assessment.write", patient.user_id, detail=f"assessment {assessment.id}")
-        db.session.commit()
+        assessment, created = commit_retrying_on_conflict(db.session, lambda: _submit(patient, data))
     except AssessmentError as error:
         db.session.rollback()
         abort(error.status, message=error.message, errors={"json": {error.field: [error.message]}})
-    except IntegrityError:
-        # The same submission_id raced itself: the other request stored it.
-        db.session.rollback()
-        abort(409, message="This form was just submitted.", errors={"json": {"submission_id": ["Already stored."]}})
     document = next(doc for doc in _documents(patient.user_id) if doc["id"] == assessment.id)
     if needs_safety_pathway_for(assessment.instrument, assessment.safety):
         document["crisis"] = crisis_resources(patient.user.clinic)  # SAFE-R1: for the client to show at once
     return document, 201 if created else 200
+
+
+def _submit(patient: Patient, data: dict) -> tuple[Assessment, bool]:
+    """Store the form, audited when staff enter it, or find it stored under its submission_id."""
+    assessment, created = submit(db.session, patient, data, utcnow(), current_user)
+    if current_user.is_staff and created:
+        audit.record(current_user, "assessment.write", patient.user_id, detail=f"assessment {assessment.id}")
+    return assessment, created
 
 
 @blp.route("/assessments", methods=["GET"])

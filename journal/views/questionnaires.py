@@ -7,7 +7,6 @@ import uuid
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
-from sqlalchemy.exc import IntegrityError
 
 from ..assessments import (
     MIN_GAP,
@@ -18,7 +17,7 @@ from ..assessments import (
     local_date,
     submit,
 )
-from ..db import db, utcnow
+from ..db import commit_retrying_on_conflict, db, utcnow
 from ..models import Assessment, Role
 from ..questionnaires import ANSWERS, ATTRIBUTION, DIFFICULTY_ANSWERS, DIFFICULTY_QUESTION, FORMS
 from ..schemas import AssessmentSchema
@@ -71,10 +70,10 @@ def form(instrument: str):
             if questionnaire.has_difficulty and request.form.get("difficulty"):
                 data["difficulty"] = request.form["difficulty"]
             try:
-                assessment, _created = submit(
-                    db.session, current_user.patient, AssessmentSchema().load(data), utcnow(), current_user
+                loaded = AssessmentSchema().load(data)
+                assessment, _created = commit_retrying_on_conflict(
+                    db.session, lambda: submit(db.session, current_user.patient, loaded, utcnow(), current_user)
                 )
-                db.session.commit()
             except ValidationError as error:
                 db.session.rollback()
                 errors = {"form": _flatten(error.messages)}
@@ -83,9 +82,6 @@ def form(instrument: str):
                 errors = {"form": [error.message]}
                 if error.status == 409:
                     return render_template("patient/assessment_not_due.html", opens=_opens_on(instrument)), 409
-            except IntegrityError:  # the same submission raced itself; the stored one stands
-                db.session.rollback()
-                return redirect(url_for("questionnaires.start"))
             else:
                 # SAFE-R1: after a positive or missing item 9 the very next screen is the crisis screen.
                 if needs_safety_pathway_for(assessment.instrument, assessment.safety):
