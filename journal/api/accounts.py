@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from flask_smorest import Blueprint, abort
 
 from ..accounts import SignInError, accept_invitation, authenticate, issue_api_token
-from ..db import db, utcnow
+from ..db import commit_retrying_on_conflict, db, utcnow
 from ..models import Role
 from ..reminders import as_document, save_push_subscription, settings_for, update_settings
 from ..schemas import (
@@ -87,8 +87,8 @@ def get_reminders():
 @blp.response(200, ReminderSettingsSchema)
 def put_reminders(values):
     """Change the daily reminder: time (HH:MM local), channels, quiet hours, pause."""
-    settings = update_settings(db.session, current_user, values)
-    db.session.commit()
+    # Two first saves at once both insert the patient's row: the second is then made again as a change.
+    settings = commit_retrying_on_conflict(db.session, lambda: update_settings(db.session, current_user, values))
     return as_document(settings)
 
 
@@ -98,6 +98,8 @@ def put_reminders(values):
 @blp.response(201, PushSubscriptionCreatedSchema)
 def add_push_subscription(subscription):
     """Register this device's Web Push subscription (PushSubscription.toJSON() from the browser)."""
-    saved = save_push_subscription(db.session, current_user, subscription["endpoint"], **subscription["keys"])
-    db.session.commit()
+    saved = commit_retrying_on_conflict(
+        db.session,  # the same device registered twice at once: the second finds the first's row
+        lambda: save_push_subscription(db.session, current_user, subscription["endpoint"], **subscription["keys"]),
+    )
     return {"id": saved.id}

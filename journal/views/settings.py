@@ -7,7 +7,7 @@ from flask_login import current_user
 from marshmallow import ValidationError
 
 from ..channels import vapid_public_key
-from ..db import db
+from ..db import commit_retrying_on_conflict, db
 from ..models import Role
 from ..reminders import as_document, save_push_subscription, settings_for, update_settings
 from ..schemas import PushSubscriptionSchema, ReminderSettingsSchema, reminder_form_input
@@ -31,11 +31,12 @@ def reminders():
     if request.method == "POST":
         values = reminder_form_input(request.form)
         try:
-            update_settings(db.session, current_user, ReminderSettingsSchema().load(values))
+            loaded = ReminderSettingsSchema().load(values)
         except ValidationError as error:
             errors = error.messages
         else:
-            db.session.commit()
+            # Two first saves at once both insert the patient's row: the second is then made again as a change.
+            commit_retrying_on_conflict(db.session, lambda: update_settings(db.session, current_user, loaded))
             flash("Reminder settings saved.", "success")
             return redirect(url_for("settings.reminders"))
     return render_template(
@@ -51,6 +52,8 @@ def push_subscription():
         subscription = PushSubscriptionSchema().load(request.get_json(silent=True) or {})
     except ValidationError as error:
         return {"errors": error.messages}, 422
-    saved = save_push_subscription(db.session, current_user, subscription["endpoint"], **subscription["keys"])
-    db.session.commit()
+    saved = commit_retrying_on_conflict(
+        db.session,  # the same device registered twice at once: the second finds the first's row
+        lambda: save_push_subscription(db.session, current_user, subscription["endpoint"], **subscription["keys"]),
+    )
     return {"id": saved.id}, 201
