@@ -4,21 +4,27 @@ of the post-dose observation window (EMA-R3).
 
 Only staff record sessions (SPEC 7.4); the patient answers the checks. Every write raises the patient's data
 version, which is what the cached charts are keyed by.
+
+A session has a version (``session_version``) that the API sends as its ETag and the page's form carries, so a
+change made on top of an older read is refused instead of silently replacing a colleague's newer one.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session
 
 from .models import (
+    AuditEvent,
     CourseKind,
     DosingSession,
     Patient,
@@ -62,6 +68,14 @@ class SessionError(Exception):
         self.status = status
 
 
+class SessionChanged(SessionError):
+    """The session was changed after the version the writer read, so nothing is written: the API answers 412,
+    the page 409 with the current record."""
+
+    def __init__(self) -> None:
+        super().__init__("version", "This session was changed since it was read.", status=412)
+
+
 def bump_data_version(session: Session, patient_id: int) -> None:
     """In the writer's transaction: a cached chart of this patient is out of date from the commit on."""
     session.execute(update(Patient).where(Patient.user_id == patient_id).values(data_version=Patient.data_version + 1))
@@ -82,8 +96,9 @@ def save_session(
     user: User,
     existing: DosingSession | None = None,
 ) -> DosingSession:
-    """Record a new session, or change one (say, a planned session that was given). The caller audits and
-    commits."""
+    """Record a new session, or change ``existing`` (say, a planned session that was given) as it was loaded:
+    if another writer changed it since, ``SessionChanged`` is raised and nothing is written. A caller holding a
+    version from an earlier read checks it first (``check_version``). The caller audits and commits."""
     status = SessionStatus(data["status"])
     start = data["start"]
     if status == SessionStatus.GIVEN and start > now + CLOCK_SKEW:
@@ -94,12 +109,16 @@ def save_session(
         data.get(name) is not None for name in ("bp_systolic_post", "dissociation_score", "discharge_at")
     ):
         raise SessionError("status", "Post-dose measures belong to a session that was given.")
-    record = existing or DosingSession(patient_id=patient.user_id, created_at=now, entered_by_id=user.id)
+    if existing is None:
+        record = DosingSession(patient_id=patient.user_id, created_at=now, entered_by_id=user.id)
+        record.updated_at = now
+    else:
+        record = existing
+        record.updated_at = _claim(session, existing, now)
     for name in FIELDS:
         setattr(record, name, data.get(name, getattr(record, name, None)))
     record.notes = (data.get("notes") or "").strip()
     record.setting = data.get("setting") or "clinic"
-    record.updated_at = now
     if data.get("course"):
         kind = CourseKind(data["course"])
         record.course = course_for(session, patient, kind, local_day(start, patient.user), user=user, now=now)
@@ -107,6 +126,68 @@ def save_session(
     session.flush()
     bump_data_version(session, patient.user_id)
     return record
+
+
+def _claim(session: Session, record: DosingSession, now: datetime) -> datetime:
+    """Take the right to change ``record`` as it was loaded, and return its new ``updated_at``.
+
+    A conditional UPDATE, so of two writers that loaded the same row exactly one goes on: the second finds
+    ``updated_at`` moved and gets ``SessionChanged``, never a silent overwrite. (It also takes the row's write
+    lock, on PostgreSQL and SQLite alike, until the commit.) Every write moves ``updated_at`` strictly forward,
+    even when two share a ``now`` or a clock steps back, so no write can leave it where another writer saw it."""
+    read = record.updated_at
+    changed = max(now, read + timedelta(microseconds=1))
+    claimed = session.execute(
+        update(DosingSession)
+        .where(DosingSession.id == record.id, DosingSession.updated_at == read)
+        .values(updated_at=changed)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise SessionChanged()
+    return changed
+
+
+def session_version(record: DosingSession) -> str:
+    """The session's version: a digest of every stored column, so any change to the row, by any writer, gives a
+    new one (a rewrite of the same values too, since ``updated_at`` always moves). Instants are taken in UTC
+    and enums by value, so the version of a row just written equals that of the same row read back."""
+    state = {attribute.key: _plain(getattr(record, attribute.key)) for attribute in inspect(DosingSession).column_attrs}
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _plain(value):
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def check_version(record: DosingSession, read_version: str) -> None:
+    """``SessionChanged`` unless ``record`` is still at the version its writer read."""
+    if session_version(record) != read_version:
+        raise SessionChanged()
+
+
+def audit_detail(record: DosingSession) -> str:
+    """What the audit trail names a session by (``session.write`` events); ``last_writer`` looks it up."""
+    return f"session {record.id}"
+
+
+def last_writer(session: Session, record: DosingSession) -> User | None:
+    """Who last wrote this session, from the audit trail (the row keeps only who first entered it)."""
+    return session.scalar(
+        select(User)
+        .join(AuditEvent, AuditEvent.actor_id == User.id)
+        .where(
+            AuditEvent.patient_id == record.patient_id,
+            AuditEvent.action == "session.write",
+            AuditEvent.detail == audit_detail(record),
+        )
+        .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+        .limit(1)
+    ) or (session.get(User, record.entered_by_id) if record.entered_by_id else None)
 
 
 def local_day(instant: datetime, user: User) -> date:

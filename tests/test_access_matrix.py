@@ -111,6 +111,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("PUT", "/api/v1/patients/<id:patient_id>/sessions/<id:session_id>"): CARE_TEAM,
     ("GET", "/api/v1/alerts"): CLINICIANS,
     ("POST", "/api/v1/alerts/<id:alert_id>/ack"): CARE_TEAM,
+    ("GET", "/api/v1/patients/<id:patient_id>/sessions/<id:session_id>"): CARE_TEAM,
     ("GET", "/api/v1/patients/<id:patient_id>/summary"): CARE_TEAM,
     ("GET", f"/api/v1/patients/<id:patient_id>/{CHART}"): CARE_TEAM,
     # The visit report and the exports: the care team's, and a patient's own (always the caller's).

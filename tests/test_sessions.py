@@ -70,9 +70,10 @@ def test_a_planned_session_is_later_marked_given_and_listed_in_order(client, peo
     headers = bearer(client, people.alice)
     url = f"/api/v1/patients/{people.pat.id}/sessions"
     planned = {key: GIVEN[key] for key in ("route", "product", "dose", "dose_unit", "course")}
-    first = client.post(url, json={**planned, "status": "planned", "start": _at(48)}, headers=headers).get_json()
+    created = client.post(url, json={**planned, "status": "planned", "start": _at(48)}, headers=headers)
+    first, etag = created.get_json(), created.headers["ETag"]
     client.post(url, json={**GIVEN, "start": _at(-72)}, headers=headers)
-    given = client.put(f"{url}/{first['id']}", json={**GIVEN, "start": _at(-1)}, headers=headers)
+    given = client.put(f"{url}/{first['id']}", json={**GIVEN, "start": _at(-1)}, headers={**headers, "If-Match": etag})
     assert given.status_code == 200 and given.get_json()["status"] == "given"
     listed = client.get(url, headers=headers).get_json()
     assert [row["status"] for row in listed] == ["given", "given"]
