@@ -31,10 +31,10 @@ handlers; CSRF itself is ``TestCsrfOnEveryForm`` in ``tests/test_access_matrix.p
 
 Nothing written: every row of every table in the metadata is read before and after each request and the two
 must be equal (so an UPDATE counts as well as an INSERT). One exception, justified: a clinician's form refused
-for its content shows the patient's page or the alerts inbox again, which is a read of patient data, and
-the audit trail records it as one (``patient.read``, ``alert.list``); those two audit actions are left out of
-the comparison. No refused body reaches a sign-in (the schema refuses it first), so the failed-sign-in
-counters need no exception.
+for its content shows the patient's page, the page that changes a session or the alerts inbox again, which is a
+read of patient data, and the audit trail records it as one (``patient.read``, ``session.read``,
+``alert.list``); those audit actions are left out of the comparison. No refused body reaches a sign-in (the
+schema refuses it first), so the failed-sign-in counters need no exception.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ FORM_ROUTES = [(method, route) for method, route in ROUTES if not route.startswi
 PREFERRED = ("anonymous", "patient", "clinician", "admin", "other_patient", "outside_clinician")
 
 # A clinician's refused form shows patient data again, which the audit trail records as a read.
-AUDITED_READS = {"patient.read", "alert.list"}
+AUDITED_READS = {"patient.read", "alert.list", "session.read"}
 
 
 def _caller(method: str, route: str) -> str:
@@ -133,6 +133,18 @@ FORMS: dict[str, Form] = {
         ("Give a date such as 2026-03-20, or leave it empty.",),
     ),
     "/clinician/patients/<id:patient_id>/sessions": Form(
+        {
+            "start": "tomorrow morning",
+            "status": "done",
+            "route": "iv",
+            "product": "Ketamine",
+            "dose": "a little",
+            "dose_unit": "mg/kg",
+            "heart_rate_pre": "fast",
+        },
+        ("Give a date and a time", "Not a valid number.", "Not a valid integer."),
+    ),
+    "/clinician/patients/<id:patient_id>/sessions/<id:session_id>": Form(
         {
             "start": "tomorrow morning",
             "status": "done",

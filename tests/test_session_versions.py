@@ -2,12 +2,14 @@
 If-Match (412)").
 
 Every session has a version, a digest of its stored row. The API sends it as the ETag of ``GET``, ``POST`` and
-``PUT``; a ``PUT`` must send it back in ``If-Match`` (428 without, 412 when the session changed since). Alice
-and Bob are on Pat's care team here; Charlie, who is not, gets 404 for all of it.
+``PUT``; a ``PUT`` must send it back in ``If-Match`` (428 without, 412 when the session changed since). The
+page that changes a session carries it in a hidden field, and a save over a newer change comes back (409) with
+the current record. Alice and Bob are on Pat's care team here; Charlie, who is not, gets 404 for all of it.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -17,7 +19,7 @@ from sqlalchemy.orm import Session
 from journal.db import db
 from journal.models import AuditEvent, CareTeamMember, DosingSession, Patient, User
 from journal.sessions import SessionChanged, save_session, session_version
-from tests.conftest import NOW, bearer
+from tests.conftest import NOW, AuthActions, bearer
 
 GIVEN = {
     "status": "given",
@@ -211,3 +213,105 @@ def test_a_write_that_lost_the_race_after_its_read_is_refused_and_writes_nothing
         )  # fmt: skip
     db.session.rollback()
     assert _stored(people).notes == "Bob's."
+
+
+# --- The page -------------------------------------------------------------------------------------------------------
+
+# What a browser would send back: the hidden version, each input, each select's chosen option, the notes.
+VERSION_FIELD = re.compile(r'name="version" value="([0-9a-f]+)"')
+INPUTS = re.compile(r'<input type="[^"]+" id="session-[^"]+" name="([^"]+)" value="([^"]*)"')
+CHOSEN = re.compile(r'<select id="session-[^"]+" name="([^"]+)"[^>]*>.*?<option value="([^"]*)" selected', re.S)
+NOTES = re.compile(r'<textarea id="session-notes" name="notes"[^>]*>([^<]*)</textarea>')
+
+
+def _page_url(people) -> str:
+    return f"/clinician/patients/{people.pat.id}/sessions/{people.session.id}"
+
+
+def _signed_in(app, user) -> AuthActions:
+    actions = AuthActions(app.test_client())
+    assert actions.login(user).status_code == 302
+    return actions
+
+
+def _open(actions: AuthActions, people) -> tuple[str, dict]:
+    """Open the page that changes the session: the version it carries, and its form as filled in."""
+    page = actions.client.get(_page_url(people))
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    (version,) = VERSION_FIELD.findall(html)
+    return version, dict(INPUTS.findall(html)) | dict(CHOSEN.findall(html)) | {"notes": NOTES.search(html)[1]}
+
+
+def test_the_page_opens_the_session_as_stored_and_saving_it_unchanged_keeps_every_value(app, people):
+    """Values the API may store that a hand would rarely type (seconds, two decimals) come back as they were."""
+    entered = {**GIVEN, "start": NOW - timedelta(days=1, seconds=-17), "dose": 0.35, "weight_kg": 71.3}
+    save_session(db.session, people.pat.patient, entered, NOW, people.alice, _stored(people))
+    db.session.commit()
+    alice = _signed_in(app, people.alice)
+    before = _stored(people)
+    version, form = _open(alice, people)
+    assert version == session_version(before)
+    assert (form["dose"], form["weight_kg"], form["status"]) == ("0.35", "71.3", "given")
+    response = alice.post(_page_url(people), {**form, "version": version})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert response.headers["Location"].endswith(f"/clinician/patients/{people.pat.id}#sessions")
+    after = _stored(people)
+    unchanged = ("start", "dose", "weight_kg", "bp_systolic_pre", "bp_diastolic_pre", "status", "route", "notes")
+    assert [getattr(after, name) for name in unchanged] == [getattr(before, name) for name in unchanged]
+    assert after.start.second == 17
+    assert session_version(after) != version  # saved, so a new version
+
+
+def test_alices_page_save_over_bobs_newer_change_is_409_with_the_current_record_and_nothing_written(app, people):
+    alice, bob = _signed_in(app, people.alice), _signed_in(app, people.bob)
+    alices_version, alices_form = _open(alice, people)
+    bobs_version, bobs_form = _open(bob, people)
+    bobs = bob.post(_page_url(people), {**bobs_form, "notes": "Nausea at 40 min (Bob).", "version": bobs_version})
+    assert bobs.status_code == 302
+    writes = _writes()
+
+    conflict = alice.post(
+        _page_url(people), {**alices_form, "notes": "Calm throughout (Alice).", "version": alices_version}
+    )
+    assert conflict.status_code == 409
+    page = conflict.get_data(as_text=True)
+    when = r"\w{3} \d+ \w{3} \d{4}, \d\d:\d\d E[SD]T"  # on Alice's clock, as the page shows times
+    changed = f"This session was changed by Bob Brown at {when} since you opened it; review the current record below."
+    assert re.search(changed.replace(".", r"\."), page)
+    assert "Nausea at 40 min (Bob)." in page  # the current record, below the message
+    assert "Calm throughout (Alice).</textarea>" in page  # what she typed is not lost
+    assert _stored(people).notes == "Nausea at 40 min (Bob)." and _writes() == writes
+    (shown_version,) = VERSION_FIELD.findall(page)
+    assert shown_version == session_version(_stored(people))  # she has now seen Bob's record
+
+    # Saving again, having seen the current record, is her deliberate choice: it goes through.
+    again = alice.post(
+        _page_url(people), {**alices_form, "notes": "Calm throughout (Alice).", "version": shown_version}
+    )
+    assert again.status_code == 302
+    assert _stored(people).notes == "Calm throughout (Alice)."
+
+
+def test_a_page_save_without_the_version_is_not_written(app, people):
+    alice = _signed_in(app, people.alice)
+    _version, form = _open(alice, people)
+    response = alice.post(_page_url(people), {**form, "notes": "No version."})
+    assert response.status_code == 409
+    assert "did not say which version" in response.get_data(as_text=True)
+    assert _stored(people).notes == ""
+
+
+def test_the_patient_page_links_each_session_to_its_page(app, people):
+    alice = _signed_in(app, people.alice)
+    page = alice.client.get(f"/clinician/patients/{people.pat.id}").get_data(as_text=True)
+    assert f'href="{_page_url(people)}"' in page
+
+
+def test_charlie_off_the_care_team_gets_404_for_the_page_and_its_form(app, people):
+    alice, charlie = _signed_in(app, people.alice), _signed_in(app, people.charlie)
+    version, form = _open(alice, people)
+    assert charlie.client.get(_page_url(people)).status_code == 404
+    assert charlie.post(_page_url(people), {**form, "notes": "Charlie's.", "version": version}).status_code == 404
+    assert charlie.post(_page_url(people), {**form, "version": "stale"}).status_code == 404
+    assert _stored(people).notes == ""

@@ -21,7 +21,19 @@ from ..api.charts import chart_policy, chart_response
 from ..assessments import AssessmentError, Change, history, set_baseline
 from ..db import commit_retrying_on_conflict, db, utcnow
 from ..links import invitation_url
-from ..models import DOSE_UNITS, ROUTES, SUBSTANCES, Alert, Assessment, CareTeamMember, EntrySource, Patient, Role, User
+from ..models import (
+    DOSE_UNITS,
+    ROUTES,
+    SUBSTANCES,
+    Alert,
+    Assessment,
+    CareTeamMember,
+    DosingSession,
+    EntrySource,
+    Patient,
+    Role,
+    User,
+)
 from ..questionnaires import ANSWERS
 from ..schemas import (
     AcknowledgeSchema,
@@ -36,7 +48,15 @@ from ..schemas import (
 )
 from ..scoring import BAND_LABELS, GAD7, MCID, PHQ9
 from ..security import roles_required
-from ..sessions import SessionError, save_session
+from ..sessions import (
+    SessionChanged,
+    SessionError,
+    audit_detail,
+    check_version,
+    last_writer,
+    save_session,
+    session_version,
+)
 from . import describe_wait, local_time
 
 bp = Blueprint("clinician", __name__, url_prefix="/clinician")
@@ -360,10 +380,123 @@ def add_session(patient_id: int):
     if record is None:
         shown = {name: value for name, value in request.form.items() if name != "csrf_token"}
         return _render_patient_again(patient, {}, session_errors=errors, session_form=shown)
-    audit.record(current_user, "session.write", patient_id, detail=f"session {record.id}")
+    audit.record(current_user, "session.write", patient_id, detail=audit_detail(record))
     db.session.commit()
     flash(f"The session of {local_time(record.start, _zone())} is recorded.", "success")
     return redirect(url_for("clinician.patient", patient_id=patient_id, _anchor="sessions"))
+
+
+def _session_or_404(patient_id: int, session_id: int) -> DosingSession:
+    record = db.session.get(DosingSession, session_id)
+    if record is None or record.patient_id != patient_id:
+        abort(404)
+    return record
+
+
+def _form_values(record: DosingSession, zone: ZoneInfo) -> dict:
+    """The stored session as the form shows it: times on the clinician's wall clock, numbers as typed."""
+    values = {}
+    for name in DosingSessionSchema().fields:
+        value = record.course.kind.value if name == "course" and record.course else getattr(record, name, None)
+        if isinstance(value, datetime):
+            local = value.astimezone(zone).replace(tzinfo=None)
+            value = local.isoformat(timespec="minutes" if not (local.second or local.microsecond) else "auto")
+        elif isinstance(value, float):
+            value = repr(int(value)) if value.is_integer() else repr(value)
+        values[name] = "" if value is None else str(getattr(value, "value", value))
+    return values
+
+
+def _render_session(
+    patient: Patient,
+    record: DosingSession,
+    *,
+    form: dict,
+    version: str,
+    errors: dict | None = None,
+    conflict: str | None = None,
+    status: int = 200,
+):
+    """The page that changes one session; showing it is a read of the session, audited as one."""
+    audit.record(current_user, "session.read", patient.user_id, detail=audit_detail(record))
+    db.session.commit()
+    return render_template(
+        "clinician/session.html",
+        patient=patient,
+        record=record,
+        version=version,
+        session_form=form,
+        session_errors=errors or {},
+        conflict=conflict,
+        routes=ROUTES,
+        dose_units=[(unit, unit) for unit in DOSE_UNITS],
+        local_time=local_time,
+        zone=_zone(),
+    ), status
+
+
+@bp.get("/patients/<id:patient_id>/sessions/<id:session_id>")
+@roles_required(Role.CLINICIAN)
+def edit_session(patient_id: int, session_id: int):
+    """The form that changes a session, filled in with it as stored, and carrying the version it shows."""
+    patient = get_patient_or_404(current_user, patient_id, action=None)
+    record = _session_or_404(patient_id, session_id)
+    return _render_session(patient, record, form=_form_values(record, _zone()), version=session_version(record))
+
+
+@bp.post("/patients/<id:patient_id>/sessions/<id:session_id>")
+@roles_required(Role.CLINICIAN)
+def update_session(patient_id: int, session_id: int):
+    """Change a session, as the API's PUT does; if it was changed since the form was opened (the form's version is
+    no longer the session's), nothing is written and the page comes back (409) with the current record."""
+    patient = get_patient_or_404(current_user, patient_id, action=None)
+    record = _session_or_404(patient_id, session_id)
+    raw, errors = session_form_input(request.form, _zone())
+    read_version = request.form.get("version", "")
+    shown = {name: value for name, value in request.form.items() if name not in ("csrf_token", "version")}
+    saved = None
+    try:
+        data = DosingSessionSchema().load(raw)
+    except ValidationError as error:
+        found = {name: [FRIENDLIER.get(m, m) for m in messages] for name, messages in error.messages.items()}
+        errors = {**found, **errors}
+    else:
+        if not errors:
+            try:
+                check_version(record, read_version)
+                saved = save_session(db.session, patient, data, utcnow(), current_user, record)
+            except SessionChanged:
+                db.session.rollback()  # the record is read again: as the colleague left it
+                return _render_session(
+                    patient, record, form=shown, version=session_version(record),
+                    conflict=_changed_since_opened(record, read_version), status=409,
+                )  # fmt: skip
+            except SessionError as error:
+                errors = {error.field: [error.message]}
+    if saved is None:
+        db.session.rollback()
+        return _render_session(patient, record, form=shown, version=read_version, errors=errors, status=400)
+    audit.record(current_user, "session.write", patient_id, detail=audit_detail(saved))
+    db.session.commit()
+    flash(f"The session of {local_time(saved.start, _zone())} is saved.", "success")
+    return redirect(url_for("clinician.patient", patient_id=patient_id, _anchor="sessions"))
+
+
+def _changed_since_opened(record: DosingSession, read_version: str) -> str:
+    if not read_version:
+        return (
+            "This form did not say which version of the session it was opened with, so nothing was saved; review "
+            "the current record below."
+        )
+    writer = last_writer(db.session, record)
+    if writer is None:
+        who = "someone else"
+    else:
+        who = "you, in another window," if writer.id == current_user.id else writer.name
+    return (
+        f"This session was changed by {who} at {local_time(record.updated_at, _zone())} since you opened it; "
+        "review the current record below."
+    )
 
 
 # --- Alerts inbox (SAFE-R3) -------------------------------------------------------------------------------------
