@@ -166,3 +166,10 @@ def test_the_summary_at_the_top_states_the_facts_with_the_fixed_definitions(clie
     assert "at least 12 days (still lasting" in summary  # mood rose after the session and has not fallen back
     assert "at least 50 % below the stored baseline" in summary and "under 5" in summary  # the legend (PHQ-R9)
     assert page.index('id="summary"') < page.index('id="sessions"') < page.index('id="questionnaires"')
+
+
+def test_the_dose_and_weight_fields_take_decimals(client, auth, people):
+    auth.login(people.alice)
+    page = _page(client, people)
+    for name in ("dose", "weight_kg"):
+        assert f'name="{name}" value="" step="any" min="0"' in page, name  # attributes, not escaped text
