@@ -44,6 +44,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/home"): PATIENTS,
     ("GET", "/home/progress.png"): PATIENTS,
     ("GET", "/checkin"): PATIENTS,
+    ("GET", "/checkin/offline-form"): PATIENTS,  # the blank form the service worker keeps for this sign-in
     ("GET", "/checkin/<day>"): PATIENTS,  # always the caller's own day
     ("POST", "/checkin/<day>"): PATIENTS,
     ("GET", "/checkin/<day>/saved"): PATIENTS,
