@@ -82,6 +82,8 @@ class Clinic(db.Model):
     abstinent_run_days: Mapped[int] = _setting(Integer, 7)  # use reported after at least this many abstinent days
     booster_review_points: Mapped[int] = _setting(Integer, 5)  # KET-R2: PHQ-9 this far above the nadir
     urinary_alert_severity: Mapped[str] = _setting(String(8), "medium")  # KET-R4: non-urgent unless set otherwise
+    # Multi-factor sign-in for clinicians and admins. None: the deployment's default (on in production).
+    require_staff_mfa: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class User(UserMixin, db.Model):
@@ -104,6 +106,10 @@ class User(UserMixin, db.Model):
     # Part of the session's user id: changing it (sign-out, new password) ends every session of this user,
     # even copies of an old cookie.
     session_salt: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(8))
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # TOTP (RFC 6238): the shared secret, encrypted with the app's key; set while enrolling, in use once confirmed.
+    mfa_secret: Mapped[str | None] = mapped_column(Text)
+    mfa_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     clinic: Mapped[Clinic] = relationship()
     patient: Mapped[Patient | None] = relationship(back_populates="user", foreign_keys="Patient.user_id")
@@ -188,8 +194,64 @@ class ApiToken(db.Model):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # staff tokens expire when idle
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class PasswordReset(db.Model):
+    """A single-use link to set a new password, e-mailed to the account's owner. Only the hash is kept."""
+
+    __tablename__ = "password_reset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class MfaRecoveryCode(db.Model):
+    """One of the ten single-use codes that stand in for the authenticator app. Only a keyed hash is kept."""
+
+    __tablename__ = "mfa_recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SignInFailure(db.Model):
+    """Failed sign-ins counted per account (a digest of the address given, known or not) and client address,
+    so that guessing from one place is slowed without locking the owner out from another."""
+
+    __tablename__ = "sign_in_failure"
+    __table_args__ = (UniqueConstraint("account_key", "client_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_key: Mapped[str] = mapped_column(String(64))
+    client_key: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RateLimitCounter(db.Model):
+    """The rate limiter's counters, in the database every web process shares (the default storage; Redis may
+    take its place at scale)."""
+
+    __tablename__ = "rate_limit_counter"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[float] = mapped_column(Float)  # seconds since the epoch, as the limits library counts
 
 
 class AuditEvent(db.Model):
@@ -356,6 +418,8 @@ class OutboxMessage(db.Model):
     address: Mapped[str] = mapped_column(Text)  # e-mail address, or the push subscription id
     template: Mapped[str] = mapped_column(String(32))
     link_path: Mapped[str] = mapped_column(String(255))  # where the message's link leads inside the app
+    # A link that is itself a secret (an invitation or reset token): encrypted until sent, then dropped.
+    sealed_link: Mapped[str | None] = mapped_column(Text)
     status: Mapped[OutboxStatus] = mapped_column(_str_enum(OutboxStatus), default=OutboxStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
