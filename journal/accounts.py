@@ -37,6 +37,17 @@ def password_matches(password_hash: str | None, password: str) -> bool:
         return False
 
 
+def password_problem(password: str, *, name: str, email: str) -> str | None:
+    """Why this password may not be used by the person with this name and e-mail, or None if it may.
+
+    The one check every password goes through (invitation, reset, change, a staff account made by hand), after
+    NIST SP 800-63B: a minimum length and no composition rules.
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Use a password of at least {MIN_PASSWORD_LENGTH} characters."
+    return None
+
+
 def new_token() -> tuple[str, str]:
     """A random URL-safe token and the SHA-256 hex digest under which it is stored."""
     token = secrets.token_urlsafe(32)
@@ -114,12 +125,21 @@ def issue_api_token(session: Session, user: User, now: datetime, hours: int) -> 
     return token, expires_at
 
 
+def revoke_everything(session: Session, user: User, now: datetime) -> None:
+    """End every web session and revoke every bearer token of ``user`` (a password change or reset, a disabled
+    account, an MFA reset, a sign-out). The caller commits."""
+    user.end_all_sessions()
+    session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
+    )
+
+
 def user_for_api_token(session: Session, token: str, now: datetime) -> User | None:
     # One statement for what nearly every API call reads next: the user, their patient record and clinic.
     user = session.scalar(
         select(User)
         .join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == token_digest(token), ApiToken.expires_at > now)
+        .where(ApiToken.token_hash == token_digest(token), ApiToken.expires_at > now, ApiToken.revoked_at.is_(None))
         .options(joinedload(User.patient), joinedload(User.clinic))
     )
     if user is None or not user.is_active:
