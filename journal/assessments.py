@@ -224,6 +224,8 @@ def baseline_total(session: Session, patient_id: int, instrument: str) -> int | 
 
 def set_baseline(session: Session, patient: Patient, assessment_id: int, user: User, now: datetime) -> Baseline:
     """Store the baseline explicitly (PHQ-R9). The caller audits and commits."""
+    # First, so that two clinicians choosing at once are decided one after the other (it locks the patient's row).
+    bump_data_version(session, patient.user_id)
     assessment = session.get(Assessment, assessment_id)
     if assessment is None or assessment.patient_id != patient.user_id:
         raise AssessmentError("assessment_id", "No such form for this patient.", 404)
@@ -236,7 +238,6 @@ def set_baseline(session: Session, patient: Patient, assessment_id: int, user: U
     baseline.chosen_by_id = user.id
     baseline.chosen_at = now
     session.add(baseline)
-    bump_data_version(session, patient.user_id)
     return baseline
 
 

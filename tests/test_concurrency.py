@@ -339,3 +339,34 @@ def test_a_side_effect_check_sent_twice_at_once_is_stored_once(app, people):
     answers = race(*(browser(app, people.pat).post(url, {"nausea": "2", "drove": "no"}) for _ in range(2)))
     assert [(answer.status, answer.location) for answer in answers] == [(302, url)] * 2
     assert count(SideEffectCheck) == 1
+
+
+def test_a_colleague_added_to_the_care_team_twice_at_once_is_added_once(app, people):
+    url = f"/clinician/patients/{people.pat.id}/care-team"
+    answers = race(
+        browser(app, people.alice).post(url, {"clinician_id": str(people.bob.id)}),
+        browser(app, people.alice).post(url, {"clinician_id": str(people.bob.id)}),
+    )
+    assert [answer.status for answer in answers] == [302, 302]
+    assert count(CareTeamMember, CareTeamMember.patient_id == people.pat.id) == 2  # Alice and Bob
+    assert count(AuditEvent, AuditEvent.action == "careteam.add") == 1
+
+
+def test_a_baseline_chosen_twice_at_once_is_stored_once(app, client, people):
+    from journal.assessments import submit
+    from journal.models import Baseline
+
+    first, *_ = submit(db.session, people.pat.patient, {"instrument": "phq9", "answers": [2] * 9}, NOW, people.pat)
+    second, *_ = submit(
+        db.session, people.pat.patient, {"instrument": "phq9", "answers": [1] * 9}, NOW + timedelta(days=8), people.pat
+    )
+    db.session.commit()
+    url = f"/api/v1/patients/{people.pat.id}/baselines/phq9"
+    headers = bearer(client, people.alice)
+    answers = race(
+        api(app, "PUT", url, {"assessment_id": first.id}, headers),
+        api(app, "PUT", url, {"assessment_id": second.id}, headers),
+    )
+    assert [answer.status for answer in answers] == [200, 200]
+    (stored,) = db.session.scalars(select(Baseline).where(Baseline.patient_id == people.pat.id))
+    assert stored.assessment_id in (first.id, second.id)

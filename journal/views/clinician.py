@@ -256,10 +256,13 @@ def add_to_care_team(patient_id: int):
     clinician = db.session.get(User, clinician_id)
     if clinician is None or clinician.role != Role.CLINICIAN or clinician.clinic_id != current_user.clinic_id:
         abort(400)
-    if db.session.get(CareTeamMember, {"patient_id": patient_id, "clinician_id": clinician.id}) is None:
-        db.session.add(CareTeamMember(patient_id=patient.user_id, clinician_id=clinician.id, added_at=utcnow()))
-        audit.record(current_user, "careteam.add", patient_id, detail=f"clinician {clinician.id}")
-    db.session.commit()
+
+    def add_once() -> None:  # a colleague added twice at once: the second finds the first's row
+        if db.session.get(CareTeamMember, {"patient_id": patient_id, "clinician_id": clinician.id}) is None:
+            db.session.add(CareTeamMember(patient_id=patient.user_id, clinician_id=clinician.id, added_at=utcnow()))
+            audit.record(current_user, "careteam.add", patient_id, detail=f"clinician {clinician.id}")
+
+    commit_retrying_on_conflict(db.session, add_once)
     flash(f"{clinician.name} is now on the care team.", "success")
     return redirect(url_for("clinician.patient", patient_id=patient_id))
 
