@@ -37,7 +37,8 @@ run: install instance/demo-password
 	$(FLASK) demo --password "$$(cat instance/demo-password)"
 	@echo "Serving on http://$(HOST):$(PORT)/ with the scheduler beside it (Ctrl-C stops both)"
 	$(BIN)/python -m jobs & scheduler=$$!; trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --no-control-socket --access-logfile - wsgi:app
+	$(BIN)/gunicorn --workers $(WORKERS) --bind $(HOST):$(PORT) --no-control-socket --access-logfile - \
+		--logger-class journal.logs.GunicornLogger wsgi:app
 
 test: install-dev tests/browser/node_modules/axe-core/axe.min.js
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

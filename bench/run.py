@@ -279,6 +279,8 @@ def gunicorn(database_url: str, workers: int) -> Iterator[str]:
                 "--no-control-socket",
                 "--log-level",
                 "warning",
+                "--logger-class",
+                "journal.logs.GunicornLogger",
                 "wsgi:app",
             ],
             cwd=ROOT,

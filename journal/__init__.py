@@ -19,7 +19,7 @@ def create_app(config: dict | None = None) -> Flask:
         instance_path=str(ROOT / "instance"),
     )
 
-    from . import cli, db, device, errors, security, views
+    from . import cli, db, device, errors, logs, security, views
     from .api import init_app as init_api
     from .config import load_config
 
@@ -38,6 +38,7 @@ def create_app(config: dict | None = None) -> Flask:
     Compress(app)
     app.after_request(_close_streamed_files)  # runs before Flask-Compress's hook (after_request runs last-first)
     errors.init_app(app)
+    logs.init_app(app)
     cli.init_app(app)
     return app
 

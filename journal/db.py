@@ -115,9 +115,16 @@ def _sqlite_busy_timeout(config) -> None:
     config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
+def _hide_parameters(config) -> None:
+    """Statement errors and SQL logging never carry the values bound to a statement: those are check-in answers,
+    notes and e-mail addresses. Forced over any engine options given (a test's or a deployment's)."""
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = {**config["SQLALCHEMY_ENGINE_OPTIONS"], "hide_parameters": True}
+
+
 def init_app(app) -> None:
     from pathlib import Path
 
+    _hide_parameters(app.config)
     _sqlite_busy_timeout(app.config)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))

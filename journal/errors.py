@@ -12,6 +12,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
 from .db import db
+from .logs import safe_traceback
 from .security import is_api_request
 
 log = logging.getLogger(__name__)
@@ -23,10 +24,15 @@ def json_error(
     errors: dict | None = None,
     headers: dict | None = None,
     extra: dict | None = None,
+    reason: str | None = None,
 ):
     """The API's error body ``{code, status, message, errors}``, plus ``extra`` members where an error carries
-    what the client needs next (a stale save's stored entry)."""
-    body = {"code": code, "status": HTTP_STATUS_CODES.get(code, "Error")}
+    what the client needs next (a stale save's stored entry).
+
+    ``code`` is the HTTP status as a number, except where a client must do something particular: then it is
+    ``reason``, a word from ``schemas.ERROR_REASONS`` (``otp_required``: ask for the code, as the Contract
+    names it), and ``status`` still names the HTTP status."""
+    body = {"code": reason or code, "status": HTTP_STATUS_CODES.get(code, "Error")}
     if message:
         body["message"] = message
     if errors:
@@ -66,7 +72,8 @@ def _handle_http_exception(error: HTTPException):
     if is_api_request():
         data = getattr(error, "data", None) or {}
         message = data.get("message") or error.description
-        return json_error(error.code or 500, message, data.get("messages") or data.get("errors"), headers)
+        errors = data.get("messages") or data.get("errors")
+        return json_error(error.code or 500, message, errors, headers, reason=data.get("reason"))
     message = PAGE_MESSAGES.get(error.code or 500, error.description)
     return render_template("error.html", code=error.code, message=message), error.code, headers
 
@@ -105,7 +112,8 @@ def _handle_deep_json(error: RecursionError):
 
 def _handle_unexpected(error: Exception):
     db.session.rollback()
-    log.error("unhandled error", exc_info=error)
+    # Not exc_info: a database error's message can quote the values it refused (a check-in's answers).
+    log.error("unhandled error on %s %s\n%s", request.method, request.url_rule or "(no route)", safe_traceback(error))
     return _handle_http_exception(InternalServerError())
 
 

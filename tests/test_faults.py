@@ -202,6 +202,7 @@ def gunicorn(database_url: str, log: Path) -> Iterator[Gunicorn]:
     command = [
         str(GUNICORN), "wsgi:app", "--workers", "2", "--worker-class", "sync", "--bind", f"127.0.0.1:{port}",
         "--no-control-socket", "--timeout", "120", "--log-level", "warning",
+        "--logger-class", "journal.logs.GunicornLogger",
     ]  # fmt: skip
     with log.open("w") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
