@@ -6,46 +6,134 @@ Plain domain functions: they take ``now`` and a session's worth of objects, and 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import ipaddress
+import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import case, delete, func, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, joinedload
+from zxcvbn import zxcvbn
 
-from .models import ApiToken, CareTeamMember, Invitation, Patient, Role, User
-from .outbox import queue_invitation
+from .models import (
+    ApiToken,
+    CareTeamMember,
+    Invitation,
+    OutboxMessage,
+    PasswordReset,
+    Patient,
+    Role,
+    SignInFailure,
+    User,
+)
+from .outbox import password_reset_rows, queue_invitation
 
 # argon2id with the library's defaults (RFC 9106 "low memory" profile: 64 MiB, 3 passes).
 _hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so a wrong address costs as much time as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a real password")
+# Verified against when the e-mail is unknown or has no password yet, so that such an address costs the same
+# hashing work as a wrong password. Made with the hasher in use (tests swap in a cheap one): a hash made with
+# other parameters would cost a different time and tell the two apart.
+_dummy: tuple[PasswordHasher, str] | None = None
 
+# NIST SP 800-63B: at least 8 characters; 10 here, with the strength estimate below doing the real work (see
+# README). The maximum bounds the hashing and estimating work one request can ask for.
 MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 128
+# zxcvbn's score: 3 means an estimated 10^8 guesses or more ("safely unguessable" for online attacks, which the
+# sign-in pauses slow further); 0-2 are common passwords, words with a digit or two, keyboard walks, repeats.
+MIN_PASSWORD_SCORE = 3
+
+# What password_problem says, kind and naming what to do instead.
+TOO_SHORT = f"Use a password of at least {MIN_PASSWORD_LENGTH} characters. A few unrelated words make a good one."
+TOO_LONG = f"Use a password of at most {MAX_PASSWORD_LENGTH} characters."
+TOO_COMMON = (
+    "This password is too easy to guess. Choose a longer password, or one that is less common: "
+    "a few unrelated words work well."
+)
+FROM_NAME_OR_EMAIL = (
+    "This password is built from your name or e-mail address, which others may know. "
+    "Choose one that has nothing to do with them."
+)
 
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def _dummy_hash() -> str:
+    global _dummy
+    if _dummy is None or _dummy[0] is not _hasher:
+        _dummy = (_hasher, _hasher.hash(secrets.token_urlsafe(16)))
+    return _dummy[1]
+
+
 def password_matches(password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` is the one hashed; with no hash (unknown address, never activated) the same work is
+    done against a dummy hash and the answer is False."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+class PasswordRefused(ValueError):
+    """The password may not be used; ``message`` (from ``password_problem``) says why and what to do."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def password_length_problem(password: str) -> str | None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return TOO_SHORT
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return TOO_LONG
+    return None
 
 
 def password_problem(password: str, *, name: str, email: str) -> str | None:
     """Why this password may not be used by the person with this name and e-mail, or None if it may.
 
     The one check every password goes through (invitation, reset, change, a staff account made by hand), after
-    NIST SP 800-63B: a minimum length and no composition rules.
+    NIST SP 800-63B: a length from 10 to 128 characters, no composition rules (any character, spaces too), and
+    no password that is common, breached or built from the person's name or e-mail address. The last two are
+    judged by zxcvbn (Dropbox's estimator; its frequency lists hold the most common passwords of public
+    breaches, English words and names), told the person's name and address as words an attacker knows.
     """
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return f"Use a password of at least {MIN_PASSWORD_LENGTH} characters."
+    problem = password_length_problem(password)
+    if problem:
+        return problem
+    personal = _personal_words(name, email)
+    estimate = zxcvbn(password, user_inputs=personal, max_length=MAX_PASSWORD_LENGTH)
+    from_person = [match for match in estimate["sequence"] if match.get("dictionary_name") == "user_inputs"]
+    if from_person:
+        # Built from the name or address: what is left once those parts are taken out must be strong by itself.
+        rest = "".join(
+            char
+            for index, char in enumerate(password)
+            if not any(match["i"] <= index <= match["j"] for match in from_person)
+        )
+        if not rest.strip() or zxcvbn(rest, max_length=MAX_PASSWORD_LENGTH)["score"] < MIN_PASSWORD_SCORE:
+            return FROM_NAME_OR_EMAIL
+    if estimate["score"] < MIN_PASSWORD_SCORE:
+        return TOO_COMMON
     return None
+
+
+def _personal_words(name: str, email: str) -> list[str]:
+    """The name and address as an attacker would try them: whole, run together, and word by word."""
+    email = normalise_email(email)
+    local = email.partition("@")[0]
+    words = {name.lower(), name.lower().replace(" ", ""), email, local}
+    words |= set(re.split(r"[^\w]+|_", f"{name} {local}".lower()))
+    return sorted(word for word in words if len(word) >= 3)
 
 
 def new_token() -> tuple[str, str]:
@@ -75,44 +163,180 @@ class SignInError(Exception):
 WRONG_CREDENTIALS = "The e-mail address or password is not right."
 
 
+# --- Failed sign-ins ---------------------------------------------------------------------------------------
+#
+# Failures are counted in the database (every web process shares them) per account and client address, so that
+# guessing from one place is slowed while the owner, from anywhere else, still gets in. The account is a keyed
+# digest of the address typed, known or not: an unknown address is counted, paused and answered exactly as a
+# real one, and the table names no one. A second, much higher count per account over all addresses stops
+# guessing spread over many addresses (NIST SP 800-63B: at most 100 consecutive failures); a password reset
+# clears both.
+
+ALL_CLIENTS = "*"  # the client_key of an account's count over every address (a digest is never "*")
+
+
+@dataclass(frozen=True)
+class SignInRules:
+    key: bytes  # keys the digests of addresses (derived from the app's secret key)
+    pause_after: int = 5  # failures from one address before the first pause
+    max_pause_minutes: int = 15  # pauses double from one minute up to this
+    account_ceiling: int = 100  # failures from all addresses together before every address is paused
+    forget_after: timedelta = timedelta(hours=24)  # a count with no failure for this long starts again
+
+
+_rules_source: Callable[[], SignInRules] | None = None
+
+
+def use_sign_in_rules(source: Callable[[], SignInRules]) -> None:
+    """Where the rules come from when a caller passes none: the running app's settings (security.init_app)."""
+    global _rules_source
+    _rules_source = source
+
+
+def _rules(rules: SignInRules | None) -> SignInRules:
+    if rules is not None:
+        return rules
+    if _rules_source is None:
+        raise RuntimeError("No sign-in rules: pass rules= or call use_sign_in_rules() first.")
+    return _rules_source()
+
+
+def client_network(address: str | None) -> str:
+    """The client as counted: an IPv4 address, or the /64 network of an IPv6 one (one subscriber holds a whole
+    /64, so counting single IPv6 addresses would give a guesser billions of fresh starts)."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or "unknown"
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is the IPv4 client 192.0.2.1
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def _digest(rules: SignInRules, kind: str, value: str) -> str:
+    return hmac.new(rules.key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def _keys(rules: SignInRules, email: str, client: str | None) -> tuple[str, str]:
+    return _digest(rules, "account", normalise_email(email)), _digest(rules, "client", client_network(client))
+
+
+def paused_message(until: datetime, now: datetime) -> str:
+    minutes = max(1, int((until - now).total_seconds() + 59) // 60)
+    return f"Too many attempts. Wait {minutes} minute{'s' * (minutes != 1)} and try again, or reset your password."
+
+
+def sign_in_paused_until(
+    session: Session, email: str, client: str | None, now: datetime, rules: SignInRules | None = None
+) -> datetime | None:
+    """Until when sign-in to this address from this client is paused, or None."""
+    account, client_key = _keys(_rules(rules), email, client)
+    return session.scalar(
+        select(func.max(SignInFailure.blocked_until)).where(
+            SignInFailure.account_key == account,
+            SignInFailure.client_key.in_([client_key, ALL_CLIENTS]),
+            SignInFailure.blocked_until > now,
+        )
+    )
+
+
+def record_sign_in_failure(
+    session: Session, email: str, client: str | None, now: datetime, rules: SignInRules | None = None
+) -> str | None:
+    """Count a failed sign-in (a wrong password, or a wrong second-factor code) for this address from this
+    client, and commit, so the count outlives the refused request. Returns the pause message if this failure
+    started a pause, else None.
+
+    Each count is changed by one INSERT ... ON CONFLICT DO UPDATE, so simultaneous failures all count."""
+    rules = _rules(rules)
+    account, client_key = _keys(rules, email, client)
+    until = None
+    for key, threshold in ((client_key, rules.pause_after), (ALL_CLIENTS, rules.account_ceiling)):
+        failures = _count(session, account, key, now, rules)
+        if failures >= threshold:
+            # 1, 2, 4 ... minutes, up to the maximum (the exponent is bounded so the number stays small)
+            minutes = min(rules.max_pause_minutes, 2 ** min(failures - threshold, 20))
+            pause_end = now + timedelta(minutes=minutes)
+            session.execute(
+                update(SignInFailure)
+                .where(SignInFailure.account_key == account, SignInFailure.client_key == key)
+                .values(blocked_until=pause_end)
+            )
+            until = max(until or pause_end, pause_end)
+    session.commit()
+    return paused_message(until, now) if until else None
+
+
+def _count(session: Session, account: str, client_key: str, now: datetime, rules: SignInRules) -> int:
+    table = SignInFailure.__table__
+    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
+    forgotten = table.c.last_failed_at < now - rules.forget_after
+    statement = (
+        insert.values(account_key=account, client_key=client_key, failures=1, last_failed_at=now)
+        .on_conflict_do_update(
+            index_elements=[table.c.account_key, table.c.client_key],
+            set_={
+                "failures": case((forgotten, 1), else_=table.c.failures + 1),
+                "last_failed_at": now,
+            },
+        )
+        .returning(table.c.failures)
+    )
+    return session.execute(statement).scalar_one()
+
+
+def clear_sign_in_failures(
+    session: Session, user_or_email: User | str, client: str | None = None, rules: SignInRules | None = None
+) -> None:
+    """Forget the failed sign-ins of this account: from every address (a completed password reset), or, with
+    ``client``, from that address and the count over all addresses (a complete sign-in). The caller commits."""
+    email = user_or_email.email if isinstance(user_or_email, User) else user_or_email
+    account, client_key = _keys(_rules(rules), email, client)
+    condition = SignInFailure.account_key == account
+    if client is not None:
+        condition &= SignInFailure.client_key.in_([client_key, ALL_CLIENTS])
+    session.execute(delete(SignInFailure).where(condition))
+
+
+def forget_old_sign_in_failures(session: Session, now: datetime, rules: SignInRules | None = None) -> int:
+    """Delete counts with no failure for ``forget_after`` and no pause running (the scheduler's housekeeping)."""
+    rules = _rules(rules)
+    return session.execute(
+        delete(SignInFailure).where(
+            SignInFailure.last_failed_at < now - rules.forget_after,
+            (SignInFailure.blocked_until.is_(None)) | (SignInFailure.blocked_until <= now),
+        )
+    ).rowcount
+
+
 def authenticate(
-    session: Session, email: str, password: str, now: datetime, *, lockout_threshold: int, lockout_minutes: int
+    session: Session, email: str, password: str, now: datetime, *, client: str | None, rules: SignInRules | None = None
 ) -> User:
     """Return the user whose credentials these are, or raise ``SignInError``.
 
-    Failures are counted on the account in the database, so every web process shares them: after
-    ``lockout_threshold`` consecutive failures the account is locked for ``lockout_minutes``, even to the
-    right password. The counter is changed by a single UPDATE so that concurrent attempts all count.
+    An unknown address, an account without a password yet, a disabled account and a wrong password are refused
+    alike, after the same password-hashing work, and counted alike (``record_sign_in_failure``). While sign-in
+    to the address from this client is paused, every attempt, even with the right password, gets the same
+    pause message without a password being checked.
+
+    A success does not clear the failure counts: the caller does, once the whole sign-in (a second factor too)
+    has succeeded, with ``clear_sign_in_failures(session, email, client)``.
     """
+    paused = sign_in_paused_until(session, email, client, now, rules)
+    if paused is not None:
+        raise SignInError(paused_message(paused, now), locked=True)
     user = session.scalar(select(User).where(User.email == normalise_email(email)))
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        raise SignInError(_locked_message(user.locked_until, now), locked=True)
-    if user is None or not password_matches(user.password_hash, password) or not user.is_active:
-        if user is not None:
-            _count_failure(session, user, now, lockout_threshold, lockout_minutes)
+    matches = password_matches(user.password_hash if user is not None else None, password)
+    if user is None or not matches or not user.is_active:
+        pause = record_sign_in_failure(session, email, client, now, rules)
+        if pause:
+            raise SignInError(f"{WRONG_CREDENTIALS} {pause}", locked=True)
         raise SignInError(WRONG_CREDENTIALS)
-    if user.failed_logins or user.locked_until:
-        user.failed_logins = 0
-        user.locked_until = None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
-
-
-def _count_failure(session: Session, user: User, now: datetime, threshold: int, minutes: int) -> None:
-    session.execute(update(User).where(User.id == user.id).values(failed_logins=User.failed_logins + 1))
-    session.refresh(user, ["failed_logins"])
-    if user.failed_logins >= threshold:
-        user.failed_logins = 0
-        user.locked_until = now + timedelta(minutes=minutes)
-    session.commit()
-
-
-def _locked_message(until: datetime, now: datetime) -> str:
-    minutes = max(1, int((until - now).total_seconds() + 59) // 60)
-    return (
-        f"Too many attempts. Sign-in is paused for this account; try again in {minutes} minute{'s' * (minutes != 1)}."
-    )
 
 
 # --- Bearer tokens -----------------------------------------------------------------------------------------
@@ -134,20 +358,192 @@ def revoke_everything(session: Session, user: User, now: datetime) -> None:
     )
 
 
-def user_for_api_token(session: Session, token: str, now: datetime) -> User | None:
+# A staff token's last use is written at most this often: enough to measure idle time, few writes.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def user_for_api_token(
+    session: Session, token: str, now: datetime, *, staff_idle_minutes: int | None = None
+) -> User | None:
+    """The active user this bearer token belongs to, if it is unexpired and unrevoked; a staff member's token
+    also stops working after ``staff_idle_minutes`` without use, as their web session does."""
     # One statement for what nearly every API call reads next: the user, their patient record and clinic.
-    user = session.scalar(
-        select(User)
+    found = session.execute(
+        select(User, ApiToken.id, ApiToken.created_at, ApiToken.last_used_at)
         .join(ApiToken, ApiToken.user_id == User.id)
         .where(ApiToken.token_hash == token_digest(token), ApiToken.expires_at > now, ApiToken.revoked_at.is_(None))
         .options(joinedload(User.patient), joinedload(User.clinic))
-    )
-    if user is None or not user.is_active:
+    ).first()
+    if found is None or not found[0].is_active:
         return None
+    user, token_id, created_at, last_used_at = found
+    if user.is_staff and staff_idle_minutes is not None:
+        last_used = last_used_at or created_at
+        if now - last_used > timedelta(minutes=staff_idle_minutes):
+            return None
+        if now - last_used >= LAST_USED_RESOLUTION:
+            session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+            session.commit()  # now, not with the request's own changes: a read-only request must count as use
     return user
 
 
+def revoke_api_token(session: Session, token: str, now: datetime) -> bool:
+    """Revoke one bearer token (the one a client signs out with); False if it was not a live token."""
+    revoked = session.execute(
+        update(ApiToken)
+        .where(ApiToken.token_hash == token_digest(token), ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    ).rowcount
+    return revoked == 1
+
+
+# --- Setting a password: reset by e-mail, change ---------------------------------------------------------------
+
+
+class PasswordRejected(PasswordRefused):
+    """A password change refused; ``field`` names the input at fault (the current password or the new one)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def request_password_reset(session: Session, email: str, now: datetime, *, minutes: int) -> tuple[User | None, str]:
+    """Queue an e-mail with a single-use link to set a new password, valid ``minutes``, if ``email`` names an
+    account that may have one (any account not disabled, activated or still invited). Returns that account (or
+    None) and the link's token (which opens nothing when there is no account); callers other than tests need
+    neither, since the link goes only by e-mail.
+
+    Whatever the address, the same statements run with the same kind of work (a token made, hashed and sealed,
+    an UPDATE and two INSERT ... SELECTs that write rows only for a real account), so neither the answer nor
+    its time tells anyone whether the address has an account. A new request revokes the earlier open links.
+    """
+    user = session.scalar(select(User).where(User.email == normalise_email(email), User.disabled_at.is_(None)))
+    user_id = user.id if user is not None else 0  # 0 is no account's id: the statements below then change nothing
+    session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user_id, PasswordReset.used_at.is_(None), PasswordReset.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    token, digest = new_token()
+    expires_at = now + timedelta(minutes=minutes)
+    reset = PasswordReset.__table__.c
+    session.execute(
+        insert(PasswordReset).from_select(
+            ["user_id", "token_hash", "created_at", "expires_at"],
+            select(
+                User.id,
+                literal(digest, reset.token_hash.type),
+                literal(now, reset.created_at.type),
+                literal(expires_at, reset.expires_at.type),
+            ).where(User.id == user_id),
+        )
+    )
+    message = password_reset_rows(now, f"/password-reset/{token}", expires_at, secrets.token_hex(8))
+    outbox = OutboxMessage.__table__.c
+    session.execute(
+        insert(OutboxMessage).from_select(
+            ["recipient_id", "address", *message],
+            select(User.id, User.email, *(literal(value, outbox[name].type) for name, value in message.items())).where(
+                User.id == user_id
+            ),
+        )
+    )
+    return user, token
+
+
+def open_password_reset(session: Session, token: str, now: datetime) -> PasswordReset | None:
+    """The reset this token opens, if it is unused, unrevoked, unexpired and its account not disabled."""
+    reset = session.scalar(select(PasswordReset).where(PasswordReset.token_hash == token_digest(token)))
+    if reset is None or reset.used_at or reset.revoked_at or reset.expires_at <= now or reset.user.disabled_at:
+        return None
+    return reset
+
+
+def complete_password_reset(session: Session, token: str, password: str, now: datetime) -> User | None:
+    """Set a new password through a reset link; None if the link is not valid (unknown, used, revoked, expired).
+
+    Raises ``PasswordRefused`` (and changes nothing) for a password ``password_problem`` refuses. An account
+    that was never activated is activated: the link proved the owner reads the address. Every other link to the
+    account stops working, failed sign-ins are forgotten, and every session and token is revoked.
+    """
+    reset = open_password_reset(session, token, now)
+    if reset is None:
+        return None
+    user = reset.user
+    if problem := password_problem(password, name=user.name, email=user.email):
+        raise PasswordRefused(problem)
+    claimed = session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.id == reset.id, PasswordReset.used_at.is_(None), PasswordReset.revoked_at.is_(None))
+        .values(used_at=now)
+    ).rowcount
+    if claimed != 1:  # a simultaneous submission of the same link won
+        return None
+    session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None), PasswordReset.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    session.execute(
+        update(Invitation)
+        .where(Invitation.user_id == user.id, Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    if user.activated_at is None:
+        user.activated_at = now
+    _set_password(session, user, password, now)
+    return user
+
+
+WRONG_CURRENT_PASSWORD = "This is not your current password."  # nosec B105 # a message, not a password
+
+
+def change_password(
+    session: Session, user: User, current_password: str, new_password: str, now: datetime, *, client: str | None
+) -> None:
+    """The signed-in ``user`` changes their password; every session and token of theirs is revoked (the caller
+    starts a new session for the device that asked). Raises ``PasswordRejected`` and changes nothing else if the
+    current password is wrong or the new one is refused.
+
+    A wrong current password counts as a failed sign-in from ``client`` (and is refused during a pause), so a
+    borrowed session cannot be used to guess the password faster than the sign-in page allows.
+    """
+    paused = sign_in_paused_until(session, user.email, client, now)
+    if paused is not None:
+        raise PasswordRejected("current_password", paused_message(paused, now))
+    if not password_matches(user.password_hash, current_password):
+        pause = record_sign_in_failure(session, user.email, client, now)  # commits the count
+        raise PasswordRejected("current_password", f"{WRONG_CURRENT_PASSWORD} {pause or ''}".strip())
+    if problem := password_problem(new_password, name=user.name, email=user.email):
+        raise PasswordRejected("new_password", problem)
+    _set_password(session, user, new_password, now)
+
+
+def _set_password(session: Session, user: User, password: str, now: datetime) -> None:
+    user.password_hash = hash_password(password)
+    user.password_changed_at = now
+    # The owner has proved who they are: whatever pauses guessing caused are over.
+    user.failed_logins = 0
+    user.locked_until = None
+    clear_sign_in_failures(session, user)
+    revoke_everything(session, user, now)
+
+
 # --- Enrolment and invitations -----------------------------------------------------------------------------
+
+
+# Said of any address already in use, whoever uses it: a patient of this clinician, of another clinic or care
+# team, or a member of staff. Nothing in the answer (text, status, time) tells these apart (see README).
+ADDRESS_UNAVAILABLE = (
+    "This e-mail address cannot be used for a new account. Ask the person for another address they use, "
+    "or ask an admin of your clinic for help."
+)
+
+
+class AccountActive(Exception):
+    """An invitation was asked for an account that is already active. Invitations only activate: the owner of
+    an active account gets a password-reset e-mail instead, and nobody else ever sees a link into it."""
 
 
 class EnrolmentError(Exception):
@@ -173,7 +569,7 @@ def enrol_patient(
     """Create a patient on ``clinician``'s care team and an invitation; return the patient and the raw token."""
     email = normalise_email(details.email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise EnrolmentError("email", "An account with this e-mail address already exists.")
+        raise EnrolmentError("email", ADDRESS_UNAVAILABLE)
     user = User(
         clinic_id=clinician.clinic_id,
         email=email,
@@ -201,7 +597,10 @@ def enrol_patient(
 
 
 def create_invitation(session: Session, user: User, created_by: User | None, now: datetime, days: int) -> str:
-    """A new single-use invitation for ``user``; any earlier one still open stops working."""
+    """A new single-use invitation for ``user``, who was never activated; any earlier one still open stops
+    working. Raises ``AccountActive`` for an activated account."""
+    if user.activated_at is not None:
+        raise AccountActive(f"user {user.id} is already active")
     session.execute(
         update(Invitation)
         .where(Invitation.user_id == user.id, Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
@@ -218,26 +617,34 @@ def create_invitation(session: Session, user: User, created_by: User | None, now
     session.add(invitation)
     session.flush()
     # The e-mail carrying the link goes through the outbox like every other message.
-    queue_invitation(session, now, user, invitation.id, f"/invite/{token}")
+    queue_invitation(session, now, user, invitation.id, f"/invite/{token}", invitation.expires_at)
     return token
 
 
 def open_invitation(session: Session, token: str, now: datetime) -> Invitation | None:
-    """The invitation this token opens, if it is unused, unrevoked and unexpired."""
+    """The invitation this token opens, if it is unused, unrevoked, unexpired and its account never activated
+    (an invitation only activates: it never sets the password of an account in use)."""
     invitation = session.scalar(select(Invitation).where(Invitation.token_hash == token_digest(token)))
     if invitation is None or invitation.used_at or invitation.revoked_at or invitation.expires_at <= now:
+        return None
+    if invitation.user.activated_at is not None:
         return None
     return invitation
 
 
 def accept_invitation(session: Session, token: str, password: str, now: datetime) -> User | None:
-    """Set the password and activate the account; None if the link is not valid (used, expired, unknown).
+    """Set the password and activate the account; None if the link is not valid (used, expired, unknown, or
+    its account already active: an invitation never touches an activated account). Raises ``PasswordRefused``
+    for a password ``password_problem`` refuses.
 
     The invitation is claimed with a conditional UPDATE, so two simultaneous submissions cannot both win.
     """
     invitation = open_invitation(session, token, now)
     if invitation is None:
         return None
+    problem = password_problem(password, name=invitation.user.name, email=invitation.user.email)
+    if problem:
+        raise PasswordRefused(problem)
     claimed = session.execute(
         update(Invitation)
         .where(Invitation.id == invitation.id, Invitation.used_at.is_(None), Invitation.revoked_at.is_(None))
@@ -246,12 +653,8 @@ def accept_invitation(session: Session, token: str, password: str, now: datetime
     if claimed != 1:
         return None
     user = invitation.user
-    user.password_hash = hash_password(password)
-    user.end_all_sessions()
-    if user.activated_at is None:
-        user.activated_at = now
-    user.failed_logins = 0
-    user.locked_until = None
+    user.activated_at = now
+    _set_password(session, user, password, now)
     return user
 
 
@@ -269,7 +672,7 @@ def create_staff(
     """A clinician or admin. Without a password the account stays inactive until an invitation is accepted."""
     email = normalise_email(email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise EnrolmentError("email", "An account with this e-mail address already exists.")
+        raise EnrolmentError("email", ADDRESS_UNAVAILABLE)
     user = User(
         clinic_id=clinic_id,
         email=email,

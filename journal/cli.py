@@ -11,7 +11,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from .accounts import EnrolmentError, create_staff
+from .accounts import EnrolmentError, create_staff, password_problem
 from .db import db, utcnow
 from .models import Clinic, Role
 from .schemas import iana_zones
@@ -28,8 +28,9 @@ def create_user_command(email: str, name: str, role: str, zone: str, clinic_name
     """Create a staff account (the first admin, typically)."""
     if zone not in iana_zones():
         raise click.BadParameter(f"{zone!r} is not an IANA time zone", param_hint="--timezone")
-    if len(password) < 10:
-        raise click.BadParameter("use at least 10 characters", param_hint="--password")
+    problem = password_problem(password, name=name, email=email)
+    if problem:
+        raise click.BadParameter(problem, param_hint="--password")
     clinic = db.session.scalar(select(Clinic).where(Clinic.name == clinic_name))
     if clinic is None:
         clinic = Clinic(name=clinic_name)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from flask import Flask
 
+from .channels import DEFAULT_PUSH_SERVICE_HOSTS
+
 
 class ConfigError(RuntimeError):
     """The configuration would be unsafe or cannot work."""
@@ -19,16 +21,22 @@ DEFAULTS: dict[str, object] = {
     "BASE_URL": "http://127.0.0.1:5000",
     "MAIL_FROM": "Journal <no-reply@journal.invalid>",
     "SMTP_URL": "",
-    "RATELIMIT_STORAGE_URL": "memory://",
-    # Two limits on the sign-in endpoints: per IP (Flask-Limiter) and per account (lockout in the database,
-    # shared by every process).
+    # Where the rate limiter counts: "database" (the default: the journal's own database, which every web
+    # process shares), or a limits storage URI such as redis://host:6379 (memory:// counts per process).
+    "RATELIMIT_STORAGE_URL": "database",
+    # Limits on the sign-in endpoints: per client address (Flask-Limiter), and failed sign-ins per account and
+    # address with growing pauses (accounts.record_sign_in_failure): after LOCKOUT_THRESHOLD failures from one
+    # address, 1 minute, doubling up to LOCKOUT_MINUTES; after LOCKOUT_ACCOUNT_CEILING failures from all
+    # addresses together, every address is paused the same way.
     "LOGIN_RATE_LIMIT": "10 per minute; 100 per hour",
     "LOCKOUT_THRESHOLD": 5,
     "LOCKOUT_MINUTES": 15,
+    "LOCKOUT_ACCOUNT_CEILING": 100,
     "STAFF_IDLE_MINUTES": 30,
     "PATIENT_IDLE_DAYS": 14,
     "API_TOKEN_HOURS": 12,  # nosec B105 # a lifetime in hours, not a secret
     "INVITATION_DAYS": 7,
+    "PASSWORD_RESET_MINUTES": 60,  # how long a link to set a new password works (it works once)
     # SQLite: how long a write waits for another process's lock before the request answers 503 (journal/db.py).
     "SQLITE_BUSY_TIMEOUT_MS": 5000,
     "PROXY_FIX": False,
@@ -36,6 +44,11 @@ DEFAULTS: dict[str, object] = {
     "VAPID_PRIVATE_KEY": "",
     "VAPID_SUBJECT": "mailto:admin@journal.invalid",
     "PUSH_REQUIRE_HTTPS": True,  # push services are https; tests play one on http://127.0.0.1
+    # Web Push goes only to these hosts (the browsers' push services; "*.example.com" for any name under it),
+    # never to a loopback, private, link-local or reserved address unless listed in the second setting.
+    "PUSH_SERVICE_HOSTS": list(DEFAULT_PUSH_SERVICE_HOSTS),
+    "PUSH_PRIVATE_ADDRESSES_ALLOWED": [],
+    "PUSH_SUBSCRIPTIONS_PER_PATIENT": 5,  # a new device beyond this replaces the patient's oldest
     "MAX_CONTENT_LENGTH": 256 * 1024,
     "COMPRESS_MIMETYPES": ["text/css", "text/javascript", "application/javascript"],
     "COMPRESS_ALGORITHM": ["br", "gzip"],
@@ -57,6 +70,12 @@ def load_config(app: Flask, overrides: dict | None = None) -> None:
     config["SQLALCHEMY_DATABASE_URI"] = _normalise_database_url(config["DATABASE_URL"])
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
 
+    if config.get("STAFF_MFA_DEFAULT") is None:
+        # Whether clinicians and admins must sign in with a second factor when their clinic has not chosen.
+        config["STAFF_MFA_DEFAULT"] = config["ENV"] == "production"
+    elif isinstance(config["STAFF_MFA_DEFAULT"], str):  # JOURNAL_STAFF_MFA_DEFAULT=yes, not JSON's true
+        config["STAFF_MFA_DEFAULT"] = config["STAFF_MFA_DEFAULT"].strip().lower() in ("1", "true", "yes", "on")
+
     if not config.get("SECRET_KEY"):
         if config["ENV"] == "production":
             raise ConfigError("JOURNAL_SECRET_KEY must be set in production.")
@@ -71,7 +90,7 @@ def load_config(app: Flask, overrides: dict | None = None) -> None:
         REMEMBER_COOKIE_SECURE=secure,
         REMEMBER_COOKIE_HTTPONLY=True,
         PERMANENT_SESSION_LIFETIME=timedelta(days=int(config["PATIENT_IDLE_DAYS"])),
-        RATELIMIT_STORAGE_URI=config["RATELIMIT_STORAGE_URL"],
+        RATELIMIT_STORAGE_URI=_rate_limit_storage_uri(str(config["RATELIMIT_STORAGE_URL"])),
         RATELIMIT_HEADERS_ENABLED=True,
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session instead, which already expires
         API_TITLE="Journal API",
@@ -80,6 +99,12 @@ def load_config(app: Flask, overrides: dict | None = None) -> None:
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
     )
+
+
+def _rate_limit_storage_uri(setting: str) -> str:
+    from .ratelimit import DatabaseStorage
+
+    return f"{DatabaseStorage.STORAGE_SCHEME[0]}://" if setting.strip().lower() == "database" else setting
 
 
 def _normalise_database_url(url: str) -> str:

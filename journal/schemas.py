@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate, validates, validates_schema
 from werkzeug.datastructures import MultiDict
 
-from .accounts import MIN_PASSWORD_LENGTH
+from .accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, TOO_LONG, TOO_SHORT
 from .checkins import CRAVING_FREQUENCIES, SIDE_EFFECTS, URINARY_SYMPTOMS
 from .models import SUBSTANCES, Role
 from .sleep import QUALITIES, resolve_clock_times
@@ -72,14 +72,16 @@ class StrictBoolean(fields.Boolean):
 
 
 class PasswordField(fields.String):
+    """A new password: its length here (and in the OpenAPI document); what else makes it unusable (common, built
+    from the person's name) is accounts.password_problem's to say, where the person is known."""
+
     def __init__(self, **kwargs):
         super().__init__(
             required=True,
-            validate=validate.Length(
-                min=MIN_PASSWORD_LENGTH,
-                max=256,
-                error=f"Use a password of at least {MIN_PASSWORD_LENGTH} characters.",
-            ),
+            validate=[
+                validate.Length(min=MIN_PASSWORD_LENGTH, error=TOO_SHORT),
+                validate.Length(max=MAX_PASSWORD_LENGTH, error=TOO_LONG),
+            ],
             **kwargs,
         )
 
@@ -87,6 +89,11 @@ class PasswordField(fields.String):
 class CredentialsSchema(StrictSchema):
     email = fields.String(required=True, validate=validate.Length(min=1, max=254))
     password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    otp = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "For an account with two-step sign-in: the 6-digit code, or a recovery code."},
+    )
 
 
 class LoginFormSchema(CredentialsSchema):
@@ -703,6 +710,18 @@ def _text(maximum: int) -> TrimmedString:
     )
 
 
+class DefaultOrBoolean(fields.Field):
+    """A setting that may follow the deployment's default: the form's ``default``, ``yes`` or ``no`` as None,
+    True or False."""
+
+    CHOICES = {"default": None, "yes": True, "no": False}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value not in self.CHOICES:
+            raise ValidationError("Choose one of the options.")
+        return self.CHOICES[value]
+
+
 class ClinicSettingsSchema(StrictSchema):
     """The clinic's crisis numbers (SAFE-R1, reviewed at each release: SAFE-R2), cadence and alert thresholds."""
 
@@ -720,6 +739,7 @@ class ClinicSettingsSchema(StrictSchema):
     abstinent_run_days = _setting_number(1, 90, "the number of abstinent days")
     booster_review_points = _setting_number(1, 27, "the number of points")
     urinary_alert_severity = fields.String(required=True, validate=validate.OneOf(["high", "medium", "low"]))
+    require_staff_mfa = DefaultOrBoolean()  # left out: unchanged
 
 
 class ProgrammeSchema(StrictSchema):
@@ -853,3 +873,73 @@ class SideEffectCheckSchema(StrictSchema):
         falsy={False},
         error_messages={"required": "Answer yes or no.", "null": "Answer yes or no.", "invalid": "Answer yes or no."},
     )
+
+
+# --- Multi-factor sign-in (journal/mfa.py) ----------------------------------------------------------------
+
+
+class OtpSchema(StrictSchema):
+    otp = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=64, error="Enter the code."),
+        error_messages={"required": "Enter the code."},
+        metadata={"description": "The 6-digit code from the authenticator app (or, signing in, a recovery code)."},
+    )
+
+
+class MfaStartSchema(StrictSchema):
+    restart = StrictBoolean(
+        load_default=False,
+        metadata={"description": "true: a new secret, replacing one given earlier and not yet confirmed."},
+    )
+
+
+class MfaEnrolmentSchema(Schema):
+    secret = fields.String(required=True, metadata={"description": "The shared secret (base32), for typing in."})
+    otpauth_uri = fields.String(required=True, metadata={"description": "The otpauth:// URI a QR code carries."})
+
+
+class RecoveryCodesSchema(Schema):
+    recovery_codes = fields.List(
+        fields.String(), required=True, metadata={"description": "Ten single-use codes; shown only this once."}
+    )
+
+
+ERROR_REASONS = ["otp_required", "otp_invalid", "mfa_enrolment_required"]
+
+
+class ErrorSchema(Schema):
+    """The API's error body (journal/errors.py ``json_error``), for the document only."""
+
+    code = fields.Raw(
+        required=True,
+        metadata={
+            "description": "The HTTP status; or, where the client must do something particular, a word naming it.",
+            "oneOf": [{"type": "integer"}, {"type": "string", "enum": ERROR_REASONS}],
+        },
+    )
+    status = fields.String(metadata={"description": "The HTTP status's name"})
+    message = fields.String(metadata={"description": "What went wrong, for a person"})
+    errors = fields.Dict(metadata={"description": "Field errors, by location and field"})
+
+
+# --- Passwords: reset by e-mail, change (journal/accounts.py) ------------------------------------------------
+
+
+class PasswordResetRequestSchema(StrictSchema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+
+
+class PasswordResetRequestedSchema(Schema):
+    message = fields.String(
+        required=True, metadata={"description": "The same words whether or not the address has an account."}
+    )
+
+
+class PasswordChangeSchema(StrictSchema):
+    current_password = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=256, error="Enter your current password."),
+        error_messages={"required": "Enter your current password."},
+    )
+    new_password = PasswordField()

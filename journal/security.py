@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from functools import wraps
 
 from flask import Flask, abort, current_app, flash, redirect, request, session, url_for
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user, logout_user
 from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import device
-from .accounts import user_for_api_token
+from . import accounts, device
+from .accounts import SignInRules, client_network, user_for_api_token
 from .db import db, utcnow
 from .models import Role, User
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address)
+
+
+def client_address() -> str:
+    """The client as the rate limits and the sign-in pauses count it: the address Flask sees (through ProxyFix
+    when JOURNAL_PROXY_FIX is on), with an IPv6 address taken as its /64 network."""
+    return client_network(request.remote_addr)
+
+
+limiter = Limiter(key_func=client_address)
+
+
+def per_account() -> str:
+    """A rate-limit key for the signed-in account, from whatever address (after ``client_address`` limits)."""
+    return f"account:{current_user.id}" if current_user.is_authenticated else client_address()
 talisman = Talisman()
 
 # Nothing from another origin and no inline script or style, ever.
@@ -57,7 +71,8 @@ def init_app(app: Flask) -> None:
     login_manager.login_message_category = "info"
 
     csrf.init_app(app)
-    limiter.init_app(app)
+    limiter.init_app(app)  # RATELIMIT_STORAGE_URI "journal+db://" is journal/ratelimit.py, on the app's engine
+    accounts.use_sign_in_rules(sign_in_rules)
     talisman.init_app(
         app,
         force_https=False,  # TLS is terminated in front of the app; HSTS is still sent on HTTPS requests
@@ -95,7 +110,15 @@ def _load_user_from_bearer_token(req) -> User | None:
     scheme, _, token = req.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    return user_for_api_token(db.session, token.strip(), utcnow())
+    # A staff member's token stops working after the idle time that also ends their web session.
+    idle = current_app.config["STAFF_IDLE_MINUTES"]
+    return user_for_api_token(db.session, token.strip(), utcnow(), staff_idle_minutes=idle)
+
+
+def bearer_token() -> str | None:
+    """The bearer token this API request was sent with, if any."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 @login_manager.unauthorized_handler
@@ -157,3 +180,15 @@ def roles_required(*roles: Role):
 
 def login_rate_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def sign_in_rules() -> SignInRules:
+    """The running app's rules for counting failed sign-ins (accounts.record_sign_in_failure)."""
+    config = current_app.config
+    return SignInRules(
+        # a key of its own, derived from the secret key, for the digests of addresses in sign_in_failure
+        key=hmac.new(str(config["SECRET_KEY"]).encode(), b"sign-in failures", hashlib.sha256).digest(),
+        pause_after=int(config["LOCKOUT_THRESHOLD"]),
+        max_pause_minutes=int(config["LOCKOUT_MINUTES"]),
+        account_ceiling=int(config["LOCKOUT_ACCOUNT_CEILING"]),
+    )

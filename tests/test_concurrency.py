@@ -23,6 +23,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
 
+from journal.accounts import ADDRESS_UNAVAILABLE
 from journal.alerts import raise_alert
 from journal.checkins import local_today
 from journal.db import db, utcnow
@@ -144,7 +145,7 @@ def api(app: Flask, method: str, url: str, body: dict, headers: dict) -> Callabl
 # --- Enrolment ----------------------------------------------------------------------------------------------
 
 ROBIN = {"name": "Robin Reed", "email": "robin@patient.test", "timezone": "Europe/London", "substances": ["alcohol"]}
-TAKEN = "An account with this e-mail address already exists."
+TAKEN = ADDRESS_UNAVAILABLE
 
 
 def _one_robin() -> None:
@@ -223,7 +224,7 @@ def test_a_questionnaire_form_sent_twice_at_once_leads_both_to_the_one_stored_fo
 
 # --- Push subscriptions and reminder settings ---------------------------------------------------------------------
 
-DEVICE = {"endpoint": "https://push.example/pat-phone", "keys": {"p256dh": "BAAA", "auth": "AAAA"}}
+DEVICE = {"endpoint": "https://fcm.googleapis.com/fcm/send/pat-phone", "keys": {"p256dh": "BAAA", "auth": "AAAA"}}
 
 
 def test_one_device_registered_three_times_at_once_is_stored_once(app, client, people):

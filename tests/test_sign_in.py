@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
+from journal.accounts import (
+    SignInError,
+    authenticate,
+    clear_sign_in_failures,
+    client_network,
+    forget_old_sign_in_failures,
+    record_sign_in_failure,
+    sign_in_paused_until,
+)
 from journal.db import db
-from journal.models import User
-from tests.conftest import PASSWORD, AuthActions, csrf_token
+from journal.models import SignInFailure
+from journal.security import sign_in_rules
+from tests.conftest import NOW, PASSWORD, AuthActions, csrf_token
+
+FORM_ERROR = re.compile(r'<div class="error-summary" role="alert">(.*?)</div>', re.S)
 
 
 def test_patient_signs_in_and_lands_on_their_home(client, auth, people):
@@ -45,22 +62,141 @@ def test_empty_form_is_answered_with_field_errors_not_a_crash(client, people):
     assert 'id="email-error"' in response.get_data(as_text=True)
 
 
-def test_five_failures_lock_the_account_even_against_the_right_password(auth, people):
-    for _ in range(5):
-        assert auth.login(people.alice, "wrong guess").status_code == 401
-    response = auth.login(people.alice)
-    assert response.status_code == 401
-    assert "try again in 15 minutes" in response.get_data(as_text=True)
-    db.session.expire_all()
-    assert db.session.get(User, people.alice.id).locked_until is not None
+# --- Pauses after failed sign-ins: per account and client address -------------------------------------------
+
+HOME = "198.51.100.20"  # where Alice usually signs in
+GUESSER = "203.0.113.66"  # someone guessing her password
+PAUSED = "Too many attempts. Wait 1 minute and try again, or reset your password."
 
 
-def test_a_success_resets_the_failure_count(auth, people):
+def login_from(client, address: str, email: str, password: str = PASSWORD):
+    client.environ_base["REMOTE_ADDR"] = address
+    return AuthActions(client).login(email, password)
+
+
+def test_five_failures_from_one_address_pause_it_even_against_the_right_password(client, people):
     for _ in range(4):
-        auth.login(people.alice, "wrong guess")
-    assert auth.login(people.alice).status_code == 302
-    db.session.expire_all()
-    assert db.session.get(User, people.alice.id).failed_logins == 0
+        assert "Too many attempts" not in login_from(client, GUESSER, people.alice.email, "wrong guess").text
+    fifth = login_from(client, GUESSER, people.alice.email, "wrong guess")
+    assert fifth.status_code == 401
+    assert f"The e-mail address or password is not right. {PAUSED}" in fifth.text
+    right = login_from(client, GUESSER, people.alice.email)
+    assert right.status_code == 401
+    assert PAUSED in right.text
+
+
+def test_the_owner_signs_in_from_a_second_address_during_a_pause(app, client, people):
+    for _ in range(6):
+        login_from(client, GUESSER, people.alice.email, "wrong guess")
+    assert PAUSED in login_from(client, GUESSER, people.alice.email).text
+    owner = app.test_client()
+    response = login_from(owner, HOME, people.alice.email)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/clinician/dashboard"
+    assert PAUSED in login_from(client, GUESSER, people.alice.email).text  # still paused where the guessing is
+
+
+def test_an_unknown_address_is_paused_exactly_as_a_real_one(app, people):
+    """Same statuses and messages, failure by failure, for the page and the API: "Too many attempts" says
+    nothing about whether the address has an account."""
+    page_answers, api_answers = [], []
+    for email in (people.alice.email, "nobody@clinic.test"):
+        client = app.test_client()
+        answers = [login_from(client, GUESSER, email, "wrong guess") for _ in range(6)]
+        answers.append(login_from(client, GUESSER, email))
+        page_answers.append([(answer.status_code, FORM_ERROR.findall(answer.text)) for answer in answers])
+        api = app.test_client()
+        api.environ_base["REMOTE_ADDR"] = "192.0.2.44"
+        tries = [api.post("/api/v1/auth/token", json={"email": email, "password": "wrong guess"}) for _ in range(6)]
+        api_answers.append([(answer.status_code, answer.get_json()) for answer in tries])
+    assert page_answers[0] == page_answers[1]
+    assert api_answers[0] == api_answers[1]
+    assert [status for status, _ in api_answers[0]] == [401] * 6
+    assert PAUSED in api_answers[0][-1][1]["message"]
+    assert PAUSED in page_answers[0][-1][1][0]
+
+
+def test_a_complete_sign_in_forgets_the_failures_of_that_address(client, people):
+    for _ in range(4):
+        login_from(client, HOME, people.alice.email, "wrong guess")
+    assert login_from(client, HOME, people.alice.email).status_code == 302
+    AuthActions(client).logout()
+    assert db.session.scalars(select(SignInFailure)).all() == []
+    for _ in range(4):
+        assert "Too many attempts" not in login_from(client, HOME, people.alice.email, "wrong guess").text
+
+
+def test_pauses_double_from_one_minute_up_to_the_longest_setting(app, people):
+    rules = sign_in_rules()  # 5 failures, then 1 minute doubling up to LOCKOUT_MINUTES (15)
+    at = NOW
+    pauses = []
+    for attempt in range(10):
+        with pytest.raises(SignInError) as refused:
+            authenticate(db.session, people.alice.email, "wrong guess", at, client=GUESSER, rules=rules)
+        assert refused.value.locked == (attempt >= 4)
+        until = sign_in_paused_until(db.session, people.alice.email, GUESSER, at, rules)
+        if until is not None:
+            pauses.append((until - at).total_seconds() / 60)
+            with pytest.raises(SignInError, match="Too many attempts"):  # the right password waits too
+                authenticate(db.session, people.alice.email, PASSWORD, until - timedelta(seconds=1), client=GUESSER)
+            at = until
+    assert pauses == [1, 2, 4, 8, 15, 15]
+    assert authenticate(db.session, people.alice.email, PASSWORD, at, client=GUESSER).id == people.alice.id
+
+
+def test_a_count_with_no_failure_for_a_day_starts_again(app, people):
+    for _ in range(4):
+        record_sign_in_failure(db.session, people.alice.email, GUESSER, NOW)
+    assert record_sign_in_failure(db.session, people.alice.email, GUESSER, NOW + timedelta(hours=1)) is not None
+    later = NOW + timedelta(hours=26)
+    assert record_sign_in_failure(db.session, people.alice.email, GUESSER, later) is None  # the first again
+    assert forget_old_sign_in_failures(db.session, later + timedelta(hours=25)) == 2  # this address, and all
+
+
+def test_guessing_spread_over_many_addresses_pauses_every_address_until_a_reset(app, people):
+    """Past LOCKOUT_ACCOUNT_CEILING failures from all addresses together even the owner's address waits (NIST SP
+    800-63B's limit of 100); a completed password reset clears the account's counts and lets her in."""
+    rules = replace(sign_in_rules(), account_ceiling=12)
+    for guesser in range(4):  # three failures each: no single address is paused
+        for _ in range(3):
+            with pytest.raises(SignInError):
+                authenticate(db.session, people.alice.email, "guess", NOW, client=f"203.0.113.{guesser}", rules=rules)
+    with pytest.raises(SignInError, match=r"Too many attempts\. Wait 1 minute"):
+        authenticate(db.session, people.alice.email, PASSWORD, NOW, client=HOME, rules=rules)
+    clear_sign_in_failures(db.session, people.alice)  # what a completed password reset does
+    db.session.commit()
+    assert authenticate(db.session, people.alice.email, PASSWORD, NOW, client=HOME, rules=rules) == people.alice
+
+
+def test_clients_are_counted_by_ipv4_address_or_ipv6_64_network():
+    assert client_network("203.0.113.9") == "203.0.113.9"
+    assert client_network("::ffff:203.0.113.9") == "203.0.113.9"
+    assert client_network("2001:db8:1:2:aaaa::1") == client_network("2001:db8:1:2:bbbb::7") == "2001:db8:1:2::/64"
+    assert client_network("2001:db8:1:3::1") != client_network("2001:db8:1:2::1")
+
+
+def test_the_failure_counts_name_no_address_and_cannot_be_checked_without_the_key(app, client, people):
+    login_from(client, GUESSER, people.alice.email, "wrong guess")
+    keys = {key for row in db.session.scalars(select(SignInFailure)) for key in (row.account_key, row.client_key)}
+    plain = {hashlib.sha256(value.encode()).hexdigest() for value in (people.alice.email, GUESSER)}
+    assert keys.isdisjoint(plain)
+    assert not any(people.alice.email in key or GUESSER in key for key in keys)
+
+
+class TestBehindAProxy:
+    @pytest.fixture
+    def app_config(self, app_config):
+        return {**app_config, "PROXY_FIX": True}
+
+    def test_the_client_counted_is_the_one_the_proxy_names(self, app, people):
+        """With JOURNAL_PROXY_FIX the client is the address the proxy put in X-Forwarded-For."""
+        guesser, owner = app.test_client(), app.test_client()
+        guesser.environ_base["HTTP_X_FORWARDED_FOR"] = GUESSER
+        owner.environ_base["HTTP_X_FORWARDED_FOR"] = HOME
+        for _ in range(5):
+            AuthActions(guesser).login(people.alice.email, "wrong guess")
+        assert PAUSED in AuthActions(guesser).login(people.alice.email).text
+        assert AuthActions(owner).login(people.alice.email).status_code == 302
 
 
 def test_uninvited_patient_cannot_sign_in(auth, app, people):

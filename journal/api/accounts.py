@@ -6,7 +6,21 @@ from flask import current_app
 from flask_login import current_user, login_required
 from flask_smorest import Blueprint, abort
 
-from ..accounts import SignInError, accept_invitation, authenticate, issue_api_token
+from .. import audit
+from ..accounts import (
+    PasswordRefused,
+    PasswordRejected,
+    SignInError,
+    accept_invitation,
+    authenticate,
+    change_password,
+    clear_sign_in_failures,
+    complete_password_reset,
+    issue_api_token,
+    request_password_reset,
+    revoke_api_token,
+)
+from ..channels import PushEndpointRefused
 from ..db import commit_retrying_on_conflict, db, utcnow
 from ..models import Role
 from ..reminders import as_document, save_push_subscription, settings_for, update_settings
@@ -14,14 +28,20 @@ from ..schemas import (
     ActivatedSchema,
     CredentialsSchema,
     MeSchema,
+    PasswordChangeSchema,
+    PasswordResetRequestedSchema,
+    PasswordResetRequestSchema,
     PasswordSchema,
     PushSubscriptionCreatedSchema,
     PushSubscriptionSchema,
     ReminderSettingsSchema,
     TokenSchema,
 )
-from ..security import limiter, login_rate_limit, roles_required
+from ..security import bearer_token, client_address, limiter, login_rate_limit, per_account, roles_required
+from ..views.auth import RESET_LINK_INVALID, reset_requested_message
+from ..views.settings import push_limits
 from . import PUBLIC
+from .mfa import check_token_second_factor
 
 blp = Blueprint("api_accounts", __name__, url_prefix="/api/v1", description="Tokens, the signed-in user, invitations")
 
@@ -36,16 +56,12 @@ def create_token(credentials):
     now = utcnow()
     config = current_app.config
     try:
-        user = authenticate(
-            db.session,
-            credentials["email"],
-            credentials["password"],
-            now,
-            lockout_threshold=config["LOCKOUT_THRESHOLD"],
-            lockout_minutes=config["LOCKOUT_MINUTES"],
-        )
+        user = authenticate(db.session, credentials["email"], credentials["password"], now, client=client_address())
     except SignInError as error:
         abort(401, message=error.message)
+    check_token_second_factor(user, credentials["otp"], now)
+    # Signed in (any second factor checked above this line): forget this address's failures for the account.
+    clear_sign_in_failures(db.session, credentials["email"], client_address())
     token, expires_at = issue_api_token(db.session, user, now, config["API_TOKEN_HOURS"])
     db.session.commit()
     return {"token": token, "expires_at": expires_at}
@@ -66,7 +82,10 @@ def me():
 @limiter.limit(login_rate_limit)
 def activate(body, token: str):
     """Accept an invitation: set the password and activate the account (as the phone page does)."""
-    user = accept_invitation(db.session, token, body["password"], utcnow())
+    try:
+        user = accept_invitation(db.session, token, body["password"], utcnow())
+    except PasswordRefused as error:
+        abort(422, message=error.message, errors={"json": {"password": [error.message]}})
     if user is None:
         abort(404, message="This invitation link is not valid: it may have been used already or have expired.")
     db.session.commit()
@@ -97,9 +116,92 @@ def put_reminders(values):
 @blp.arguments(PushSubscriptionSchema)
 @blp.response(201, PushSubscriptionCreatedSchema)
 def add_push_subscription(subscription):
-    """Register this device's Web Push subscription (PushSubscription.toJSON() from the browser)."""
-    saved = commit_retrying_on_conflict(
-        db.session,  # the same device registered twice at once: the second finds the first's row
-        lambda: save_push_subscription(db.session, current_user, subscription["endpoint"], **subscription["keys"]),
-    )
+    """Register this device's Web Push subscription (PushSubscription.toJSON() from the browser). Only a
+    browser's push service is accepted (422 otherwise); a device beyond the fifth replaces the oldest."""
+    try:
+        saved = commit_retrying_on_conflict(
+            db.session,  # the same device registered twice at once: the second finds the first's row
+            lambda: save_push_subscription(
+                db.session, current_user, subscription["endpoint"], **subscription["keys"], **push_limits()
+            ),
+        )
+    except PushEndpointRefused as error:
+        db.session.rollback()
+        abort(422, message="This is not a browser's push service.", errors={"endpoint": [str(error)]})
     return {"id": saved.id}
+
+
+# --- Signing out, passwords ------------------------------------------------------------------------------------
+
+
+@blp.route("/auth/token", methods=["DELETE"])
+@login_required
+@blp.response(204)
+def delete_token():
+    """Sign this client out: revoke the bearer token the request is sent with (401 without a valid one)."""
+    revoke_api_token(db.session, bearer_token(), utcnow())
+    db.session.commit()
+
+
+@blp.route("/auth/password-reset", methods=["POST"])
+@blp.doc(**PUBLIC)
+@blp.arguments(PasswordResetRequestSchema)
+@blp.response(202, PasswordResetRequestedSchema)
+@limiter.limit(login_rate_limit)
+def request_reset(body):
+    """Ask for an e-mail with a single-use link to set a new password (valid for
+    ``JOURNAL_PASSWORD_RESET_MINUTES``, 60 by default). Always 202 with the same body, after the same work,
+    whether or not the address has an account; the e-mail goes only to an account that is not disabled."""
+    user, _token = request_password_reset(
+        db.session, body["email"], utcnow(), minutes=current_app.config["PASSWORD_RESET_MINUTES"]
+    )
+    audit.record(user, "password_reset.request")  # by whoever typed the address: the account, or none
+    db.session.commit()
+    return {"message": reset_requested_message()}
+
+
+@blp.route("/auth/password-reset/<token>", methods=["POST"])
+@blp.doc(**PUBLIC)
+@blp.arguments(PasswordSchema)
+@blp.response(204)
+@limiter.limit(login_rate_limit)
+def complete_reset(body, token: str):
+    """Set a new password with the link's token (the last segment of the e-mailed link), as the phone page does.
+    Every session and token of the account is revoked and its sign-in pauses are lifted; sign in again with
+    ``POST /auth/token``. 404 if the link is unknown, used, replaced by a newer one or expired."""
+    try:
+        user = complete_password_reset(db.session, token, body["password"], utcnow())
+    except PasswordRefused as error:
+        db.session.rollback()
+        abort(422, message=error.message, errors={"json": {"password": [error.message]}})
+    if user is None:
+        db.session.rollback()
+        abort(404, message=RESET_LINK_INVALID)
+    audit.record(user, "password_reset.complete")
+    db.session.commit()
+
+
+@blp.route("/me/password", methods=["PUT"])
+@login_required
+@blp.arguments(PasswordChangeSchema)
+@blp.response(204)
+@limiter.limit(login_rate_limit)
+@limiter.limit(login_rate_limit, key_func=per_account)
+def put_password(body):
+    """Change the password. Every session and bearer token of the account is revoked, the one this request
+    was sent with too: sign in again with the new password. A wrong ``current_password`` is a 422 naming it,
+    and counts as a failed sign-in from this address."""
+    try:
+        change_password(
+            db.session,
+            current_user,
+            body["current_password"],
+            body["new_password"],
+            utcnow(),
+            client=client_address(),
+        )
+    except PasswordRejected as error:
+        db.session.rollback()
+        abort(422, message=error.message, errors={"json": {error.field: [error.message]}})
+    audit.record(current_user, "password.change")
+    db.session.commit()

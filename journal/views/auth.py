@@ -4,18 +4,30 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from marshmallow import ValidationError
 
-from .. import device
-from ..accounts import SignInError, accept_invitation, authenticate, open_invitation
+from .. import audit, device, mfa
+from ..accounts import (
+    PasswordRefused,
+    SignInError,
+    accept_invitation,
+    authenticate,
+    clear_sign_in_failures,
+    complete_password_reset,
+    open_invitation,
+    open_password_reset,
+    request_password_reset,
+    revoke_everything,
+)
 from ..assessments import DEFAULT_CRISIS_RESOURCES, crisis_resources
 from ..db import db, utcnow
 from ..models import Role, User
 from ..outbox import record_open
-from ..schemas import LoginFormSchema, PasswordSchema, form_input
-from ..security import limiter, login_rate_limit
+from ..schemas import LoginFormSchema, PasswordResetRequestSchema, PasswordSchema, form_input
+from ..security import client_address, limiter, login_rate_limit
+from .mfa import second_step
 
 bp = Blueprint("auth", __name__)
 
@@ -65,20 +77,17 @@ def login():
         schema = LoginFormSchema()
         try:
             data = schema.load(form_input(schema, request.form))
-            config = current_app.config
-            user = authenticate(
-                db.session,
-                data["email"],
-                data["password"],
-                utcnow(),
-                lockout_threshold=config["LOCKOUT_THRESHOLD"],
-                lockout_minutes=config["LOCKOUT_MINUTES"],
-            )
+            user = authenticate(db.session, data["email"], data["password"], utcnow(), client=client_address())
         except ValidationError as error:
             errors, status = error.messages, 400
         except SignInError as error:
             errors, status = {"form": [error.message]}, 401
         else:
+            if mfa.is_enabled(user):  # the code next; the failures are forgotten once it is right
+                db.session.commit()
+                return second_step(user, _safe_next(data["next"]))
+            # Signed in (any second factor checked above this line): forget this address's failures.
+            clear_sign_in_failures(db.session, data["email"], client_address())
             db.session.commit()
             _start_session(user)
             return redirect(_safe_next(data["next"]) or home_url(user))
@@ -88,7 +97,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    current_user.end_all_sessions()
+    # Every session and bearer token of the account ends: signing out on one device signs out everywhere.
+    revoke_everything(db.session, current_user, utcnow())
     db.session.commit()
     logout_user()
     session.clear()
@@ -111,10 +121,12 @@ def invitation(token: str):
             data = schema.load(form_input(schema, request.form))
             if request.form.get("password_confirm") != data["password"]:
                 raise ValidationError({"password_confirm": ["The two passwords are not the same."]})
+            user = accept_invitation(db.session, token, data["password"], utcnow())
         except ValidationError as error:
             errors = error.messages
+        except PasswordRefused as error:
+            errors = {"password": [error.message]}
         else:
-            user = accept_invitation(db.session, token, data["password"], utcnow())
             if user is None:  # used by a simultaneous submission a moment ago
                 db.session.rollback()
                 return render_template("invitation_invalid.html"), 404
@@ -122,6 +134,80 @@ def invitation(token: str):
             _start_session(user)
             return redirect(home_url(user))
     return render_template("invitation.html", invitation=invitation, errors=errors), 400 if errors else 200
+
+
+# --- Forgotten password -----------------------------------------------------------------------------------------
+
+RESET_LINK_INVALID = "This link is not valid: it may have been used already, replaced by a newer one, or expired."
+
+
+def reset_requested_message() -> str:
+    """What anyone who asks for a reset is told, the same whether or not the address has an account."""
+    minutes = current_app.config["PASSWORD_RESET_MINUTES"]
+    return (
+        "If an account uses this e-mail address, a message with a link to set a new password is on its way. "
+        f"The link works once, for {minutes} minutes."
+    )
+
+
+@bp.route("/password-reset", methods=["GET", "POST"])
+@limiter.limit(login_rate_limit, methods=["POST"])
+def password_reset_request():
+    """Ask for an e-mail with a link to set a new password. The answer is the same for any address."""
+    errors: dict = {}
+    if request.method == "POST":
+        schema = PasswordResetRequestSchema()
+        try:
+            data = schema.load(form_input(schema, request.form))
+        except ValidationError as error:
+            errors = error.messages
+        else:
+            config = current_app.config
+            user, _token = request_password_reset(db.session, data["email"], utcnow(), minutes=config["PASSWORD_RESET_MINUTES"])
+            audit.record(user, "password_reset.request")  # by whoever typed the address: the account, or none
+            db.session.commit()
+            return render_template("password_reset_sent.html", message=reset_requested_message())
+    email = request.form.get("email", "")
+    return render_template("password_reset_request.html", errors=errors, email=email), 400 if errors else 200
+
+
+@bp.route("/password-reset/<token>", methods=["GET", "POST"])
+@limiter.limit(login_rate_limit, methods=["POST"])
+def password_reset(token: str):
+    """The e-mailed link: choose a new password, then be signed in on this device (every other device is
+    signed out)."""
+    reset = open_password_reset(db.session, token, utcnow())
+    if reset is None:
+        return render_template("password_reset_invalid.html"), 404
+    if current_user.is_authenticated and current_user.id != reset.user_id:
+        # never switch accounts silently on a shared device
+        return render_template("invitation_other_account.html", kind="reset"), 409
+    errors: dict = {}
+    if request.method == "POST":
+        schema = PasswordSchema()
+        try:
+            data = schema.load(form_input(schema, request.form))
+            if request.form.get("password_confirm") != data["password"]:
+                raise ValidationError({"password_confirm": ["The two passwords are not the same."]})
+            user = complete_password_reset(db.session, token, data["password"], utcnow())
+        except ValidationError as error:
+            errors = error.messages
+        except PasswordRefused as error:
+            db.session.rollback()
+            errors = {"password": [error.message]}
+        else:
+            if user is None:  # used by a simultaneous submission a moment ago
+                db.session.rollback()
+                return render_template("password_reset_invalid.html"), 404
+            audit.record(user, "password_reset.complete")
+            db.session.commit()
+            if mfa.is_enabled(user) or mfa.required_for(user, current_app.config["STAFF_MFA_DEFAULT"]):
+                # A link in an e-mail is one factor: the second is still asked, at sign-in.
+                flash("Your new password is set. Sign in with it to continue.", "success")
+                return redirect(url_for("auth.login"))
+            _start_session(user)
+            return redirect(home_url(user))
+    return render_template("password_reset.html", reset=reset, errors=errors), 400 if errors else 200
 
 
 @bp.get("/m/<token>")
