@@ -112,14 +112,21 @@ def password_problem(password: str, *, name: str, email: str) -> str | None:
         return problem
     personal = _personal_words(name, email)
     estimate = zxcvbn(password, user_inputs=personal, max_length=MAX_PASSWORD_LENGTH)
-    from_person = [match for match in estimate["sequence"] if match.get("dictionary_name") == "user_inputs"]
-    if from_person:
+    # The parts that come from the name or address: as zxcvbn matched them (also reversed or with l33t
+    # substitutions), and wherever one of those words appears as it is.
+    taken = {
+        index
+        for match in estimate["sequence"]
+        if match.get("dictionary_name") == "user_inputs"
+        for index in range(match["i"], match["j"] + 1)
+    }
+    lowered = password.lower()
+    for word in personal:
+        for found in re.finditer(re.escape(word), lowered):
+            taken.update(range(found.start(), found.end()))
+    if taken:
         # Built from the name or address: what is left once those parts are taken out must be strong by itself.
-        rest = "".join(
-            char
-            for index, char in enumerate(password)
-            if not any(match["i"] <= index <= match["j"] for match in from_person)
-        )
+        rest = "".join(char for index, char in enumerate(password) if index not in taken)
         if not rest.strip() or zxcvbn(rest, max_length=MAX_PASSWORD_LENGTH)["score"] < MIN_PASSWORD_SCORE:
             return FROM_NAME_OR_EMAIL
     if estimate["score"] < MIN_PASSWORD_SCORE:
@@ -128,11 +135,12 @@ def password_problem(password: str, *, name: str, email: str) -> str | None:
 
 
 def _personal_words(name: str, email: str) -> list[str]:
-    """The name and address as an attacker would try them: whole, run together, and word by word."""
+    """The name and address as an attacker would try them: whole, run together, and word by word (the domain's
+    names too, but not its last label such as "com")."""
     email = normalise_email(email)
-    local = email.partition("@")[0]
+    local, _, domain = email.partition("@")
     words = {name.lower(), name.lower().replace(" ", ""), email, local}
-    words |= set(re.split(r"[^\w]+|_", f"{name} {local}".lower()))
+    words |= set(re.split(r"[^\w]+|_", f"{name} {local} {domain.rpartition('.')[0]}".lower()))
     return sorted(word for word in words if len(word) >= 3)
 
 
@@ -496,7 +504,7 @@ def complete_password_reset(session: Session, token: str, password: str, now: da
     return user
 
 
-WRONG_CURRENT_PASSWORD = "This is not your current password."  # nosec B105 # a message, not a password
+WRONG_CURRENT_PASSWORD = "This is not your current password."  # noqa: S105  # nosec B105 # a message
 
 
 def change_password(

@@ -20,6 +20,14 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "The link works once. If it has expired, ask for a new one. If you were not expecting this message, "
         "you can ignore it.",
     ),
+    # Sent to whoever typed the address on the reset page, so it must say nothing but what to do if it was them.
+    "password_reset": (
+        "Set a new password",
+        "Hello,\n\nSomeone asked to set a new password for the account with this e-mail address. If it was you, "
+        "choose a new password here:\n\n{link}\n\n"
+        "The link works once and only for a short while. If it was not you, you can ignore this message: "
+        "your password stays as it is.",
+    ),
     "assessment_due": (
         "You have something new to fill in",
         "Hello,\n\nThere is something new for you to fill in. It takes about five minutes.\n\n{link}\n\n"

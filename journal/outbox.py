@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from .channels import DeliveryError, OutgoingMessage
 from .messages import render
 from .models import Alert, OutboxMessage, OutboxStatus, PushSubscription
+from .sealing import InvalidToken, seal, unseal
 
 log = logging.getLogger("journal.outbox")
 
@@ -67,7 +68,17 @@ def queue_alert_notifications(session: Session, now: datetime, alerts: Iterable[
     insert_ignoring_duplicates(session, rows)
 
 
-def queue_invitation(session: Session, now: datetime, user, invitation_id: int, invitation_path: str) -> None:
+# The purpose under which secret links are sealed (journal/sealing.py): only the outbox reads them back.
+LINK_PURPOSE = "outbox-link"
+# Messages whose link is itself a secret (a single-use token): the link is kept sealed until it is sent, and
+# the row's ``link_path`` names only the page, e.g. "/invite".
+SEALED_TEMPLATES = {"invitation": "/invite", "password_reset": "/password-reset"}
+
+
+def queue_invitation(
+    session: Session, now: datetime, user, invitation_id: int, invitation_path: str, expires_at: datetime | None = None
+) -> None:
+    """The e-mail carrying an invitation link; the link (``/invite/<token>``) is stored sealed, never in clear."""
     queue(
         session,
         now,
@@ -76,8 +87,27 @@ def queue_invitation(session: Session, now: datetime, user, invitation_id: int, 
         channel="email",
         address=user.email,
         template="invitation",
-        link_path=invitation_path,
+        link_path=SEALED_TEMPLATES["invitation"],
+        sealed_link=seal(invitation_path, LINK_PURPOSE),
+        expires_at=expires_at,  # a link that no longer works is not worth sending
     )
+
+
+def password_reset_rows(now: datetime, reset_path: str, expires_at: datetime, nonce: str) -> dict:
+    """The values of a password-reset e-mail but for its recipient (see ``accounts.request_password_reset``,
+    which inserts it only for an account that may have one). The link is sealed; ``nonce`` keeps its key unique."""
+    return {
+        "dedup_key": f"password-reset:{nonce}:email",
+        "channel": "email",
+        "template": "password_reset",
+        "link_path": SEALED_TEMPLATES["password_reset"],
+        "sealed_link": seal(reset_path, LINK_PURPOSE),
+        "status": OutboxStatus.QUEUED,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "expires_at": expires_at,
+        "created_at": now,
+    }
 
 
 def backoff(attempts: int) -> timedelta:
@@ -124,7 +154,7 @@ def deliver_due(
                 and_(OutboxMessage.status == OutboxStatus.SENDING, OutboxMessage.claimed_at <= now - LEASE),
             ),
         )
-        .values(status=OutboxStatus.EXPIRED)
+        .values(status=OutboxStatus.EXPIRED, sealed_link=None)
     ).rowcount
     session.commit()
     due = _due(now)
@@ -155,10 +185,10 @@ def deliver_due(
             log.error("outbox message %s could not be delivered", message_id, exc_info=error)
             _record_failure(session, message, token, now, DeliveryError(type(error).__name__), report)
         else:
-            done = {"status": OutboxStatus.SENT, "sent_at": now, "last_error": None}
-            if message.template == "invitation":
-                done["link_path"] = "/invite/sent"  # the link holds a secret token: keep it no longer than needed
-            _finish(session, message_id, token, **done)
+            # A sealed link holds a secret token: it is kept no longer than it is needed.
+            _finish(
+                session, message_id, token, status=OutboxStatus.SENT, sent_at=now, last_error=None, sealed_link=None
+            )
             report.sent += 1
     return report
 
@@ -184,7 +214,7 @@ def _record_failure(session, message: OutboxMessage, token: str, now: datetime, 
     if permanent and message.channel == "webpush":
         session.execute(PushSubscription.__table__.delete().where(PushSubscription.id == int(message.address)))
     if permanent or message.attempts >= MAX_ATTEMPTS:
-        _finish(session, message.id, token, status=OutboxStatus.FAILED, last_error=str(error)[:500])
+        _finish(session, message.id, token, status=OutboxStatus.FAILED, last_error=str(error)[:500], sealed_link=None)
         report.failed += 1
     else:
         _finish(
@@ -205,9 +235,9 @@ def _outgoing(session: Session, message: OutboxMessage, base_url: str, secret_ke
     if message.open_token_hash is None:
         message.open_token_hash = open_token_hash(token)
         session.commit()
-    # An invitation links straight to its own single-use page (using it is its record of being opened);
-    # everything else links through /m/<token>, which records the opening and leads into the app.
-    link = base_url.rstrip("/") + (message.link_path if message.template == "invitation" else f"/m/{token}")
+    # An invitation or reset links straight to its own single-use page (using it is its record of being
+    # opened); everything else links through /m/<token>, which records the opening and leads into the app.
+    link = base_url.rstrip("/") + (_secret_path(message) if message.template in SEALED_TEMPLATES else f"/m/{token}")
     subject, text = render(message.template, link=link)
     to = message.address
     if message.channel == "webpush":
@@ -216,6 +246,18 @@ def _outgoing(session: Session, message: OutboxMessage, base_url: str, secret_ke
             raise DeliveryError("the device unsubscribed", permanent=True)
         to = _subscription_json(subscription)
     return OutgoingMessage(id=message.id, to=to, subject=subject, text=text, url=link, message_key=message.dedup_key)
+
+
+def _secret_path(message: OutboxMessage) -> str:
+    """The single-use path a sealed message carries, unsealed only now that the e-mail is being built."""
+    if message.sealed_link is None:
+        if message.link_path != SEALED_TEMPLATES[message.template]:
+            return message.link_path  # queued before links were sealed: the path itself holds the token
+        raise DeliveryError("the message's link is gone", permanent=True)
+    try:
+        return unseal(message.sealed_link, LINK_PURPOSE)
+    except InvalidToken as error:  # sealed under an earlier SECRET_KEY: a new link must be issued
+        raise DeliveryError("the message's link cannot be read with the current secret key", permanent=True) from error
 
 
 def _subscription_json(subscription: PushSubscription) -> str:

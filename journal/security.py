@@ -35,6 +35,8 @@ limiter = Limiter(key_func=client_address)
 def per_account() -> str:
     """A rate-limit key for the signed-in account, from whatever address (after ``client_address`` limits)."""
     return f"account:{current_user.id}" if current_user.is_authenticated else client_address()
+
+
 talisman = Talisman()
 
 # Nothing from another origin and no inline script or style, ever.

@@ -11,10 +11,11 @@ from datetime import timedelta
 
 import pytest
 
-from journal.accounts import create_invitation
+from journal.accounts import create_invitation, create_staff, request_password_reset
 from journal.alerts import raise_alert
 from journal.assessments import submit
 from journal.db import db, utcnow
+from journal.models import Role
 from journal.sessions import save_session
 from tests.conftest import NOW, PASSWORD, AuthActions
 
@@ -28,6 +29,7 @@ CLINICIANS = {"clinician", "outside_clinician"}
 OWN = {"patient"}  # for pages about one of Pat's own records
 CARE_TEAM = {"clinician"}  # for routes about Pat, whose care team is Alice alone
 ADMINS = {"admin"}
+STAFF = CLINICIANS | ADMINS
 
 CHART = "charts/<any(outcomes,assessments,adherence):name>.<any(png,svg):fmt>"
 
@@ -38,6 +40,21 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/logout"): SIGNED_IN,
     ("GET", "/invite/<token>"): EVERYONE,
     ("POST", "/invite/<token>"): EVERYONE,
+    ("GET", "/password-reset"): EVERYONE,
+    ("POST", "/password-reset"): EVERYONE,
+    ("GET", "/password-reset/<token>"): EVERYONE,  # others signed in are told the link is someone else's (409)
+    ("POST", "/password-reset/<token>"): EVERYONE,
+    ("GET", "/settings/password"): SIGNED_IN,
+    ("POST", "/settings/password"): SIGNED_IN,
+    # Two-step sign-in: the code after the password (signed-in callers are sent home, anyone else to sign in
+    # unless a password was just right), setting it up (staff), an admin's reset of a staff member's.
+    ("GET", "/login/verify"): EVERYONE,
+    ("POST", "/login/verify"): EVERYONE,
+    ("GET", "/settings/mfa"): STAFF,
+    ("POST", "/settings/mfa"): STAFF,
+    ("POST", "/admin/staff/<id:user_id>/mfa-reset"): ADMINS,
+    ("POST", "/api/v1/me/mfa"): STAFF,
+    ("POST", "/api/v1/me/mfa/confirm"): STAFF,
     ("GET", "/help"): EVERYONE,
     ("GET", "/healthz"): EVERYONE,
     ("GET", "/readyz"): EVERYONE,
@@ -95,6 +112,10 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/admin/deliveries"): ADMINS,
     ("GET", "/api/v1/openapi.json"): EVERYONE,
     ("POST", "/api/v1/auth/token"): EVERYONE,
+    ("DELETE", "/api/v1/auth/token"): SIGNED_IN,
+    ("POST", "/api/v1/auth/password-reset"): EVERYONE,
+    ("POST", "/api/v1/auth/password-reset/<token>"): EVERYONE,
+    ("PUT", "/api/v1/me/password"): SIGNED_IN,
     ("GET", "/api/v1/me"): SIGNED_IN,
     ("POST", "/api/v1/invitations/<token>"): EVERYONE,
     ("GET", "/api/v1/patients"): CLINICIANS,
@@ -161,8 +182,25 @@ def people(people):
     people.pat_assessment, _ = submit(
         db.session, people.pat.patient, {"instrument": "phq9", "answers": [0] * 9}, NOW, people.pat
     )
+    add_link_holders(people)
     db.session.commit()
     return people
+
+
+def add_link_holders(people) -> None:
+    """Dana, a clinician invited but not yet active, to hold an invitation; and a link Pat asked for to set a new
+    password (``people.reset_token``). A test makes Dana's invitation with ``invite_dana``."""
+    people.dana = create_staff(
+        db.session, people.clinic.id, email="dana@clinic.test", name="Dana Dunn", role=Role.CLINICIAN,
+        timezone="America/New_York", now=NOW,
+    )  # fmt: skip
+    _, people.reset_token = request_password_reset(db.session, people.pat.email, utcnow(), minutes=60)
+
+
+def invite_dana(people) -> str:
+    token = create_invitation(db.session, people.dana, people.ada, utcnow(), days=7)
+    db.session.commit()
+    return token
 
 
 @pytest.fixture
@@ -182,6 +220,7 @@ def _concrete(path: str, people, token: str) -> str:
         .replace("<any(outcomes,assessments,adherence):name>", "outcomes")
         .replace("<any(png,svg):fmt>", "png")
         .replace("<any(morning_after,72h):kind>", "morning_after")
+        .replace("password-reset/<token>", f"password-reset/{people.reset_token}")
         .replace("<token>", token)
         # yesterday in UTC is within every patient's back-fill window, whatever their zone
         .replace("<day>", (utcnow() - timedelta(days=1)).date().isoformat())
@@ -215,9 +254,7 @@ def _request(app, people, caller: str, method: str, path: str):
 
 @pytest.mark.parametrize(("method", "route"), sorted(POLICY))
 def test_route_admits_exactly_the_callers_its_policy_names(app, people, method, route):
-    token = create_invitation(db.session, people.bob, people.ada, utcnow(), days=7)
-    db.session.commit()
-    path = _concrete(route, people, token)
+    path = _concrete(route, people, invite_dana(people))
     outcomes = {}
     for caller in CALLERS:
         response = _request(app, people, caller, method, path)
@@ -268,8 +305,7 @@ class TestCsrfOnEveryForm:
         "route", sorted(route for method, route in POLICY if method == "POST" and not route.startswith("/api/"))
     )
     def test_form_post_without_a_token_is_refused_for_an_admitted_caller(self, app, people, route):
-        token = create_invitation(db.session, people.bob, people.ada, utcnow(), days=7)
-        db.session.commit()
+        token = invite_dana(people)
         admitted = sorted(POLICY[("POST", route)] - {"anonymous"}) or ["anonymous"]
         client = app.test_client()
         user = _caller_user(admitted[0], people)

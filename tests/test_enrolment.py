@@ -5,9 +5,20 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
-from journal.accounts import ADDRESS_UNAVAILABLE, accept_invitation, create_invitation, open_invitation
+from journal.accounts import (
+    ADDRESS_UNAVAILABLE,
+    AccountActive,
+    PatientDetails,
+    accept_invitation,
+    create_invitation,
+    enrol_patient,
+    hash_password,
+    open_invitation,
+    password_matches,
+)
 from journal.db import db, utcnow
 from journal.models import CareTeamMember, Invitation, Patient, User
 from tests.conftest import NOW, PASSWORD, bearer, csrf_token
@@ -95,38 +106,59 @@ def test_short_password_is_refused_with_the_rule(app, auth, client, people):
     assert "at least 10 characters" in response.get_data(as_text=True)
 
 
-def test_invitation_expires_after_seven_days(app, people):
-    token = create_invitation(db.session, people.pat, people.alice, NOW, days=7)
+@pytest.fixture
+def robin(people) -> User:
+    """Enrolled by Alice, not yet active: her invitation is still to be used."""
+    user, _token = enrol_patient(db.session, people.alice, PatientDetails(**ENROLMENT, substances=[]), NOW, 7)
+    db.session.commit()
+    return user
+
+
+def test_invitation_expires_after_seven_days(app, people, robin):
+    token = create_invitation(db.session, robin, people.alice, NOW, days=7)
     db.session.commit()
     assert open_invitation(db.session, token, NOW + timedelta(days=7) - timedelta(seconds=1)) is not None
     assert open_invitation(db.session, token, NOW + timedelta(days=7)) is None
     assert accept_invitation(db.session, token, PASSWORD, NOW + timedelta(days=8)) is None
 
 
-def test_a_new_link_revokes_the_earlier_one(app, people):
-    first = create_invitation(db.session, people.pat, people.alice, NOW, days=7)
-    second = create_invitation(db.session, people.pat, people.alice, NOW, days=7)
+def test_a_new_link_revokes_the_earlier_one(app, people, robin):
+    first = create_invitation(db.session, robin, people.alice, NOW, days=7)
+    second = create_invitation(db.session, robin, people.alice, NOW, days=7)
     db.session.commit()
     assert open_invitation(db.session, first, NOW) is None
     assert open_invitation(db.session, second, NOW) is not None
 
 
-def test_only_the_hash_of_an_invitation_token_is_stored(app, people):
-    token = create_invitation(db.session, people.pat, people.alice, NOW, days=7)
+def test_only_the_hash_of_an_invitation_token_is_stored(app, people, robin):
+    token = create_invitation(db.session, robin, people.alice, NOW, days=7)
     db.session.commit()
     stored = db.session.scalars(select(Invitation.token_hash)).all()
     assert token not in stored
     assert all(len(digest) == 64 for digest in stored)
 
 
-def test_accepting_a_link_ends_other_sessions_of_that_account(app, client, auth, people):
-    auth.login(people.pat)
+def test_no_invitation_is_made_for_an_account_already_active(app, people):
+    with pytest.raises(AccountActive):
+        create_invitation(db.session, people.pat, people.alice, NOW, days=7)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Invitation).where(Invitation.used_at.is_(None))) == 0
+
+
+def test_an_open_invitation_never_touches_the_account_once_it_is_active(app, client, auth, people, robin):
+    """Robin's link is still open when she becomes active another way (here: a link to set a password): the
+    invitation then opens nothing, and accepting it changes neither her password nor her sessions."""
+    token = create_invitation(db.session, robin, people.alice, NOW, days=7)
+    robin.activated_at, robin.password_hash = NOW, hash_password(PASSWORD)
+    db.session.commit()
+    auth.login(robin)
     assert client.get("/home").status_code == 200
-    token = create_invitation(db.session, people.pat, people.alice, NOW, days=7)
+    assert open_invitation(db.session, token, NOW) is None
+    assert accept_invitation(db.session, token, "a brand new passphrase for robin", NOW) is None
     db.session.commit()
-    accept_invitation(db.session, token, "a brand new password", NOW)
-    db.session.commit()
-    assert client.get("/home").status_code == 302
+    assert password_matches(db.session.get(User, robin.id).password_hash, PASSWORD)
+    assert client.get("/home").status_code == 200  # still signed in
+    assert app.test_client().get(f"/invite/{token}").status_code == 404
 
 
 def test_enrolment_form_errors_name_each_field_and_write_nothing(auth, client, people):
@@ -207,8 +239,8 @@ def test_clinician_adds_a_colleague_to_the_care_team(auth, client, people):
     assert sorted(members) == sorted([people.alice.id, people.bob.id])
 
 
-def test_opening_a_patients_link_while_signed_in_as_staff_never_switches_accounts(app, client, auth, people):
-    token = create_invitation(db.session, people.pat, people.alice, utcnow(), days=7)
+def test_opening_a_patients_link_while_signed_in_as_staff_never_switches_accounts(app, client, auth, people, robin):
+    token = create_invitation(db.session, robin, people.alice, utcnow(), days=7)
     db.session.commit()
     auth.login(people.alice)
     page = client.get(f"/invite/{token}")

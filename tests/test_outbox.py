@@ -217,13 +217,16 @@ def test_invitation_email_carries_the_working_link_and_is_scrubbed_once_sent(app
     assert to_robin["Subject"] == "Your account is ready to set up"
     assert invitation_url in body(to_robin)
     row = next(m for m in _messages("invitation") if m.address == "robin@patient.test")
-    assert row.status == OutboxStatus.SENT and row.link_path == "/invite/sent"
+    assert row.status == OutboxStatus.SENT and row.link_path == "/invite" and row.sealed_link is None
 
 
 def test_web_push_subscribers_get_one_message_per_device(app, client, pat_due):
     headers = bearer(client, pat_due)
     for device in ("phone", "tablet"):
-        subscription = {"endpoint": f"https://push.example/{device}", "keys": {"p256dh": "BAAA", "auth": "AAAA"}}
+        subscription = {
+            "endpoint": f"https://fcm.googleapis.com/fcm/send/{device}",
+            "keys": {"p256dh": "BAAA", "auth": "AAAA"},
+        }
         assert client.post("/api/v1/me/push-subscriptions", json=subscription, headers=headers).status_code == 201
     assert (
         client.put("/api/v1/me/reminders", json={"time": "20:00", "channels": ["webpush"]}, headers=headers).status_code
@@ -285,8 +288,10 @@ def test_admin_sees_failed_and_waiting_deliveries(app, client, auth, mailbox, pa
     auth.login(people.ada)
     page = client.get("/admin/deliveries").get_data(as_text=True)
     assert "queued 1" in page
-    assert pat_due.email in page and "Connection refused" in page
-    assert page.count("daily reminder") == 2  # once among the troubled, once in the delivery log
+    assert "Connection refused" in page
+    # Once among the troubled, once in the delivery log; to "a patient", neither Pat nor the message's purpose.
+    assert page.count("<td>a patient</td>") == 2 and page.count("<td>notification</td>") == 2
+    assert pat_due.email not in page and "daily reminder" not in page
 
 
 def test_the_phone_registers_a_push_subscription_with_its_csrf_token(client, auth, people):
@@ -298,7 +303,7 @@ def test_the_phone_registers_a_push_subscription_with_its_csrf_token(client, aut
         .split('"')[0]
     )
     subscription = {
-        "endpoint": "https://push.example/p",
+        "endpoint": "https://fcm.googleapis.com/fcm/send/p",
         "keys": {"p256dh": "BAAA", "auth": "AAAA"},
         "expirationTime": None,
     }
@@ -307,7 +312,7 @@ def test_the_phone_registers_a_push_subscription_with_its_csrf_token(client, aut
         == 201
     )
     assert client.post("/settings/push-subscriptions", json=subscription).status_code == 400  # no token
-    bad = {**subscription, "endpoint": "http://push.example/p"}
+    bad = {**subscription, "endpoint": "http://fcm.googleapis.com/fcm/send/p"}
     assert client.post("/settings/push-subscriptions", json=bad, headers={"X-CSRFToken": token}).status_code == 422
     assert db.session.scalar(select(func.count()).select_from(PushSubscription)) == 1
 

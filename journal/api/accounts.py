@@ -155,7 +155,8 @@ def request_reset(body):
     user, _token = request_password_reset(
         db.session, body["email"], utcnow(), minutes=current_app.config["PASSWORD_RESET_MINUTES"]
     )
-    audit.record(user, "password_reset.request")  # by whoever typed the address: the account, or none
+    # by whoever typed the address: recorded as the account's own request, or as nobody's
+    audit.record_account(user, "password_reset.request", user)
     db.session.commit()
     return {"message": reset_requested_message()}
 
@@ -177,7 +178,7 @@ def complete_reset(body, token: str):
     if user is None:
         db.session.rollback()
         abort(404, message=RESET_LINK_INVALID)
-    audit.record(user, "password_reset.complete")
+    audit.record_account(user, "password_reset.complete", user)
     db.session.commit()
 
 
@@ -203,5 +204,5 @@ def put_password(body):
     except PasswordRejected as error:
         db.session.rollback()
         abort(422, message=error.message, errors={"json": {error.field: [error.message]}})
-    audit.record(current_user, "password.change")
+    audit.record_account(current_user, "password.change", current_user)
     db.session.commit()

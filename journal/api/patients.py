@@ -54,6 +54,7 @@ def _enrol(details: dict) -> tuple[User, str]:
         db.session, current_user, PatientDetails(**details), utcnow(), current_app.config["INVITATION_DAYS"]
     )
     audit.record(current_user, "patient.create", patient.id)
+    audit.record(current_user, "invitation.create", patient.id)
     return patient, token
 
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, false, func, or_, select, true
 
 from .. import audit
-from ..accounts import EnrolmentError, create_invitation, create_staff
+from ..accounts import EnrolmentError, create_invitation, create_staff, request_password_reset, revoke_everything
 from ..alerts import care_team
-from ..db import db, utcnow
+from ..db import commit_retrying_on_conflict, db, utcnow
 from ..links import invitation_url
 from ..models import Alert, AuditEvent, OutboxMessage, OutboxStatus, Role, User
 from ..schemas import ClinicSettingsSchema, StaffSchema, form_input, iana_zones
@@ -41,8 +41,22 @@ def staff():
         .where(User.clinic_id == current_user.clinic_id, User.role.in_([Role.CLINICIAN, Role.ADMIN]))
         .order_by(User.role, User.name)
     ).all()
-    new_invitation = session.pop("new_staff_invitation", None)
-    return render_template("admin/staff.html", members=members, new_invitation=new_invitation)
+    return render_template("admin/staff.html", members=members)
+
+
+def _show_invitation(user: User, token: str, heading: str):
+    """The new link, shown in the answer to the POST that made it and nowhere else: never kept in the session
+    cookie, and only its hash is stored."""
+    audit.record(current_user, "invitation.create", detail=f"user {user.id}")
+    db.session.commit()
+    return render_template(
+        "invitation_link.html",
+        heading=heading,
+        account=user,
+        url=invitation_url(token),
+        back_url=url_for("admin.staff"),
+        back_label="Back to the staff list",
+    )
 
 
 @bp.route("/staff/new", methods=["GET", "POST"])
@@ -51,19 +65,25 @@ def new_staff():
     errors: dict = {}
     if request.method == "POST":
         schema = StaffSchema()
+        now = utcnow()
+
+        def add_staff() -> tuple[User, str]:
+            user = create_staff(db.session, current_user.clinic_id, now=now, **{**data, "role": Role(data["role"])})
+            audit.record(current_user, "staff.create", detail=f"user {user.id}")
+            token = create_invitation(db.session, user, current_user, now, current_app.config["INVITATION_DAYS"])
+            return user, token
+
         try:
             data = schema.load(form_input(schema, request.form))
-            now = utcnow()
-            user = create_staff(db.session, current_user.clinic_id, now=now, **{**data, "role": Role(data["role"])})
+            # Two admins adding one e-mail at once: the second is then made again, and finds the address taken.
+            user, token = commit_retrying_on_conflict(db.session, add_staff)
         except ValidationError as error:
             errors = error.messages
         except EnrolmentError as error:
+            db.session.rollback()
             errors = {error.field: [error.message]}
         else:
-            token = create_invitation(db.session, user, current_user, now, current_app.config["INVITATION_DAYS"])
-            db.session.commit()
-            session["new_staff_invitation"] = {"name": user.name, "url": invitation_url(token)}
-            return redirect(url_for("admin.staff"))
+            return _show_invitation(user, token, f"{user.name} is added")
     return render_template(
         "admin/new_staff.html",
         errors=errors,
@@ -76,10 +96,20 @@ def new_staff():
 @bp.post("/staff/<id:user_id>/invitation")
 @roles_required(Role.ADMIN)
 def staff_invitation(user_id: int):
+    """A new invitation link for an account never activated; for an active one, an e-mail to its owner with a
+    link to set a new password (no admin ever sees a link into someone else's account)."""
     user = _staff_member_or_404(user_id)
-    token = create_invitation(db.session, user, current_user, utcnow(), current_app.config["INVITATION_DAYS"])
+    now = utcnow()
+    if user.disabled_at is not None:
+        flash("This account is disabled. Enable it first.", "error")
+        return redirect(url_for("admin.staff"))
+    if user.activated_at is None:
+        token = create_invitation(db.session, user, current_user, now, current_app.config["INVITATION_DAYS"])
+        return _show_invitation(user, token, f"A new link for {user.name}")
+    request_password_reset(db.session, user.email, now, minutes=current_app.config["PASSWORD_RESET_MINUTES"])
+    audit.record(current_user, "password_reset.send", detail=f"user {user.id}")
     db.session.commit()
-    session["new_staff_invitation"] = {"name": user.name, "url": invitation_url(token)}
+    flash("A link to set a new password was sent to the account's e-mail address.", "success")
     return redirect(url_for("admin.staff"))
 
 
@@ -94,10 +124,11 @@ def staff_access(user_id: int):
     if enabled not in ("yes", "no"):
         abort(400)  # the form sends one or the other; anything else is not a request to lock someone out
     if enabled == "yes":
-        user.disabled_at = None
+        user.disabled_at = None  # its old sessions and tokens stay revoked
     else:
         user.disabled_at = utcnow()
-        user.end_all_sessions()
+        revoke_everything(db.session, user, user.disabled_at)
+    audit.record(current_user, "staff.enable" if enabled == "yes" else "staff.disable", detail=f"user {user.id}")
     db.session.commit()
     return redirect(url_for("admin.staff"))
 
@@ -113,33 +144,62 @@ def _parse_day(value: str | None, zone: ZoneInfo, end: bool) -> datetime | None:
     return local.astimezone(UTC)
 
 
+def _admin_action_starts_with(prefix: str):
+    """Events whose action, as an admin sees it (``audit.for_admins``), starts with ``prefix``: a filter must not
+    sort the neutral patient-data rows by their real action, or it would name them."""
+    shown_in_full = or_(
+        AuditEvent.patient_id.is_(None), *(AuditEvent.action.startswith(kind) for kind in audit.ACCOUNT_ACTIONS)
+    )
+    reads = or_(*(AuditEvent.action.endswith(suffix) for suffix in audit.READ_SUFFIXES))
+    neutral = {
+        (True, True): true(),
+        (True, False): reads,
+        (False, True): ~reads,
+        (False, False): false(),
+    }[audit.PATIENT_READ.startswith(prefix), audit.PATIENT_CHANGE.startswith(prefix)]
+    return or_(
+        and_(shown_in_full, AuditEvent.action.startswith(prefix, autoescape=True)), and_(~shown_in_full, neutral)
+    )
+
+
 @bp.get("/audit")
 @roles_required(Role.ADMIN)
 def audit_log():
-    """The audit trail of this clinic's staff, newest first, filtered by who, which patient, what and when."""
+    """The audit trail of this clinic's people, newest first, filtered by who, what and when. Account actions
+    in full; of an action on a patient's data, only who, when and whether it read or changed a record."""
     args = request.args
     zone = ZoneInfo(current_user.timezone)
     clinic_staff = select(User.id).where(User.clinic_id == current_user.clinic_id)
     query = select(AuditEvent).where(AuditEvent.actor_id.in_(clinic_staff))
     if actor := args.get("actor", "").strip():
-        query = query.where(AuditEvent.actor.has(User.email.contains(actor.lower())))
-    if (patient := args.get("patient", "").strip()).isdigit():
-        query = query.where(AuditEvent.patient_id == int(patient))
+        query = query.where(AuditEvent.actor.has(User.email.contains(actor.lower(), autoescape=True)))
     if action := args.get("action", "").strip():
-        query = query.where(AuditEvent.action.startswith(action))
+        query = query.where(_admin_action_starts_with(action))
     if start := _parse_day(args.get("from"), zone, end=False):
         query = query.where(AuditEvent.occurred_at >= start)
     if stop := _parse_day(args.get("to"), zone, end=True):
         query = query.where(AuditEvent.occurred_at <= stop)
     page = max(1, args.get("page", 1, type=int) or 1)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    events = db.session.scalars(
-        query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-        .limit(AUDIT_PAGE_SIZE)
-        .offset((page - 1) * AUDIT_PAGE_SIZE)
-    ).all()
+    events = [
+        audit.for_admins(event)
+        for event in db.session.scalars(
+            query.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+            .limit(AUDIT_PAGE_SIZE)
+            .offset((page - 1) * AUDIT_PAGE_SIZE)
+        )
+    ]
+    named = {event.actor_id for event in events} | {event.account_id for event in events}
+    emails = dict(db.session.execute(select(User.id, User.email).where(User.id.in_(named - {None}))).all())
     return render_template(
-        "admin/audit.html", events=events, total=total, page=page, page_size=AUDIT_PAGE_SIZE, args=args, zone=zone
+        "admin/audit.html",
+        events=events,
+        emails=emails,
+        total=total,
+        page=page,
+        page_size=AUDIT_PAGE_SIZE,
+        args=args,
+        zone=zone,
     )
 
 
@@ -147,7 +207,7 @@ def audit_log():
 @roles_required(Role.ADMIN)
 def deliveries():
     """Messages that failed or wait for a retry, and the delivery log (queued, sent, failed, opened) for this
-    clinic's people. No message text is shown because none is stored, only the template's name."""
+    clinic's people: channel, status, attempts and times, a neutral category, and staff recipients only."""
     clinic_users = select(User.id).where(User.clinic_id == current_user.clinic_id)
     counts = dict(
         db.session.execute(
@@ -181,11 +241,40 @@ def deliveries():
     return render_template(
         "admin/deliveries.html",
         counts=counts,
-        messages=troubled,
-        recent=recent,
-        recipients=recipients,
+        messages=[_delivery_row(message, recipients) for message in troubled],
+        recent=[_delivery_row(message, recipients) for message in recent],
         zone=ZoneInfo(current_user.timezone),
     )
+
+
+# What admins see of a message's purpose: whether it carries a sign-in link, or is any other notification. A
+# purpose tied to a person ("side effect check", the morning after a dosing session) would be a health event.
+SIGN_IN_TEMPLATES = {"invitation", "password_reset"}
+
+
+def _delivery_row(message: OutboxMessage, recipients: dict[int, User]) -> dict:
+    """A message as admins see it: a staff recipient by address; a patient not at all (nor their address in the
+    last error), so that no row ties a person to a message whose time alone could say what it was for."""
+    recipient = recipients.get(message.recipient_id)
+    error = message.last_error or ""
+    if recipient is None or recipient.role == Role.PATIENT:
+        to = "a patient" if recipient is not None else ""
+        for address in {message.address, recipient.email if recipient else ""} - {""}:
+            error = error.replace(address, "[the recipient]")
+    else:
+        to = recipient.email
+    return {
+        "created_at": message.created_at,
+        "to": to,
+        "category": "sign-in link" if message.template in SIGN_IN_TEMPLATES else "notification",
+        "channel": message.channel,
+        "status": message.status,
+        "attempts": message.attempts,
+        "next_attempt_at": message.next_attempt_at,
+        "last_error": error,
+        "sent_at": message.sent_at,
+        "opened_at": message.opened_at,
+    }
 
 
 # --- Clinic settings ----------------------------------------------------------------------------------------------
@@ -239,8 +328,8 @@ def clinic_settings():
 @bp.get("/alerts")
 @roles_required(Role.ADMIN)
 def escalations():
-    """High-priority alerts nobody acknowledged in time, and whom to call about each: no patient, no reason,
-    no health information, only the alert's number, its times and its care team (admins see no patient data)."""
+    """High-priority alerts nobody acknowledged in time, and whom to call about each: no patient, no kind, no
+    priority and no number the audit trail could tie to a patient, only its times and its care team."""
     now = utcnow()
     waiting = db.session.execute(
         select(Alert.id, Alert.patient_id, Alert.created_at, Alert.escalated_at)
@@ -259,7 +348,6 @@ def escalations():
         contacts.setdefault(patient_id, []).append((names[clinician_id], email))
     rows = [
         {
-            "id": row.id,
             "created_at": row.created_at,
             "escalated_at": row.escalated_at,
             "waiting": now - row.created_at,

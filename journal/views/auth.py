@@ -162,9 +162,10 @@ def password_reset_request():
         except ValidationError as error:
             errors = error.messages
         else:
-            config = current_app.config
-            user, _token = request_password_reset(db.session, data["email"], utcnow(), minutes=config["PASSWORD_RESET_MINUTES"])
-            audit.record(user, "password_reset.request")  # by whoever typed the address: the account, or none
+            minutes = current_app.config["PASSWORD_RESET_MINUTES"]
+            user, _token = request_password_reset(db.session, data["email"], utcnow(), minutes=minutes)
+            # by whoever typed the address: recorded as the account's own request, or as nobody's
+            audit.record_account(user, "password_reset.request", user)
             db.session.commit()
             return render_template("password_reset_sent.html", message=reset_requested_message())
     email = request.form.get("email", "")
@@ -199,7 +200,7 @@ def password_reset(token: str):
             if user is None:  # used by a simultaneous submission a moment ago
                 db.session.rollback()
                 return render_template("password_reset_invalid.html"), 404
-            audit.record(user, "password_reset.complete")
+            audit.record_account(user, "password_reset.complete", user)
             db.session.commit()
             if mfa.is_enabled(user) or mfa.required_for(user, current_app.config["STAFF_MFA_DEFAULT"]):
                 # A link in an e-mail is one factor: the second is still asked, at sign-in.

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 
 from .. import audit, chart_cache, patient_data
 from ..access import get_alert_or_404, get_patient_or_404, open_alerts_for, patient_list
-from ..accounts import EnrolmentError, PatientDetails, create_invitation, enrol_patient
+from ..accounts import EnrolmentError, PatientDetails, create_invitation, enrol_patient, request_password_reset
 from ..alerts import KIND_LABELS, AlertError, RecentData, acknowledge, recent_data
 from ..api.charts import chart_policy, chart_response
 from ..assessments import AssessmentError, Change, history, set_baseline
@@ -116,9 +116,7 @@ def enrol():
             db.session.rollback()
             errors = {error.field: [error.message]}
         else:
-            # Shown once on the next page; only the hash is stored.
-            session["new_invitation"] = {"patient_id": patient.id, "url": invitation_url(token)}
-            return redirect(url_for("clinician.patient", patient_id=patient.id))
+            return _show_invitation(patient, token, f"{patient.name} is enrolled")
     return render_template(
         "clinician/enrol.html",
         errors=errors,
@@ -135,17 +133,27 @@ def _enrol(data: dict) -> tuple[User, str]:
         db.session, current_user, PatientDetails(**data), utcnow(), current_app.config["INVITATION_DAYS"]
     )
     audit.record(current_user, "patient.create", patient.id)
+    audit.record(current_user, "invitation.create", patient.id)
     return patient, token
+
+
+def _show_invitation(patient: User, token: str, heading: str):
+    """The new link, shown in the answer to the POST that made it and nowhere else: never kept in the session
+    cookie, and only its hash is stored."""
+    return render_template(
+        "invitation_link.html",
+        heading=heading,
+        account=patient,
+        url=invitation_url(token),
+        back_url=url_for("clinician.patient", patient_id=patient.id),
+        back_label=f"Open {patient.name}'s page",
+    )
 
 
 @bp.get("/patients/<id:patient_id>")
 @roles_required(Role.CLINICIAN)
 def patient(patient_id: int):
-    patient = get_patient_or_404(current_user, patient_id)
-    new_invitation = session.pop("new_invitation", None)
-    if new_invitation and new_invitation.get("patient_id") != patient_id:
-        new_invitation = None
-    return _render_patient(patient, new_invitation=new_invitation)
+    return _render_patient(get_patient_or_404(current_user, patient_id))
 
 
 @dataclass(frozen=True)
@@ -171,7 +179,6 @@ def _questionnaire_rows(patient_id: int) -> tuple[list[QuestionnaireRow], dict[s
 def _render_patient(
     patient: Patient,
     *,
-    new_invitation: dict | None = None,
     errors: dict | None = None,
     programme: dict | None = None,
     session_form: dict | None = None,
@@ -206,7 +213,6 @@ def _render_patient(
         routes=ROUTES,
         dose_units=[(unit, unit) for unit in DOSE_UNITS],
         alerts=alerts,
-        new_invitation=new_invitation,
         colleagues=colleagues,
         substances=SUBSTANCES,
         questionnaires=rows,
@@ -237,10 +243,19 @@ def _render_patient_again(patient: Patient, errors: dict, **kwargs):
 @bp.post("/patients/<id:patient_id>/invitation")
 @roles_required(Role.CLINICIAN)
 def new_invitation(patient_id: int):
-    patient = get_patient_or_404(current_user, patient_id, action="invitation.create")
-    token = create_invitation(db.session, patient.user, current_user, utcnow(), current_app.config["INVITATION_DAYS"])
+    """A new invitation link for a patient who never activated their account; for an active account, an e-mail
+    to the patient with a link to set a new password (no clinician ever sees a link into a patient's account)."""
+    patient = get_patient_or_404(current_user, patient_id, action=None)
+    user, now = patient.user, utcnow()
+    if user.activated_at is None:
+        token = create_invitation(db.session, user, current_user, now, current_app.config["INVITATION_DAYS"])
+        audit.record(current_user, "invitation.create", patient_id)
+        db.session.commit()
+        return _show_invitation(user, token, f"A new link for {user.name}")
+    request_password_reset(db.session, user.email, now, minutes=current_app.config["PASSWORD_RESET_MINUTES"])
+    audit.record(current_user, "password_reset.send", patient_id)
     db.session.commit()
-    session["new_invitation"] = {"patient_id": patient_id, "url": invitation_url(token)}
+    flash("A link to set a new password was sent to the account's e-mail address.", "success")
     return redirect(url_for("clinician.patient", patient_id=patient_id))
 
 

@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
-from ..channels import vapid_public_key
-from ..db import commit_retrying_on_conflict, db
+from .. import audit
+from ..accounts import PasswordRejected, change_password
+from ..channels import PushEndpointRefused, PushEndpoints, vapid_public_key
+from ..db import commit_retrying_on_conflict, db, utcnow
 from ..models import Role
 from ..reminders import as_document, save_push_subscription, settings_for, update_settings
-from ..schemas import PushSubscriptionSchema, ReminderSettingsSchema, reminder_form_input
-from ..security import roles_required
+from ..schemas import (
+    PasswordChangeSchema,
+    PushSubscriptionSchema,
+    ReminderSettingsSchema,
+    form_input,
+    reminder_form_input,
+)
+from ..security import client_address, limiter, login_rate_limit, per_account, roles_required
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+
+def push_limits() -> dict:
+    """Which push services a subscription may name, and how many devices a patient keeps (the settings)."""
+    config = current_app.config
+    return {
+        "endpoints": PushEndpoints.from_config(config),
+        "per_patient": int(config["PUSH_SUBSCRIPTIONS_PER_PATIENT"]),
+    }
 
 
 def _push_public_key() -> str | None:
@@ -52,8 +69,53 @@ def push_subscription():
         subscription = PushSubscriptionSchema().load(request.get_json(silent=True) or {})
     except ValidationError as error:
         return {"errors": error.messages}, 422
-    saved = commit_retrying_on_conflict(
-        db.session,  # the same device registered twice at once: the second finds the first's row
-        lambda: save_push_subscription(db.session, current_user, subscription["endpoint"], **subscription["keys"]),
-    )
+    try:
+        saved = commit_retrying_on_conflict(
+            db.session,  # the same device registered twice at once: the second finds the first's row
+            lambda: save_push_subscription(
+                db.session, current_user, subscription["endpoint"], **subscription["keys"], **push_limits()
+            ),
+        )
+    except PushEndpointRefused as error:
+        db.session.rollback()
+        return {"errors": {"endpoint": [str(error)]}}, 422
     return {"id": saved.id}, 201
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+@limiter.limit(login_rate_limit, methods=["POST"])
+@limiter.limit(login_rate_limit, methods=["POST"], key_func=per_account)
+def password():
+    """Change the password, for everyone. Every other device and API token of the account is signed out; this
+    browser stays signed in with a fresh session."""
+    from .auth import _start_session
+
+    errors: dict = {}
+    if request.method == "POST":
+        schema = PasswordChangeSchema()
+        try:
+            data = schema.load(form_input(schema, request.form))
+            if request.form.get("new_password_confirm") != data["new_password"]:
+                raise ValidationError({"new_password_confirm": ["The two new passwords are not the same."]})
+            change_password(
+                db.session,
+                current_user,
+                data["current_password"],
+                data["new_password"],
+                utcnow(),
+                client=client_address(),
+            )
+        except ValidationError as error:
+            errors = error.messages
+        except PasswordRejected as error:
+            db.session.rollback()
+            errors = {error.field: [error.message]}
+        else:
+            user = current_user._get_current_object()
+            audit.record_account(user, "password.change", user)
+            db.session.commit()
+            _start_session(user)
+            flash("Your password is changed. Other devices have been signed out.", "success")
+            return redirect(url_for("settings.password"))
+    return render_template("password_change.html", errors=errors), 400 if errors else 200
