@@ -189,8 +189,9 @@ class Gunicorn:
 
 
 @contextmanager
-def gunicorn(database_url: str, log: Path) -> Iterator[Gunicorn]:
-    """``gunicorn wsgi:app`` with two sync workers on 127.0.0.1, on an already migrated database."""
+def gunicorn(database_url: str, log: Path, settings: dict[str, str] | None = None) -> Iterator[Gunicorn]:
+    """``gunicorn wsgi:app`` with two sync workers on 127.0.0.1, on an already migrated database; ``settings``
+    (``JOURNAL_*`` variables) override the defaults here, which turn the rate limits off."""
     port = free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("JOURNAL_")}
     env.update(
@@ -199,6 +200,7 @@ def gunicorn(database_url: str, log: Path) -> Iterator[Gunicorn]:
         JOURNAL_RATELIMIT_ENABLED="false",
         JOURNAL_BASE_URL=f"http://127.0.0.1:{port}",
     )
+    env.update(settings or {})
     command = [
         str(GUNICORN), "wsgi:app", "--workers", "2", "--worker-class", "sync", "--bind", f"127.0.0.1:{port}",
         "--no-control-socket", "--timeout", "120", "--log-level", "warning",
