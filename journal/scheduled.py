@@ -11,10 +11,12 @@ from datetime import datetime
 
 from flask import current_app
 
+from .accounts import forget_old_sign_in_failures
 from .alerts import escalate_overdue
-from .channels import LogChannel, SmtpChannel, WebPushChannel
+from .channels import LogChannel, PushEndpoints, SmtpChannel, WebPushChannel
 from .config import ConfigError
 from .db import db
+from .logs import safe_traceback
 from .outbox import deliver_due
 from .reminders import queue_daily_reminders
 from .sessions import queue_session_messages
@@ -47,6 +49,12 @@ def deliver_messages(now: datetime) -> None:
     )
 
 
+def forget_sign_in_failures(now: datetime) -> None:
+    forgotten = forget_old_sign_in_failures(db.session, now)
+    db.session.commit()
+    log.info("forgot %s counts of failed sign-ins with no failure for a day", forgotten)
+
+
 def build_channels(config) -> dict[str, object]:
     """E-mail goes to the SMTP server when one is configured, Web Push to the browsers' push services when
     a VAPID key is; otherwise to the log, so that a local install works without either. Never in production:
@@ -56,7 +64,9 @@ def build_channels(config) -> dict[str, object]:
     log_channel = LogChannel()
     email = SmtpChannel(config["SMTP_URL"], config["MAIL_FROM"]) if config.get("SMTP_URL") else log_channel
     webpush = (
-        WebPushChannel(config["VAPID_PRIVATE_KEY"], config["VAPID_SUBJECT"], require_https=config["PUSH_REQUIRE_HTTPS"])
+        WebPushChannel(
+            config["VAPID_PRIVATE_KEY"], config["VAPID_SUBJECT"], endpoints=PushEndpoints.from_config(config)
+        )
         if config.get("VAPID_PRIVATE_KEY")
         else log_channel
     )
@@ -69,6 +79,7 @@ JOBS: list[tuple[str, Callable[[datetime], None], int]] = [
     ("queue-session-messages", queue_session_followups, 60),
     ("escalate-alerts", escalate_alerts, 60),
     ("deliver-messages", deliver_messages, 20),
+    ("forget-sign-in-failures", forget_sign_in_failures, 3600),
 ]
 
 
@@ -77,6 +88,6 @@ def run_all(now: datetime) -> None:
     for name, job, _interval in JOBS:
         try:
             job(now)
-        except Exception:
+        except Exception as error:
             db.session.rollback()
-            log.exception("job %s failed", name)
+            log.error("job %s failed\n%s", name, safe_traceback(error))  # no database error's values

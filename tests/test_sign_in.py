@@ -153,6 +153,17 @@ def test_a_count_with_no_failure_for_a_day_starts_again(app, people):
     assert forget_old_sign_in_failures(db.session, later + timedelta(hours=25)) == 2  # this address, and all
 
 
+def test_the_scheduler_forgets_counts_with_no_failure_for_a_day(app, people):
+    from journal.scheduled import JOBS
+
+    (job,) = [job for name, job, _ in JOBS if name == "forget-sign-in-failures"]
+    record_sign_in_failure(db.session, people.alice.email, GUESSER, NOW)
+    job(NOW + timedelta(hours=23))
+    assert len(db.session.scalars(select(SignInFailure)).all()) == 2  # this address's count, and the account's
+    job(NOW + timedelta(hours=25))
+    assert db.session.scalars(select(SignInFailure)).all() == []
+
+
 def test_guessing_spread_over_many_addresses_pauses_every_address_until_a_reset(app, people):
     """Past LOCKOUT_ACCOUNT_CEILING failures from all addresses together even the owner's address waits (NIST SP
     800-63B's limit of 100); a completed password reset clears the account's counts and lets her in."""
