@@ -50,12 +50,25 @@ def init_app(app: Flask) -> None:
         dashboard,
         exports,
         health,
+        mfa,
         patient,
         patient_sessions,
         questionnaires,
         settings,
     )
 
-    pages = (auth, patient, patient_sessions, questionnaires, settings, clinician, dashboard, admin, health, exports)
+    pages = (
+        auth,
+        mfa,
+        patient,
+        patient_sessions,
+        questionnaires,
+        settings,
+        clinician,
+        dashboard,
+        admin,
+        health,
+        exports,
+    )
     for module in pages:
         app.register_blueprint(module.bp)
