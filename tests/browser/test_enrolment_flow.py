@@ -78,12 +78,16 @@ def test_clinician_enrols_patient_who_sets_password_on_phone_and_lands_home(
     clinician.get_by_label("Pain").check()
     clinician.get_by_role("button", name="Enrol and create the link").click()
 
-    # The patient's page shows the link once, pointing at this server.
-    expect(clinician).to_have_url(re.compile(rf"^{re.escape(url)}/clinician/patients/\d+$"))
-    expect(clinician.get_by_role("heading", level=1)).to_have_text("Robin Example")
+    # The answer shows the link once, pointing at this server (in this page only: never in a cookie).
+    expect(clinician.get_by_role("heading", level=1)).to_have_text("Robin Example is enrolled")
     link = clinician.locator("#invitation-url").input_value()
     assert re.fullmatch(rf"{re.escape(url)}/invite/[A-Za-z0-9_-]{{20,}}", link), link
     expect(clinician.locator("a.invitation-link")).to_have_attribute("href", link)
+    axe(clinician)
+    clinician.get_by_role("link", name="Open Robin Example's page").click()
+    expect(clinician).to_have_url(re.compile(rf"^{re.escape(url)}/clinician/patients/\d+$"))
+    expect(clinician.get_by_role("heading", level=1)).to_have_text("Robin Example")
+    expect(clinician.locator("#invitation-url")).to_have_count(0)
     facts = clinician.get_by_label("Details", exact=True)  # the patient's details list (dl aria-labelledby)
     expect(facts).to_contain_text("Europe/London")
     expect(facts).to_contain_text("Alcohol, Cannabis")
