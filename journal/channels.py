@@ -8,10 +8,13 @@ database; the outbox builds them from configuration and records what happened.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 import smtplib
+import socket
 import ssl
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
@@ -181,13 +184,116 @@ def _load_vapid(private_key: str) -> Vapid:
         raise ValueError("VAPID private key must be the base64url string `flask --app wsgi vapid` prints") from error
 
 
+# The browsers' push services. An endpoint comes from a browser, and a forged one must not turn the web app or
+# the scheduler into a client of any other address (an internal service, the cloud's metadata address).
+DEFAULT_PUSH_SERVICE_HOSTS: tuple[str, ...] = (
+    "fcm.googleapis.com",  # Chrome and the browsers built on Chromium (Brave, Opera, Samsung Internet)
+    "updates.push.services.mozilla.com",  # Firefox (Mozilla autopush)
+    "web.push.apple.com",  # Safari on macOS and iOS
+    "*.push.apple.com",
+    "*.notify.windows.com",  # Edge on Windows (WNS)
+)
+
+
+class PushEndpointRefused(ValueError):
+    """A push endpoint the journal will not send to; the message says why, naming the host only (the rest of
+    an endpoint identifies the device and is a secret capability)."""
+
+
+def resolve_addresses(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to. Tests replace this function: they never resolve a real name."""
+    return sorted({info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
+
+
+def _reachable(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A public unicast address: not loopback, private, link-local, multicast, reserved, shared (CGNAT) or
+    unspecified. An IPv6 address that carries an IPv4 one (::ffff:10.0.0.5) is judged by that."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+@dataclass(frozen=True)
+class PushEndpoints:
+    """Which push endpoints the journal sends to: https on one of ``hosts`` (``*.example.com`` matches any name
+    under example.com), resolving only to public addresses. ``private_allowed`` lists addresses or networks
+    that may be reached all the same (a push service run on the clinic's own network; tests' 127.0.0.1).
+    ``resolve`` is ``resolve_addresses`` unless given. Checked when a subscription is saved and again before
+    every send, since what a name resolves to can change in between."""
+
+    hosts: tuple[str, ...] = DEFAULT_PUSH_SERVICE_HOSTS
+    private_allowed: tuple[str, ...] = ()
+    require_https: bool = True
+    resolve: Callable[[str, int], list[str]] | None = None
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> PushEndpoints:
+        return cls(
+            hosts=_names(config.get("PUSH_SERVICE_HOSTS", DEFAULT_PUSH_SERVICE_HOSTS)),
+            private_allowed=_names(config.get("PUSH_PRIVATE_ADDRESSES_ALLOWED", ())),
+            require_https=bool(config.get("PUSH_REQUIRE_HTTPS", True)),
+        )
+
+    def refusal(self, endpoint: str) -> str | None:
+        """Why ``endpoint`` is refused by its scheme or host alone, or None."""
+        try:
+            parts = urlsplit(endpoint)
+            host = (parts.hostname or "").rstrip(".").lower()
+            _port = parts.port  # a port that is not a number raises here, not in the resolver
+        except ValueError:
+            return "push endpoint is not a URL"
+        if parts.scheme != "https" and (self.require_https or parts.scheme != "http"):
+            return "push endpoint must be an https URL"
+        if not host or not any(_host_matches(host, pattern) for pattern in self.hosts):
+            return f"push endpoint host {host or '(none)'} is not a known push service"
+        return None
+
+    def address_refusal(self, endpoint: str) -> str | None:
+        """Why ``endpoint`` is refused by what its host resolves to, or None. Raises OSError when the name
+        cannot be resolved now (which may pass)."""
+        parts = urlsplit(endpoint)
+        host = (parts.hostname or "").rstrip(".")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        resolve = self.resolve or resolve_addresses
+        allowed = [ipaddress.ip_network(item, strict=False) for item in self.private_allowed]
+        addresses = resolve(host, port)
+        if not addresses:
+            raise OSError(f"{host} has no address")
+        for text in addresses:
+            address = ipaddress.ip_address(text.split("%", 1)[0])  # an IPv6 zone (fe80::1%eth0) is not public
+            if not _reachable(address) and not any(address in network for network in allowed):
+                return f"push endpoint host {host} resolves to a non-public address ({address})"
+        return None
+
+
+def _names(value: str | Iterable[str]) -> tuple[str, ...]:
+    # From the environment as JSON (a list) or as a comma-separated string.
+    items = value.split(",") if isinstance(value, str) else value
+    return tuple(item.strip().lower() for item in items if item.strip())
+
+
+def _host_matches(host: str, pattern: str) -> bool:
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:])
+    return host == pattern
+
+
+class _NoRedirects(requests.Session):
+    """A push service answers a push with 201; a redirect would send the scheduler to an address nobody
+    checked, so it is not followed (and counts as a failed attempt)."""
+
+    def post(self, url, **kwargs):
+        kwargs["allow_redirects"] = False
+        return super().post(url, **kwargs)
+
+
 class WebPushChannel:
     """Sends an encrypted (aes128gcm) Web Push message, signed with VAPID, to a browser's push service.
 
     ``private_key`` is the base64url string from ``vapid_keys()``; ``subject`` is a ``mailto:`` or ``https:``
-    contact the push service can use. Endpoints must be https (every browser's push service is), unless
-    ``require_https=False`` (tests): the endpoint comes from a browser, and a forged one must not turn the
-    scheduler into a client for arbitrary plain-HTTP addresses.
+    contact the push service can use. ``endpoints`` says which push services it may reach (by default the
+    browsers' own, over https, on public addresses); an endpoint outside them is a permanent failure before
+    any connection is made.
     """
 
     title = "Journal"
@@ -199,7 +305,7 @@ class WebPushChannel:
         *,
         ttl: int = 12 * 3600,
         timeout: float = 20.0,
-        require_https: bool = True,
+        endpoints: PushEndpoints | None = None,
     ) -> None:
         self._vapid = _load_vapid(private_key)
         try:
@@ -210,7 +316,7 @@ class WebPushChannel:
         self.subject = subject
         self.ttl = ttl
         self.timeout = timeout
-        self.require_https = require_https
+        self.endpoints = endpoints or PushEndpoints()
 
     @property
     def application_server_key(self) -> str:
@@ -219,18 +325,21 @@ class WebPushChannel:
 
     def send(self, message: OutgoingMessage) -> None:
         subscription = self._subscription(message.to)
+        self._check_endpoint(subscription["endpoint"])
         payload = json.dumps({"title": self.title, "body": message.text, "url": message.url})
         try:
-            webpush(
-                subscription,
-                data=payload,
-                vapid_private_key=self._vapid,
-                vapid_claims={"sub": self.subject},  # a fresh dict: webpush() writes aud and exp into it
-                content_encoding="aes128gcm",
-                ttl=self.ttl,
-                headers={"Urgency": "normal"},
-                timeout=self.timeout,
-            )
+            with _NoRedirects() as session:
+                webpush(
+                    subscription,
+                    data=payload,
+                    vapid_private_key=self._vapid,
+                    vapid_claims={"sub": self.subject},  # a fresh dict: webpush() writes aud and exp into it
+                    content_encoding="aes128gcm",
+                    ttl=self.ttl,
+                    headers={"Urgency": "normal"},
+                    timeout=self.timeout,
+                    requests_session=session,
+                )
         except WebPushException as error:
             status = error.status_code
             if status is None:  # refused before sending: the stored subscription is malformed
@@ -256,9 +365,22 @@ class WebPushChannel:
             raise DeliveryError("push subscription is not {endpoint, keys: {p256dh, auth}}", permanent=True) from error
         if not valid:
             raise DeliveryError("push subscription lacks keys p256dh and auth", permanent=True)
-        if not parts.netloc or (parts.scheme != "https" and (self.require_https or parts.scheme != "http")):
+        if not isinstance(endpoint, str) or not parts.netloc:
             raise DeliveryError("push endpoint must be an https URL", permanent=True)
         return subscription
+
+    def _check_endpoint(self, endpoint: str) -> None:
+        """Refuse, before any connection, an endpoint outside the allowed push services: permanently for its
+        host or address, for now when its name does not resolve (the next attempt checks again)."""
+        if problem := self.endpoints.refusal(endpoint):
+            raise DeliveryError(problem, permanent=True)
+        try:
+            problem = self.endpoints.address_refusal(endpoint)
+        except OSError as error:
+            host = urlsplit(endpoint).hostname
+            raise DeliveryError(f"push service {host} not resolved: {type(error).__name__}") from error
+        if problem:
+            raise DeliveryError(problem, permanent=True)
 
 
 # --- Development -------------------------------------------------------------------------------------------

@@ -31,12 +31,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Row, and_, bindparam, case, cast, column, func, literal, select, true
+from sqlalchemy import JSON, Row, and_, bindparam, case, cast, column, delete, func, literal, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from .assessments import MIN_GAP, interval_days, next_due
+from .channels import PushEndpointRefused, PushEndpoints
 from .models import (
     Alert,
     Assessment,
@@ -557,9 +558,41 @@ def update_settings(session: Session, user: User, values: dict) -> ReminderSetti
     return settings
 
 
-def save_push_subscription(session: Session, user: User, endpoint: str, p256dh: str, auth: str) -> PushSubscription:
-    """Register a device; an endpoint already known (say, a phone that changed hands) moves to this user."""
+def save_push_subscription(
+    session: Session,
+    user: User,
+    endpoint: str,
+    p256dh: str,
+    auth: str,
+    *,
+    endpoints: PushEndpoints,
+    per_patient: int = 5,
+) -> PushSubscription:
+    """Register a device; an endpoint already known (say, a phone that changed hands) moves to this user.
+
+    Raises ``PushEndpointRefused`` for an endpoint outside ``endpoints`` (an unlisted host, or a name that
+    resolves to a non-public address); a name that does not resolve just now is kept, and checked again before
+    each send. A patient keeps at most ``per_patient`` devices: a new one beyond that replaces the oldest, since
+    a patient who changed phones cannot tell which stale browser to remove first.
+    """
+    problem = endpoints.refusal(endpoint)
+    if problem is None:
+        try:
+            problem = endpoints.address_refusal(endpoint)
+        except OSError:
+            problem = None
+    if problem:
+        raise PushEndpointRefused(problem)
     subscription = session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
+    if subscription is None or subscription.user_id != user.id:
+        oldest = session.scalars(
+            select(PushSubscription.id)
+            .where(PushSubscription.user_id == user.id)
+            .order_by(PushSubscription.created_at.desc(), PushSubscription.id.desc())
+            .offset(max(per_patient - 1, 0))
+        ).all()
+        if oldest:
+            session.execute(delete(PushSubscription).where(PushSubscription.id.in_(oldest)))
     if subscription is None:
         subscription = PushSubscription(endpoint=endpoint)
         session.add(subscription)

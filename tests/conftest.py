@@ -52,6 +52,39 @@ def _cheap_password_hashing():
     accounts._hasher = original
 
 
+# What the push services' names resolve to in tests: no test resolves a real name. A test changes an entry
+# (``push_dns["fcm.googleapis.com"] = ["10.0.0.5"]``) to play a name that moved to another address.
+PUSH_SERVICE_ADDRESSES = {
+    "fcm.googleapis.com": ["142.250.74.106"],
+    "updates.push.services.mozilla.com": ["34.117.65.55"],
+    "web.push.apple.com": ["17.188.128.14"],
+}
+
+
+@pytest.fixture(autouse=True)
+def push_dns(monkeypatch) -> dict[str, list[str]]:
+    """Replaces the push-endpoint resolver with a table; an address literal resolves to itself, any other
+    name not in the table does not resolve."""
+    import ipaddress
+    import socket
+
+    from journal import channels
+
+    table = {name: list(addresses) for name, addresses in PUSH_SERVICE_ADDRESSES.items()}
+
+    def resolve(host: str, _port: int) -> list[str]:
+        try:
+            return [str(ipaddress.ip_address(host))]
+        except ValueError:
+            pass
+        if host.lower() not in table:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return table[host.lower()]
+
+    monkeypatch.setattr(channels, "resolve_addresses", resolve)
+    return table
+
+
 def _base_config(tmp_path, database_url: str) -> dict:
     return {
         "TESTING": True,

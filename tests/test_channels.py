@@ -18,6 +18,8 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,9 +33,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import jwt as vapid_jwt
 
 from journal.channels import (
+    DEFAULT_PUSH_SERVICE_HOSTS,
     DeliveryError,
     LogChannel,
     OutgoingMessage,
+    PushEndpoints,
     SmtpChannel,
     WebPushChannel,
     vapid_keys,
@@ -270,10 +274,12 @@ class PushRequest:
 
 
 class PushService(ThreadingHTTPServer):
-    """Plays a browser vendor's push service: keeps each request and answers with ``status``."""
+    """Plays a browser vendor's push service: keeps each request and answers with ``status`` (and a
+    ``location``, if set, for a redirect)."""
 
     daemon_threads = True
     status = 201
+    location: str | None = None
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _PushHandler)
@@ -294,6 +300,8 @@ class _PushHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.server.requests.put(PushRequest(self.path, self.headers, body))
         self.send_response(self.server.status)
+        if self.server.location:
+            self.send_header("Location", self.server.location)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -301,15 +309,23 @@ class _PushHandler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def push_service():
+@contextmanager
+def running_push_service() -> Iterator[PushService]:
     service = PushService()
     thread = threading.Thread(target=service.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    yield service
-    service.shutdown()
-    service.server_close()
-    thread.join(timeout=5)
+    try:
+        yield service
+    finally:
+        service.shutdown()
+        service.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def push_service():
+    with running_push_service() as service:
+        yield service
 
 
 @pytest.fixture(scope="module")
@@ -317,10 +333,16 @@ def vapid() -> tuple[str, str]:
     return vapid_keys()
 
 
+# The stand-in push service speaks plain HTTP on 127.0.0.1; real ones are all https on public addresses, which
+# is all the channel reaches by default. Tests allow it explicitly, and only it.
+LOCAL_PUSH_SERVICE = PushEndpoints(
+    hosts=(*DEFAULT_PUSH_SERVICE_HOSTS, "127.0.0.1"), private_allowed=("127.0.0.1",), require_https=False
+)
+
+
 @pytest.fixture
 def push_channel(vapid) -> WebPushChannel:
-    # The stand-in push service speaks plain HTTP; real ones are all https, which the channel requires by default.
-    return WebPushChannel(vapid[0], VAPID_SUBJECT, timeout=5, require_https=False)
+    return WebPushChannel(vapid[0], VAPID_SUBJECT, timeout=5, endpoints=LOCAL_PUSH_SERVICE)
 
 
 def push_reminder(browser: Browser, endpoint: str) -> OutgoingMessage:
@@ -390,14 +412,75 @@ def test_push_to_a_plain_http_endpoint_is_refused_without_sending(push_service, 
     assert push_service.requests.empty()
 
 
+def test_push_to_an_unlisted_host_is_refused_for_good_without_connecting(push_service, vapid):
+    # 127.0.0.1 as http is allowed here, but the host is not among the push services.
+    endpoints = PushEndpoints(private_allowed=("127.0.0.1",), require_https=False)
+    channel = WebPushChannel(vapid[0], VAPID_SUBJECT, timeout=5, endpoints=endpoints)
+
+    with pytest.raises(DeliveryError) as failure:
+        channel.send(push_reminder(Browser(), f"{push_service.origin}/push/device-secret"))
+    assert failure.value.permanent is True
+    assert "127.0.0.1 is not a known push service" in str(failure.value)
+    assert "device-secret" not in str(failure.value)
+    assert push_service.requests.empty()
+
+
+def test_push_to_a_listed_host_on_a_private_address_is_refused_for_good_without_connecting(push_service, vapid):
+    # The host is a push service, but nothing lets the channel reach a loopback address.
+    endpoints = PushEndpoints(hosts=("127.0.0.1",), require_https=False)
+    channel = WebPushChannel(vapid[0], VAPID_SUBJECT, timeout=5, endpoints=endpoints)
+
+    with pytest.raises(DeliveryError) as failure:
+        channel.send(push_reminder(Browser(), f"{push_service.origin}/push/abc"))
+    assert failure.value.permanent is True
+    assert "non-public address (127.0.0.1)" in str(failure.value)
+    assert push_service.requests.empty()
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    [["10.0.0.5"], ["142.250.74.106", "169.254.169.254"], ["::1"], ["::ffff:192.168.1.9"], ["100.64.0.1"]],
+)
+def test_a_push_service_name_that_now_resolves_to_a_non_public_address_is_refused(push_dns, vapid, addresses):
+    push_dns["fcm.googleapis.com"] = addresses
+    channel = WebPushChannel(vapid[0], VAPID_SUBJECT, timeout=5)
+
+    with pytest.raises(DeliveryError) as failure:
+        channel.send(push_reminder(Browser(), "https://fcm.googleapis.com/fcm/send/device-secret"))
+    assert failure.value.permanent is True
+    assert "fcm.googleapis.com resolves to a non-public address" in str(failure.value)
+
+
+def test_a_push_service_name_that_does_not_resolve_now_is_tried_again_later(push_dns, vapid):
+    del push_dns["fcm.googleapis.com"]
+    channel = WebPushChannel(vapid[0], VAPID_SUBJECT, timeout=5)
+
+    with pytest.raises(DeliveryError) as failure:
+        channel.send(push_reminder(Browser(), "https://fcm.googleapis.com/fcm/send/device-secret"))
+    assert failure.value.permanent is False
+    assert "device-secret" not in str(failure.value)
+
+
+def test_a_push_service_redirect_is_not_followed(push_service, push_channel):
+    with running_push_service() as elsewhere:
+        push_service.status = 307
+        push_service.location = f"{elsewhere.origin}/internal"
+
+        with pytest.raises(DeliveryError) as failure:
+            push_channel.send(push_reminder(Browser(), f"{push_service.origin}/push/abc"))
+        assert "307" in str(failure.value)
+        assert push_service.next_request().path == "/push/abc"
+        assert elsewhere.requests.empty()
+
+
 @pytest.mark.parametrize(
     "subscription",
     [
         "not json",
-        '["https://push.example/abc"]',
-        '{"endpoint": "https://push.example/abc"}',
-        '{"endpoint": "https://push.example/abc", "keys": {"p256dh": "AAAA"}}',
-        '{"endpoint": "https://push.example/abc", "keys": {"p256dh": "AAAA", "auth": "AAAAAAAAAAAAAAAAAAAAAA"}}',
+        '["https://fcm.googleapis.com/abc"]',
+        '{"endpoint": "https://fcm.googleapis.com/abc"}',
+        '{"endpoint": "https://fcm.googleapis.com/abc", "keys": {"p256dh": "AAAA"}}',
+        '{"endpoint": "https://fcm.googleapis.com/abc", "keys": {"p256dh": "AAAA", "auth": "AAAAAAAAAAAAAAAAAAAAAA"}}',
     ],
 )
 def test_push_to_a_malformed_subscription_is_a_permanent_failure(push_channel, subscription):
