@@ -1,9 +1,9 @@
 """The append-only audit trail: staff access to patient data, and every action on an account.
 
 Account actions name the account acted on: a patient's in ``patient_id``, anyone else's in ``detail`` as
-``user <id>``. Admins see account actions in full, and of a patient-data action only who, when and whether it
-read or changed a record: never which patient, nor what (an alert's acknowledgement tied to a patient would tell
-them a health event). See ``for_admins``.
+``user <id>``, or none when it is the actor's own. Admins see account actions in full, and of a patient-data
+action only who, when and whether it read or changed a record: never which patient, nor what (an alert's
+acknowledgement tied to a patient would tell them a health event). See ``for_admins``.
 """
 
 from __future__ import annotations
@@ -76,6 +76,8 @@ def for_admins(event: AuditEvent) -> AdminView:
     if event.patient_id is None or is_account_action(event.action):
         match = _USER_DETAIL.match(event.detail or "")
         account = event.patient_id or (int(match.group(1)) if match else None)
+        if account is None and is_account_action(event.action):
+            account = event.actor_id  # one's own (a password changed, a reset asked for, MFA set up)
         return AdminView(event.occurred_at, event.actor_id, event.action, account, event.detail, event.remote_addr)
     neutral = PATIENT_READ if event.action.endswith(READ_SUFFIXES) else PATIENT_CHANGE
     return AdminView(event.occurred_at, event.actor_id, neutral, None, "", event.remote_addr)

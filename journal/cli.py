@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from . import audit
 from .accounts import EnrolmentError, create_staff, password_problem
 from .db import db, utcnow
 from .models import Clinic, Role
@@ -49,6 +50,8 @@ def create_user_command(email: str, name: str, role: str, zone: str, clinic_name
         )
     except EnrolmentError as error:
         raise click.ClickException(error.message) from error
+    # No account did this: whoever could run commands on the server. The trail says so.
+    audit.record(None, "staff.create", detail=f"user {user.id}; by flask create-user")
     db.session.commit()
     click.echo(f"Created {role} {user.email} (id {user.id}).")
 

@@ -369,7 +369,7 @@ class RateRow:
     """Response and remission among patients with a PHQ-9 in one band of weeks since their first session."""
 
     weeks: str
-    patients: int | None  # None: fewer than the smallest count shown
+    patients: int | None  # None: withheld (fewer than the smallest count shown, 0 included)
     responders: int | None  # None with the rate when either it or the rest is a withheld count
     remitters: int | None
     response_pct: float | None  # None: no patients, or withheld
@@ -405,7 +405,7 @@ class Overview:
 def overview(session: Session, ids: Select, now: datetime, *, min_cell: int = 0) -> Overview:
     """Response and remission rates by weeks since the first given session, and the distribution of the PHQ-9
     change from baseline at the latest form, for the patients ``ids`` selects, in two SQL statements. Counts
-    under ``min_cell`` (other than 0) are withheld, and one more where a total would reveal a withheld one."""
+    under ``min_cell``, 0 included, are withheld, and more where a total would reveal a withheld one."""
     counts = session.execute(_overview_counts_statement(ids)).one()
     forms = session.execute(_overview_forms_statement(ids, now)).all()
 
@@ -429,7 +429,7 @@ def overview(session: Session, ids: Select, now: datetime, *, min_cell: int = 0)
         n = len(latest_in_bucket)
         responders = sum(1 for _, total, base in latest_in_bucket if scoring.response(base, total))
         remitters = sum(1 for _, total, _ in latest_in_bucket if scoring.remission(total))
-        if 0 < n < min_cell:
+        if n < min_cell:
             withheld = True
             rates.append(RateRow(label, None, None, None, None, None))
             continue
@@ -457,16 +457,22 @@ def overview(session: Session, ids: Select, now: datetime, *, min_cell: int = 0)
         ChangeBin(label, low, high, count, _meaningful(low, high))
         for (low, high, label), count in zip(CHANGE_BINS, shown, strict=True)
     ]
-    totals = [_cell(count, min_cell) for count in (counts.with_baseline, counts.usual_baseline or 0, len(latest))]
+    # The patients split three ways, whose total is shown: no baseline, a baseline under USUAL_BASELINE, and one
+    # of USUAL_BASELINE or more. "With a baseline" is shown only when the first part is, since the total minus
+    # it gives that part away; the same for "a baseline of 10 or more" and the second.
+    usual = counts.usual_baseline or 0
+    parts = suppress([counts.patients - counts.with_baseline, counts.with_baseline - usual, usual], min_cell)
+    with_baseline = counts.with_baseline if parts[0] is not None else None
+    changes_total = _cell(len(latest), min_cell)
     return Overview(
         patients=counts.patients,
-        with_baseline=totals[0],
-        usual_baseline=totals[1],
+        with_baseline=with_baseline,
+        usual_baseline=parts[2],
         rates=rates,
         changes=changes,
-        changes_total=totals[2],
+        changes_total=changes_total,
         min_cell=min_cell,
-        suppressed=withheld or None in totals,
+        suppressed=withheld or None in (with_baseline, parts[2], changes_total),
     )
 
 
@@ -555,16 +561,20 @@ def _rate(part: int, whole: int, min_cell: int) -> float | None:
 
 
 def _cell(count: int, min_cell: int) -> int | None:
-    return None if 0 < count < min_cell else count
+    # 0 is withheld like 1 to 4: a cell that goes from "0" to "fewer than 5" tells who just moved into it.
+    return None if count < min_cell else count
 
 
 def suppress(counts: Sequence[int], min_cell: int) -> list[int | None]:
-    """Small-cell suppression: counts from 1 to ``min_cell - 1`` become None; if just one count is withheld, the
-    smallest other non-zero count is withheld too, so the total cannot give the first one away."""
+    """Small-cell suppression of counts whose total is shown: every count under ``min_cell``, 0 included, becomes
+    None. While the withheld counts are a single one, or add up to less than ``min_cell`` (the total minus the
+    shown counts would give that sum away: 0 would say each is 0), the smallest shown count is withheld too."""
     shown: list[int | None] = [_cell(count, min_cell) for count in counts]
-    withheld = [i for i, value in enumerate(shown) if value is None]
-    if len(withheld) == 1:
-        others = [(count, i) for i, count in enumerate(counts) if shown[i] is not None and count > 0]
-        if others:
-            shown[min(others)[1]] = None
-    return shown
+    while True:
+        withheld = [i for i, value in enumerate(shown) if value is None]
+        if not withheld or (len(withheld) > 1 and sum(counts[i] for i in withheld) >= min_cell):
+            return shown
+        others = [(count, i) for i, count in enumerate(counts) if shown[i] is not None]
+        if not others:
+            return shown  # everything is withheld; a total under min_cell is withheld by its own _cell
+        shown[min(others)[1]] = None

@@ -37,11 +37,12 @@ from journal.models import (
     Patient,
     PushSubscription,
     ReminderSettings,
+    Role,
     SideEffectCheck,
     User,
 )
 from journal.sessions import save_session
-from tests.conftest import NOW, AuthActions, bearer, csrf_token
+from tests.conftest import NOW, AuthActions, bearer, csrf_token, make_staff
 
 HOLD_SECONDS = 10  # how long a request waits at its first write for the others before the staging counts as failed
 WRITES = ("INSERT", "UPDATE", "DELETE")
@@ -183,6 +184,23 @@ def test_enrolments_of_one_email_by_form_and_api_at_once_give_one_patient_and_th
             assert answer.status == 400 and TAKEN in answer.text  # the form again, with the e-mail marked
     assert by_api.status == 201 or (by_api.status == 409 and by_api.json["message"] == TAKEN)
     _one_robin()
+
+
+DEE = {"name": "Dee Nurse", "email": "dee@clinic.test", "role": "clinician", "timezone": "America/New_York"}
+
+
+def test_two_admins_adding_one_staff_email_at_once_give_one_account_and_the_form_error(app, people):
+    ava = make_staff(people.clinic, "ava", "Ava Admin", Role.ADMIN)
+    db.session.commit()
+    answers = race(*(browser(app, admin).post("/admin/staff/new", DEE) for admin in (people.ada, ava)))
+    assert sorted(answer.status for answer in answers) == [200, 400]
+    added, refused = sorted(answers, key=lambda answer: answer.status)
+    assert "Dee Nurse is added" in added.text and "/invite/" in added.text  # the one link, shown once
+    assert TAKEN in refused.text  # the form again, with the e-mail marked, as a second request gets it
+    dee = db.session.scalar(select(User).where(User.email == DEE["email"]))
+    assert count(User, User.email == DEE["email"]) == 1
+    assert count(Invitation, Invitation.user_id == dee.id) == 1
+    assert count(AuditEvent, AuditEvent.action == "staff.create", AuditEvent.detail == f"user {dee.id}") == 1
 
 
 # --- Questionnaires ---------------------------------------------------------------------------------------------

@@ -563,17 +563,35 @@ def test_overview_withholds_counts_under_5_for_admins(cohort):
     assert rates["0–2"].patients == 6  # shown; its 3 responders are not, nor its 1 remitter: 3 < 5
     assert rates["0–2"].response_pct is None and rates["0–2"].remission_pct is None
     assert rates["3–4"].patients is None and rates["9–12"].patients is None
-    assert rates["5–8"].patients == 0  # nobody is no one
-    # 1, 2, 3 and 1 are withheld; zeros are shown
-    assert [row.patients for row in figures.changes] == [0, None, None, None, None, 0, 0, 0]
+    assert rates["5–8"].patients is None  # 0 is withheld as 1 to 4 are: it would tell who moves into it
+    # every count under 5 is withheld, zeros included
+    assert [row.patients for row in figures.changes] == [None] * 8
     assert figures.suppressed
 
 
-def test_suppression_also_withholds_the_next_smallest_cell_when_one_would_show_through_the_total():
-    assert dashboard.suppress([10, 3, 7, 0], 5) == [10, None, None, 0]
-    assert dashboard.suppress([10, 3, 2, 6], 5) == [10, None, None, 6]
-    assert dashboard.suppress([10, 5, 0], 5) == [10, 5, 0]
+def test_suppression_withholds_zero_like_any_small_count_and_more_where_the_total_would_tell():
+    assert dashboard.suppress([10, 3, 7, 0], 5) == [10, None, None, None]  # 3 + 0 would show through the total
+    assert dashboard.suppress([10, 3, 2, 6], 5) == [10, None, None, 6]  # two withheld, adding up to 5
+    assert dashboard.suppress([10, 5, 0], 5) == [10, None, None]  # one withheld 0 would be read off the total
+    assert dashboard.suppress([12, 0, 0, 9], 5) == [12, None, None, None]  # withheld zeros add up to 0
+    assert dashboard.suppress([12, 6, 7], 5) == [12, 6, 7]
     assert dashboard.suppress([1, 2, 3], 0) == [1, 2, 3]
+
+
+def test_a_paper_phq9_moving_a_patient_into_an_empty_cell_changes_nothing_an_admin_sees():
+    before = [0, 6, 9, 0, 0, 0, 0, 0]  # the change bins; one patient then moves from the third to the fourth
+    after = [0, 6, 8, 1, 0, 0, 0, 0]
+    shown_before, shown_after = dashboard.suppress(before, 5), dashboard.suppress(after, 5)
+    assert [value is None for value in shown_before][3:] == [value is None for value in shown_after][3:]
+    assert shown_before[3] is None and shown_after[3] is None  # "withheld" both times
+
+
+def test_the_baseline_totals_do_not_give_away_a_small_group(cohort):
+    # Alice's 8 patients and Quinn: 2 without a baseline, 1 with a baseline under 10, 6 of 10 or more.
+    figures = dashboard.overview(db.session, dashboard.clinic_ids(cohort.clinic.id), T, min_cell=dashboard.MIN_CELL)
+    assert figures.patients == 9
+    assert figures.with_baseline is None  # 9 minus it would count the 2 without one
+    assert figures.usual_baseline is None  # with the withheld groups 2 + 1 < 5, the smallest other goes too
 
 
 def test_clinician_overview_covers_only_their_own_patients(cohort):
@@ -585,7 +603,9 @@ def test_admin_overview_shows_aggregates_and_no_name(client, auth, cohort):
     page = client.get("/admin/overview").get_data(as_text=True)
     assert "Clinic overview" in page
     assert "<dt>Patients</dt><dd>9</dd>" in page  # every patient of the clinic: Alice's 8 and Charlie's Quinn
-    assert "fewer than 5" in page and "withheld" in page
+    assert '<span class="withheld">withheld</span>' in page
+    assert '<span class="withheld">fewer than' not in page  # withheld counts all read the same
+    assert '<dt>With a PHQ-9 baseline</dt><dd><span class="withheld">withheld</span></dd>' in page
     for user in db.session.scalars(select(User).where(User.role == Role.PATIENT)):
         assert user.name not in page
         assert user.email not in page

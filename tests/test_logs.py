@@ -224,3 +224,22 @@ def test_gunicorns_access_log_holds_no_token_or_secret_link(sqlite_template, tmp
         assert secret not in log
     assert "/invite/[redacted]" in log and "/api/v1/invitations/[redacted]" in log
     assert "/password-reset/[redacted]" in log and "/m/[redacted]" in log and "token=[redacted]" in log
+
+
+def test_delivering_an_invitation_logs_neither_its_link_nor_its_token(app, people, logged):
+    from journal.accounts import create_invitation, create_staff
+    from journal.models import Role
+    from journal.scheduled import deliver_messages
+    from tests.conftest import NOW
+
+    dee = create_staff(
+        db.session, people.clinic.id, email="dee@clinic.test", name="Dee", role=Role.CLINICIAN,
+        timezone="UTC", now=NOW,
+    )  # fmt: skip
+    token = create_invitation(db.session, dee, people.ada, NOW, 7)
+    db.session.commit()
+
+    deliver_messages(NOW)  # no SMTP server configured: the development log channel "sends" it
+
+    assert "outbox message" in logged.text and "dee@clinic.test" in logged.text  # it was delivered, to the log
+    assert token not in logged.text and "/invite/" not in logged.text
