@@ -476,3 +476,17 @@ def test_the_error_document_allows_the_words_the_api_answers_with(client):
     error = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]["Error"]
     words = next(choice for choice in error["properties"]["code"]["oneOf"] if choice["type"] == "string")
     assert set(words["enum"]) == {"otp_required", "otp_invalid", "mfa_enrolment_required"}
+
+
+# --- At the same moment -------------------------------------------------------------------------------------
+
+
+def test_one_code_sent_twice_at_once_gets_one_token(app, people):
+    from tests.test_concurrency import api, race
+
+    secret, codes = enrolled(people.alice, utcnow())
+    credentials = {"email": people.alice.email, "password": PASSWORD}
+    for otp in (next_step(secret), codes[0]):
+        send = api(app, "POST", "/api/v1/auth/token", {**credentials, "otp": otp}, {})
+        answers = race(send, send)
+        assert sorted(answer.status for answer in answers) == [200, 401], otp
