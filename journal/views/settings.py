@@ -1,4 +1,4 @@
-"""The patient's settings: daily reminders, and this device's notifications."""
+"""Settings: the patient's daily reminders and this device's notifications; everyone's password."""
 
 from __future__ import annotations
 
