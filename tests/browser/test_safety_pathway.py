@@ -125,7 +125,9 @@ def test_item9_answer_opens_crisis_screen_then_the_alert_tops_the_inbox_and_a_ne
     for envelope in to_alice:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         text = f"{message['Subject']}\n{body(message)}"
-        assert HEALTH_WORDS.search(text) is None, text
+        # The link's random token may hold any letters or digits ("988" once): it is checked as a link, not a word.
+        words = re.sub(r"https?://\S+", "<link>", text)
+        assert HEALTH_WORDS.search(words) is None, text
         assert "Noor" not in text and "Haddad" not in text
     network.assert_only_own_origin()
     network.assert_no_csp_violations()
