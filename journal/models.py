@@ -82,6 +82,12 @@ class Clinic(db.Model):
     abstinent_run_days: Mapped[int] = _setting(Integer, 7)  # use reported after at least this many abstinent days
     booster_review_points: Mapped[int] = _setting(Integer, 5)  # KET-R2: PHQ-9 this far above the nadir
     urinary_alert_severity: Mapped[str] = _setting(String(8), "medium")  # KET-R4: non-urgent unless set otherwise
+    # What the check-in's note field promises (issue: "the note field tells the truth"): who reads it and when.
+    note_review_promise: Mapped[str] = _setting(
+        String(300), "Your care team reads notes at your next review, usually within 2 working days."
+    )
+    # KET-R3: a post-session check stays open this many hours after it opens (or until the next one opens).
+    check_window_hours: Mapped[int] = _setting(Integer, 48)
     # Multi-factor sign-in for clinicians and admins. None: the deployment's default (on in production).
     require_staff_mfa: Mapped[bool | None] = mapped_column(Boolean)
 
@@ -315,6 +321,9 @@ class CheckIn(db.Model):
     # The instant the person pressed Save (the client's clock): of two saves of one day, the later one is kept,
     # whatever order they arrive in (an offline queue may deliver an older answer last).
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A note is "unseen" until a member of the care team opens it (audited); then who and when.
+    note_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note_seen_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
 
     cravings: Mapped[list[CravingRating]] = relationship(
         cascade="all, delete-orphan", order_by="CravingRating.substance", lazy="selectin"
