@@ -31,7 +31,7 @@ from journal.models import Clinic, Role, User
 from tests.conftest import make_patient, make_staff, skip_or_fail_in_ci
 
 CHROMIUM = Path("/usr/bin/chromium")
-# From /work/shared/TESTING.md: without these Chromium tries to reach outside hosts. The resolver rule sends
+# From docs/TESTING.md: without these Chromium tries to reach outside hosts. The resolver rule sends
 # every name but 127.0.0.1 to NOTFOUND, so even a slip in the app cannot leave the machine.
 CHROMIUM_ARGS = [
     "--headless",
