@@ -149,7 +149,7 @@ def _submitted(session: Session, patient_id: int, submission_id: str) -> Assessm
 def safety_alert(assessment: Assessment) -> dict:
     """SAFE-R3: a high-priority alert, with the tier the clinic's default protocol gives it."""
     if assessment.item9 is None:
-        kind, reason = "safety_unknown", "PHQ-9 item 9 was not answered on a paper form: never imputed (PHQ-R7)."
+        kind, reason = "safety_unknown", "PHQ-9 item 9 was not answered on a paper form: never imputed."  # PHQ-R7
         tier = "Review the form and ask the patient about item 9."
     else:
         label = ANSWERS[assessment.item9][1]
@@ -208,7 +208,7 @@ def booster_review_alert(session: Session, patient: Patient, assessment: Assessm
         "patient_id": patient.user_id,
         "kind": "booster_review",
         "severity": "medium",
-        "reason": " ".join(reasons) + " Consider a booster review (KET-R2).",
+        "reason": " ".join(reasons) + " Consider a booster review.",  # KET-R2
         "dedup_key": f"booster:{patient.user_id}:{nadir.id}",
         "assessment_id": assessment.id,
     }

@@ -50,14 +50,14 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .checkins import CRAVING_FREQUENCIES, SLEEP_QUALITY, sleep_metrics
+from .checkins import CRAVING_FREQUENCIES, SIDE_EFFECTS, SLEEP_QUALITY, sleep_metrics
 from .models import (
     ROUTES,
     SUBSTANCES,
@@ -67,6 +67,7 @@ from .models import (
     EntrySource,
     Patient,
     SessionStatus,
+    SideEffectCheck,
 )
 from .questionnaires import ANSWERS, ATTRIBUTION, DIFFICULTY_ANSWERS, DIFFICULTY_QUESTION, FORMS, Questionnaire
 from .scoring import BAND_LABELS, PHQ9
@@ -82,6 +83,7 @@ class ExportData:
     checkins: list[CheckIn]
     forms: list[Assessment]
     sessions: list[DosingSession]
+    session_checks: list[SideEffectCheck] = field(default_factory=list)  # KET-R3 answers, by session then kind
 
     @property
     def zone(self) -> ZoneInfo:
@@ -109,6 +111,13 @@ def load(session: Session, patient: Patient) -> ExportData:
                 .order_by(DosingSession.start, DosingSession.id)
             )
         ),
+        session_checks=list(
+            session.scalars(
+                select(SideEffectCheck)
+                .where(SideEffectCheck.patient_id == pid)
+                .order_by(SideEffectCheck.session_id, SideEffectCheck.completed_at, SideEffectCheck.id)
+            )
+        ),
     )
 
 
@@ -123,25 +132,25 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("record_type", "str", "checkin, craving, use, sleep, assessment or session"),
+    Column("record_type", "str", "checkin, craving, use, sleep, assessment, session or session_check"),
     Column("patient_id", "int", "the patient's id in the journal"),
     Column("id", "int", "the record's id; for craving, use and sleep rows, the id of their check-in"),
     Column("local_date", "date", "the patient's calendar date of the record (a session's or form's local day)"),
     Column("source", "str", "patient (in the app) or clinician (entered by staff, e.g. from paper)"),
     # checkin
-    Column("mood", "int", "checkin: mood today, 0 worst .. 10 best (MOOD-R1)"),
-    Column("pain", "int", "checkin: average pain over 24 hours, 0 none .. 10 worst (PAIN-R1); empty if not asked"),
+    Column("mood", "int", "checkin: mood today, 0 worst .. 10 best"),  # MOOD-R1
+    Column("pain", "int", "checkin: average pain over 24 hours, 0 none .. 10 worst; empty if not asked"),  # PAIN-R1
     Column("side_effects", "codes", "checkin: side effects reported, codes joined with ';', or none"),
-    Column("urinary", "codes", "checkin: urinary symptoms (KET-R4), codes, none, or empty if not asked that day"),
+    Column("urinary", "codes", "checkin: urinary symptoms, codes, none, or empty if not asked that day"),
     Column("note", "text", "checkin: the patient's note"),
     Column("report_mode", "str", "checkin: on_time, or retrospective (filled in later)"),
     Column("days_after_event", "int", "checkin: how many days after its date it was filled in"),
     Column("saved_at", "instant", "checkin: when it was last saved"),
     # craving, use
     Column("substance", "str", "craving, use: the substance's code"),
-    Column("intensity", "int", "craving: strongest craving in the last 24 hours, 0 none .. 10 extreme (CRV-R1)"),
+    Column("intensity", "int", "craving: strongest craving in the last 24 hours, 0 none .. 10 extreme"),  # CRV-R1
     Column("frequency", "str", "craving: how often (none, 1-2, 3-5, 6+), if asked"),
-    Column("used", "bool", "use: true or false, about the day before the check-in's date (SUD-R1)"),
+    Column("used", "bool", "use: true or false, about the day before the check-in's date"),  # SUD-R1
     Column("amount", "text", "use: how much, as the patient wrote it"),
     # sleep
     Column("into_bed", "instant", "sleep: got into bed"),
@@ -157,7 +166,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("se_pct", "float", "sleep: sleep efficiency, % (derived)"),
     # assessment
     Column("instrument", "str", "assessment: phq9 or gad7"),
-    Column("completed_at", "instant", "assessment: when it was filled in"),
+    Column("completed_at", "instant", "assessment, session_check: when it was filled in"),
     Column("answers", "answers", "assessment: item answers 0-3 in form order, joined with ';' (empty: unanswered)"),
     Column("difficulty", "str", "assessment: PHQ-9 item 10, or not_applicable when every item is 0"),
     Column("total", "int", "assessment: total score (empty only when PHQ-9 item 9 is unanswered)"),
@@ -181,10 +190,16 @@ COLUMNS: tuple[Column, ...] = (
     Column("bp_systolic_post", "int", "session: blood pressure about 40 minutes after dosing, systolic mmHg"),
     Column("bp_diastolic_post", "int", "session: blood pressure about 40 minutes after dosing, diastolic mmHg"),
     Column("heart_rate_post", "int", "session: heart rate about 40 minutes after dosing, /min"),
-    Column("dissociation_score", "int", "session: CADSS total (tolerability, not efficacy: KET-R7)"),
+    Column("dissociation_score", "int", "session: CADSS total (tolerability, not efficacy)"),  # KET-R7
     Column("observation_minutes", "int", "session: minutes observed before discharge"),
     Column("discharge_at", "instant", "session: discharged"),
     Column("notes", "text", "session: the care team's notes (not in a patient's own download)"),
+    # session_check (KET-R3): the patient's answers the morning after a session and at 72 hours
+    Column("session_id", "int", "session_check: the id of the session it follows"),
+    Column("check", "str", "session_check: morning_after or 72h (which check was answered)"),
+    Column("skipped", "bool", "session_check: true when the patient skipped the check"),
+    Column("ratings", "codes", "session_check: items rated 0-10 as item=rating, joined with ';', or none"),
+    Column("drove", "bool", "session_check: drove or operated machinery on the day of the session"),
 )
 COLUMN_NAMES = tuple(column.name for column in COLUMNS)
 _KINDS = {column.name: column.kind for column in COLUMNS}
@@ -343,6 +358,20 @@ def csv_records(data: ExportData, *, staff_notes: bool = True) -> Iterator[dict]
             "discharge_at": local(record.discharge_at),
             "notes": record.notes if staff_notes else None,
         }
+    for check in data.session_checks:
+        yield {
+            "record_type": "session_check",
+            "patient_id": pid,
+            "id": check.id,
+            "local_date": data.local(check.completed_at).date(),
+            "source": EntrySource.PATIENT.value,
+            "completed_at": local(check.completed_at),
+            "session_id": check.session_id,
+            "check": check.kind,
+            "skipped": check.skipped,
+            "ratings": [f"{item}={check.answers[item]}" for item in SIDE_EFFECTS if item in check.answers],
+            "drove": check.answers.get("drove"),
+        }
 
 
 def to_csv(data: ExportData, *, staff_notes: bool = True) -> str:
@@ -380,6 +409,7 @@ LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
+DATA_ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 QUESTIONNAIRE_VERSION = "1.0"
 QUESTIONNAIRE_IDS = {"phq9": "phq-9", "gad7": "gad-7"}
 
@@ -414,6 +444,10 @@ LOCAL_CONCEPTS: dict[str, str] = {
     "sleep-tried-sleep": "Started trying to sleep",
     "sleep-final-wake": "Final awakening",
     "sleep-quality": "Sleep quality",
+    "post-session-check-morning_after": "Post-session side-effect check, the morning after",
+    "post-session-check-72h": "Post-session side-effect check, 72 hours after",
+    **{f"side-effect-{item}": f"{label}, 0 none to 10 worst" for item, label in SIDE_EFFECTS.items()},
+    "drove-on-session-day": "Drove or operated machinery on the day of the session",
     **{f"sleep-quality-{key}": label for key, label in SLEEP_QUALITY.items()},
 }
 
@@ -593,7 +627,7 @@ class _Fhir:
                     {"code": self.local_concept(band_code), "valueCodeableConcept": self.local_concept(form.band)}
                 ]
             if form.prorated:
-                total["note"] = [{"text": "Prorated: one or two items were unanswered (PHQ-R12)."}]
+                total["note"] = [{"text": "Prorated: one or two items were unanswered."}]  # PHQ-R12
             resources.append(total)
         if form.instrument == PHQ9 and form.item9 is not None:
             wording = definition.items[8][0]
@@ -707,6 +741,31 @@ class _Fhir:
             ],
         )
 
+    def session_check(self, check: SideEffectCheck) -> dict:
+        """One post-session check (KET-R3) as a survey Observation: each rated item and the driving answer as
+        components (local codes: SPEC 9.1 has no LOINC code for them), part of the session it follows; a skipped
+        check carries the reason its values are absent."""
+        components = [
+            {"code": self.local_concept(f"side-effect-{item}"), "valueInteger": check.answers[item]}
+            for item in SIDE_EFFECTS
+            if item in check.answers
+        ]
+        if "drove" in check.answers:
+            components.append(
+                {"code": self.local_concept("drove-on-session-day"), "valueBoolean": check.answers["drove"]}
+            )
+        fields: dict = {"component": components} if components else {}
+        if check.skipped or not components:
+            fields["dataAbsentReason"] = {"coding": [{"system": DATA_ABSENT, "code": "asked-declined"}]}
+        return self.survey(
+            f"session-check-{check.id}",
+            self.local_concept(f"post-session-check-{check.kind}"),
+            {"effectiveDateTime": self.when(check.completed_at)},
+            issued=self.when(check.completed_at),
+            partOf=[{"reference": f"MedicationAdministration/session-{check.session_id}"}],
+            **fields,
+        )
+
     def administration(self, record: DosingSession) -> dict:
         unit = record.dose_unit
         return {
@@ -737,6 +796,8 @@ def fhir_bundle(data: ExportData, base_url: str, now: datetime) -> dict:
     for checkin in data.checkins:
         resources.extend(build.checkin_resources(checkin))
     resources.extend(build.administration(s) for s in data.sessions if s.status == SessionStatus.GIVEN)
+    given = {s.id for s in data.sessions if s.status == SessionStatus.GIVEN}
+    resources.extend(build.session_check(check) for check in data.session_checks if check.session_id in given)
     return {
         "resourceType": "Bundle",
         "id": f"patient-{data.patient.user_id}-export",
