@@ -49,6 +49,8 @@ KIND_LABELS = {
     "urinary": "Urinary symptoms",
     "booster_review": "Consider booster review",
     "missed_checkins": "Missed check-ins",
+    "session_drove": "Drove on the day of a session",
+    "session_severe": "Severe effects after a session",
 }
 
 

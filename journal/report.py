@@ -31,12 +31,14 @@ from reportlab.platypus import (
     Table,
     TableStyle,
 )
+from sqlalchemy.orm import object_session
 
-from . import charts, patient_data
+from . import charts, patient_data, session_checks
 from .alerts import KIND_LABELS
 from .models import ROUTES, Alert, SessionStatus
 from .patient_data import PatientData
 from .scoring import BAND_LABELS
+from .session_checks import SEVERE_RATING
 
 FONT, BOLD = "DejaVuSans", "DejaVuSans-Bold"
 CHART_DPI = 150  # the charts are drawn for the screen at 72 dpi; print wants more
@@ -127,6 +129,8 @@ def summary_rows(data: PatientData, summary: dict) -> list[tuple[str, str]]:
                 f"{summary['percent_days_abstinent']:g} % of {summary['abstinence_reported_days']} reported days",
             )
         )
+    for item in summary.get("substances", []):
+        rows.append((f"{item['name']}, days without use", item["line"]))
     booster = "Yes: " + "; ".join(summary["booster_reasons"]) if summary["consider_booster_review"] else "No"
     rows.append(("Consider booster review", booster))
     days_since = summary["days_since_last_session"]
@@ -254,6 +258,7 @@ def build(data: PatientData, summary: dict, alerts: list[Alert], now: datetime) 
         )
     else:
         story.append(_p("No sessions in this period."))
+    story += session_check_story(data, shown, width)
 
     daily = patient_data.daily_series(data)
     story += [
@@ -326,6 +331,35 @@ class _NumberedCanvas(Canvas):
             self.drawRightString(LETTER[0] - MARGIN, FOOTER_Y, f"Page {self._pageNumber} of {len(self._held)}")
             super().showPage()
         super().save()
+
+
+def session_check_story(data: PatientData, shown: list, width: float) -> list:
+    """The post-session checks' answers (KET-R3) of the sessions in the report, one row per answered check."""
+    checks = session_checks.checks_for_sessions(object_session(data.patient), [s.id for s in shown])
+    rows = []
+    for record in shown:
+        for check in checks.get(record.id, []):
+            if check.skipped:
+                said = "Skipped."
+            else:
+                parts = [
+                    f"{label} {value}/10{' (severe)' if value >= SEVERE_RATING else ''}"
+                    for _i, label, value in check.ratings
+                ]
+                if check.drove is not None:
+                    parts.insert(0, "DROVE on the day of the session" if check.drove else "Did not drive")
+                said = "; ".join(parts) or "No ratings given."
+            rows.append([_local_time(data, record.start), check.label, _local_time(data, check.completed_at), said])
+    if not rows:
+        return []
+    return [
+        _p("Checks after sessions", "h2"),
+        _table(
+            ["Session", "Check", "Answered", "Answers"],
+            rows,
+            [1.45 * inch, 1.15 * inch, 1.45 * inch, width - 4.05 * inch],
+        ),
+    ]
 
 
 def _blood_pressure(session) -> str:

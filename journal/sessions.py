@@ -251,7 +251,8 @@ MORNING_AFTER_AT = time(9, 0)  # local wall-clock time on the day after the sess
 CHECK_AFTER = timedelta(hours=72)
 MESSAGE_LIFE = timedelta(hours=24)  # a follow-up message undelivered this long after it fell due is dropped
 CHECK_CHANGEABLE = timedelta(hours=24)  # after the first answer (or skip), answers may be changed this long
-CHECK_ON_HOME = timedelta(days=7)  # a due, unanswered check is offered on the home page this long
+DEFAULT_CHECK_WINDOW = timedelta(hours=48)  # Clinic.check_window_hours's default: how long a check stays open
+LONGEST_CHECK_WINDOW = timedelta(days=14)  # sessions whose checks may still be open are looked for this far back
 LONGEST_OBSERVATION = timedelta(hours=24)  # "on session days": a window is never looked for further back
 # Sessions the job looks at: the last follow-up (72 h) expires 96 h after the start; a session "tomorrow" in the
 # patient's zone starts at most 48 h (49 h across a DST change) after now.
@@ -263,7 +264,8 @@ ACTIVE = (SessionStatus.PLANNED, SessionStatus.GIVEN)
 class CheckState(enum.StrEnum):
     NOT_GIVEN = "not_given"  # the session is planned: nothing to ask yet
     NOT_YET = "not_yet"  # given, but the check has not fallen due
-    DUE = "due"
+    DUE = "due"  # open: from its time until the next check opens or the clinic's window ends
+    CLOSED = "closed"
 
 
 def check_due_at(start: datetime, kind: str, zone: ZoneInfo) -> datetime:
@@ -273,6 +275,16 @@ def check_due_at(start: datetime, kind: str, zone: ZoneInfo) -> datetime:
         return start + CHECK_AFTER
     day = start.astimezone(zone).date() + timedelta(days=1)
     return datetime.combine(day, MORNING_AFTER_AT, tzinfo=zone).astimezone(UTC)
+
+
+def check_closes_at(start: datetime, kind: str, zone: ZoneInfo, window: timedelta = DEFAULT_CHECK_WINDOW) -> datetime:
+    """A check closes when the next one opens (the morning-after check at the 72-hour one) or ``window`` after
+    it opened, whichever comes first."""
+    closes = check_due_at(start, kind, zone) + window
+    later = CHECK_KINDS[CHECK_KINDS.index(kind) + 1 :]
+    if later:
+        closes = min(closes, check_due_at(start, later[0], zone))
+    return closes
 
 
 def observation_end(start: datetime, observation_minutes: int | None) -> datetime:
@@ -309,10 +321,14 @@ def observing_patients(session: Session, patient_ids: list[int], now: datetime) 
     }
 
 
-def check_state(dosing_session: DosingSession, kind: str, zone: ZoneInfo, now: datetime) -> CheckState:
+def check_state(
+    dosing_session: DosingSession, kind: str, zone: ZoneInfo, now: datetime, window: timedelta = DEFAULT_CHECK_WINDOW
+) -> CheckState:
     if dosing_session.status != SessionStatus.GIVEN:
         return CheckState.NOT_GIVEN
-    return CheckState.DUE if now >= check_due_at(dosing_session.start, kind, zone) else CheckState.NOT_YET
+    if now < check_due_at(dosing_session.start, kind, zone):
+        return CheckState.NOT_YET
+    return CheckState.DUE if now < check_closes_at(dosing_session.start, kind, zone, window) else CheckState.CLOSED
 
 
 def side_effect_check(session: Session, session_id: int, kind: str) -> SideEffectCheck | None:
@@ -326,15 +342,28 @@ def check_changeable(check: SideEffectCheck, now: datetime) -> bool:
 
 
 def save_side_effect_check(
-    session: Session, dosing_session: DosingSession, kind: str, answers: dict | None, now: datetime, zone: ZoneInfo
+    session: Session,
+    dosing_session: DosingSession,
+    kind: str,
+    answers: dict | None,
+    now: datetime,
+    zone: ZoneInfo,
+    window: timedelta = DEFAULT_CHECK_WINDOW,
 ) -> SideEffectCheck:
     """Store the patient's KET-R3 check (``answers`` None: skipped). One per session and kind: a second
     submission within 24 h of the first replaces its answers (a mistaken skip can be undone, a repeated
     submission changes nothing); later, it is refused with a 409. ``completed_at`` stays the first answer's
-    time. The caller commits; a simultaneous first submission ends in an IntegrityError on the unique key."""
-    if check_state(dosing_session, kind, zone, now) != CheckState.DUE:
+    time, and a first answer is only taken while the check is open (409 once it has closed). The answers that need
+    a person raise their alerts in the same transaction. The caller commits; a simultaneous first submission ends
+    in an IntegrityError on the unique key."""
+    from .session_checks import raise_check_alerts  # it imports alerts, which must not load with this module
+
+    state = check_state(dosing_session, kind, zone, now, window)
+    if state == CheckState.NOT_YET or state == CheckState.NOT_GIVEN:
         raise SessionError("form", "This check is not open yet.", status=409)
     check = side_effect_check(session, dosing_session.id, kind)
+    if check is None and state == CheckState.CLOSED:
+        raise SessionError("form", "This check has closed.", status=409)
     if check is None:
         check = SideEffectCheck(session_id=dosing_session.id, patient_id=dosing_session.patient_id, kind=kind)
         check.completed_at = now
@@ -345,6 +374,7 @@ def save_side_effect_check(
     check.answers = {} if answers is None else {name: value for name, value in answers.items() if value is not None}
     session.flush()
     bump_data_version(session, dosing_session.patient_id)
+    raise_check_alerts(session, check, now)
     return check
 
 
@@ -364,8 +394,10 @@ class SessionCards:
     due_checks: list[DueCheck]
 
 
-def session_cards(session: Session, user: User, now: datetime) -> SessionCards:
-    """The next planned session, and the side-effect checks that are due and unanswered (two statements)."""
+def session_cards(
+    session: Session, user: User, now: datetime, window: timedelta = DEFAULT_CHECK_WINDOW
+) -> SessionCards:
+    """The next planned session, and the side-effect checks that are open and unanswered (two statements)."""
     zone = ZoneInfo(user.timezone)
     next_planned = session.scalar(
         select(DosingSession)
@@ -388,7 +420,7 @@ def session_cards(session: Session, user: User, now: datetime) -> SessionCards:
         .where(
             DosingSession.patient_id == user.id,
             DosingSession.status == SessionStatus.GIVEN,
-            DosingSession.start > now - CHECK_AFTER - CHECK_ON_HOME,
+            DosingSession.start > now - CHECK_AFTER - min(window, LONGEST_CHECK_WINDOW),
             DosingSession.start <= now,
         )
         .order_by(DosingSession.start, DosingSession.id)
@@ -397,7 +429,7 @@ def session_cards(session: Session, user: User, now: datetime) -> SessionCards:
     for session_id, start, *done in rows:
         for kind, answered_already in zip(CHECK_KINDS, done, strict=True):
             due_at = check_due_at(start, kind, zone)
-            if not answered_already and due_at <= now < due_at + CHECK_ON_HOME:
+            if not answered_already and due_at <= now < check_closes_at(start, kind, zone, window):
                 due.append(DueCheck(session_id, start, kind, due_at))
     return SessionCards(next_planned, due)
 

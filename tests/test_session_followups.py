@@ -342,8 +342,15 @@ def _stored(session_id: int, kind: str) -> SideEffectCheck | None:
 
 @pytest.fixture
 def recent(people) -> DosingSession:
-    """Pat's session four days ago: both checks are due and unanswered."""
-    return _session(people, people.pat, utcnow() - timedelta(days=4), status="given")
+    """Pat's session 34 hours ago: the morning-after check (09:00 the next day, at most 33 h after any start) is
+    open and unanswered; the 72-hour one is not open yet."""
+    return _session(people, people.pat, utcnow() - timedelta(hours=34), status="given")
+
+
+@pytest.fixture
+def three_days(people) -> DosingSession:
+    """Pat's session 73 hours ago: the 72-hour check is open; the morning-after one closed when it opened."""
+    return _session(people, people.pat, utcnow() - timedelta(hours=73), status="given")
 
 
 def test_prepare_page_shows_the_time_in_the_patients_zone_and_the_instructions(client, auth, people):
@@ -387,13 +394,13 @@ def test_answers_are_stored_with_unanswered_items_left_out(client, auth, people,
     assert "Thank you" in _page(client.get(response.headers["Location"]))
 
 
-def test_skip_stores_the_check_as_skipped(client, auth, people, recent):
+def test_skip_stores_the_check_as_skipped(client, auth, people, three_days):
     auth.login(people.pat)
-    response = auth.post(f"/sessions/{recent.id}/check/72h", {"action": "skip"})
+    response = auth.post(f"/sessions/{three_days.id}/check/72h", {"action": "skip"})
     assert response.status_code == 302
-    check = _stored(recent.id, "72h")
+    check = _stored(three_days.id, "72h")
     assert (check.skipped, check.answers) == (True, {})
-    assert _stored(recent.id, "morning_after") is None
+    assert _stored(three_days.id, "morning_after") is None
 
 
 def test_refused_values_are_shown_at_their_fields_and_nothing_is_stored(client, auth, people, recent):
@@ -445,15 +452,19 @@ def test_a_cancelled_session_has_no_check_page(client, auth, people):
     assert "cancelled" in _page(client.get(f"/sessions/{cancelled.id}/prepare"))
 
 
-def test_home_shows_the_next_session_and_the_due_checks_until_they_are_answered(client, auth, people, recent):
+def test_home_shows_the_next_session_and_the_open_checks_until_they_are_answered(
+    client, auth, people, recent, three_days
+):
     upcoming = _session(people, people.pat, utcnow() + timedelta(days=3))
     auth.login(people.pat)
     page = _page(client.get("/home"))
     assert f'href="/sessions/{upcoming.id}/prepare"' in page and "How to prepare" in page
     assert when(upcoming.start, CHICAGO) in page
     assert f'href="/sessions/{recent.id}/check/morning_after"' in page
-    assert f'href="/sessions/{recent.id}/check/72h"' in page
+    assert f'href="/sessions/{recent.id}/check/72h"' not in page  # not open yet
+    assert f'href="/sessions/{three_days.id}/check/72h"' in page
+    assert f'href="/sessions/{three_days.id}/check/morning_after"' not in page  # closed when the 72-hour one opened
     auth.post(f"/sessions/{recent.id}/check/morning_after", {"drove": "no"})
     page = _page(client.get("/home"))
     assert f'href="/sessions/{recent.id}/check/morning_after"' not in page
-    assert f'href="/sessions/{recent.id}/check/72h"' in page
+    assert f'href="/sessions/{three_days.id}/check/72h"' in page

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -22,6 +22,7 @@ from ..sessions import (
     CheckState,
     SessionError,
     check_changeable,
+    check_closes_at,
     check_due_at,
     check_state,
     preparation_for,
@@ -40,6 +41,11 @@ YES_NO = {"no": "No", "yes": "Yes"}
 def when(instant: datetime, zone: ZoneInfo) -> str:
     """'Tuesday 3 March at 10:00', in the patient's own zone."""
     return instant.astimezone(zone).strftime("%A %-d %B at %H:%M")
+
+
+def check_window() -> timedelta:
+    """How long a post-session check stays open at the patient's clinic (Clinic.check_window_hours)."""
+    return timedelta(hours=current_user.clinic.check_window_hours)
 
 
 def _own_session_or_404(session_id: int) -> DosingSession:
@@ -73,11 +79,17 @@ def check(session_id: int, kind: str):
         abort(404)  # a cancelled session has no checks, ever
     now = utcnow()
     zone = ZoneInfo(current_user.timezone)
-    if check_state(record, kind, zone, now) != CheckState.DUE:
+    window = check_window()
+    state = check_state(record, kind, zone, now, window)
+    existing = side_effect_check(db.session, record.id, kind)
+    if state == CheckState.CLOSED and existing is None:
+        closed = when(check_closes_at(record.start, kind, zone, window), zone)
+        page = render_template("patient/session_check_closed.html", title=CHECK_TITLES[kind], closed=closed)
+        return page, 409 if request.method == "POST" else 200
+    if state in (CheckState.NOT_YET, CheckState.NOT_GIVEN):
         opens = when(check_due_at(record.start, kind, zone), zone) if record.status == SessionStatus.GIVEN else None
         page = render_template("patient/session_check_not_yet.html", title=CHECK_TITLES[kind], opens=opens)
         return page, 409 if request.method == "POST" else 200
-    existing = side_effect_check(db.session, record.id, kind)
     if request.method == "GET" and existing is not None and request.args.get("change") != "1":
         return _done(record, kind, existing, now)
     if request.method == "GET" and existing is not None and not check_changeable(existing, now):
@@ -90,7 +102,7 @@ def check(session_id: int, kind: str):
         values = request.form
         try:
             answers = None if request.form.get("action") == "skip" else _load(request.form)
-            saved = save_side_effect_check(db.session, record, kind, answers, now, zone)
+            saved = save_side_effect_check(db.session, record, kind, answers, now, zone, window)
             db.session.commit()
         except ValidationError as error:
             db.session.rollback()
@@ -150,6 +162,7 @@ def _done(record: DosingSession, kind: str, check: SideEffectCheck, now: datetim
         check=check,
         changeable=check_changeable(check, now),
         refused=refused,
+        clinic=current_user.clinic,
     )
 
 
@@ -164,7 +177,7 @@ class HomeCheck:
 def session_cards_for_home() -> dict:
     """The home page's cards about sessions: the next planned one, and any due, unanswered check."""
     zone = ZoneInfo(current_user.timezone)
-    cards = session_cards(db.session, current_user, utcnow())
+    cards = session_cards(db.session, current_user, utcnow(), check_window())
     upcoming = cards.next_planned
     checks = [
         HomeCheck(
