@@ -6,6 +6,7 @@ the loss-of-response watch (KET-R2). Dates are the patient's local dates.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -141,6 +142,57 @@ def percent_days_abstinent(used_on: Mapping[date, bool]) -> Abstinence:
     answer is about the day before it: the caller shifts it). A missing day is not abstinent: it is absent."""
     abstinent = sum(1 for used in used_on.values() if not used)
     return Abstinence(abstinent, len(used_on))
+
+
+# SUD-R3: a heavy drinking day is >= 5 standard drinks for men, >= 4 for women (configurable by sex). The
+# patient's sex is not recorded yet, so every patient is counted with the lower, more conservative threshold
+# (``HEAVY_DRINKS["unknown"]``) until it is.
+HEAVY_DRINKS = {"male": 5, "female": 4, "other": 4, "unknown": 4}
+_DRINKS = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*(?:standard\s+)?(?:drinks?|units?)?\s*$", re.IGNORECASE)
+
+
+def drinks(amount: str | None) -> float | None:
+    """The number of standard drinks in an alcohol amount as a patient typed it ("6", "6 drinks", "4.5"); None
+    when it is not a plain number (free text such as "a bottle of wine" is not guessed at)."""
+    match = _DRINKS.match(amount or "")
+    return float(match.group(1).replace(",", ".")) if match else None
+
+
+@dataclass(frozen=True)
+class SubstanceUseFigures:
+    """One substance over a period: percent days abstinent over the days with a report for it (SUD-R3)."""
+
+    substance: str
+    use_days: int
+    reported_days: int  # the denominator: days with a report of this substance, never the calendar
+    heavy_days: int | None  # alcohol only: days at or over ``heavy_threshold`` drinks; None for other substances
+    amount_days: int | None  # alcohol only: use days whose amount is a number of drinks (the heavy days' base)
+    heavy_threshold: int | None
+
+    @property
+    def pda(self) -> float | None:
+        return Abstinence(self.reported_days - self.use_days, self.reported_days).percent
+
+
+def substance_use(
+    reports: Mapping[str, Mapping[date, tuple[bool, str | None]]], sex: str | None = None
+) -> list[SubstanceUseFigures]:
+    """Per substance (in the order given): ``reports[substance]`` maps each day that has a report of it to (used,
+    amount). A day without a report of a substance counts for neither its use nor its abstinent days."""
+    threshold = HEAVY_DRINKS.get(sex or "unknown", HEAVY_DRINKS["unknown"])
+    figures = []
+    for substance, days in reports.items():
+        used = [amount for was_used, amount in days.values() if was_used]
+        heavy = amounts = None
+        if substance == "alcohol":
+            counted = [n for n in (drinks(a) for a in used) if n is not None]
+            amounts, heavy = len(counted), sum(1 for n in counted if n >= threshold)
+        figures.append(
+            SubstanceUseFigures(
+                substance, len(used), len(days), heavy, amounts, threshold if substance == "alcohol" else None
+            )
+        )
+    return figures
 
 
 # --- Response, remission and the loss-of-response watch (PHQ-R9, KET-R2) ----------------------------------------------

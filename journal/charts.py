@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from statistics import mean
 
@@ -87,6 +87,10 @@ class DailySeries:
     sleep_hours: dict[date, float]
     pain: dict[date, float]
     sessions: list[date]
+    # Per tracked substance: its craving ratings, and the days it was used (SUD-R1's day, not the check-in's).
+    # When either is given, one craving panel per substance replaces the pooled "strongest craving" panel.
+    substance_cravings: dict[str, dict[date, float]] = field(default_factory=dict)
+    use_days: dict[str, set[date]] = field(default_factory=dict)
 
 
 def _day_range(first: date, last: date) -> list[date]:
@@ -99,13 +103,41 @@ def _mark_sessions(axes, sessions: list[date], first: date, last: date) -> None:
             axes.axvline(day, color=SESSION_COLOUR, linestyle="--", linewidth=1, gid="session")
 
 
+LEGEND_PT = 7
 DPI = 72  # every clinician chart; Agg truncates the pixel size (inches x DPI)
 ASSESSMENTS_SIZE = (9, 4.6)
 
 
+SUBSTANCE_STYLES = ((VERMILLION, "s"), (ORANGE, "v"), (PURPLE, "P"), (SKY, "X"), (GREEN, "*"), (BLUE, "h"))
+USE_ROW = 11.2  # the height of the days-of-use marker row above a craving panel's 0-10 scale
+
+
+def _substance_name(code: str) -> str:
+    from .models import SUBSTANCES
+
+    return SUBSTANCES.get(code, code.capitalize())
+
+
 def outcome_panels(series: DailySeries) -> list[tuple]:
-    """The panels the patient has data for (mood always)."""
-    return [panel for panel in DAILY_PANELS if getattr(series, panel[0])] or [DAILY_PANELS[0]]
+    """The panels the patient has data for (mood always): (key, label, colour, marker, limits). A patient who
+    tracks substances gets one craving panel per substance (key ``craving:<code>``), with the days of use."""
+    substances = list(dict.fromkeys([*series.substance_cravings, *series.use_days]))
+    panels = []
+    for panel in DAILY_PANELS:
+        if panel[0] == "craving" and substances:
+            for index, code in enumerate(substances):
+                colour, marker = SUBSTANCE_STYLES[index % len(SUBSTANCE_STYLES)]
+                label = f"{_substance_name(code)} craving 0–10\n(higher is worse)"
+                panels.append((f"craving:{code}", label, colour, marker, (-0.5, USE_ROW + 0.8)))
+        elif getattr(series, panel[0]):
+            panels.append(panel)
+    return panels or [DAILY_PANELS[0]]
+
+
+def _panel_values(series: DailySeries, key: str) -> dict[date, float]:
+    if key.startswith("craving:"):
+        return series.substance_cravings.get(key.split(":", 1)[1], {})
+    return getattr(series, key)
 
 
 def outcomes_size(series: DailySeries) -> tuple[float, float]:
@@ -131,7 +163,7 @@ def _outcome_margins(figure: Figure, panels: int) -> dict:
     0-12 ticks, dates), so the space they need is known; measuring it on every render, as the constrained
     layout does, was over a third of the drawing time (bench/run.py, profiled)."""
     width, height = figure.get_size_inches()
-    left, right, top, bottom, gap = 0.75, 0.15, 0.12, 0.35, 0.3
+    left, right, top, bottom, gap = 0.75, 0.4, 0.3, 0.35, 0.45
     panel_height = (height - top - bottom - gap * (panels - 1)) / panels
     return {
         "left": left / width,
@@ -154,7 +186,7 @@ def outcomes_figure(series: DailySeries) -> Figure:
     )[:, 0]
     days = _day_range(series.first, series.last)
     for axes, (key, label, colour, marker, limits) in zip(axes_list, panels, strict=True):
-        values = getattr(series, key)
+        values = _panel_values(series, key)
         points = sorted((day, value) for day, value in values.items() if series.first <= day <= series.last)
         axes.plot(
             [d for d, _ in points], [v for _, v in points], linestyle="none", marker=marker, markersize=3,
@@ -165,6 +197,16 @@ def outcomes_figure(series: DailySeries) -> Figure:
             days, [float("nan") if means[d] is None else means[d] for d in days], color=colour, linewidth=2,
             gid=f"{key}-mean", label="7-day mean",
         )  # fmt: skip
+        if key.startswith("craving:"):
+            code = key.split(":", 1)[1]
+            used = sorted(day for day in series.use_days.get(code, ()) if series.first <= day <= series.last)
+            axes.plot(
+                used, [USE_ROW] * len(used), linestyle="none", marker="|", markersize=9, markeredgewidth=2,
+                color="#111827", gid=f"{key}-use", label="day of use",
+            )  # fmt: skip
+            axes.set_yticks([0, 5, 10])
+            if axes is not axes_list[0]:
+                axes.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=LEGEND_PT, ncols=3, frameon=False)
         _mark_sessions(axes, series.sessions, series.first, series.last)
         axes.set_ylabel(label, fontsize=8)
         axes.set_ylim(*limits)
@@ -173,9 +215,18 @@ def outcomes_figure(series: DailySeries) -> Figure:
         for side in ("top", "right"):
             axes.spines[side].set_visible(False)
     axes_list[0].plot([], [], color=SESSION_COLOUR, linestyle="--", linewidth=1, label="dosing session")
-    axes_list[0].legend(loc="upper left", fontsize=7, ncols=3, frameon=False)
+    axes_list[0].legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=LEGEND_PT, ncols=4, frameon=False)
     axes_list[-1].set_xlim(series.first - timedelta(days=0.5), series.last + timedelta(days=0.5))
+    _page_dates(axes_list[-1])
     return figure
+
+
+def _page_dates(axes) -> None:
+    """Dates as the pages write them ("1 Dec"), never ISO."""
+    from matplotlib.dates import AutoDateLocator, DateFormatter
+
+    axes.xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=7))
+    axes.xaxis.set_major_formatter(DateFormatter("%-d %b"))
 
 
 def outcomes_summary(series: DailySeries) -> str:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, aliased
 from . import analytics, scoring
 from .access import visible_patients
 from .models import (
+    SUBSTANCES,
     Alert,
     Assessment,
     Baseline,
@@ -30,6 +31,7 @@ from .models import (
     Patient,
     ReportMode,
     SessionStatus,
+    SubstanceUse,
     User,
 )
 from .scoring import GAD7, PHQ9
@@ -94,6 +96,7 @@ class TriageRow:
     days_since_last_session: int | None
     next_session: datetime | None
     booster_review: bool  # an open KET-R2 "consider booster review" alert: shown beside the days since the session
+    substance_use: tuple = ()  # (name, analytics.SubstanceUseFigures) per substance reported in 14 days (SUD-R3)
 
     @property
     def below_target(self) -> bool:
@@ -123,12 +126,23 @@ def _rows(session: Session, ids: Select, now: datetime) -> Iterable[TriageRow]:
     window_start = now.date() - timedelta(days=analytics.ADHERENCE_DAYS + 1)
     patients = session.execute(_patients_statement(ids, now, window_start)).all()
     recent: dict[int, dict[date, tuple[int, bool]]] = {}
-    for patient_id, day, mood, mode in session.execute(
-        select(CheckIn.patient_id, CheckIn.local_date, CheckIn.mood, CheckIn.report_mode).where(
-            CheckIn.patient_id.in_(ids), CheckIn.local_date >= window_start
+    # Each check-in's use answers come in the same statement (one row per substance): SUD-R3 per substance.
+    uses: dict[int, dict[str, dict[date, tuple[bool, None]]]] = {}
+    for patient_id, day, mood, mode, substance, used in session.execute(
+        select(
+            CheckIn.patient_id,
+            CheckIn.local_date,
+            CheckIn.mood,
+            CheckIn.report_mode,
+            SubstanceUse.substance,
+            SubstanceUse.used,
         )
+        .outerjoin(SubstanceUse, SubstanceUse.checkin_id == CheckIn.id)
+        .where(CheckIn.patient_id.in_(ids), CheckIn.local_date >= window_start)
     ):
         recent.setdefault(patient_id, {})[day] = (mood, mode == ReportMode.ON_TIME)
+        if substance is not None:  # SUD-R1: the answer is about the day before the check-in
+            uses.setdefault(patient_id, {}).setdefault(substance, {})[day - timedelta(days=1)] = (used, None)
     forms: dict[tuple[int, str], tuple] = {
         (row.patient_id, row.instrument): row for row in session.execute(_latest_forms_statement(ids))
     }
@@ -168,7 +182,16 @@ def _rows(session: Session, ids: Select, now: datetime) -> Iterable[TriageRow]:
             days_since_last_session=(today - given).days if given is not None else None,
             next_session=row.next_planned,
             booster_review=bool(row.booster_review),
+            substance_use=_substance_use(uses.get(row.user_id, {}), today),
         )
+
+
+def _substance_use(reports: dict[str, dict[date, tuple[bool, None]]], today: date) -> tuple:
+    """Percent days abstinent per substance over the same 14 days as adherence (the days before today)."""
+    first = today - timedelta(days=analytics.ADHERENCE_DAYS)
+    window = {code: {d: v for d, v in days.items() if first <= d < today} for code, days in sorted(reports.items())}
+    figures = analytics.substance_use(window)
+    return tuple((SUBSTANCES.get(f.substance, f.substance), f) for f in figures if f.reported_days)
 
 
 @lru_cache(maxsize=8)

@@ -12,7 +12,16 @@ from sqlalchemy.orm import Session
 
 from . import analytics
 from .charts import AssessmentSeries, DailySeries, adherence_states
-from .models import Assessment, Baseline, CheckIn, DosingSession, Patient, ReportMode, SessionStatus
+from .models import (
+    SUBSTANCES,
+    Assessment,
+    Baseline,
+    CheckIn,
+    DosingSession,
+    Patient,
+    ReportMode,
+    SessionStatus,
+)
 from .scoring import GAD7, PHQ9
 
 DEFAULT_DAYS = 90
@@ -78,11 +87,20 @@ def load(session: Session, patient: Patient, now: datetime, days: int = DEFAULT_
 def daily_series(data: PatientData) -> DailySeries:
     sleep = {c.local_date: round(c.sleep.tst_min / 60, 2) for c in data.checkins if c.sleep is not None}
     cravings = {c.local_date: max(r.intensity for r in c.cravings) for c in data.checkins if c.cravings}
+    by_substance: dict[str, dict[date, float]] = {code: {} for code in data.patient.substances}
+    for c in data.checkins:
+        for rating in c.cravings:
+            by_substance.setdefault(rating.substance, {})[c.local_date] = rating.intensity
+    use_days: dict[str, set[date]] = {code: set() for code in by_substance}
+    for substance, days in substance_reports(data).items():
+        use_days[substance] = {day for day, (used, _) in days.items() if used and data.first <= day <= data.last}
     return DailySeries(
         first=data.first,
         last=data.last,
         mood={c.local_date: c.mood for c in data.checkins},
         craving=cravings,
+        substance_cravings=by_substance,
+        use_days=use_days,
         sleep_hours=sleep,
         pain={c.local_date: c.pain for c in data.checkins if c.pain is not None},
         sessions=data.given_days,
@@ -129,6 +147,36 @@ def series_end(data: PatientData) -> date | None:
     return max(ends, default=None)
 
 
+def substance_reports(data: PatientData) -> dict[str, dict[date, tuple[bool, str | None]]]:
+    """Per substance, each day with a use report: (used, amount). A check-in's answer is about the day before
+    it (SUD-R1), so it is filed under that day."""
+    reports: dict[str, dict[date, tuple[bool, str | None]]] = {code: {} for code in data.patient.substances}
+    for c in data.checkins:
+        for use in c.uses:
+            reports.setdefault(use.substance, {})[c.local_date - timedelta(days=1)] = (use.used, use.amount)
+    return reports
+
+
+def substance_name(code: str) -> str:
+    return SUBSTANCES.get(code, code)
+
+
+def substance_line(item: dict) -> str:
+    """One substance's figures in words, for the page and the report (SUD-R3: the denominator stated)."""
+    if not item["reported_days"]:
+        return "No use reports"
+    line = (
+        f"{item['pda']:g} % of {item['reported_days']} reported day{'' if item['reported_days'] == 1 else 's'} "
+        f"({item['use_days']} day{'' if item['use_days'] == 1 else 's'} of use)"
+    )
+    if item.get("heavy_drinking_days") is not None and item["use_days"]:
+        line += (
+            f"; heavy drinking days: {item['heavy_drinking_days']} ({item['heavy_drinking_threshold']} or more drinks,"
+            f" of {item['amount_days']} days with a number of drinks)"
+        )
+    return line
+
+
 def summary(data: PatientData, now: datetime) -> dict:
     """What GET /patients/{id}/summary reports, and what the dashboard and the report show."""
     phq9 = [f for f in data.forms if f.instrument == PHQ9 and f.total is not None]
@@ -167,6 +215,21 @@ def summary(data: PatientData, now: datetime) -> dict:
             "change_from_baseline": form.total - base.total if base is not None and base.total is not None else None,
         }
 
+    substances = [
+        {
+            "substance": figures.substance,
+            "pda": figures.pda,
+            "use_days": figures.use_days,
+            "reported_days": figures.reported_days,
+            "heavy_drinking_days": figures.heavy_days,
+            "heavy_drinking_threshold": figures.heavy_threshold,
+            "amount_days": figures.amount_days,
+            "name": substance_name(figures.substance),  # for the pages; not in the API's document
+        }
+        for figures in analytics.substance_use(substance_reports(data), getattr(data.patient, "sex", None))
+    ]
+    for item in substances:
+        item["line"] = substance_line(item)
     return {
         "patient_id": data.patient.user_id,
         "adherence_pct": adherence_now.percent,
@@ -186,6 +249,7 @@ def summary(data: PatientData, now: datetime) -> dict:
         "next_session": planned[0].start if planned else None,
         "percent_days_abstinent": abstinence.percent,
         "abstinence_reported_days": abstinence.reported_days,
+        "substances": substances,
         "durability": [
             {
                 "session": d.session,

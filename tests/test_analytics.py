@@ -12,10 +12,12 @@ from hypothesis import strategies as st
 from journal.analytics import (
     adherence,
     booster_watch,
+    drinks,
     durability,
     outcome,
     percent_days_abstinent,
     rolling_mean,
+    substance_use,
 )
 
 DAY = date(2026, 3, 20)
@@ -128,3 +130,38 @@ def test_ket_r2_booster_watch_flags_a_lost_response_and_a_mood_drop():
     dropped = booster_watch([], None, moods, end, DAY)
     assert dropped.flag and "7-day mean mood 4.0" in dropped.reasons[0]
     assert booster_watch([(DAY, 27)], None, {}, None, DAY).flag is False  # no series yet: nothing to watch
+
+
+# --- Per substance (SUD-R3) ------------------------------------------------------------------------------------------
+
+
+def test_sud_r3_percent_days_abstinent_is_worked_out_per_substance_over_that_substances_reported_days():
+    # Opioids reported on 10 days, used on 2: 8 / 10 = 80 %. Nicotine reported on 4 days, used on all 4: 0 %.
+    opioids = {days_before(n): (n in (2, 5), None) for n in range(1, 11)}
+    nicotine = {days_before(n): (True, "10 cigarettes") for n in range(1, 5)}
+    figures = {f.substance: f for f in substance_use({"opioids": opioids, "nicotine": nicotine})}
+    assert (figures["opioids"].pda, figures["opioids"].use_days, figures["opioids"].reported_days) == (80.0, 2, 10)
+    assert (figures["nicotine"].pda, figures["nicotine"].use_days, figures["nicotine"].reported_days) == (0.0, 4, 4)
+    assert figures["opioids"].heavy_days is None  # heavy drinking days are an alcohol measure only
+
+
+def test_sud_r3_a_substance_without_reports_has_no_percentage_rather_than_0_or_100():
+    (figures,) = substance_use({"cannabis": {}})
+    assert figures.pda is None and figures.reported_days == 0
+
+
+def test_sud_r3_heavy_drinking_days_use_the_lower_threshold_while_sex_is_unknown_and_5_for_men():
+    # 3, 4, 5 and 6 drinks on four days, and one day whose amount is not a number of drinks.
+    alcohol = {days_before(n): (True, amount) for n, amount in enumerate(["3", "4 drinks", "5", "6.0", "a bottle"], 1)}
+    alcohol[days_before(9)] = (False, None)
+    (unknown,) = substance_use({"alcohol": alcohol})
+    assert (unknown.heavy_threshold, unknown.heavy_days, unknown.amount_days) == (4, 3, 4)  # 4, 5 and 6 drinks
+    (male,) = substance_use({"alcohol": alcohol}, sex="male")
+    assert (male.heavy_threshold, male.heavy_days) == (5, 2)  # 5 and 6 drinks
+    assert unknown.pda == round(100 * 1 / 6, 1)  # one abstinent day of six reported
+
+
+def test_an_amount_counts_as_drinks_only_when_it_is_a_number():
+    assert [drinks(a) for a in ("4", "4 drinks", "2,5 units", "1 standard drink", "a bottle", "", None)] == [
+        4.0, 4.0, 2.5, 1.0, None, None, None,
+    ]  # fmt: skip

@@ -72,6 +72,36 @@ def test_ket_r1_sessions_are_marked_at_their_dates_on_every_outcome_panel():
         assert _session_dates(axes) == SESSIONS
 
 
+def test_each_tracked_substance_has_its_own_craving_series_with_its_days_of_use_on_the_session_axis():
+    opioid_days = [day for day in (FIRST + timedelta(days=n) for n in range(31)) if day not in GAP]
+    daily = _daily(
+        craving={day: 8 for day in opioid_days},  # the pooled maximum: no longer drawn when substances are given
+        substance_cravings={"opioids": {day: 8 for day in opioid_days}, "nicotine": {FIRST: 3, LAST: 5}},
+        use_days={"opioids": {date(2026, 1, 3), date(2026, 1, 22)}, "nicotine": {LAST}},
+    )
+    figure = charts.outcomes_figure(daily)
+    mood, opioids, nicotine = figure.axes  # no pooled "strongest craving" panel
+    assert "Opioids craving" in opioids.get_ylabel() and "higher is worse" in opioids.get_ylabel()
+    assert "Nicotine craving" in nicotine.get_ylabel()
+    for axes, code, points, used in (
+        (opioids, "opioids", len(opioid_days), [date(2026, 1, 3), date(2026, 1, 22)]),
+        (nicotine, "nicotine", 2, [LAST]),
+    ):
+        (series,) = _lines(axes, f"craving:{code}-points")
+        assert len(series.get_xdata()) == points
+        assert len(_lines(axes, f"craving:{code}-mean")) == 1
+        (use,) = _lines(axes, f"craving:{code}-use")
+        assert list(use.get_xdata()) == used
+        assert _session_dates(axes) == SESSIONS  # the same session-marked time axis
+        assert axes.get_shared_x_axes().joined(axes, mood)
+    # A legend names every mark: the points, the mean and the sessions on the first panel; the use days on each
+    # craving panel.
+    first_legend = {text.get_text() for text in mood.get_legend().get_texts()}
+    assert {"daily entry", "7-day mean", "dosing session"} <= first_legend
+    for axes in (opioids, nicotine):
+        assert "day of use" in {text.get_text() for text in axes.get_legend().get_texts()}
+
+
 def test_a_missing_day_is_a_gap_in_the_points_and_in_the_7_day_mean():
     (axes,) = charts.outcomes_figure(_daily()).axes
     (points,) = _lines(axes, "mood-points")

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from journal.checkins import save_checkin
 from journal.db import db, utcnow
 from journal.models import AuditEvent
 from tests.conftest import bearer
@@ -115,3 +116,38 @@ def test_reading_the_summary_is_audited(client, people):
 def test_another_clinician_and_the_patient_get_404_for_the_summary(client, people):
     assert _summary(client, people, people.charlie).status_code == 404
     assert _summary(client, people, people.pat).status_code == 404
+
+
+def test_sud_r3_each_tracked_substance_has_its_own_percent_days_abstinent_and_heavy_days(client, people):
+    """Pat tracks opioids and alcohol. Over six check-ins (each about the day before), opioids are used on two
+    of six reported days and alcohol, 6 and 3 drinks, on two: the heavy-day threshold while sex is not recorded
+    is 4 drinks, so one heavy day."""
+    pat, now = people.pat, utcnow()
+    today = local_today(pat, now)
+    active_since(pat, now, 30)
+    pat.patient.substances = ["opioids", "alcohol"]
+    drinks_by_day = {1: "6", 2: "3"}
+    for days_ago in range(1, 7):
+        day = today - timedelta(days=days_ago)
+        data = {
+            "mood": 5,
+            "cravings": [{"substance": "opioids", "intensity": 7}, {"substance": "alcohol", "intensity": 2}],
+            "use": [
+                {"substance": "opioids", "used": days_ago in (3, 4)},
+                {"substance": "alcohol", "used": days_ago in drinks_by_day, "amount": drinks_by_day.get(days_ago)},
+            ],
+        }
+        save_checkin(db.session, pat.patient, day, data, at_local(pat, day, 20), pat)
+    db.session.commit()
+    body = _summary(client, people).get_json()
+    by_code = {item["substance"]: item for item in body["substances"]}
+    assert list(by_code) == ["opioids", "alcohol"]
+    assert (by_code["opioids"]["pda"], by_code["opioids"]["use_days"], by_code["opioids"]["reported_days"]) == (
+        66.7, 2, 6,
+    )  # fmt: skip
+    assert by_code["opioids"]["heavy_drinking_days"] is None
+    alcohol = by_code["alcohol"]
+    assert (alcohol["pda"], alcohol["use_days"], alcohol["reported_days"]) == (66.7, 2, 6)
+    assert (alcohol["heavy_drinking_days"], alcohol["heavy_drinking_threshold"], alcohol["amount_days"]) == (1, 4, 2)
+    # The pooled figure stays: a day with any use is a use day (4 of 6).
+    assert (body["percent_days_abstinent"], body["abstinence_reported_days"]) == (33.3, 6)

@@ -59,6 +59,31 @@ class DurabilitySchema(Schema):
     at_least_days = fields.Integer(allow_none=True, required=True)
 
 
+class SubstanceSummarySchema(Schema):
+    """One tracked substance over the summary's period (SUD-R3). A day counts only when it has a report of this
+    substance: ``pda`` = (reported_days - use_days) / reported_days x 100."""
+
+    substance = fields.String(required=True, metadata={"description": "The substance's code, e.g. alcohol."})
+    pda = fields.Float(allow_none=True, required=True, metadata={"description": "Percent days abstinent."})
+    use_days = fields.Integer(required=True)
+    reported_days = fields.Integer(required=True, metadata={"description": "The denominator."})
+    heavy_drinking_days = fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Alcohol only: days with at least the threshold of standard drinks."},
+    )
+    heavy_drinking_threshold = fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Drinks a day; sex is not recorded yet, so the lower (female) threshold of 4."},
+    )
+    amount_days = fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Alcohol only: use days whose amount was a number of drinks (others not counted)."},
+    )
+
+
 class PatientSummarySchema(Schema):
     """GET /patients/{id}/summary. Response is a PHQ-9 at least 50 % below ``baseline_total`` (2 x latest <=
     baseline), remission a PHQ-9 under 5 (PHQ-R9); both are null until a PHQ-9 follows the baseline."""
@@ -86,6 +111,11 @@ class PatientSummarySchema(Schema):
         required=True, metadata={"description": "The denominator: days with a valid report."}
     )
     durability = fields.List(fields.Nested(DurabilitySchema), required=True)
+    substances = fields.List(
+        fields.Nested(SubstanceSummarySchema),
+        required=True,
+        metadata={"description": "Per tracked substance: percent days abstinent and heavy drinking days (SUD-R3)."},
+    )
 
 
 def chart_response(patient_id: int, name: str, fmt: str, days: int = chart_cache.DEFAULT_DAYS) -> Response:
