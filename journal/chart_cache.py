@@ -29,11 +29,20 @@ from .patient_data import PatientData
 
 log = logging.getLogger(__name__)
 
-CHART_VERSION = 1  # raise when any chart is drawn differently, so no cached picture of the old kind is served
+CHART_VERSION = 2  # raise when any chart is drawn differently, so no cached picture of the old kind is served
 NAMES = ("outcomes", "assessments", "adherence")
 MIMETYPES = {"png": "image/png", "svg": "image/svg+xml"}
 DEFAULT_DAYS = patient_data.DEFAULT_DAYS
-MIN_DAYS, MAX_DAYS = 14, 366
+RANGES = (30, 90, 180, 365)  # the ranges a page offers and a chart URL's ?days= takes; nothing else is drawn
+
+
+def parse_days(value: str | None) -> int | None:
+    """A page's ``?days=``: DEFAULT_DAYS when absent, one of RANGES, else None (the caller answers 400)."""
+    if value is None:
+        return DEFAULT_DAYS
+    return int(value) if value.isdigit() and int(value) in RANGES else None
+
+
 TITLES = {"outcomes": "Daily outcomes", "assessments": "PHQ-9 and GAD-7", "adherence": "Diary days"}
 
 

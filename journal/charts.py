@@ -103,9 +103,15 @@ def _mark_sessions(axes, sessions: list[date], first: date, last: date) -> None:
             axes.axvline(day, color=SESSION_COLOUR, linestyle="--", linewidth=1, gid="session")
 
 
-LEGEND_PT = 7
-DPI = 72  # every clinician chart; Agg truncates the pixel size (inches x DPI)
-ASSESSMENTS_SIZE = (9, 4.6)
+# Drawn for the screen: a page shows a chart at CSS_PPI CSS pixels an inch (the CSS inch), and the picture holds
+# SCALE device pixels for each (sharp on high-density screens). Text is FONT_PT points, which at CSS_PPI is
+# FONT_PT x 96 / 72 = 14 CSS pixels: no smaller than the page's small print (.cell-detail, 0.85rem = 13.6 px).
+CSS_PPI = 96
+SCALE = 2
+DPI = CSS_PPI * SCALE  # every clinician chart; Agg truncates the pixel size (inches x DPI)
+FONT_PT = 10.5
+LEGEND_PT = FONT_PT
+ASSESSMENTS_SIZE = (9, 6.25)
 
 
 SUBSTANCE_STYLES = ((VERMILLION, "s"), (ORANGE, "v"), (PURPLE, "P"), (SKY, "X"), (GREEN, "*"), (BLUE, "h"))
@@ -141,7 +147,7 @@ def _panel_values(series: DailySeries, key: str) -> dict[date, float]:
 
 
 def outcomes_size(series: DailySeries) -> tuple[float, float]:
-    return (9, 1.9 * len(outcome_panels(series)) + 0.6)
+    return (9, 2.25 * len(outcome_panels(series)) + 0.75)  # sizes in quarter inches: whole CSS pixels
 
 
 def _calendar_start_and_weeks(days: list[date]) -> tuple[date, int]:
@@ -151,11 +157,12 @@ def _calendar_start_and_weeks(days: list[date]) -> tuple[date, int]:
 
 def adherence_size(states: dict[date, str]) -> tuple[float, float]:
     _, weeks = _calendar_start_and_weeks(sorted(states))
-    return (max(4.0, 0.28 * weeks + 1.6), 2.9)
+    return (max(6.0, 0.3125 * weeks + 2.25), 4.0)
 
 
 def pixels(inches: tuple[float, float]) -> tuple[int, int]:
-    return int(inches[0] * DPI), int(inches[1] * DPI)
+    """The CSS size a page gives a chart of ``inches`` (the picture has SCALE times as many pixels)."""
+    return int(inches[0] * CSS_PPI), int(inches[1] * CSS_PPI)
 
 
 def _outcome_margins(figure: Figure, panels: int) -> dict:
@@ -163,7 +170,7 @@ def _outcome_margins(figure: Figure, panels: int) -> dict:
     0-12 ticks, dates), so the space they need is known; measuring it on every render, as the constrained
     layout does, was over a third of the drawing time (bench/run.py, profiled)."""
     width, height = figure.get_size_inches()
-    left, right, top, bottom, gap = 0.75, 0.4, 0.3, 0.35, 0.45
+    left, right, top, bottom, gap = 0.95, 0.4, 0.35, 0.35, 0.55
     panel_height = (height - top - bottom - gap * (panels - 1)) / panels
     return {
         "left": left / width,
@@ -208,10 +215,10 @@ def outcomes_figure(series: DailySeries) -> Figure:
             if axes is not axes_list[0]:
                 axes.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=LEGEND_PT, ncols=3, frameon=False)
         _mark_sessions(axes, series.sessions, series.first, series.last)
-        axes.set_ylabel(label, fontsize=8)
+        axes.set_ylabel(label, fontsize=FONT_PT)
         axes.set_ylim(*limits)
         axes.grid(axis="y", color=FAINT, linewidth=0.8)
-        axes.tick_params(labelsize=8)
+        axes.tick_params(labelsize=FONT_PT)
         for side in ("top", "right"):
             axes.spines[side].set_visible(False)
     axes_list[0].plot([], [], color=SESSION_COLOUR, linestyle="--", linewidth=1, label="dosing session")
@@ -264,9 +271,9 @@ class AssessmentSeries:
 
 
 def assessments_figure(series: AssessmentSeries) -> Figure:
-    """PHQ-9 and GAD-7 totals over time over their severity bands, with the baseline, the response line (half
-    the baseline: 2 x total <= baseline, PHQ-R9) and the remission line (under 5). The GAD-7 lines are the
-    PHQ-9 conventions by analogy (GAD-R2), and labelled so."""
+    """PHQ-9 and GAD-7 totals over time over their severity bands, with the baseline; the PHQ-9 also has the
+    response line (half the baseline: 2 x total <= baseline, PHQ-R9) and the remission line (under 5). The
+    GAD-7 has neither: no validated GAD-7 response or remission exists (GAD-R2), as the page's table says."""
     figure = Figure(figsize=ASSESSMENTS_SIZE, dpi=DPI, layout="constrained")
     axes_pair = figure.subplots(2, 1, sharex=True)
     for axes, key, name, colour, marker in (
@@ -279,7 +286,7 @@ def assessments_figure(series: AssessmentSeries) -> Figure:
             axes.axhspan(edges[index] - 0.5, edges[index + 1] - 0.5, color=greys[index], zorder=0, gid=f"band-{label}")
             axes.text(
                 1.005, (edges[index] + edges[index + 1] - 1) / 2, label, transform=axes.get_yaxis_transform(),
-                fontsize=7, va="center", color="#374151",
+                fontsize=FONT_PT, va="center", color="#374151",
             )  # fmt: skip
         points = sorted(getattr(series, key))
         axes.plot(
@@ -287,23 +294,27 @@ def assessments_figure(series: AssessmentSeries) -> Figure:
             markersize=5, gid=f"{key}-totals", label=f"{name} total",
         )  # fmt: skip
         baseline = series.baseline.get(key)
-        analogy = " (by analogy)" if key == "gad7" else ""
         if baseline is not None:
             axes.axhline(baseline, color="#111827", linewidth=1, gid=f"{key}-baseline", label=f"baseline {baseline}")
+        if baseline is not None and key == "phq9":
             axes.axhline(
                 baseline / 2, color=GREEN, linestyle=":", linewidth=1.5, gid=f"{key}-response",
-                label=f"response: 50% below baseline{analogy}",
+                label="response: 50% below baseline",
             )  # fmt: skip
-        axes.axhline(
-            4.5, color=SKY, linestyle="-.", linewidth=1.5, gid=f"{key}-remission", label=f"remission: under 5{analogy}"
-        )
+        if key == "phq9":
+            axes.axhline(
+                4.5, color=SKY, linestyle="-.", linewidth=1.5, gid=f"{key}-remission", label="remission: under 5"
+            )
         _mark_sessions(axes, series.sessions, series.first, series.last)
         axes.set_ylim(-0.5, edges[-1] - 0.5)
         axes.set_yticks(range(0, int(edges[-1]), 5))
-        axes.set_ylabel(f"{name} total\n(higher is worse)", fontsize=8)
-        axes.tick_params(labelsize=8)
-        axes.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=7, ncols=4, frameon=False)
+        axes.set_ylabel(f"{name} total\n(higher is worse)", fontsize=FONT_PT)
+        axes.tick_params(labelsize=FONT_PT)
+        axes.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=LEGEND_PT, ncols=4, frameon=False)
+    axes_pair[0].plot([], [], color=SESSION_COLOUR, linestyle="--", linewidth=1, label="dosing session")
+    axes_pair[0].legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=LEGEND_PT, ncols=3, frameon=False)
     axes_pair[-1].set_xlim(series.first - timedelta(days=0.5), series.last + timedelta(days=0.5))
+    _page_dates(axes_pair[-1])
     return figure
 
 
@@ -323,12 +334,15 @@ def assessments_summary(series: AssessmentSeries) -> str:
     return sentence + "."
 
 
-ADHERENCE_COLOURS = {"on_time": BLUE, "retrospective": SKY, "missed": "#ffffff", "not_scheduled": "#f3f4f6"}
+ADHERENCE_COLOURS = {"on_time": BLUE, "retrospective": SKY, "missed": "#ffffff", "not_scheduled": "#d1d5db"}
+# A missed day is an empty, outlined square; a day not expected (before enrolment, today and after) is grey and
+# hatched, with no outline: the two differ in fill, pattern and edge, not in colour alone.
+ADHERENCE_HATCH = {"not_scheduled": "////"}
 ADHERENCE_LABELS = {
     "on_time": "on time",
     "retrospective": "filled in later",
     "missed": "missed",
-    "not_scheduled": "before enrolment / future",
+    "not_scheduled": "not expected (before enrolment, today, future)",
 }
 
 
@@ -348,6 +362,7 @@ def adherence_states(entries: dict[date, bool], first: date, last: date, active_
 def adherence_figure(states: dict[date, str], sessions: list[date]) -> Figure:
     """A calendar: one column per week, one row per weekday; a missed day is an empty, outlined square and
     a session day carries a dot, so nothing depends on colour alone."""
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch, Rectangle
 
     start, weeks = _calendar_start_and_weeks(sorted(states))
@@ -357,25 +372,40 @@ def adherence_figure(states: dict[date, str], sessions: list[date]) -> Figure:
         column, row = (day - start).days // 7, day.weekday()
         axes.add_patch(
             Rectangle(
-                (column, row), 0.9, 0.9, facecolor=ADHERENCE_COLOURS[state], edgecolor="#6b7280",
-                linewidth=0.6 if state == "missed" else 0, gid=f"day-{day.isoformat()}-{state}",
+                (column, row), 0.9, 0.9, facecolor=ADHERENCE_COLOURS[state], edgecolor="#374151",
+                linewidth=1 if state == "missed" else 0, gid=f"day-{day.isoformat()}-{state}",
+                hatch=ADHERENCE_HATCH.get(state),
             )
         )  # fmt: skip
     session_days = [day for day in sessions if day in states]
     axes.plot(
         [(d - start).days // 7 + 0.45 for d in session_days], [d.weekday() + 0.45 for d in session_days],
-        linestyle="none", marker="o", markersize=4, color="#111827", gid="sessions", label="session",
+        linestyle="none", marker="o", markersize=6, color="#111827", gid="sessions", label="dosing session",
     )  # fmt: skip
     axes.set_xlim(-0.2, weeks + 0.1)
     axes.set_ylim(7, -0.2)
-    axes.set_yticks([n + 0.45 for n in range(7)], labels=["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], fontsize=7)
-    ticks = list(range(0, weeks, max(1, weeks // 8)))
+    axes.set_yticks(
+        [n + 0.45 for n in range(7)], labels=["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], fontsize=FONT_PT
+    )
+    ticks = list(range(0, weeks, max(1, -(-weeks // 6))))  # at most 6 dates: none overlaps another
     axes.set_xticks([t + 0.45 for t in ticks], labels=[(start + timedelta(weeks=t)).strftime("%-d %b") for t in ticks])
-    axes.tick_params(labelsize=7, length=0)
+    axes.tick_params(labelsize=FONT_PT, length=0)
     for side in axes.spines.values():
         side.set_visible(False)
-    handles = [Patch(facecolor=ADHERENCE_COLOURS[k], edgecolor="#6b7280", label=v) for k, v in ADHERENCE_LABELS.items()]
-    axes.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=2, fontsize=7, frameon=False)
+    handles = [
+        Patch(
+            facecolor=ADHERENCE_COLOURS[k],
+            edgecolor="#374151",
+            linewidth=1 if k == "missed" else 0,
+            hatch=ADHERENCE_HATCH.get(k),
+            label=v,
+        )
+        for k, v in ADHERENCE_LABELS.items()
+    ]
+    handles.append(Line2D([], [], linestyle="none", marker="o", markersize=6, color="#111827", label="dosing session"))
+    axes.legend(
+        handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncols=2, fontsize=LEGEND_PT, frameon=False
+    )
     return figure
 
 

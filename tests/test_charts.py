@@ -16,6 +16,7 @@ import struct
 import threading
 import xml.etree.ElementTree as ET
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event, func, select
@@ -158,6 +159,12 @@ def test_assessment_panels_have_their_severity_bands_and_the_phq_r9_lines():
     (totals,) = _lines(phq9, "phq9-totals")
     assert list(totals.get_ydata()) == [18, 9, 4]
     assert _session_dates(phq9) == _session_dates(gad7) == SESSIONS
+    # GAD-R2: no validated GAD-7 response or remission, so no such lines (before issue 14 they were drawn
+    # "by analogy"); the baseline stays.
+    assert level(gad7, "gad7-baseline") == 12
+    assert not _lines(gad7, "gad7-response") and not _lines(gad7, "gad7-remission")
+    gad7_legend = {text.get_text() for text in gad7.get_legend().get_texts()}
+    assert not any("response" in label or "remission" in label for label in gad7_legend)
 
 
 def test_adherence_calendar_shows_missed_days_and_session_days():
@@ -170,6 +177,69 @@ def test_adherence_calendar_shows_missed_days_and_session_days():
     assert "day-2026-01-12-missed" in gids and "day-2026-01-09-retrospective" in gids
     assert "day-2026-01-02-on_time" in gids and "day-2026-01-28-not_scheduled" in gids
     assert charts.adherence_summary(states) == "16 of 24 diary days completed (67 %), 1 of them filled in later."
+    # A missed day and a day not expected differ in fill, outline and pattern; the session dots have a legend.
+    patches = {patch.get_gid(): patch for patch in figure.axes[0].patches}
+    missed, not_expected = patches["day-2026-01-12-missed"], patches["day-2026-01-28-not_scheduled"]
+    assert missed.get_facecolor() != not_expected.get_facecolor()
+    assert missed.get_linewidth() > 0 and not missed.get_hatch()
+    assert not_expected.get_hatch() and not_expected.get_linewidth() == 0
+    legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert (
+        "missed" in legend and "dosing session" in legend and any(label.startswith("not expected") for label in legend)
+    )
+
+
+# --- Drawn for the screen: size, type, nothing clipped, the pages' dates ------------------------------------------
+
+
+def _all_three_figures():
+    daily = _daily(
+        sleep_hours={FIRST: 7.5},
+        substance_cravings={"opioids": {FIRST: 6, LAST: 3}, "nicotine": {FIRST: 2}},
+        use_days={"opioids": {LAST}, "nicotine": set()},
+    )
+    states = charts.adherence_states({FIRST: True}, FIRST, LAST, active_since=FIRST, today=date(2026, 1, 25))
+    return {
+        "outcomes": charts.outcomes_figure(daily),
+        "assessments": charts.assessments_figure(_assessments()),
+        "adherence": charts.adherence_figure(states, SESSIONS),
+    }
+
+
+def _small_print_px() -> float:
+    """The page's smallest print in CSS pixels, read from static/app.css (rem of a 16 px root)."""
+    css = (Path(__file__).parent.parent / "static" / "app.css").read_text()
+    return min(float(size) for size in re.findall(r"font-size:\s*([0-9.]+)rem", css)) * 16
+
+
+@pytest.mark.parametrize("name", ["outcomes", "assessments", "adherence"])
+def test_every_text_is_at_least_the_pages_small_print_and_inside_the_picture(name):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    figure = _all_three_figures()[name]
+    FigureCanvasAgg(figure)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    width, height = figure.canvas.get_width_height()
+    texts = [t for t in figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    assert len(texts) > 5
+    css_px_per_point = charts.CSS_PPI / 72  # the page shows the figure at CSS_PPI CSS pixels an inch
+    for text in texts:
+        assert text.get_fontsize() * css_px_per_point >= _small_print_px(), (name, text.get_text())
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.x1 <= width and box.y0 >= 0 and box.y1 <= height, (name, text.get_text(), box)
+
+
+@pytest.mark.parametrize("name", ["outcomes", "assessments"])
+def test_dates_are_written_as_the_pages_write_them(name):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = _all_three_figures()[name]
+    FigureCanvasAgg(figure)
+    figure.canvas.draw()
+    labels = [label.get_text() for label in figure.axes[-1].get_xticklabels() if label.get_text()]
+    assert labels and all(re.fullmatch(r"\d{1,2} [A-Z][a-z]{2}", label) for label in labels), labels
 
 
 # --- Every demo patient renders ---------------------------------------------------------------------------------
@@ -203,7 +273,7 @@ def demo_on_sqlite(sqlite_template, tmp_path):
         db.engine.dispose()
 
 
-def test_every_demo_patients_charts_render_as_png_and_svg_at_the_size_the_page_gives_them(demo_on_sqlite):
+def test_every_demo_patients_charts_render_as_png_and_svg_at_twice_the_size_the_page_gives_them(demo_on_sqlite):
     for patient in db.session.scalars(select(Patient)).all():
         data = patient_data.load(db.session, patient, NOW)
         sizes = {info.name: (info.width, info.height) for info in chart_cache.describe(data)}
@@ -211,7 +281,9 @@ def test_every_demo_patients_charts_render_as_png_and_svg_at_the_size_the_page_g
             figure = chart_cache.figure(data, name)
             png = charts.render(figure, "png")
             assert png.startswith(PNG_SIGNATURE)
-            assert struct.unpack(">II", png[16:24]) == sizes[name], (patient.user.email, name)
+            # Drawn for the screen (issue 14): twice the size the page gives it, for high-density screens.
+            width, height = sizes[name]
+            assert struct.unpack(">II", png[16:24]) == (2 * width, 2 * height), (patient.user.email, name)
             _assert_self_contained_svg(charts.render(figure, "svg"))
 
 
@@ -301,14 +373,34 @@ def test_a_cache_hit_serves_the_same_bytes_and_a_new_check_in_changes_the_etag(c
     assert len(keys) == 1 and f"/dv{db.session.get(Patient, pat_data.pat.id).data_version}/" in keys[0]
 
 
-def test_a_range_is_its_own_chart_and_out_of_range_days_are_refused(client, pat_data):
-    url = f"/api/v1/patients/{pat_data.pat.id}/charts/adherence.png"
+@pytest.mark.parametrize("name", ["outcomes", "adherence"])
+def test_a_range_is_its_own_chart_and_cache_entry_and_other_ranges_are_refused(client, pat_data, name):
+    """The chooser's ranges (30, 90, 180, 365 days) and nothing else: ?days=365 is not the 30-day picture."""
+    url = f"/api/v1/patients/{pat_data.pat.id}/charts/{name}.png"
     headers = bearer(client, pat_data.alice)
-    short, default = client.get(f"{url}?days=28", headers=headers), client.get(url, headers=headers)
-    assert short.status_code == default.status_code == 200
-    assert short.headers["ETag"] != default.headers["ETag"] and short.data != default.data
-    assert client.get(f"{url}?days=5", headers=headers).status_code == 422
+    month, year = client.get(f"{url}?days=30", headers=headers), client.get(f"{url}?days=365", headers=headers)
+    assert month.status_code == year.status_code == 200
+    assert month.headers["ETag"] != year.headers["ETag"] and month.data != year.data
+    keys = db.session.scalars(select(ChartCache.key)).all()
+    assert {key.rsplit("/", 1)[1] for key in keys} == {"d30", "d365"}
+    for refused in ("28", "5", "366", "abc"):  # the old 14-366 range is no longer open
+        assert client.get(f"{url}?days={refused}", headers=headers).status_code == 422, refused
     assert client.get(f"{url}?colour=red", headers=headers).status_code == 422
+
+
+def test_the_patient_page_offers_the_ranges_and_its_chart_urls_take_the_chosen_one(client, auth, pat_data):
+    auth.login(pat_data.alice)
+    base = f"/clinician/patients/{pat_data.pat.id}"
+    page = client.get(f"{base}?days=365").get_data(as_text=True)
+    assert "Charts, last 365 days" in page
+    for days in (30, 90, 180, 365):
+        assert f'href="{base}?days={days}#charts"' in page
+    assert "/charts/outcomes.png?days=365" in page and "/charts/outcomes.png?days=90" not in page
+    year = client.get(f"{base}/charts/outcomes.png?days=365")
+    month = client.get(f"{base}/charts/outcomes.png?days=30")
+    assert year.status_code == month.status_code == 200 and year.data != month.data
+    assert client.get(f"{base}/charts/outcomes.png?days=45").status_code == 400
+    assert client.get(f"{base}?days=45").status_code == 400
 
 
 def test_storing_a_key_twice_as_two_processes_might_keeps_one_row_and_raises_nothing(app, pat_data):
@@ -373,7 +465,9 @@ def test_patient_page_shows_each_chart_with_its_size_and_its_sentence_as_alt_tex
     auth.login(pat_data.alice)
     page = client.get(f"/clinician/patients/{pat_data.pat.id}").get_data(as_text=True)
     images = re.findall(r'<img class="chart" src="([^"]+)"\s+width="(\d+)" height="(\d+)" alt="([^"]+)">', page)
-    assert [src.rsplit("/", 1)[1] for src, *_ in images] == ["outcomes.png", "assessments.png", "adherence.png"]
+    assert [src.rsplit("/", 1)[1] for src, *_ in images] == [  # the page's range, 90 days unless chosen
+        "outcomes.png?days=90", "assessments.png?days=90", "adherence.png?days=90",
+    ]  # fmt: skip
     patient = db.session.get(Patient, pat_data.pat.id)
     infos = chart_cache.describe(patient_data.load(db.session, patient, utcnow()))
     for (src, width, height, alt), info in zip(images, infos, strict=True):
@@ -381,7 +475,9 @@ def test_patient_page_shows_each_chart_with_its_size_and_its_sentence_as_alt_tex
         assert html.unescape(alt) == info.sentence
         assert f"<figcaption>{alt} " in page  # the sentence is also written under the chart
         served = client.get(src)
-        assert served.status_code == 200 and struct.unpack(">II", served.data[16:24]) == (info.width, info.height)
+        # The picture is twice the size the page gives it (issue 14: sharp on high-density screens).
+        pixels = struct.unpack(">II", served.data[16:24])
+        assert served.status_code == 200 and pixels == (2 * info.width, 2 * info.height)
     assert "Latest PHQ-9 9" in images[1][3] and "baseline of 18: response" in images[1][3]
 
 

@@ -30,10 +30,8 @@ chart_policy = talisman(content_security_policy=CHART_POLICY)
 class ChartQuerySchema(StrictSchema):
     days = fields.Integer(
         load_default=chart_cache.DEFAULT_DAYS,
-        validate=validate.Range(
-            chart_cache.MIN_DAYS,
-            chart_cache.MAX_DAYS,
-            error=f"Give a range of {chart_cache.MIN_DAYS} to {chart_cache.MAX_DAYS} days.",
+        validate=validate.OneOf(
+            chart_cache.RANGES, error=f"Give one of {', '.join(map(str, chart_cache.RANGES))} days."
         ),
         metadata={"description": "How many days the chart covers, ending today in the patient's zone."},
     )

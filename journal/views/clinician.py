@@ -199,13 +199,17 @@ def _render_patient(
             "induction_until": patient.induction_until.isoformat() if patient.induction_until else "",
         }
     now = utcnow()
-    data = patient_data.load(db.session, patient, now)
+    chart_days = chart_cache.parse_days(request.args.get("days"))  # the range chooser's choice
+    if chart_days is None:
+        abort(400)
+    data = patient_data.load(db.session, patient, now, chart_days)
     return render_template(
         "clinician/patient.html",
         patient=patient,
         summary=patient_data.summary(data, now),
         charts=chart_cache.describe(data),
-        chart_days=chart_cache.DEFAULT_DAYS,
+        chart_days=chart_days,
+        chart_ranges=chart_cache.RANGES,
         chart_first=data.first,
         sessions=list(reversed(data.sessions)),
         session_form=session_form or SESSION_FORM_DEFAULTS,
@@ -330,8 +334,11 @@ def update_programme(patient_id: int):
 @chart_policy
 def chart(patient_id: int, name: str, fmt: str):
     """A chart for an <img> on the patient's page: the API's cached picture, with its ETag, but authorised by
-    the session cookie (an image request cannot send a bearer token)."""
-    return chart_response(patient_id, name, fmt)
+    the session cookie (an image request cannot send a bearer token). ``?days=`` as in the API (400 else)."""
+    days = chart_cache.parse_days(request.args.get("days"))
+    if days is None:
+        abort(400)
+    return chart_response(patient_id, name, fmt, days)
 
 
 SESSION_FORM_DEFAULTS = {"status": "given", "route": "iv", "dose_unit": "mg/kg", "setting": "clinic"}
