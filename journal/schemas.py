@@ -733,6 +733,7 @@ class ClinicSettingsSchema(StrictSchema):
     review_promise = _text(300)
     assessment_interval_days = _setting_number(7, 90, "the days between questionnaires")  # never under 7 (SPEC 1.10)
     weekly_during_induction = StrictBoolean(required=True)
+    check_window_hours = _setting_number(12, 14 * 24, "the hours a post-session check stays open")
     escalation_minutes = _setting_number(5, 24 * 60, "the minutes before escalation")
     craving_threshold = _setting_number(1, 10, "the craving threshold")
     craving_days = _setting_number(1, 14, "the number of days")

@@ -26,6 +26,7 @@ SETTINGS = {
     "review_promise": "Your care team reads answers every day, usually within four hours.",
     "assessment_interval_days": "21",
     "weekly_during_induction": "yes",
+    "check_window_hours": "36",
     "escalation_minutes": "45",
     "craving_threshold": "8",
     "craving_days": "2",
@@ -59,6 +60,7 @@ def test_admin_saves_every_clinic_setting_and_the_change_is_audited(client, auth
     assert clinic.clinic_phone == "+1 (555) 010-2000"
     assert clinic.clinic_hours == SETTINGS["clinic_hours"]
     assert clinic.review_promise == SETTINGS["review_promise"]
+    assert clinic.check_window_hours == 36
     assert (clinic.assessment_interval_days, clinic.weekly_during_induction, clinic.escalation_minutes) == (
         21,
         True,
@@ -92,6 +94,7 @@ def test_an_unticked_weekly_box_saves_false(client, auth, people):
         ("escalation_minutes", "soon", "Give a whole number."),
         ("escalation_minutes", "2000", "Give the minutes before escalation from 5 to 1440."),
         ("craving_threshold", "11", "Give the craving threshold from 1 to 10."),
+        ("check_window_hours", "400", "Give the hours a post-session check stays open from 12 to 336."),
         ("crisis_call_number", "", "Use digits, spaces, +, ( ) and - only, with at least one digit."),
         ("emergency_number", "call 911", "Use digits, spaces, +, ( ) and - only, with at least one digit."),
         ("urinary_alert_severity", "urgent", "Must be one of: high, medium, low."),
@@ -128,7 +131,7 @@ def test_settings_page_says_thresholds_are_the_clinics_choice_and_crisis_numbers
     auth.login(people.ada)
     page = client.get("/admin/clinic").get_data(as_text=True)
     assert "the clinic's own choices, not published cut-offs" in page.replace("&#39;", "'")
-    assert "before each release (SAFE-R2)" in page
+    assert "Call and text every number before each release" in page
     for field in SETTINGS:
         assert f'<label for="{field}">' in page, field  # every field has its label
 

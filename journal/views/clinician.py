@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from .. import audit, chart_cache, patient_data
+from .. import audit, chart_cache, patient_data, session_checks
 from ..access import get_alert_or_404, get_patient_or_404, open_alerts_for, patient_list
 from ..accounts import EnrolmentError, PatientDetails, create_invitation, enrol_patient, request_password_reset
 from ..alerts import KIND_LABELS, AlertError, RecentData, acknowledge, recent_data
@@ -212,6 +212,8 @@ def _render_patient(
         chart_ranges=chart_cache.RANGES,
         chart_first=data.first,
         sessions=list(reversed(data.sessions)),
+        session_checks=session_checks.checks_for_sessions(db.session, [s.id for s in data.sessions]),
+        side_effect_counts=session_checks.side_effect_counts(db.session, patient.user_id, data.today),
         session_form=session_form or SESSION_FORM_DEFAULTS,
         session_errors=session_errors or {},
         routes=ROUTES,
@@ -449,6 +451,7 @@ def _render_session(
         "clinician/session.html",
         patient=patient,
         record=record,
+        session_checks=session_checks.checks_for_sessions(db.session, [record.id]),
         version=version,
         session_form=form,
         session_errors=errors or {},
