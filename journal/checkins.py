@@ -178,7 +178,10 @@ def save_checkin(
     checkin.side_effects = sorted(set(data.get("side_effects", [])))
     urinary = data.get("urinary")
     checkin.urinary = sorted(set(urinary)) if urinary is not None else None
-    checkin.note = data.get("note", "").strip()
+    note = data.get("note", "").strip()
+    if note != checkin.note:  # a note changed later the same day is unseen again
+        checkin.note_seen_at = checkin.note_seen_by_id = None
+    checkin.note = note
     checkin.submission_id = submission_id
     checkin.entered_by_id = entered_by.id
     checkin.updated_at = now

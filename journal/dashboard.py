@@ -96,6 +96,7 @@ class TriageRow:
     days_since_last_session: int | None
     next_session: datetime | None
     booster_review: bool  # an open KET-R2 "consider booster review" alert: shown beside the days since the session
+    unseen_notes: int = 0  # check-in notes no one on the care team has opened yet
     substance_use: tuple = ()  # (name, analytics.SubstanceUseFigures) per substance reported in 14 days (SUD-R3)
 
     @property
@@ -108,6 +109,7 @@ class TriageRow:
         percent = self.adherence_percent
         return (
             *(-self.alerts[severity] for severity in SEVERITIES),
+            -min(self.unseen_notes, 1),  # after alerts: a patient whose note is unread, before missed days
             -self.missed_days,
             percent if percent is not None else 101.0,  # nothing scheduled yet: nothing missed
             self.name.casefold(),
@@ -183,6 +185,7 @@ def _rows(session: Session, ids: Select, now: datetime) -> Iterable[TriageRow]:
             next_session=row.next_planned,
             booster_review=bool(row.booster_review),
             substance_use=_substance_use(uses.get(row.user_id, {}), today),
+            unseen_notes=int(row.unseen_notes or 0),
         )
 
 
@@ -230,6 +233,11 @@ def _patients_statement(ids: Select, now: datetime, window_start: date) -> Selec
         .where(CheckIn.patient_id == Patient.user_id, CheckIn.local_date < window_start)
         .scalar_subquery()
     )
+    unseen_notes = (
+        select(func.count(CheckIn.id))
+        .where(CheckIn.patient_id == Patient.user_id, CheckIn.note != "", CheckIn.note_seen_at.is_(None))
+        .scalar_subquery()
+    )
     return (
         select(
             Patient.user_id,
@@ -241,6 +249,7 @@ def _patients_statement(ids: Select, now: datetime, window_start: date) -> Selec
             sessions.c.last_given,
             sessions.c.next_planned,
             earlier_checkin.label("earlier_checkin"),
+            unseen_notes.label("unseen_notes"),
         )
         .join(User, User.id == Patient.user_id)
         .outerjoin(open_alerts, open_alerts.c.patient_id == Patient.user_id)

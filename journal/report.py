@@ -33,7 +33,7 @@ from reportlab.platypus import (
 )
 from sqlalchemy.orm import object_session
 
-from . import charts, patient_data, session_checks
+from . import charts, diary, patient_data, session_checks
 from .alerts import KIND_LABELS
 from .models import ROUTES, Alert, SessionStatus
 from .patient_data import PatientData
@@ -288,6 +288,7 @@ def build(data: PatientData, summary: dict, alerts: list[Alert], now: datetime) 
             ]
         )
     )
+    story += days_story(data, width)
 
     def footer(canvas, _document) -> None:
         canvas.saveState()
@@ -360,6 +361,52 @@ def session_check_story(data: PatientData, shown: list, width: float) -> list:
             [1.45 * inch, 1.15 * inch, 1.45 * inch, width - 4.05 * inch],
         ),
     ]
+
+
+def days_story(data: PatientData, width: float) -> list:
+    """The last 30 days, one row each, most recent first, as on the patient's page; notes whole (paper has no day
+    page). A missing day is shown as missing, never as zero."""
+    rows = []
+    for day in diary.last_days(data):
+        if day.missing:
+            rows.append([_day(day.day), "No check-in", "", "", "", "", ""])
+            continue
+        c = day.checkin
+        use = "; ".join(_use_text(s) for s in day.substances)
+        sleep = f"{c.sleep.tst_min / 60:.1f} h, {day.sleep_quality.lower()}" if c.sleep is not None else "–"
+        urinary = "Not asked" if day.urinary is None else ", ".join(day.urinary) or "None"
+        rows.append(
+            [
+                _day(day.day),
+                f"Mood {c.mood}" + (f"; pain {c.pain}" if c.pain is not None else ""),
+                use or "–",
+                sleep,
+                f"{', '.join(day.side_effects) or 'None'}; urinary: {urinary}",
+                c.note or "–",
+                day.entry,
+            ]
+        )
+    return [
+        PageBreak(),
+        _p(f"Last {len(rows)} days", "h2"),
+        _p("Most recent first, in the patient's own dates. Use is about the day before the check-in.", "caption"),
+        _table(
+            ["Day", "Mood, pain", "Craving and use", "Sleep", "Side effects, urinary", "Note", "Entered"],
+            rows,
+            [0.6 * inch, 0.65 * inch, 1.3 * inch, 0.75 * inch, 1.3 * inch, width - 5.6 * inch, 1.0 * inch],
+        ),
+    ]
+
+
+def _use_text(substance: diary.SubstanceDay) -> str:
+    craving = substance.craving if substance.craving is not None else "–"
+    if substance.used is None:
+        use = "use not answered"
+    elif substance.used:
+        use = f"used ({substance.amount})" if substance.amount else "used"
+    else:
+        use = "not used"
+    return f"{substance.name}: craving {craving}, {use}"
 
 
 def _blood_pressure(session) -> str:

@@ -90,6 +90,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/clinician/patients/new"): CLINICIANS,
     ("POST", "/clinician/patients/new"): CLINICIANS,
     ("GET", "/clinician/patients/<id:patient_id>"): CARE_TEAM,
+    ("GET", "/clinician/patients/<id:patient_id>/days/<day>"): CARE_TEAM,  # one day whole; opening marks a note seen
     ("POST", "/clinician/patients/<id:patient_id>/invitation"): CARE_TEAM,
     ("POST", "/clinician/patients/<id:patient_id>/care-team"): CARE_TEAM,
     ("GET", "/admin/staff"): ADMINS,

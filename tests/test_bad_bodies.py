@@ -194,6 +194,7 @@ FORMS: dict[str, Form] = {
             "emergency_number": "911",
             "clinic_hours": "9-5",
             "review_promise": "Soon.",
+            "note_review_promise": "Soon.",
             "assessment_interval_days": "weekly",
             "escalation_minutes": "soon",
             "craving_threshold": "7.5",

@@ -4,7 +4,7 @@ inbox."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from .. import audit, chart_cache, patient_data, session_checks
+from .. import audit, chart_cache, diary, patient_data, session_checks
 from ..access import get_alert_or_404, get_patient_or_404, open_alerts_for, patient_list
 from ..accounts import EnrolmentError, PatientDetails, create_invitation, enrol_patient, request_password_reset
 from ..alerts import KIND_LABELS, AlertError, RecentData, acknowledge, recent_data
@@ -156,6 +156,27 @@ def patient(patient_id: int):
     return _render_patient(get_patient_or_404(current_user, patient_id))
 
 
+@bp.get("/patients/<id:patient_id>/days/<day>")
+@roles_required(Role.CLINICIAN)
+def patient_day(patient_id: int, day: str):
+    """One day of the patient's whole: every answer and the full note. Opening it marks the note seen."""
+    try:
+        local_date = date.fromisoformat(day)
+    except ValueError:
+        abort(404)
+    patient = get_patient_or_404(current_user, patient_id, detail=f"day {local_date.isoformat()}")
+    record = diary.one_day(db.session, patient, local_date)
+    if record.checkin is not None and diary.mark_seen(db.session, current_user, [record.checkin], utcnow()):
+        db.session.commit()
+    return render_template(
+        "clinician/day.html", patient=patient, record=record, sleep_format=_minutes, local_time=local_time, zone=_zone()
+    )
+
+
+def _minutes(minutes: int) -> str:
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
 @dataclass(frozen=True)
 class QuestionnaireRow:
     """One form in the patient's questionnaire table, with what the table says about it."""
@@ -208,6 +229,7 @@ def _render_patient(
         patient=patient,
         summary=patient_data.summary(data, now),
         charts=chart_cache.describe(data),
+        days=diary.last_days(data),
         chart_days=chart_days,
         chart_ranges=chart_cache.RANGES,
         chart_first=data.first,

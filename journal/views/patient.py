@@ -211,6 +211,7 @@ def _render_form(patient, day: date, today: date, values, errors: dict, existing
         # Asked when due, and kept on the form when editing a day that answered it.
         ask_urinary=urinary_check_due(db.session, patient, day) or bool(existing and existing.urinary is not None),
         qualities=SLEEP_QUALITY,
+        note_promise=current_user.clinic.note_review_promise,
     )
 
 
@@ -242,6 +243,7 @@ def _saved_page(checkin: CheckIn, today: date, superseded: bool = False) -> str:
         metrics=metrics,
         editable=_editable_today(checkin, today),
         substances=SUBSTANCES,
+        note_promise=current_user.clinic.note_review_promise,
     )
 
 
