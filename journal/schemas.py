@@ -15,6 +15,7 @@ from .accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, TOO_LONG, TOO_SH
 from .checkins import CRAVING_FREQUENCIES, SIDE_EFFECTS, URINARY_SYMPTOMS
 from .models import SUBSTANCES, Role
 from .sleep import QUALITIES, resolve_clock_times
+from .vitals import vitals_warnings
 
 
 @cache
@@ -853,6 +854,19 @@ class DosingSessionOutSchema(Schema):
     notes = fields.String()
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
+    warnings = fields.Function(
+        lambda s: vitals_warnings(s),
+        metadata={
+            "description": "Measures that call for a second look (SPEC 7.4), each {field, message}: saved all the "
+            "same, as the clinician entered them.",
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["field", "message"],
+            },
+        },
+    )
 
 
 class SideEffectCheckSchema(StrictSchema):

@@ -133,7 +133,7 @@ def test_settings_page_says_thresholds_are_the_clinics_choice_and_crisis_numbers
     auth.login(people.ada)
     page = client.get("/admin/clinic").get_data(as_text=True)
     assert "the clinic's own choices, not published cut-offs" in page.replace("&#39;", "'")
-    assert "Call and text every number before each release" in page
+    assert "Call and text every number before each release</strong>" in page
     for field in SETTINGS:
         assert f'<label for="{field}">' in page, field  # every field has its label
 

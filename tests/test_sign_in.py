@@ -25,7 +25,7 @@ from journal.models import SignInFailure
 from journal.security import sign_in_rules
 from tests.conftest import NOW, PASSWORD, AuthActions, csrf_token
 
-FORM_ERROR = re.compile(r'<div class="error-summary" role="alert">(.*?)</div>', re.S)
+FORM_ERROR = re.compile(r'<div class="error-summary" role="alert"[^>]*>(.*?)</div>', re.S)
 
 
 def test_patient_signs_in_and_lands_on_their_home(client, auth, people):

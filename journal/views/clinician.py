@@ -57,6 +57,7 @@ from ..sessions import (
     save_session,
     session_version,
 )
+from ..vitals import vitals_warnings
 from . import describe_wait, local_time
 
 bp = Blueprint("clinician", __name__, url_prefix="/clinician")
@@ -365,7 +366,9 @@ def chart(patient_id: int, name: str, fmt: str):
     return chart_response(patient_id, name, fmt, days)
 
 
-SESSION_FORM_DEFAULTS = {"status": "given", "route": "iv", "dose_unit": "mg/kg", "setting": "clinic"}
+# Status and route are left unchosen: the clinician picks them (a pre-set "Given, intravenous" was saved unread).
+SESSION_FORM_DEFAULTS = {"dose_unit": "mg/kg", "setting": "clinic"}
+CONFIRM_VITALS = "confirm_vitals"
 SESSION_TIMES = ("start", "discharge_at")
 
 
@@ -408,6 +411,41 @@ def _local_instant(text: str, zone: ZoneInfo) -> tuple[datetime | None, str | No
 FRIENDLIER = {"Missing data for required field.": "Fill this in.", "Field may not be null.": "Fill this in."}
 
 
+def _unconfirmed_vitals(data: dict) -> dict:
+    """Measures out of the expected range (SPEC 7.4) as errors at their fields, unless the clinician ticked that
+    they are right: then they are saved as entered."""
+    if request.form.get(CONFIRM_VITALS) == "yes":
+        return {}
+    errors: dict[str, list[str]] = {}
+    for warning in vitals_warnings(data):
+        errors.setdefault(warning["field"], []).append(warning["message"])
+    if errors:
+        errors[CONFIRM_VITALS] = ["If these values are right, tick the box to save them as they are."]
+    return errors
+
+
+def _render_new_session(patient: Patient, *, form: dict | None = None, errors: dict | None = None, status: int = 200):
+    """The form that records a session, on a page of its own at the address it posts to: a failed save comes back
+    here, with the error summary at the top, not somewhere down the patient's page."""
+    return render_template(
+        "clinician/session_new.html",
+        patient=patient,
+        session_form=form or SESSION_FORM_DEFAULTS,
+        session_errors=errors or {},
+        routes=ROUTES,
+        dose_units=[(unit, unit) for unit in DOSE_UNITS],
+        zone=_zone(),
+    ), status
+
+
+@bp.get("/patients/<id:patient_id>/sessions")
+@roles_required(Role.CLINICIAN)
+def new_session(patient_id: int):
+    """The form that records a session (the same form as on the patient's page)."""
+    patient = get_patient_or_404(current_user, patient_id, action=None)
+    return _render_new_session(patient)
+
+
 @bp.post("/patients/<id:patient_id>/sessions")
 @roles_required(Role.CLINICIAN)
 def add_session(patient_id: int):
@@ -421,14 +459,16 @@ def add_session(patient_id: int):
         found = {name: [FRIENDLIER.get(m, m) for m in messages] for name, messages in error.messages.items()}
         errors = {**found, **errors}
     else:
+        errors = errors or _unconfirmed_vitals(data)
         if not errors:
             try:
                 record = save_session(db.session, patient, data, utcnow(), current_user)
             except SessionError as error:
                 errors = {error.field: [error.message]}
     if record is None:
-        shown = {name: value for name, value in request.form.items() if name != "csrf_token"}
-        return _render_patient_again(patient, {}, session_errors=errors, session_form=shown)
+        shown = {name: value for name, value in request.form.items() if name not in ("csrf_token", CONFIRM_VITALS)}
+        db.session.rollback()
+        return _render_new_session(patient, form=shown, errors=errors, status=400)
     audit.record(current_user, "session.write", patient_id, detail=audit_detail(record))
     db.session.commit()
     flash(f"The session of {local_time(record.start, _zone())} is recorded.", "success")
@@ -503,7 +543,9 @@ def update_session(patient_id: int, session_id: int):
     record = _session_or_404(patient_id, session_id)
     raw, errors = session_form_input(request.form, _zone())
     read_version = request.form.get("version", "")
-    shown = {name: value for name, value in request.form.items() if name not in ("csrf_token", "version")}
+    shown = {
+        name: value for name, value in request.form.items() if name not in ("csrf_token", "version", CONFIRM_VITALS)
+    }
     saved = None
     try:
         data = DosingSessionSchema().load(raw)
@@ -511,6 +553,7 @@ def update_session(patient_id: int, session_id: int):
         found = {name: [FRIENDLIER.get(m, m) for m in messages] for name, messages in error.messages.items()}
         errors = {**found, **errors}
     else:
+        errors = errors or _unconfirmed_vitals(data)
         if not errors:
             try:
                 check_version(record, read_version)

@@ -22,6 +22,24 @@
     return match ? match.slice(name.length + 1) : null;
   }
 
+  // A form that comes back with errors opens at its error summary (templates/_forms.html); a link in it moves the
+  // focus to its field, or to the first control of a group of radio buttons.
+  function focusErrorSummary() {
+    var summary = document.querySelector("[data-error-summary]");
+    if (!summary) { return; }
+    if (document.activeElement !== summary) { summary.focus(); }
+    summary.addEventListener("click", function (event) {
+      var link = event.target.closest("a[href^='#']");
+      var target = link && document.getElementById(link.getAttribute("href").slice(1));
+      if (!target) { return; }
+      var control = target.matches("input, select, textarea, button") ? target : target.querySelector("input, select, textarea");
+      if (!control) { return; }
+      event.preventDefault();
+      target.scrollIntoView();
+      control.focus();
+    });
+  }
+
   function forgetOtherPeople(keep) {
     if (!window.caches) { return Promise.resolve(); }
     return caches.keys().then(function (names) {
@@ -32,6 +50,7 @@
   }
 
   forgetOtherPeople(person);
+  focusErrorSummary();
   if (!owner) { return; }  // not a patient's page: nothing is queued or kept
 
   if ("serviceWorker" in navigator) {

@@ -223,7 +223,7 @@ def test_patient_checks_in_edits_it_the_same_day_and_fills_in_yesterday(live_ser
     # Everything but the mood: the form comes back with the question marked and the answers kept.
     fill_checkin(page, mood=None, craving=3, used="No", night=LAST_NIGHT)
     save(page)
-    expect(page.get_by_role("alert")).to_contain_text("Please check the form")
+    expect(page.get_by_role("alert")).to_contain_text("There is a problem")
     mood = page.get_by_role("group", name=MOOD)
     expect(mood).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#mood-error")).to_have_text("Choose a number from 0 to 10.")
@@ -315,7 +315,7 @@ def test_home_checkin_and_confirmation_fit_a_320px_phone(live_server, enrol, nar
     assert_fits_width(page, 320)
 
     save(page)  # with the error summary and the marked questions
-    expect(page.get_by_role("alert")).to_contain_text("Please check the form")
+    expect(page.get_by_role("alert")).to_contain_text("There is a problem")
     assert_fits_width(page, 320)
 
     fill_checkin(page, mood=7, craving=2, used="No", night=LAST_NIGHT)

@@ -62,7 +62,7 @@ def test_clinician_enrols_patient_who_sets_password_on_phone_and_lands_home(
     clinician.get_by_label("Name").fill("")
     clinician.get_by_label("E-mail address").fill("robin at home")
     clinician.get_by_role("button", name="Enrol and create the link").click()
-    expect(clinician.get_by_role("alert")).to_contain_text("Please check the form")
+    expect(clinician.get_by_role("alert")).to_contain_text("There is a problem")
     expect(clinician.locator("#name-error")).to_be_visible()
     expect(clinician.locator("#email-error")).to_be_visible()
     expect(clinician.get_by_label("E-mail address")).to_have_attribute("aria-invalid", "true")
@@ -126,7 +126,7 @@ def test_patient_who_mistypes_the_second_password_is_told_where_and_can_try_agai
     page.goto(link)
 
     set_password(page, "a long enough passphrase", again="a long enough passfrase")
-    expect(page.get_by_role("alert")).to_contain_text("Please check the form")
+    expect(page.get_by_role("alert")).to_contain_text("There is a problem")
     confirm = page.get_by_label("The same password again")
     expect(confirm).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#password_confirm-error")).to_have_text("The two passwords are not the same.")

@@ -53,7 +53,7 @@ def test_patient_resets_a_forgotten_password_on_the_phone_and_lands_home(live_se
 
     page.get_by_label("E-mail address").fill("not an address")
     page.get_by_role("button", name="Send the link").click()
-    expect(page.get_by_role("alert")).to_contain_text("Please check the form")
+    expect(page.get_by_role("alert")).to_contain_text("There is a problem")
     expect(page.get_by_label("E-mail address")).to_have_attribute("aria-invalid", "true")
     axe(page)
 
