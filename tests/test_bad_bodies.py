@@ -43,7 +43,8 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -231,13 +232,16 @@ def app_config(app_config):
 
 @pytest.fixture
 def people(people):
-    """Pat has a PHQ-9, an open alert and a session given four days ago, whose side-effect checks are open."""
+    """Pat has a PHQ-9, an open alert and a session given two days ago at 20:00 his time, whose morning-after
+    check opened yesterday at 09:00 and is open all of today, whatever the hour (it closes tomorrow at 09:00)."""
+    zone = ZoneInfo(people.pat.timezone)
+    start = (utcnow().astimezone(zone) - timedelta(days=2)).replace(hour=20, minute=0, second=0, microsecond=0)
     people.pat_alert = raise_alert(
         db.session, utcnow(), patient_id=people.pat.id, kind="craving", severity="medium", reason="test", dedup_key="t"
     )
     people.pat_session = save_session(
         db.session, people.pat.patient,
-        {"status": "given", "start": utcnow() - timedelta(days=4), "route": "iv", "product": "Ketamine", "dose": 0.5,
+        {"status": "given", "start": start.astimezone(UTC), "route": "iv", "product": "Ketamine", "dose": 0.5,
          "dose_unit": "mg/kg"},
         utcnow(), people.alice,
     )  # fmt: skip
