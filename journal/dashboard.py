@@ -96,8 +96,8 @@ class TriageRow:
     days_since_last_session: int | None
     next_session: datetime | None
     booster_review: bool  # an open KET-R2 "consider booster review" alert: shown beside the days since the session
-    unseen_notes: int = 0  # check-in notes no one on the care team has opened yet
     substance_use: tuple = ()  # (name, analytics.SubstanceUseFigures) per substance reported in 14 days (SUD-R3)
+    unseen_notes: int = 0  # check-in notes no one on the care team has opened yet
 
     @property
     def below_target(self) -> bool:
