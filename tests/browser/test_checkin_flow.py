@@ -549,7 +549,7 @@ def test_patient_changes_reminder_settings_on_the_phone_accessibly(live_server, 
     page.get_by_label("Remind me each day at").fill("21:15")
     page.get_by_label("From").fill("22:00")  # quiet hours with only one end: refused, and said where
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_text("Give both ends of the quiet hours, or neither.")).to_be_visible()
+    expect(page.locator("#quiet_end-error")).to_have_text("Give both ends of the quiet hours, or neither.")
     axe(page)
     page.get_by_label("Until").fill("07:00")
     page.get_by_role("button", name="Save").click()
