@@ -9,6 +9,7 @@ var SHELL = "journal-shell-v5";
 var PERSON_PREFIX = "journal-person-";
 var PERSON_COOKIE = "journal_person";
 var OFFLINE_FORM = "/checkin/offline-form";
+var refreshing = null;  // the refresh of the kept form under way, if any (see "message")
 var SHELL_FILES = ["/static/app.css", "/static/js/journal.js", "/static/icon.svg", "/offline", "/help"];
 
 self.addEventListener("install", function (event) {
@@ -49,11 +50,20 @@ function signedOut(response) {
   return response.status === 401 || (response.redirected && new URL(response.url).pathname === "/login");
 }
 
+// Waits for ``promise`` (if any) to settle, but no longer than ``ms``.
+function settled(promise, ms) {
+  if (!promise) { return Promise.resolve(); }
+  return Promise.race([promise, new Promise(function (resolve) { setTimeout(resolve, ms); })]);
+}
+
+// While a refresh of the kept form is being written its old copy is briefly absent (see "message" below), so
+// the offline answer waits for it rather than showing "No connection" to a patient whose form is kept.
 function offlineAnswer(path, person) {
   var shell = path === "/help" ? "/help" : "/offline";
   var wantsForm = person && /^\/checkin(\/\d{4}-\d{2}-\d{2})?$/.test(path);
-  var form = wantsForm ? caches.open(PERSON_PREFIX + person).then(function (cache) { return cache.match(OFFLINE_FORM); })
-    : Promise.resolve(null);
+  var form = wantsForm ? settled(refreshing, 3000).then(function () {
+    return caches.open(PERSON_PREFIX + person).then(function (cache) { return cache.match(OFFLINE_FORM); });
+  }) : Promise.resolve(null);
   return form.then(function (hit) { return hit || caches.match(shell, { cacheName: SHELL }); });
 }
 
@@ -79,20 +89,31 @@ self.addEventListener("fetch", function (event) {
 });
 
 // A page asks for today's blank form to be kept for its sign-in (journal.js, on a patient's pages when online).
+// One refresh at a time, and the copy is replaced only once the new one has fully arrived: Chromium's Cache.put
+// removes the old entry before it writes the new body (measured: a match during the write misses), so putting
+// a response still streaming in would leave no form at all if the connection dropped mid-way.
+function keepOfflineForm(person) {
+  return fetch(OFFLINE_FORM, { credentials: "same-origin" }).then(function (response) {
+    if (signedOut(response)) { return forgetAllBut(null); }
+    if (!response.ok || response.redirected) { return; }
+    return response.blob().then(function (body) {
+      // Kept on purpose despite its no-store: only in this sign-in's cache, deleted with it.
+      var copy = new Response(body, { status: response.status, headers: response.headers });
+      return caches.open(PERSON_PREFIX + person).then(function (cache) { return cache.put(OFFLINE_FORM, copy); });
+    });
+  });
+}
+
 self.addEventListener("message", function (event) {
   if (!event.data || event.data.type !== "keep-offline-form") { return; }
-  event.waitUntil(currentPerson().then(function (person) {
-    if (!person) { return forgetAllBut(null); }
-    return forgetAllBut(person).then(function () {
-      return fetch(OFFLINE_FORM, { credentials: "same-origin" }).then(function (response) {
-        // Kept on purpose despite its no-store: only in this sign-in's cache, deleted with it.
-        if (response.ok && !response.redirected) {
-          return caches.open(PERSON_PREFIX + person).then(function (cache) { return cache.put(OFFLINE_FORM, response); });
-        }
-        if (signedOut(response)) { return forgetAllBut(null); }
-      });
-    });
-  }).catch(function () { /* no connection: the copy kept earlier stays */ }));
+  if (!refreshing) {
+    refreshing = currentPerson().then(function (person) {
+      if (!person) { return forgetAllBut(null); }
+      return forgetAllBut(person).then(function () { return keepOfflineForm(person); });
+    }).catch(function () { /* no connection: the copy kept earlier stays */ })
+      .then(function () { refreshing = null; });
+  }
+  event.waitUntil(refreshing);
 });
 
 // Web Push: show the neutral reminder; a tap opens the link (which leads to the check-in after sign-in).
