@@ -156,9 +156,54 @@ class Patient(db.Model):
     induction_until: Mapped[date | None] = mapped_column(Date)
     # Raised with every write of the patient's data (check-in, form, session): charts are cached under it.
     data_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # How the care team reaches the patient and, in a crisis, the person the patient named (E.164, e.g.
+    # "+16175550123", parsed by journal/people.py). Shown to the care team on alerts and the patient page.
+    phone: Mapped[str | None] = mapped_column(String(20))
+    emergency_contact_name: Mapped[str | None] = mapped_column(String(120))
+    emergency_contact_phone: Mapped[str | None] = mapped_column(String(20))
+    # SUD-R3's heavy-drinking threshold and AUDIT-C's cut-off depend on it: male | female | other | unknown.
+    sex: Mapped[str] = mapped_column(String(8), default="unknown", server_default="unknown")
 
     user: Mapped[User] = relationship(back_populates="patient", foreign_keys=[user_id])
     clinicians: Mapped[list[User]] = relationship(secondary="care_team_member", order_by="User.name", viewonly=True)
+
+
+class ProgrammeChange(db.Model):
+    """The programme (what the daily check-in asks) from ``effective_at`` on, as set by ``changed_by``: one row at
+    enrolment and one per change, so charts and adherence know when each item started (and stopped)."""
+
+    __tablename__ = "programme_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.user_id", ondelete="CASCADE"), index=True)
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    substances: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tracks_pain: Mapped[bool] = mapped_column(Boolean, default=False)
+    sleep_detail: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    changed_by: Mapped[User | None] = relationship(viewonly=True)
+
+
+class OnCallShift(db.Model):
+    """Who in a clinic is on call from ``starts_at`` to ``ends_at``, and who backs them up (SAFE-R3): the first
+    e-mail of a high-priority alert raised in the shift goes to the on-call clinician, its escalation to the
+    backup. Shifts of one clinic may overlap; the one that started last is in charge."""
+
+    __tablename__ = "on_call_shift"
+    __table_args__ = (Index("ix_on_call_shift_clinic_time", "clinic_id", "starts_at", "ends_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id"))
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    backup_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    clinician: Mapped[User] = relationship(foreign_keys=[clinician_id], viewonly=True)
+    backup: Mapped[User | None] = relationship(foreign_keys=[backup_id], viewonly=True)
 
 
 class CareTeamMember(db.Model):
@@ -462,9 +507,13 @@ class Alert(db.Model):
     note: Mapped[str | None] = mapped_column(Text)
     assessment_id: Mapped[int | None] = mapped_column(ForeignKey("assessment.id", ondelete="SET NULL"))
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who the on-call rota named when the alert was raised (SAFE-R3): the first e-mail's recipient, and the
+    # backup who receives its escalation. Both may open this patient's record while the alert concerns them.
+    on_call_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    backup_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
 
     patient: Mapped[Patient] = relationship(viewonly=True)
-    acknowledged_by: Mapped[User | None] = relationship(viewonly=True)
+    acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id], viewonly=True)
     assessment: Mapped[Assessment | None] = relationship(viewonly=True)
 
 

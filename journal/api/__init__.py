@@ -39,7 +39,7 @@ def refuse_bodies_that_are_not_json():
 def init_app(app: Flask) -> None:
     from ..links import IdConverter, id_parameter_schema
     from ..security import csrf
-    from . import accounts, alerts, assessments, charts, checkins, exports, mfa, patients, sessions
+    from . import accounts, alerts, assessments, charts, checkins, exports, mfa, patients, people, sessions
 
     app.config["API_SPEC_OPTIONS"] = {
         "info": {"description": "Outcome journal for ketamine-assisted therapy. Authenticate with POST /auth/token."},
@@ -49,7 +49,7 @@ def init_app(app: Flask) -> None:
     api.init_app(app)
     app.before_request(refuse_bodies_that_are_not_json)
     api.register_converter(IdConverter, id_parameter_schema)
-    for module in (accounts, mfa, patients, checkins, assessments, alerts, sessions, charts, exports):
+    for module in (accounts, mfa, patients, people, checkins, assessments, alerts, sessions, charts, exports):
         # Bearer tokens only (never the session cookie), so CSRF tokens do not apply here.
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp)

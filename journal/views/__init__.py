@@ -51,8 +51,10 @@ def init_app(app: Flask) -> None:
         exports,
         health,
         mfa,
+        oncall,
         patient,
         patient_sessions,
+        people,
         questionnaires,
         settings,
     )
@@ -64,9 +66,11 @@ def init_app(app: Flask) -> None:
         patient_sessions,
         questionnaires,
         settings,
+        people,
         clinician,
         dashboard,
         admin,
+        oncall,
         health,
         exports,
     )
