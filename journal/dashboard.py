@@ -10,7 +10,7 @@ zone, which differ by a day across the world, and the figures, with the same rul
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 from functools import lru_cache
@@ -46,9 +46,52 @@ BOOSTER_REVIEW = "booster_review"  # the alert kind of the KET-R2 loss-of-respon
 # --- Whose patients ------------------------------------------------------------------------------------------------
 
 
-def visible_ids(user: User) -> Select:
-    """The ids of the patients ``user`` may see (``access.visible_patients``, the one check), as a subquery."""
-    return visible_patients(user).with_only_columns(Patient.user_id).order_by(None)
+def visible_ids(user: User, search: Search | None = None) -> Select:
+    """The ids of the patients ``user`` may see (``access.visible_patients``, the one check), as a subquery;
+    with ``search``, only those whose name or e-mail address matches it."""
+    query = visible_patients(user)
+    if search is not None:
+        query = matching(query, search)
+    return query.with_only_columns(Patient.user_id).order_by(None)
+
+
+# --- Search by name or e-mail address ------------------------------------------------------------------------------
+
+SEARCH_MAX = 100  # characters: longer than any name or address a clinician would type
+
+
+@dataclass(frozen=True)
+class Search:
+    """What a clinician typed into a patient search (the ``q`` of the page's address), and the error at its field."""
+
+    q: str = ""
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        """Whether the list is narrowed: a search term, and no error."""
+        return bool(self.q) and not self.errors
+
+
+def read_search(value: str | None) -> Search:
+    """The search term from a page's ``q``, spaces trimmed; a term too long to be a name is an error at the field
+    (and the list is not narrowed)."""
+    q = (value or "").strip()
+    if len(q) > SEARCH_MAX:
+        return Search(q[:SEARCH_MAX], {"q": [f"Search for at most {SEARCH_MAX} characters."]})
+    return Search(q)
+
+
+def matching(query: Select, search: Search) -> Select:
+    """``query`` (a select that joins the patients' ``User`` rows, as ``access.visible_patients`` and
+    ``access.patient_list`` do) narrowed to the patients whose name or e-mail address contains the search term,
+    ignoring case. The filter is SQL, so only the matching rows are loaded; ``%`` and ``_`` are matched as
+    themselves. SQLite ignores the case of ASCII letters only; PostgreSQL of every letter."""
+    if not search.active:
+        return query
+    return query.where(
+        or_(User.name.icontains(search.q, autoescape=True), User.email.icontains(search.q, autoescape=True))
+    )
 
 
 def clinic_ids(clinic_id: int) -> Select:
@@ -117,9 +160,10 @@ class TriageRow:
         )
 
 
-def triage(session: Session, user: User, now: datetime) -> list[TriageRow]:
-    """Every patient ``user`` may see, most in need first, in three SQL statements."""
-    return sorted(_rows(session, visible_ids(user), now), key=lambda row: row.need)
+def triage(session: Session, user: User, now: datetime, search: Search | None = None) -> list[TriageRow]:
+    """Every patient ``user`` may see (with ``search``, those it matches), most in need first, in three SQL
+    statements."""
+    return sorted(_rows(session, visible_ids(user, search), now), key=lambda row: row.need)
 
 
 def _rows(session: Session, ids: Select, now: datetime) -> Iterable[TriageRow]:

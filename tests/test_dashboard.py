@@ -619,3 +619,125 @@ def test_clinician_overview_page_shows_rates_and_the_mcid(client, auth, cohort):
     assert "50 %" in page and "3 of 6" in page
     assert "Meaningful improvement" in page and "Below the MCID" in page
     assert "Cohort" not in page  # aggregates: no names here either
+
+
+# --- The booster review flag and the search (issue 14's smaller points) -------------------------------------------
+
+
+def test_the_page_writes_an_open_booster_review_in_the_patients_row(client, auth, people):
+    """KET-R2: the flag on the patient's summary is also on the dashboard row, in words (not a colour)."""
+    raise_alert(
+        db.session, utcnow(), patient_id=people.pat.id, kind="booster_review", severity="medium", reason="test",
+        dedup_key="test:booster-page",
+    )  # fmt: skip
+    db.session.commit()
+    auth.login(people.alice)
+    page = client.get("/clinician/dashboard").get_data(as_text=True)
+    row = re.search(rf'<tr[^>]*>\s*<th scope="row"><a href="/clinician/patients/{people.pat.id}">.*?</tr>', page, re.S)
+    assert row and '<strong class="cell-detail">Consider booster review</strong>' in row.group(0)
+
+
+def test_no_booster_review_flag_without_an_open_alert(client, auth, people):
+    auth.login(people.alice)
+    page = client.get("/clinician/dashboard").get_data(as_text=True)
+    assert "Consider booster review</strong>" not in page
+
+
+def _search_people(people) -> tuple[User, User]:
+    robin = make_patient(people.alice, "robin.lowe", "Robin Lowe")
+    percent = make_patient(people.alice, "sam", "Sam 100% Kept")
+    db.session.commit()
+    return robin, percent
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("t pat", {"Pat Patient"}),  # part of a name
+        ("PAT PATIENT", {"Pat Patient"}),  # capitals do not matter
+        ("owe", {"Robin Lowe"}),
+        ("  robin.lowe@  ", {"Robin Lowe"}),  # part of an address, spaces trimmed
+        ("@patient.TEST", {"Pat Patient", "Robin Lowe", "Sam 100% Kept"}),
+        ("100%", {"Sam 100% Kept"}),  # % and _ are themselves, not LIKE's wildcards
+        ("%", {"Sam 100% Kept"}),
+        ("_", set()),
+        ("quinn", set()),  # Charlie's patient: never in Alice's results
+        ("", {"Pat Patient", "Robin Lowe", "Sam 100% Kept"}),
+    ],
+)
+def test_search_matches_part_of_a_name_or_address_ignoring_case(people, typed, expected):
+    _search_people(people)
+    rows = dashboard.triage(db.session, people.alice, T, dashboard.read_search(typed))
+    assert {row.name for row in rows} == expected
+
+
+def test_the_search_filter_is_sql_that_the_patient_list_can_use_too(people):
+    """The filter narrows the statement (only matching rows are loaded), for the dashboard and the patient list."""
+    from journal.access import patient_list
+
+    _search_people(people)
+    statement = dashboard.matching(patient_list(people.alice), dashboard.read_search("LOWE"))
+    assert "like" in str(statement.compile()).lower()
+    assert [p.user.name for p in db.session.scalars(statement)] == ["Robin Lowe"]
+    outsider = dashboard.matching(patient_list(people.charlie), dashboard.read_search("robin"))
+    assert db.session.scalars(outsider).all() == []
+
+
+def test_a_search_takes_as_many_statements_as_the_whole_dashboard(client, auth, people):
+    _search_people(people)
+    auth.login(people.alice)
+    whole, _ = _count_statements(client, "/clinician/dashboard")
+    searched, page = _count_statements(client, "/clinician/dashboard?q=robin")
+    assert searched == whole
+    assert _table_names(page) == ["Robin Lowe"]
+
+
+def test_the_dashboard_has_a_labelled_search_that_says_how_many_match(client, auth, people):
+    _search_people(people)
+    auth.login(people.alice)
+    page = client.get("/clinician/dashboard").get_data(as_text=True)
+    assert '<label for="q">Search by name or e-mail address</label>' in page
+    assert 'type="search" id="q" name="q" value=""' in page
+    assert "3 patients on your care teams" in page
+
+    page = client.get("/clinician/dashboard?q=LOWE").get_data(as_text=True)
+    assert "1 patient matches “LOWE”." in page
+    assert "1 patient matching the search" in page
+    assert 'name="q" value="LOWE"' in page  # the field keeps what was typed
+    assert _table_names(page) == ["Robin Lowe"]
+
+    page = client.get("/clinician/dashboard?q=patient.test").get_data(as_text=True)
+    assert "3 patients match “patient.test”." in page
+
+
+def test_a_search_that_matches_nobody_says_so(client, auth, people):
+    auth.login(people.alice)
+    page = client.get("/clinician/dashboard?q=quinn").get_data(as_text=True)  # Charlie's patient
+    assert "No patient on your care teams matches “quinn”." in page
+    assert _table_names(page) == []
+    assert "Quinn" not in page.replace("“quinn”", "")
+    assert "No patients yet" not in page  # Alice has patients: the search found none of them
+
+
+def test_a_search_too_long_to_be_a_name_is_an_error_at_the_field(client, auth, people):
+    auth.login(people.alice)
+    response = client.get("/clinician/dashboard?q=" + "x" * (dashboard.SEARCH_MAX + 1))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert '<p class="field-error" id="q-error">Search for at most 100 characters.</p>' in page
+    assert 'aria-invalid="true" aria-describedby="q-error q-hint"' in page
+    assert 'href="#q"' in page  # the error summary links to the field
+    assert _table_names(page) == [people.pat.name]  # the list is not narrowed by a term that was refused
+
+
+def test_the_pages_of_a_search_keep_the_search(client, auth, people):
+    now = utcnow()
+    _bulk_patients(people.alice, PAGE_SIZE + 5, now, "found")
+    _bulk_patients(people.alice, 10, now, "other")
+    auth.login(people.alice)
+    page = client.get("/clinician/dashboard?q=found").get_data(as_text=True)
+    assert f"{PAGE_SIZE + 5} patients match “found”." in page
+    following = re.search(r'<a href="([^"]+)" rel="next">', page).group(1).replace("&amp;", "&")
+    assert "q=found" in following and "page=2" in following
+    second = client.get(following).get_data(as_text=True)
+    assert len(_table_names(second)) == 5 and all(name.startswith("Found") for name in _table_names(second))

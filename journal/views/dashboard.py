@@ -38,7 +38,8 @@ def clinician_dashboard():
     # Audited first: a commit expires loaded rows (the rows here are plain values, but the user is not).
     audit.record(current_user, "patient.list", detail="dashboard")
     db.session.commit()
-    rows = dashboard.triage(db.session, current_user, utcnow())
+    search = dashboard.read_search(request.args.get("q"))
+    rows = dashboard.triage(db.session, current_user, utcnow(), search)
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     page = min(max(request.args.get("page", 1, type=int), 1), pages)
     return render_template(
@@ -49,6 +50,9 @@ def clinician_dashboard():
         page=page,
         pages=pages,
         page_size=PAGE_SIZE,
+        search=search,
+        # The pager keeps the search: a page number alone would show pages of every patient.
+        search_args={"q": search.q} if search.active else {},
         # Each row links to patients_url/<id>: one url_for for the table, as a thousand would cost more than
         # the rest of the rows.
         patients_url=url_for("clinician.patients"),
