@@ -203,6 +203,9 @@ def audit_log():
     )
 
 
+DELIVERY_LOG_SIZE = 100
+
+
 @bp.get("/deliveries")
 @roles_required(Role.ADMIN)
 def deliveries():
@@ -225,14 +228,16 @@ def deliveries():
                 and_(OutboxMessage.status == OutboxStatus.QUEUED, OutboxMessage.attempts > 0),
             ),
         )
-        .order_by(OutboxMessage.created_at.desc())
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
         .limit(200)
     ).all()
     recent = db.session.scalars(
         select(OutboxMessage)
         .where(OutboxMessage.recipient_id.in_(clinic_users))
-        .order_by(OutboxMessage.id.desc())
-        .limit(100)
+        # Newest first by when each was queued: a message's id is not its date (a job queues a reminder for its
+        # own instant, and a run that catches up queues older messages after newer ones).
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        .limit(DELIVERY_LOG_SIZE)
     ).all()
     recipients = {
         u.id: u
@@ -243,6 +248,7 @@ def deliveries():
         counts=counts,
         messages=[_delivery_row(message, recipients) for message in troubled],
         recent=[_delivery_row(message, recipients) for message in recent],
+        log_size=DELIVERY_LOG_SIZE,
         zone=ZoneInfo(current_user.timezone),
     )
 
