@@ -546,6 +546,47 @@ def as_document(settings: ReminderSettings) -> dict:
     }
 
 
+NO_CHANNEL = "Choose at least one way to be reminded (e-mail or notifications), or pause reminders."
+NO_DEVICE = (
+    "None of your devices has notifications turned on, so a notification could never arrive. "
+    "Turn them on on your phone first, or choose e-mail."
+)
+
+
+def problems(values: dict, devices: int) -> dict[str, list[str]]:
+    """What makes reminder settings unable to deliver, by field (empty when they can): no way chosen while
+    reminders are on, notifications chosen with no device of the patient's subscribed (``devices`` counts
+    them), or a reminder time inside the quiet hours, when none would ever be sent. A paused reminder sends
+    nothing by choice, so its channels are checked when it is turned back on (that is a save too)."""
+    found: dict[str, list[str]] = {}
+    if not values.get("paused"):
+        channels = values.get("channels") or []
+        if not channels:
+            found["channels"] = [NO_CHANNEL]
+        elif "webpush" in channels and devices == 0:
+            found["channels"] = [NO_DEVICE]
+    start, end = parse_hhmm(values.get("quiet_start")), parse_hhmm(values.get("quiet_end"))
+    if in_quiet_hours(parse_hhmm(values["time"]), start, end):
+        found["time"] = [
+            f"{values['time']} is inside your quiet hours ({values['quiet_start']} to {values['quiet_end']}), so no "
+            "reminder would ever be sent. Choose a time outside them, or change the quiet hours."
+        ]
+    return found
+
+
+def device_count(session: Session, user: User) -> int:
+    """How many devices the patient has registered for notifications."""
+    return session.scalar(select(func.count()).where(PushSubscription.user_id == user.id))
+
+
+def zone_label(timezone: str, now: datetime) -> str:
+    """ "America/New_York (EST)": the zone's name and its abbreviation at ``now`` (a bare offset as UTC+04)."""
+    abbreviation = now.astimezone(ZoneInfo(timezone)).strftime("%Z")
+    if abbreviation[:1] in "+-":
+        abbreviation = f"UTC{abbreviation}"
+    return f"{timezone} ({abbreviation})"
+
+
 def update_settings(session: Session, user: User, values: dict) -> ReminderSettings:
     settings = settings_for(session, user)
     settings.local_time = values["time"]

@@ -23,7 +23,7 @@ from ..accounts import (
 from ..channels import PushEndpointRefused
 from ..db import commit_retrying_on_conflict, db, utcnow
 from ..models import Role
-from ..reminders import as_document, save_push_subscription, settings_for, update_settings
+from ..reminders import as_document, device_count, problems, save_push_subscription, settings_for, update_settings
 from ..schemas import (
     ActivatedSchema,
     CredentialsSchema,
@@ -105,7 +105,11 @@ def get_reminders():
 @blp.arguments(ReminderSettingsSchema)
 @blp.response(200, ReminderSettingsSchema)
 def put_reminders(values):
-    """Change the daily reminder: time (HH:MM local), channels, quiet hours, pause."""
+    """Change the daily reminder: time (HH:MM local), channels, quiet hours, pause. Settings that could never
+    deliver are refused with 422 naming the field: `channels` empty while not paused, or `webpush` with no
+    device registered (POST /me/push-subscriptions first); `time` inside the quiet hours."""
+    if found := problems(values, device_count(db.session, current_user)):
+        abort(422, message="These reminder settings could never send a reminder.", errors={"json": found})
     # Two first saves at once both insert the patient's row: the second is then made again as a change.
     settings = commit_retrying_on_conflict(db.session, lambda: update_settings(db.session, current_user, values))
     return as_document(settings)

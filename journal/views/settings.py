@@ -11,7 +11,15 @@ from ..accounts import PasswordRejected, change_password
 from ..channels import PushEndpointRefused, PushEndpoints, vapid_public_key
 from ..db import commit_retrying_on_conflict, db, utcnow
 from ..models import Role
-from ..reminders import as_document, save_push_subscription, settings_for, update_settings
+from ..reminders import (
+    as_document,
+    device_count,
+    problems,
+    save_push_subscription,
+    settings_for,
+    update_settings,
+    zone_label,
+)
 from ..schemas import (
     PasswordChangeSchema,
     PushSubscriptionSchema,
@@ -52,13 +60,28 @@ def reminders():
         except ValidationError as error:
             errors = error.messages
         else:
+            errors = problems(loaded, device_count(db.session, current_user))
+        if not errors:
             # Two first saves at once both insert the patient's row: the second is then made again as a change.
             commit_retrying_on_conflict(db.session, lambda: update_settings(db.session, current_user, loaded))
             flash("Reminder settings saved.", "success")
             return redirect(url_for("settings.reminders"))
     return render_template(
-        "patient/reminders.html", values=values, errors=errors, push_key=_push_public_key()
+        "patient/reminders.html",
+        values=values,
+        errors=errors,
+        push_key=_push_public_key(),
+        zone=zone_label(current_user.timezone, utcnow()),
+        contact_url=_contact_url(),
     ), 400 if errors else 200
+
+
+def _contact_url() -> str:
+    """Where the patient changes their time zone: the contact details page (another part of the app builds it,
+    at this path)."""
+    if "people.contact" in current_app.view_functions:
+        return url_for("people.contact")
+    return "/settings/contact"
 
 
 @bp.post("/push-subscriptions")
