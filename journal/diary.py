@@ -124,3 +124,19 @@ def mark_seen(session: Session, reader: User, checkins: list[CheckIn], now: date
             audit.record(reader, "note.seen", checkin.patient_id, f"check-in {checkin.id}")
             count += 1
     return count
+
+
+def unseen_notes(session: Session, patient: Patient) -> list[CheckIn]:
+    """Every check-in of the patient's with a note no one on the care team has opened yet, oldest day first."""
+    return list(
+        session.scalars(
+            select(CheckIn)
+            .where(CheckIn.patient_id == patient.user_id, CheckIn.note != "", CheckIn.note_seen_at.is_(None))
+            .order_by(CheckIn.local_date)
+        )
+    )
+
+
+def mark_all_seen(session: Session, reader: User, patient: Patient, now: datetime) -> int:
+    """Mark notes seen: every unseen note of the patient's, as opened by ``reader`` (each audited); how many."""
+    return mark_seen(session, reader, unseen_notes(session, patient), now)
