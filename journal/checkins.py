@@ -80,6 +80,56 @@ def local_today(user: User, now: datetime) -> date:
     return now.astimezone(ZoneInfo(user.timezone)).date()
 
 
+def long_date(day: date) -> str:
+    """ "Monday 30 November": how the journal names a day to a patient when "today" could mislead."""
+    return day.strftime("%A %-d %B")
+
+
+@dataclass(frozen=True)
+class DayWords:
+    """How the check-in form names the day it is about, so that every question says which day it asks of.
+
+    ``when`` goes inside a question ("today", "yesterday", "on Wednesday 25 November"); ``date_name`` is shown
+    under the heading for today and yesterday (None on the offline form, whose day is only known at Save);
+    ``night`` heads the sleep section, the night that ends on the morning of the day."""
+
+    today: bool
+    when: str
+    date_name: str | None
+    night: str
+    week: str
+
+
+def day_words(day: date, today: date, *, offline: bool = False) -> DayWords:
+    """The words for ``day``'s check-in as seen on ``today``. The offline form is saved on the day Save is
+    pressed, so it says "today" and names no date."""
+    if offline:
+        return DayWords(True, "today", None, "Last night's sleep", "In the last week, have you had any of these?")
+    before = day - timedelta(days=1)
+    if day == today:
+        return DayWords(
+            True,
+            "today",
+            long_date(day),
+            f"Last night's sleep: {before:%A} night into {day:%A}",
+            "In the last week, have you had any of these?",
+        )
+    return DayWords(
+        False,
+        "yesterday" if day == today - timedelta(days=1) else f"on {long_date(day)}",
+        long_date(day) if day == today - timedelta(days=1) else None,
+        f"Sleep: {before:%A} night into {long_date(day)}",
+        f"In the week up to {long_date(day)}, did you have any of these?",
+    )
+
+
+def use_day(checkin: CheckIn) -> date:
+    """The day a check-in's use answers are about: its own day (SUD-R1, the diary day). The form asks "Have you
+    used it today, at any time so far?" or "Did you use it on <that day>?", so use earlier today is recorded
+    today and a back-filled day's answer is about that day."""
+    return checkin.local_date
+
+
 @dataclass(frozen=True)
 class Timing:
     report_mode: ReportMode

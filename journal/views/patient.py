@@ -25,8 +25,10 @@ from ..checkins import (
     URINARY_SYMPTOMS,
     CheckInError,
     StaleCheckIn,
+    day_words,
     get_checkin,
     local_today,
+    long_date,
     missing_days,
     save_checkin,
     sleep_metrics,
@@ -50,11 +52,6 @@ def _day_or_404(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         abort(404)
-
-
-def long_date(day: date) -> str:
-    """ "Monday 30 November": how the journal names a day to a patient when "today" could mislead."""
-    return day.strftime("%A %-d %B")
 
 
 def day_label(day: date, today: date) -> str:
@@ -198,6 +195,7 @@ def _render_form(patient, day: date, today: date, values, errors: dict, existing
         day=day,
         label=day_label(day, today),
         retrospective=day < today,
+        words=day_words(day, today, offline=offline),
         editing=existing is not None,
         offline=offline,
         values=values,
@@ -238,6 +236,7 @@ def _saved_page(checkin: CheckIn, today: date, superseded: bool = False) -> str:
         checkin=checkin,
         label=day_label(checkin.local_date, today),
         date_label=long_date(checkin.local_date),
+        when=day_words(checkin.local_date, today).when,
         superseded=superseded,
         slept=describe_duration(metrics.tst_min) if metrics else None,
         metrics=metrics,

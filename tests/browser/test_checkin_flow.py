@@ -123,10 +123,12 @@ def stored_checkins(live_server, patient: Patient) -> list[Stored]:
 
 # --- Filling in the form, as a patient taps it -------------------------------------------------------------
 
-MOOD = re.compile(r"^Overall, how has your mood been")
-CRAVING = "In the last 24 hours, how strong was your strongest craving?"
-USED = "Did you use it the day before?"
-QUALITY = "How well did you sleep?"
+# Every question names the day it asks about: "today", "yesterday" or "on Wednesday 25 November".
+DAY = r"(today|yesterday|on \w+ \d+ \w+)"
+MOOD = re.compile(r"^Overall, how (has your mood been today|was your mood (yesterday|on \w+ \d+ \w+))\?$")
+CRAVING = re.compile(rf"^How strong was your strongest craving {DAY}\?$")
+USED = re.compile(r"^(Have you used it today, at any time so far|Did you use it (yesterday|on \w+ \d+ \w+))\?$")
+QUALITY = "How well did you sleep that night?"
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,11 @@ def test_patient_checks_in_edits_it_the_same_day_and_fills_in_yesterday(live_ser
     page.get_by_role("link", name="Check in now").tap()
     expect(page).to_have_url(f"{url}/checkin/{today.isoformat()}")
     expect(page.get_by_role("heading", level=1)).to_have_text("Today's check-in")
+    expect(page.locator("#checkin-day")).to_have_text(long_date(today))
+    expect(page.get_by_role("group", name=USED)).to_have_accessible_name("Have you used it today, at any time so far?")
+    expect(page.get_by_role("heading", level=2, name=re.compile("^Last night's sleep"))).to_have_text(
+        f"Last night's sleep: {yesterday:%A} night into {today:%A}"
+    )
     expect(page.locator("input:checked")).to_have_count(0)  # MOOD-R1, CRV-R1: nothing is chosen for the patient
     axe(page)
 
@@ -269,13 +276,19 @@ def test_patient_checks_in_edits_it_the_same_day_and_fills_in_yesterday(live_ser
     expect(page).to_have_url(f"{url}/checkin/{yesterday.isoformat()}")
     expect(page.get_by_role("heading", level=1)).to_have_text("Yesterday's check-in")
     expect(page.get_by_text("Filling in a missed day")).to_be_visible()
-    expect(page.get_by_role("group", name=MOOD)).to_have_accessible_name("Overall, how has your mood been that day?")
+    expect(page.locator("#checkin-day")).to_have_text(long_date(yesterday))
+    expect(page.get_by_role("group", name=MOOD)).to_have_accessible_name("Overall, how was your mood yesterday?")
+    expect(page.get_by_role("group", name=USED)).to_have_accessible_name("Did you use it yesterday?")
+    expect(page.get_by_role("group", name=CRAVING)).to_have_accessible_name(
+        "How strong was your strongest craving yesterday?"
+    )
     fill_checkin(page, mood=4, craving=5, used="Yes", night=NIGHT_BEFORE)
     save(page)
     expect(page).to_have_url(f"{url}/checkin/{yesterday.isoformat()}/saved")
     expect(page.get_by_role("status")).to_have_text(
         f"Your check-in for yesterday is saved. You slept {NIGHT_BEFORE.slept()}."
     )
+    expect(page.locator("dl.facts")).to_contain_text("craving 5 out of 10; used yesterday")
 
     page.get_by_role("link", name="Done").tap()
     recent = page.get_by_role("region", name="Recent check-ins")
