@@ -128,15 +128,19 @@ class DemoPatient:
     urinary_check: bool = False  # KET-R4
     protocol: Protocol = IV
     bp_rise_at: int | None = None  # the given session (from 0) with a >= 40 mmHg systolic rise (SPEC 7.4)
+    # What a newcomer signing in as this patient should meet: today's check-in still to do, and the PHQ-9 and
+    # GAD-7 due today (whose item 9 leads to the crisis screen).
+    open_today: bool = False
 
 
 # Zones chosen to exercise the calendar: northern and southern clock changes, half-hour and 45-minute offsets,
 # and zones without daylight saving. Courses: patient01 responds and remits, patient02 responds and relapses
-# when maintenance lapses (a booster review), patient05 has an open safety alert, patient08 barely responds.
+# when maintenance lapses (a booster review), patient05 has an open safety alert, patient08 barely responds;
+# patient01 has not checked in yet today and has the PHQ-9 and GAD-7 due, so a newcomer sees the blank forms.
 # Most have IV infusions; patient03 and patient05 intranasal esketamine for treatment-resistant depression,
 # patient09 intramuscular injections, patient12 sublingual doses at home.
 DEMO_PATIENTS = [
-    DemoPatient("Avery Brooks", "America/New_York", ["alcohol"], course=Course(18, 13, 0.92)),
+    DemoPatient("Avery Brooks", "America/New_York", ["alcohol"], course=Course(18, 13, 0.92), open_today=True),
     DemoPatient(
         "Jordan Lee", "America/Chicago", ["opioids", "nicotine"],
         course=Course(17, 12, 0.85, maintenance_paused_days=45),
@@ -309,7 +313,7 @@ def treatment_plan(user: User, spec: DemoPatient, number: int, now: datetime) ->
     protocol = spec.protocol
     today = now.astimezone(zone).date()
     start = user.created_at.astimezone(zone).date()
-    first = start + timedelta(days=DAYS_BEFORE_FIRST_SESSION)
+    first = first_weekday(start + timedelta(days=DAYS_BEFORE_FIRST_SESSION))
     induction_until = first + timedelta(days=protocol.induction[-1])
     scheduled = session_days(first, (now + BOOKED_AHEAD).astimezone(zone).date(), protocol)
     starts = {day: session_start(number, spec, zone, first, day) for day in scheduled}
@@ -318,12 +322,20 @@ def treatment_plan(user: User, spec: DemoPatient, number: int, now: datetime) ->
     if paused is not None:  # a lapse: the sessions since were missed, the first one cancelled; a booster is booked
         kept = [d for d in scheduled if d <= induction_until or d < today - timedelta(days=paused)]
         cancelled = [d for d in scheduled if d not in kept and starts[d] <= now][:1]
-        booster = today + timedelta(days=random.Random(5000 + number).randint(2, 5))  # nosec B311 # demo data
+        weekdays = [today + timedelta(days=n) for n in range(2, 6) if (today + timedelta(days=n)).weekday() < 5]
+        booster = random.Random(5000 + number).choice(weekdays)  # nosec B311 # demo data
         starts[booster] = session_start(number, spec, zone, first, booster)
         scheduled = [*kept, booster]
     given = [d for d in scheduled if starts[d] <= now]
     planned = [d for d in scheduled if starts[d] > now and starts[d] <= now + BOOKED_AHEAD][:2]
     return Plan(start, today, given, induction_until, starts, cancelled, planned)
+
+
+def first_weekday(day: date) -> date:
+    """The Monday on or after ``day``: every protocol's clinic days (SPEC 7.1) counted from a Monday fall on
+    weekdays (Monday, Wednesday, Friday for infusions; Monday and Thursday for esketamine), and so do maintenance
+    sessions every 7, 14 or 28 days."""
+    return day + timedelta(days=-day.weekday() % 7)
 
 
 def session_start(number: int, spec: DemoPatient, zone: ZoneInfo, first: date, day: date) -> datetime:
@@ -359,6 +371,8 @@ def seed_history(session: Session, user: User, spec: DemoPatient, number: int, p
             continue
         if rng.random() < 0.02:  # now and then a run of missed days, as in real adherence
             gap_until = day + timedelta(days=rng.randint(2, 6))
+            continue
+        if day == today and spec.open_today:  # left for the newcomer to fill in
             continue
         if day != today and rng.random() > adherence:
             continue
@@ -604,18 +618,26 @@ RECALL_DAYS = 14  # both forms ask about the last two weeks (SPEC 1.2, 2.2)
 RECENT_SAFETY_FORM_AGE = timedelta(minutes=15)  # the open safety alert: a form just in, not yet escalated
 
 
-def form_instants(rng, plan: Plan, zone: ZoneInfo, clinic: Clinic, now: datetime, recent: bool) -> list[datetime]:
+def form_instants(
+    rng, plan: Plan, zone: ZoneInfo, clinic: Clinic, now: datetime, recent: bool, due_today: bool = False
+) -> list[datetime]:
     """When the patient completed their forms: a baseline a few days before the first session (PHQ-R9), then
     on the clinic's cadence (weekly during the series, PHQ-R13), each a day or two late now and then, never
-    within 7 days of the one before (SPEC 1.10) and never after ``now``."""
+    within 7 days of the one before (SPEC 1.10) and never after ``now``. With ``due_today``, the last one was
+    a full interval ago (or a little more), so the next is due today."""
     baseline_day = plan.sessions[0] - timedelta(days=rng.randint(2, 8))
     days = [baseline_day]
     day = baseline_day
-    while (day := day + timedelta(days=1)) <= plan.today:
+    last = plan.today
+    if due_today:
+        last = plan.today - timedelta(days=assessments.interval_days(clinic, plan.induction_until, plan.today))
+    while (day := day + timedelta(days=1)) <= last:
         interval = assessments.interval_days(clinic, plan.induction_until, day)
         due = days[-1] + timedelta(days=interval)
         if day >= due and (rng.random() < 0.6 or day >= due + timedelta(days=2)):
             days.append(day)
+    if due_today and (last - days[-1]).days >= assessments.MIN_GAP.days:
+        days.append(last)  # filled in on the day it was due: the next is due today
     instants: list[datetime] = []
     for day in days:
         at = datetime.combine(day, time(rng.randint(18, 21), rng.randint(0, 59)), tzinfo=zone).astimezone(UTC)
@@ -660,7 +682,9 @@ def seed_questionnaires(
     user, course = patient.user, spec.course
     zone = ZoneInfo(user.timezone)
     weights = {name: [w * rng.uniform(0.6, 1.4) for w in ITEM_WEIGHTS[name]] for name in (PHQ9, GAD7)}
-    instants = form_instants(rng, plan, zone, user.clinic, now, recent=course.item9 == "recent")
+    instants = form_instants(
+        rng, plan, zone, user.clinic, now, recent=course.item9 == "recent", due_today=spec.open_today
+    )
     positive_form = {"baseline": 0, "midcourse": len(instants) // 2, "recent": len(instants) - 1}.get(course.item9)
     for index, completed in enumerate(instants):
         effect = recall_effect(completed.astimezone(zone).date(), plan.sessions)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
-from journal import alerts, checkins, scoring
+from journal import alerts, assessments, checkins, scoring
 from journal.accounts import password_matches
 from journal.db import db
 from journal.demo import DEMO_PATIENTS, patient_email, seed_demo, treatment_plan
@@ -505,3 +505,60 @@ def test_a_session_under_way_at_seeding_is_given_with_what_has_been_measured(app
     record = next(s for s in _given(patient) if _local(s.start, patient) == day)
     assert record.bp_systolic_pre is not None and record.discharge_at is None and record.observation_minutes is None
     assert (record.dissociation_score is None) == (now - record.start < timedelta(minutes=40))
+
+
+# --- What a newcomer meets, and when sessions are (issue 14) -------------------------------------------------------
+
+SEEDINGS = [NOW, *SEED_AT]
+
+
+@pytest.mark.parametrize("now", SEEDINGS, ids=lambda now: now.strftime("%Y%m%dT%H%M"))
+def test_a_demo_patient_has_todays_check_in_to_do_and_the_phq9_due(app, now):
+    """patient01 shows a newcomer the blank check-in and the PHQ-9 (whose item 9 opens the crisis screen)."""
+    seed_demo(db.session, "demo password 1", now)
+    numbered = dict(_numbered())
+    newcomer = numbered[1]
+    assert DEMO_PATIENTS[0].open_today and [n for n, spec in enumerate(DEMO_PATIENTS, 1) if spec.open_today] == [1]
+    today = _local(now, newcomer)
+    assert db.session.scalar(
+        select(CheckIn).where(CheckIn.patient_id == newcomer.user_id, CheckIn.local_date == today)
+    ) is None  # fmt: skip
+    assert assessments.due_instruments(db.session, newcomer, now) == [scoring.PHQ9, scoring.GAD7]
+    # Everyone else keeps their story: today's entry made where the day has begun, and nothing due yet.
+    others_checked_in = sum(
+        db.session.scalar(select(CheckIn).where(CheckIn.patient_id == p.user_id, CheckIn.local_date == _local(now, p)))
+        is not None
+        for n, p in numbered.items()
+        if n != 1
+    )
+    assert others_checked_in >= 1
+
+
+def test_the_newcomers_phq9_was_last_filled_in_a_full_interval_ago(seeded):
+    newcomer = dict(_numbered())[1]
+    last = _forms(newcomer, scoring.PHQ9)[-1]
+    days = (_local(seeded, newcomer) - _local(last.completed_at, newcomer)).days
+    assert 14 <= days <= 20
+
+
+@pytest.mark.parametrize("now", SEEDINGS, ids=lambda now: now.strftime("%Y%m%dT%H%M"))
+def test_demo_sessions_in_the_clinic_fall_in_clinic_hours_on_weekdays_in_the_patients_zone(app, now):
+    """Clinic sessions start 08:00-16:00 on a weekday in the patient's own zone and end by 18:00; doses taken at
+    home (the sublingual protocol after its observed first dose) are in the evening."""
+    seed_demo(db.session, "demo password 1", now)
+    in_clinic = at_home = 0
+    for _, patient in _numbered():
+        zone = ZoneInfo(patient.user.timezone)
+        for record in sessions_of(db.session, patient.user_id):
+            local = record.start.astimezone(zone)
+            where = (patient.user.email, local.isoformat())
+            if record.setting == "home":
+                at_home += 1
+                assert 19 <= local.hour <= 21, where
+                continue
+            in_clinic += 1
+            assert local.weekday() < 5, where
+            assert time(8, 0) <= local.time() <= time(16, 0), where
+            if record.discharge_at is not None:
+                assert record.discharge_at.astimezone(zone).time() <= time(18, 0), where
+    assert in_clinic >= 100 and at_home >= 5
