@@ -177,3 +177,51 @@ def test_the_api_files_use_under_the_day_in_its_path(client, people):
     }
     assert client.put(f"/api/v1/checkins/{today}", json=body, headers=headers).status_code == 201
     assert use_day(_stored(people.pat, today)) == today
+
+
+# --- Read back the same way by the care team's pages, figures and exports --------------------------------------
+# These wait for the readers outside this change (patient_data, export, the clinician's day page) to file use
+# under checkins.use_day instead of the day before; strict, so they fail as soon as that lands and the marks go.
+READERS_PENDING = pytest.mark.xfail(
+    strict=True, reason="the readers still file a check-in's use under the day before (integration pending)"
+)
+
+
+@pytest.fixture
+def pat_used_today(client, people) -> date:
+    """Pat's check-in of today says she drank (2 drinks) earlier today."""
+    headers = bearer(client, people.pat)
+    today = _today(people.pat)
+    use = [{"substance": "alcohol", "used": True, "amount": "2"}]
+    body = {"mood": 5, "cravings": [{"substance": "alcohol", "intensity": 2}], "use": use}
+    assert client.put(f"/api/v1/checkins/{today}", json=body, headers=headers).status_code == 201
+    return today
+
+
+@READERS_PENDING
+def test_the_substance_figures_count_use_on_the_day_it_was_asked_of(people, pat_used_today):
+    from journal import patient_data
+
+    data = patient_data.load(db.session, people.pat.patient, utcnow())
+    assert patient_data.substance_reports(data)["alcohol"] == {pat_used_today: (True, "2")}
+
+
+@READERS_PENDING
+def test_the_fhir_export_dates_use_on_the_day_it_was_asked_of(client, people, pat_used_today):
+    headers = bearer(client, people.alice)
+    bundle = client.get(f"/api/v1/patients/{people.pat.id}/export.fhir.json", headers=headers).get_json(force=True)
+    uses = [
+        entry["resource"]
+        for entry in bundle["entry"]
+        if entry["resource"]["resourceType"] == "Observation"
+        and entry["resource"]["code"]["coding"][0]["code"] == "substance-use"
+    ]
+    assert [(o["effectiveDateTime"], o["valueBoolean"]) for o in uses] == [(pat_used_today.isoformat(), True)]
+
+
+@READERS_PENDING
+def test_the_clinicians_day_page_shows_use_on_that_day_without_shifting_it(client, auth, people, pat_used_today):
+    auth.login(people.alice)
+    page = client.get(f"/clinician/patients/{people.pat.id}/days/{pat_used_today}").get_data(as_text=True)
+    assert "used: 2" in page
+    assert "the day before" not in page
