@@ -33,6 +33,7 @@ from .models import (
     User,
 )
 from .outbox import password_reset_rows, queue_invitation
+from .people import DetailsError, contact_from, first_programme
 
 # argon2id with the library's defaults (RFC 9106 "low memory" profile: 64 MiB, 3 passes).
 _hasher = PasswordHasher()
@@ -569,12 +570,24 @@ class PatientDetails:
     substances: list[str]
     tracks_pain: bool = False
     sleep_detail: bool = True
+    phone: str | None = None  # as typed; stored in E.164 (people.parse_phone)
+    emergency_contact: dict | None = None  # {name, phone}: both or neither
+    sex: str = "unknown"
 
 
 def enrol_patient(
     session: Session, clinician: User, details: PatientDetails, now: datetime, invitation_days: int
 ) -> tuple[User, str]:
-    """Create a patient on ``clinician``'s care team and an invitation; return the patient and the raw token."""
+    """Create a patient on ``clinician``'s care team and an invitation; return the patient and the raw token.
+
+    Raises ``EnrolmentError`` naming the field for a phone number or emergency contact that cannot be saved
+    (``people.parse_phone``) or an e-mail address in use; nothing is written then. The programme's
+    history starts with the programme enrolled with."""
+    try:
+        given = {"phone": details.phone, "emergency_contact": details.emergency_contact}
+        contact = contact_from(given, details.timezone)
+    except DetailsError as error:
+        raise EnrolmentError(error.field, error.message) from None
     email = normalise_email(details.email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise EnrolmentError("email", ADDRESS_UNAVAILABLE)
@@ -588,17 +601,19 @@ def enrol_patient(
     )
     session.add(user)
     session.flush()
-    session.add(
-        Patient(
-            user_id=user.id,
-            substances=list(details.substances),
-            tracks_pain=details.tracks_pain,
-            sleep_detail=details.sleep_detail,
-            enrolled_at=now,
-            enrolled_by_id=clinician.id,
-        )
+    patient = Patient(
+        user_id=user.id,
+        substances=list(details.substances),
+        tracks_pain=details.tracks_pain,
+        sleep_detail=details.sleep_detail,
+        enrolled_at=now,
+        enrolled_by_id=clinician.id,
+        sex=details.sex,
+        **contact,
     )
-    session.flush()  # the care-team row refers to the patient row
+    session.add(patient)
+    session.flush()  # the care-team and history rows refer to the patient row
+    first_programme(session, patient, clinician, now)
     session.add(CareTeamMember(patient_id=user.id, clinician_id=clinician.id, added_at=now))
     token = create_invitation(session, user, clinician, now, invitation_days)
     return user, token

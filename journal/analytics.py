@@ -174,14 +174,42 @@ class SubstanceUseFigures:
         return Abstinence(self.reported_days - self.use_days, self.reported_days).percent
 
 
+# The runs of days on which a substance was in the programme: first and last day, both included; None for a run
+# still going (journal/people.py ``substance_periods`` makes them from the programme's history).
+Period = tuple[date, date | None]
+
+
+def in_periods(day: date, periods: Sequence[Period]) -> bool:
+    return any(first <= day and (last is None or day <= last) for first, last in periods)
+
+
+def shift_periods(periods: Mapping[str, Sequence[Period]], days: int) -> dict[str, list[Period]]:
+    """The same runs moved by ``days``: for reports filed under another day than the one they were asked on
+    (a check-in's use answer is about the day before it: -1)."""
+    step = timedelta(days=days)
+    return {
+        code: [(first + step, None if last is None else last + step) for first, last in runs]
+        for code, runs in periods.items()
+    }
+
+
 def substance_use(
-    reports: Mapping[str, Mapping[date, tuple[bool, str | None]]], sex: str | None = None
+    reports: Mapping[str, Mapping[date, tuple[bool, str | None]]],
+    sex: str | None = None,
+    periods: Mapping[str, Sequence[Period]] | None = None,
 ) -> list[SubstanceUseFigures]:
     """Per substance (in the order given): ``reports[substance]`` maps each day that has a report of it to (used,
-    amount). A day without a report of a substance counts for neither its use nor its abstinent days."""
+    amount). A day without a report of a substance counts for neither its use nor its abstinent days.
+
+    With ``periods`` (the programme's history, in the reports' days), a substance's days count only while it was
+    in the programme: from the day it entered, not before, and not after it left (a back-filled day from before
+    it was added, answered on today's form, is not its day). A substance with no period counts no day."""
     threshold = HEAVY_DRINKS.get(sex or "unknown", HEAVY_DRINKS["unknown"])
     figures = []
     for substance, days in reports.items():
+        if periods is not None:
+            runs = periods.get(substance, ())
+            days = {day: report for day, report in days.items() if in_periods(day, runs)}
         used = [amount for was_used, amount in days.values() if was_used]
         heavy = amounts = None
         if substance == "alcohol":

@@ -14,6 +14,7 @@ from werkzeug.datastructures import MultiDict
 from .accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, TOO_LONG, TOO_SHORT
 from .checkins import CRAVING_FREQUENCIES, SIDE_EFFECTS, URINARY_SYMPTOMS
 from .models import SUBSTANCES, Role
+from .people import PHONE_MAX_LENGTH, SEXES, emergency_contact
 from .sleep import QUALITIES, resolve_clock_times
 from .vitals import vitals_warnings
 
@@ -105,17 +106,99 @@ class PasswordSchema(StrictSchema):
     password = PasswordField()
 
 
+PHONE_HELP = (
+    "As the person writes it: a number without a country code is read in the country of the patient's time zone; "
+    "start another country's number with + and its code. Stored and returned in E.164, e.g. +13125550123; an "
+    "empty string or null removes it."
+)
+
+
+def _phone_number(**kwargs) -> fields.String:
+    """A phone number as typed; journal/people.py reads it (in the patient's country) and refuses what cannot
+    be called, naming the field."""
+    return fields.String(
+        allow_none=True,
+        validate=validate.Length(max=PHONE_MAX_LENGTH, error=f"Keep the number under {PHONE_MAX_LENGTH} characters."),
+        metadata={"description": PHONE_HELP},
+        **kwargs,
+    )
+
+
+class EmergencyContactSchema(StrictSchema):
+    """The person to call in a crisis, whom the patient named: a name and a phone number, both or neither."""
+
+    name = fields.String(
+        allow_none=True, validate=validate.Length(max=120, error="Give a name of at most 120 characters.")
+    )
+    phone = _phone_number()
+
+
+def _emergency_contact(**kwargs) -> fields.Nested:
+    return fields.Nested(
+        EmergencyContactSchema,
+        allow_none=True,
+        metadata={"description": "{name, phone}: both or neither; null (or both empty) removes it."},
+        **kwargs,
+    )
+
+
+def _sex(**kwargs) -> fields.String:
+    return fields.String(
+        validate=validate.OneOf(list(SEXES), error="Choose one of the options."),
+        metadata={"description": "male, female, other or unknown: the heavy-drinking threshold depends on it."},
+        **kwargs,
+    )
+
+
+def _substances(**kwargs) -> fields.List:
+    return fields.List(
+        fields.String(validate=validate.OneOf(list(SUBSTANCES), error="Unknown substance.")),
+        validate=validate.Length(max=len(SUBSTANCES)),
+        **kwargs,
+    )
+
+
 class PatientEnrolmentSchema(StrictSchema):
     name = _name_field()
     email = fields.Email(required=True, validate=validate.Length(max=254))
     timezone = TimezoneField(required=True)
-    substances = fields.List(
-        fields.String(validate=validate.OneOf(list(SUBSTANCES), error="Unknown substance.")),
-        load_default=list,
-        validate=validate.Length(max=len(SUBSTANCES)),
-    )
+    substances = _substances(load_default=list)
     tracks_pain = StrictBoolean(load_default=False)
     sleep_detail = StrictBoolean(load_default=True)
+    phone = _phone_number(load_default=None)
+    emergency_contact = _emergency_contact(load_default=None)
+    sex = _sex(load_default="unknown")
+
+    @validates("substances")
+    def _no_repeats(self, value: list[str], **_kwargs) -> None:
+        if len(set(value)) != len(value):
+            raise ValidationError("List each substance once.")
+
+
+class MeUpdateSchema(StrictSchema):
+    """PATCH /api/v1/me (a patient): any of these; a field left out is left as it is. ``language`` is not
+    offered yet, so it is refused as an unknown field."""
+
+    timezone = TimezoneField(metadata={"description": "An IANA zone; reminders follow it."})
+    phone = _phone_number()
+    emergency_contact = _emergency_contact()
+
+
+class PatientUpdateSchema(MeUpdateSchema):
+    """PATCH /api/v1/patients/{id} (the care team), and the care team's Edit details page: the patient's details
+    and programme. Any of these; a field left out is left as it is. A programme change is kept in its history."""
+
+    sex = _sex()
+    substances = _substances(metadata={"description": "The substances the check-in asks about, each once."})
+    tracks_pain = StrictBoolean()
+    sleep_detail = StrictBoolean()
+    urinary_check = StrictBoolean(metadata={"description": "The weekly urinary check (while dosing repeatedly)."})
+    induction_until = fields.Date(
+        allow_none=True,
+        validate=validate.Range(date(2000, 1, 1), date(2099, 12, 31), error="Give a date between 2000 and 2099."),
+        error_messages={"invalid": "Give a date such as 2026-03-20, or leave it empty."},
+        metadata={"description": "The last day of the induction series, or null."},
+    )
 
     @validates("substances")
     def _no_repeats(self, value: list[str], **_kwargs) -> None:
@@ -142,12 +225,26 @@ class TokenSchema(Schema):
     expires_at = fields.AwareDateTime(required=True)
 
 
+def _patient_of(user):
+    return user.patient if user.role == Role.PATIENT else None
+
+
 class MeSchema(Schema):
     id = fields.Integer(required=True)
     role = fields.String(required=True)
     name = fields.String(required=True)
     email = fields.String(required=True)
     timezone = fields.String(required=True)
+    phone = fields.Function(
+        lambda user: _patient_of(user).phone if _patient_of(user) else None,
+        allow_none=True,
+        metadata={"description": "A patient's phone (E.164); null for staff or when none is given."},
+    )
+    emergency_contact = fields.Function(
+        lambda user: emergency_contact(_patient_of(user)) if _patient_of(user) else None,
+        allow_none=True,
+        metadata={"description": "A patient's emergency contact {name, phone}, or null."},
+    )
 
 
 class ClinicianRefSchema(Schema):
@@ -166,6 +263,21 @@ class PatientSchema(Schema):
     enrolled_at = fields.AwareDateTime(required=True)
     activated = fields.Function(lambda patient: patient.user.activated_at is not None, required=True)
     care_team = fields.List(fields.Nested(ClinicianRefSchema), attribute="clinicians", required=True)
+    phone = fields.String(allow_none=True, metadata={"description": "E.164, e.g. +13125550123; null if none."})
+    emergency_contact = fields.Function(
+        emergency_contact, allow_none=True, metadata={"description": "{name, phone (E.164)}, or null."}
+    )
+    sex = fields.String(required=True, metadata={"description": "male, female, other or unknown"})
+    urinary_check = fields.Boolean()
+    induction_until = fields.Date(allow_none=True)
+
+
+class PatientDetailSchema(PatientSchema):
+    """One patient (GET and PATCH /api/v1/patients/{id})."""
+
+    unseen_notes = fields.Integer(
+        required=True, metadata={"description": "Check-in notes no one on the care team has opened yet."}
+    )
 
 
 class EnrolledPatientSchema(PatientSchema):
@@ -179,7 +291,8 @@ class ActivatedSchema(Schema):
 
 def form_input(schema: Schema, form: MultiDict) -> dict:
     """An HTML form's fields in the shape the schema expects: lists from repeated fields, unticked boxes as
-    false, and the CSRF token left out (it was checked before the view ran)."""
+    false, a nested object from the fields named after it (``emergency_contact_name``), and the CSRF token left
+    out (it was checked before the view ran)."""
     data: dict = {}
     for name, field in schema.fields.items():
         if field.dump_only:
@@ -187,6 +300,11 @@ def form_input(schema: Schema, form: MultiDict) -> dict:
         key = field.data_key or name
         if isinstance(field, fields.List):
             data[key] = form.getlist(key)
+        elif isinstance(field, fields.Nested) and not field.many:
+            # One group of the form's fields, named ``<group>_<member>`` (emergency_contact_name ...).
+            members = {name: f"{key}_{name}" for name in field.schema.fields}
+            if any(name in form for name in members.values()):
+                data[key] = {member: form.get(name, "") for member, name in members.items()}
         elif isinstance(field, fields.Boolean):
             data[key] = key in form
         elif key in form:
@@ -649,6 +767,16 @@ class BaselineSchema(StrictSchema):
 class AlertOutSchema(Schema):
     id = fields.Integer(required=True)
     patient_id = fields.Integer(required=True)
+    patient_phone = fields.Function(
+        lambda alert: alert.patient.phone,
+        allow_none=True,
+        metadata={"description": "How to reach the patient: their phone in E.164, or null if none is recorded."},
+    )
+    emergency_contact = fields.Function(
+        lambda alert: emergency_contact(alert.patient),
+        allow_none=True,
+        metadata={"description": "The patient's emergency contact {name, phone}, or null."},
+    )
     kind = fields.String(required=True)
     severity = fields.String(required=True)
     reason = fields.String(required=True)
@@ -959,3 +1087,48 @@ class PasswordChangeSchema(StrictSchema):
         error_messages={"required": "Enter your current password."},
     )
     new_password = PasswordField()
+
+
+# --- People: contact details, time zone and programme (journal/people.py) -----------------------------------
+
+DETAIL_FORM_BOXES = ("tracks_pain", "sleep_detail", "urinary_check")
+
+
+def details_form_input(form: MultiDict, *, care_team: bool) -> dict:
+    """The details form as MeUpdateSchema (the patient's page) or PatientUpdateSchema (the care team's) input.
+    Every field of the page is sent, so each is set: an empty phone removes it, an unticked box is false."""
+    data: dict = {
+        "timezone": form.get("timezone", ""),
+        "phone": form.get("phone", ""),
+        "emergency_contact": {
+            "name": form.get("emergency_contact_name", ""),
+            "phone": form.get("emergency_contact_phone", ""),
+        },
+    }
+    if care_team:
+        data["sex"] = form.get("sex", "")
+        data["substances"] = form.getlist("substances")
+        data.update({name: name in form for name in DETAIL_FORM_BOXES})
+        data["induction_until"] = (form.get("induction_until") or "").strip() or None
+    return data
+
+
+def flat_errors(messages: dict) -> dict[str, list[str]]:
+    """Schema errors keyed by the form's field names: the emergency contact's as ``emergency_contact_name`` and
+    ``emergency_contact_phone``, a list's item errors under the list's name."""
+    flat: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        if key == "emergency_contact" and isinstance(value, dict):
+            for member, member_messages in value.items():
+                flat[f"{key}_{member}"] = _messages(member_messages)
+        else:
+            flat[key] = _messages(value)
+    return flat
+
+
+def _messages(value) -> list[str]:
+    if isinstance(value, dict):
+        return [message for inner in value.values() for message in _messages(inner)]
+    if isinstance(value, list):
+        return [message for inner in value for message in _messages(inner)]
+    return [str(value)]

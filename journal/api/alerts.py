@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE
+from sqlalchemy.orm import selectinload
 
 from .. import audit
 from ..access import alert_in_path_required, alerts_for, get_alert_or_404, open_alerts_for
@@ -25,14 +26,16 @@ LIST_LIMIT = 500
 @blp.response(200, AlertOutSchema(many=True))
 def list_alerts(args):
     """Alerts about the caller's patients: the open ones by severity then age (``status=open``, the
-    default), or every alert, newest first (``status=all``, at most 500)."""
+    default), or every alert, newest first (``status=all``, at most 500); each with the patient's phone and
+    emergency contact, to reach them."""
     audit.record(current_user, "alert.list", detail=args["status"])
     db.session.commit()
     if args["status"] == "open":
         query = open_alerts_for(current_user)
     else:
         query = alerts_for(current_user).order_by(Alert.created_at.desc(), Alert.id.desc())
-    return db.session.scalars(query.limit(LIST_LIMIT)).all()
+    # The patients' phones come in one more statement, not one per alert.
+    return db.session.scalars(query.options(selectinload(Alert.patient)).limit(LIST_LIMIT)).all()
 
 
 @blp.route("/<id:alert_id>/ack", methods=["POST"])

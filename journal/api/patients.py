@@ -11,8 +11,9 @@ from ..access import get_patient_or_404, patient_list
 from ..accounts import EnrolmentError, PatientDetails, enrol_patient
 from ..db import commit_retrying_on_conflict, db, utcnow
 from ..links import invitation_url
-from ..models import Role, User
-from ..schemas import EnrolledPatientSchema, PatientEnrolmentSchema, PatientSchema
+from ..models import Patient, Role, User
+from ..people import DetailsError, unseen_notes
+from ..schemas import EnrolledPatientSchema, PatientDetailSchema, PatientEnrolmentSchema, PatientSchema
 from ..security import roles_required
 
 blp = Blueprint(
@@ -36,13 +37,18 @@ def list_patients():
 @blp.arguments(PatientEnrolmentSchema)
 @blp.response(201, EnrolledPatientSchema)
 def enrol(details):
-    """Enrol a patient on the caller's care team; the response carries their single-use invitation link."""
+    """Enrol a patient on the caller's care team; the response carries their single-use invitation link.
+
+    ``phone`` (and the emergency contact's) is read in the country of ``timezone`` unless it starts with + and
+    a country code; a number that cannot be called is a 422 naming the field, an address in use a 409."""
     try:
         # A simultaneous enrolment of the same e-mail that commits first makes this one a sequential duplicate.
         patient, token = commit_retrying_on_conflict(db.session, lambda: _enrol(details))
     except EnrolmentError as error:
         db.session.rollback()
-        abort(409, message=error.message, errors={"json": {error.field: [error.message]}})
+        if error.field == "email":
+            abort(409, message=error.message, errors={"json": {error.field: [error.message]}})
+        abort(422, message=error.message, errors={"json": DetailsError(error.field, error.message).json_errors})
     enrolled = patient.patient
     enrolled.invitation_url = invitation_url(token)  # shown once in this response; only the hash is stored
     return enrolled
@@ -58,9 +64,16 @@ def _enrol(details: dict) -> tuple[User, str]:
     return patient, token
 
 
+def with_unseen_notes(patient: Patient) -> Patient:
+    """The patient with ``unseen_notes`` counted, for PatientDetailSchema."""
+    patient.unseen_notes = unseen_notes(db.session, patient.user_id)
+    return patient
+
+
 @blp.route("/<id:patient_id>", methods=["GET"])
 @roles_required(Role.CLINICIAN)
-@blp.response(200, PatientSchema)
+@blp.response(200, PatientDetailSchema)
 def get_patient(patient_id: int):
-    """One patient, if they are on the caller's care team (otherwise 404)."""
-    return get_patient_or_404(current_user, patient_id)
+    """One patient, if they are on the caller's care team (otherwise 404): with their phone, emergency contact,
+    sex, time zone and how many check-in notes the care team has not yet opened."""
+    return with_unseen_notes(get_patient_or_404(current_user, patient_id))

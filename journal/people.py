@@ -1,0 +1,400 @@
+"""People: how the care team reaches a patient (phone, emergency contact), the patient's time zone and sex, and
+the programme (what the daily check-in asks) with its history.
+
+Plain domain functions: no Flask. Input has been through a schema (types, lengths, the list of zones); what a
+schema cannot judge alone is judged here and refused with ``DetailsError`` naming the field: a phone number,
+which is read in the region of the patient's time zone.
+
+Phone numbers are parsed with ``phonenumbers`` (Google's libphonenumber metadata) and stored in E.164
+("+16175550123"). A number written with a leading + or 00 is international; one without is read as a number of
+the country of the patient's time zone (America/Chicago: the United States; Europe/London: the United Kingdom),
+found in the IANA zone table, and of ``DEFAULT_REGION`` (the United States) for a zone that names no country
+(UTC, Etc/GMT+5).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from phonenumbers import NumberParseException, ValidationResult
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .models import SUBSTANCES, CheckIn, Patient, ProgrammeChange, User
+
+DEFAULT_REGION = "US"
+
+# SUD-R3's heavy-drinking threshold and AUDIT-C's cut-off depend on it; "unknown" until someone records it.
+SEXES: dict[str, str] = {"female": "Female", "male": "Male", "other": "Other", "unknown": "Not recorded"}
+
+PHONE_MAX_LENGTH = 40  # what a person types, spaces and brackets included; stored E.164 is at most 16
+
+PHONE_LETTERS = "Use digits only, with spaces, brackets or dashes if you like (letters are not read)."
+PHONE_NOT_A_NUMBER = "Enter a phone number, such as 312 555 0123, or +44 7700 900123 for another country."
+PHONE_TOO_SHORT = "This number is too short. Check it has every digit, with the area code."
+PHONE_TOO_LONG = "This number is too long. Check it for extra digits."
+PHONE_BAD_COUNTRY = "The country code is not right. Start a number from another country with + and its code."
+PHONE_INVALID = "This is not a number that can be called. Check the digits and the area code."
+CONTACT_BOTH = "Give both the name and the phone number of the emergency contact, or neither."
+
+_PHONE_CHARACTERS = re.compile(r"^[0-9+()./ \-\u00a0]*$")
+
+
+class DetailsError(ValueError):
+    """A detail that cannot be saved: ``field`` names it as the forms do ("phone", "emergency_contact_phone"),
+    ``message`` says what to do; ``json_errors`` names it as the API does."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+    @property
+    def json_errors(self) -> dict:
+        group, _, member = self.field.partition("_contact_")
+        if member:  # emergency_contact_phone -> {"emergency_contact": {"phone": [...]}}
+            return {f"{group}_contact": {member: [self.message]}}
+        return {self.field: [self.message]}
+
+
+# --- Phone numbers --------------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _zone_countries() -> dict[str, str]:
+    """Each IANA zone's country, from the zone table (zone.tab) that comes with the time zone data."""
+    text = None
+    try:
+        text = importlib.resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError, OSError):
+        system = Path("/usr/share/zoneinfo/zone.tab")
+        text = system.read_text(encoding="utf-8") if system.exists() else ""
+    countries = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            parts = line.split("\t")
+            if len(parts) >= 3:
+                countries[parts[2]] = parts[0]
+    return countries
+
+
+def region_for_zone(zone: str | None) -> str:
+    """The country (ISO 3166 code) a number without a country code is read in, for a patient in ``zone``."""
+    region = _zone_countries().get(zone or "")
+    if region and region in phonenumbers.SUPPORTED_REGIONS:
+        return region
+    return DEFAULT_REGION
+
+
+def parse_phone(text: str | None, region: str = DEFAULT_REGION, field: str = "phone") -> str | None:
+    """A phone number as typed, in E.164; None for nothing typed. Raises ``DetailsError`` for text that is not
+    a number that can be called (letters, too short or too long, an unknown country code, no such number)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if len(text) > PHONE_MAX_LENGTH or not _PHONE_CHARACTERS.match(text):
+        raise DetailsError(field, PHONE_LETTERS if re.search(r"[A-Za-z]", text) else PHONE_NOT_A_NUMBER)
+    if not re.search(r"\d", text):
+        raise DetailsError(field, PHONE_NOT_A_NUMBER)
+    try:
+        number = phonenumbers.parse(text, region)
+    except NumberParseException as error:
+        raise DetailsError(field, _parse_problem(error)) from None
+    possible = phonenumbers.is_possible_number_with_reason(number)
+    if possible == ValidationResult.TOO_SHORT:
+        raise DetailsError(field, PHONE_TOO_SHORT)
+    if possible == ValidationResult.TOO_LONG:
+        raise DetailsError(field, PHONE_TOO_LONG)
+    if possible == ValidationResult.INVALID_COUNTRY_CODE:
+        raise DetailsError(field, PHONE_BAD_COUNTRY)
+    if possible != ValidationResult.IS_POSSIBLE or not phonenumbers.is_valid_number(number):
+        raise DetailsError(field, PHONE_INVALID)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _parse_problem(error: NumberParseException) -> str:
+    if error.error_type == NumberParseException.INVALID_COUNTRY_CODE:
+        return PHONE_BAD_COUNTRY
+    if error.error_type in (NumberParseException.TOO_SHORT_NSN, NumberParseException.TOO_SHORT_AFTER_IDD):
+        return PHONE_TOO_SHORT
+    if error.error_type == NumberParseException.TOO_LONG:
+        return PHONE_TOO_LONG
+    return PHONE_NOT_A_NUMBER
+
+
+def display_phone(e164: str | None, zone: str | None = None) -> str:
+    """A stored number as people write it: nationally for the patient's own country, internationally else."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return e164
+    national = phonenumbers.region_code_for_number(number) == region_for_zone(zone)
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if national else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(number, style)
+
+
+# --- Contact details, time zone and sex -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Contact:
+    phone: str | None
+    emergency_name: str | None
+    emergency_phone: str | None
+
+
+def emergency_contact(patient: Patient) -> dict | None:
+    """The emergency contact as the API gives it: {name, phone} or None."""
+    if not patient.emergency_contact_name and not patient.emergency_contact_phone:
+        return None
+    return {"name": patient.emergency_contact_name, "phone": patient.emergency_contact_phone}
+
+
+def contact_from(values: dict, zone: str) -> dict:
+    """The contact fields among ``values`` (as the schemas load them) as columns of ``Patient``, phones parsed
+    in ``zone``'s country. Only the fields given are returned: a field left out is left as it is. An emergency
+    contact is both a name and a number, or neither (None, or both empty, removes it)."""
+    region = region_for_zone(zone)
+    columns: dict = {}
+    if "phone" in values:
+        columns["phone"] = parse_phone(values["phone"], region, "phone")
+    if "emergency_contact" in values:
+        contact = values["emergency_contact"] or {}
+        name = (contact.get("name") or "").strip()
+        phone_text = (contact.get("phone") or "").strip()
+        if bool(name) != bool(phone_text):
+            raise DetailsError("emergency_contact_name" if not name else "emergency_contact_phone", CONTACT_BOTH)
+        columns["emergency_contact_name"] = name or None
+        columns["emergency_contact_phone"] = parse_phone(phone_text, region, "emergency_contact_phone")
+    return columns
+
+
+DETAIL_NAMES = {
+    "timezone": "time zone",
+    "phone": "phone",
+    "emergency_contact": "emergency contact",
+    "sex": "sex",
+    "substances": "substances",
+    "tracks_pain": "pain",
+    "sleep_detail": "sleep diary",
+    "urinary_check": "urinary check",
+    "induction_until": "induction end",
+}
+PROGRAMME_FIELDS = ("substances", "tracks_pain", "sleep_detail")
+_PATIENT_FIELDS = ("sex", "urinary_check", "induction_until")
+
+
+def update_details(session: Session, patient: Patient, values: dict, by: User, now: datetime) -> list[str]:
+    """Apply the details given in ``values`` (any of timezone, phone, emergency_contact, sex, the programme's
+    substances, tracks_pain and sleep_detail, urinary_check, induction_until); the names of those that changed,
+    in a fixed order. Raises ``DetailsError`` before changing anything. A programme change is recorded in the
+    programme history (``set_programme``); a new time zone moves the reminders, which are read in it."""
+    zone = values.get("timezone", patient.user.timezone)
+    contact = contact_from(values, zone)  # every check first: nothing is half-written
+    changed: list[str] = []
+    if "timezone" in values and values["timezone"] != patient.user.timezone:
+        patient.user.timezone = values["timezone"]
+        changed.append("timezone")
+    if "phone" in contact and contact["phone"] != patient.phone:
+        patient.phone = contact["phone"]
+        changed.append("phone")
+    if "emergency_contact_name" in contact:
+        new = (contact["emergency_contact_name"], contact["emergency_contact_phone"])
+        if new != (patient.emergency_contact_name, patient.emergency_contact_phone):
+            patient.emergency_contact_name, patient.emergency_contact_phone = new
+            changed.append("emergency_contact")
+    for name in _PATIENT_FIELDS:
+        if name in values and getattr(patient, name) != values[name]:
+            setattr(patient, name, values[name])
+            changed.append(name)
+    programme = {name: values[name] for name in PROGRAMME_FIELDS if name in values}
+    changed += set_programme(session, patient, programme, by, now)
+    if changed:
+        patient.data_version = (patient.data_version or 0) + 1  # charts and figures are cached under it
+    return [name for name in DETAIL_NAMES if name in changed]
+
+
+def unseen_notes(session: Session, patient_id: int) -> int:
+    """How many of the patient's check-in notes no one on the care team has opened yet (diary.note_unseen)."""
+    return session.scalar(
+        select(func.count())
+        .select_from(CheckIn)
+        .where(CheckIn.patient_id == patient_id, CheckIn.note != "", CheckIn.note_seen_at.is_(None))
+    )
+
+
+# --- The programme and its history ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Programme:
+    """What the daily check-in asks: each substance's craving and use, pain, the sleep diary."""
+
+    substances: tuple[str, ...]
+    tracks_pain: bool
+    sleep_detail: bool
+
+    @classmethod
+    def of(cls, record: Patient | ProgrammeChange) -> Programme:
+        return cls(tuple(record.substances or ()), bool(record.tracks_pain), bool(record.sleep_detail))
+
+
+def first_programme(session: Session, patient: Patient, by: User | None, now: datetime) -> ProgrammeChange:
+    """The history's first row, at enrolment: the programme the patient starts with."""
+    return _history_row(session, patient, by.id if by is not None else None, now)
+
+
+def _history_row(session: Session, patient: Patient, by_id: int | None, at: datetime) -> ProgrammeChange:
+    row = ProgrammeChange(
+        patient_id=patient.user_id,
+        effective_at=at,
+        changed_by_id=by_id,
+        substances=list(patient.substances),
+        tracks_pain=patient.tracks_pain,
+        sleep_detail=patient.sleep_detail,
+    )
+    session.add(row)
+    return row
+
+
+def set_programme(session: Session, patient: Patient, values: dict, by: User | None, now: datetime) -> list[str]:
+    """Set any of ``substances``, ``tracks_pain`` and ``sleep_detail``; when something changed, append a history
+    row (the whole programme, effective ``now``, by ``by``) and return the names that changed. Substances keep
+    the order the programme lists them in (``SUBSTANCES``)."""
+    if "substances" in values:
+        values = {**values, "substances": [code for code in SUBSTANCES if code in set(values["substances"])]}
+    changed = [name for name in PROGRAMME_FIELDS if name in values and _differs(getattr(patient, name), values[name])]
+    if not changed:
+        return []
+    if session.scalar(select(ProgrammeChange.id).where(ProgrammeChange.patient_id == patient.user_id)) is None:
+        # A patient made without a history row (before it was kept): the programme until now is its first row.
+        _history_row(session, patient, patient.enrolled_by_id, patient.enrolled_at)
+    for name in changed:
+        setattr(patient, name, list(values[name]) if name == "substances" else values[name])
+    _history_row(session, patient, by.id if by is not None else None, now)
+    return changed
+
+
+def _differs(old, new) -> bool:
+    if isinstance(old, list | tuple) or isinstance(new, list | tuple):
+        return set(old or []) != set(new or [])  # the same substances in another order are the same programme
+    return old != new
+
+
+def programme_history(session: Session, patient: Patient) -> list[ProgrammeChange]:
+    """The programme's history, oldest first. A patient enrolled before history was kept, and never changed
+    since, has none stored: their programme since enrolment stands in as one unsaved row."""
+    rows = list(
+        session.scalars(
+            select(ProgrammeChange)
+            .where(ProgrammeChange.patient_id == patient.user_id)
+            .order_by(ProgrammeChange.effective_at, ProgrammeChange.id)
+        )
+    )
+    if rows:
+        return rows
+    return [
+        ProgrammeChange(
+            patient_id=patient.user_id,
+            effective_at=patient.enrolled_at,
+            changed_by_id=patient.enrolled_by_id,
+            substances=list(patient.substances),
+            tracks_pain=patient.tracks_pain,
+            sleep_detail=patient.sleep_detail,
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One row of the history as the care team reads it."""
+
+    effective_at: datetime
+    by: str  # who made the change ("" when not known)
+    changes: tuple[str, ...]  # what changed, in words; at enrolment what the programme was
+
+
+def _names(codes) -> str:
+    return ", ".join(SUBSTANCES.get(code, code) for code in codes)
+
+
+def describe_history(rows: Sequence[ProgrammeChange], names: dict[int, str]) -> list[HistoryEntry]:
+    """The history in words, newest first: what each row changed from the one before (``names`` maps a user's
+    id to their name)."""
+    entries = []
+    previous: Programme | None = None
+    for row in rows:
+        current = Programme.of(row)
+        if previous is None:
+            changes = [
+                f"Substances: {_names(current.substances) or 'none'}",
+                f"Pain: {'tracked' if current.tracks_pain else 'not tracked'}",
+                f"Sleep diary: {'tracked' if current.sleep_detail else 'not tracked'}",
+            ]
+        else:
+            changes = []
+            added = [c for c in current.substances if c not in previous.substances]
+            removed = [c for c in previous.substances if c not in current.substances]
+            if added:
+                changes.append(f"Started tracking {_names(added)}")
+            if removed:
+                changes.append(f"Stopped tracking {_names(removed)}")
+            if current.tracks_pain != previous.tracks_pain:
+                changes.append("Started tracking pain" if current.tracks_pain else "Stopped tracking pain")
+            if current.sleep_detail != previous.sleep_detail:
+                changes.append("Started the sleep diary" if current.sleep_detail else "Stopped the sleep diary")
+        entries.append(HistoryEntry(row.effective_at, names.get(row.changed_by_id or 0, ""), tuple(changes)))
+        previous = current
+    return list(reversed(entries))
+
+
+def programme_on(rows: Sequence[ProgrammeChange], day: date, zone: ZoneInfo) -> Programme | None:
+    """The programme in force on the patient's local ``day``: as set by the last change made on or before that
+    day (of several changes on one day, the last); None before the first."""
+    found = None
+    for row in sorted(rows, key=lambda r: (r.effective_at, r.id or 0)):
+        if row.effective_at.astimezone(zone).date() <= day:
+            found = Programme.of(row)
+    return found
+
+
+Period = tuple[date, date | None]  # first and last local day, both included; None: still in the programme
+
+
+def substance_periods(rows: Sequence[ProgrammeChange], zone: ZoneInfo) -> dict[str, list[Period]]:
+    """For each substance ever in the programme, the runs of local days on which it was in force (as
+    ``programme_on`` sees them): from the day of the change that added it to the day before the one that
+    removed it. A substance added and removed on the same day has no day of its own."""
+    by_day: list[tuple[date, Programme]] = []
+    for row in sorted(rows, key=lambda r: (r.effective_at, r.id or 0)):
+        day = row.effective_at.astimezone(zone).date()
+        if by_day and by_day[-1][0] == day:
+            by_day[-1] = (day, Programme.of(row))  # the last change of a day is the one in force that day
+        else:
+            by_day.append((day, Programme.of(row)))
+    periods: dict[str, list[Period]] = {}
+    open_since: dict[str, date] = {}
+    for day, programme in by_day:
+        for code in list(open_since):
+            if code not in programme.substances:
+                periods.setdefault(code, []).append((open_since.pop(code), day - timedelta(days=1)))
+        for code in programme.substances:
+            open_since.setdefault(code, day)
+    for code, since in open_since.items():
+        periods.setdefault(code, []).append((since, None))
+    return periods
+
+
+def substance_started(rows: Sequence[ProgrammeChange], zone: ZoneInfo) -> dict[str, date]:
+    """The local day each substance now in the programme started its current run in it."""
+    return {code: runs[-1][0] for code, runs in substance_periods(rows, zone).items() if runs[-1][1] is None}
