@@ -31,26 +31,49 @@ def mood_progress_summary(points: list[tuple[date, int]], today: date) -> str:
     return sentence + "."
 
 
-def mood_progress_png(points: list[tuple[date, int]], today: date, days: int) -> bytes:
+# The patient's own mood chart ("My progress" on the home page), drawn for a phone. The card it sits in is 294 CSS
+# px wide on a phone 360 px wide (main and card padding, 1rem each side, and the card's border), so at
+# PROGRESS_CSS it is shown at its own size there and on anything wider, never scaled down; the picture holds
+# PROGRESS_SCALE device pixels for each CSS pixel (phones are 2x to 3x). Text is PROGRESS_FONT_PT points: 11 pt at
+# 96 CSS px an inch is 14.7 px, no smaller than the patient pages' small print (0.9rem = 14.4 px).
+PROGRESS_CSS = (288, 180)  # CSS px: the width and height the home page gives the image
+PROGRESS_SCALE = 3
+PROGRESS_FONT_PT = 11
+
+
+def mood_progress_figure(points: list[tuple[date, int]], today: date, days: int) -> Figure:
     """A small chart of daily mood (0 worst .. 10 best) over the last ``days`` days; missing days stay gaps."""
-    figure = Figure(figsize=(4.2, 1.8), dpi=96)
-    axes = figure.add_axes((0.1, 0.2, 0.86, 0.72))
+    css_ppi = 96
+    figure = Figure(
+        figsize=(PROGRESS_CSS[0] / css_ppi, PROGRESS_CSS[1] / css_ppi),
+        dpi=css_ppi * PROGRESS_SCALE,
+        layout="constrained",  # room for every label, measured: nothing is cut off at the edges
+    )
+    axes = figure.add_subplot()
     start = today - timedelta(days=days - 1)
     by_day = dict(points)
     xs = [start + timedelta(days=n) for n in range(days)]
     ys = [by_day.get(day, float("nan")) for day in xs]
-    axes.plot(xs, ys, color=BLUE, linewidth=2, marker="o", markersize=3)
+    # Not clipped at the axes: a dot on the first day or at 10 is drawn whole.
+    axes.plot(xs, ys, color=BLUE, linewidth=2, marker="o", markersize=4, gid="mood", clip_on=False)
     axes.set_ylim(-0.5, 10.5)
-    axes.set_yticks([0, 5, 10], labels=["0 worst", "5", "10 best"], fontsize=7)
+    axes.set_yticks([0, 5, 10], labels=["0 worst", "5", "10 best"], fontsize=PROGRESS_FONT_PT)
     axes.set_xlim(start - timedelta(days=0.5), today + timedelta(days=0.5))
-    axes.set_xticks([start, today], labels=[start.strftime("%-d %b"), "today"], fontsize=7)
-    axes.tick_params(colors=GREY, length=0)
+    axes.set_xticks([start, today], labels=[start.strftime("%-d %b"), "today"], fontsize=PROGRESS_FONT_PT)
+    # The outer labels sit inside the picture: the first date starts at its tick, "today" ends at its own.
+    first_label, last_label = axes.get_xticklabels()
+    first_label.set_horizontalalignment("left")
+    last_label.set_horizontalalignment("right")
+    axes.tick_params(colors="#374151", length=0)
     for side in ("top", "right", "left"):
         axes.spines[side].set_visible(False)
     axes.grid(axis="y", color="#e5e7eb", linewidth=0.8)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    return buffer.getvalue()
+    return figure
+
+
+def mood_progress_png(points: list[tuple[date, int]], today: date, days: int) -> bytes:
+    """The patient's mood chart as PNG bytes, PROGRESS_SCALE times PROGRESS_CSS in pixels."""
+    return render(mood_progress_figure(points, today, days), "png")
 
 
 # --- The clinician's charts (issue "sessions, dashboard and charts") -----------------------------------------------

@@ -497,3 +497,77 @@ def test_page_chart_route_is_404_for_a_clinician_off_the_care_team(client, pat_d
     AuthActions(client).login(pat_data.charlie)
     for fmt in ("png", "svg"):
         assert client.get(f"/clinician/patients/{pat_data.pat.id}/charts/outcomes.{fmt}").status_code == 404
+
+
+# --- The patient's own progress chart, drawn for a phone (issue 14) -------------------------------------------------
+
+PATIENT_SMALL_PRINT_PX = 0.9 * 16  # the patient pages' smallest print: .anchors and .attribution, 0.9rem
+
+
+def _progress_figure(points=None):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    today = date(2026, 3, 20)
+    if points is None:  # the first day at 10 and the last at 0: the corner dots and labels are the tightest fit
+        points = [(today - timedelta(days=n), (10 - n) % 11) for n in range(30) if n % 6 != 3]
+    figure = charts.mood_progress_figure(points, today, 30)
+    FigureCanvasAgg(figure)
+    figure.canvas.draw()
+    return figure
+
+
+def test_the_patients_chart_has_at_least_twice_the_pixels_of_its_css_size():
+    figure = _progress_figure()
+    width, height = figure.canvas.get_width_height()
+    css_width, css_height = charts.PROGRESS_CSS
+    assert (width, height) == (charts.PROGRESS_SCALE * css_width, charts.PROGRESS_SCALE * css_height)
+    assert charts.PROGRESS_SCALE >= 2
+    # Shown at its own size on a phone 360 CSS px wide: main's and the card's 1rem padding each side, 1 px borders.
+    assert css_width <= 360 - 4 * 16 - 2
+
+
+def test_the_patients_chart_text_is_no_smaller_than_the_pages_small_print_and_inside_the_picture():
+    from matplotlib.text import Text
+
+    figure = _progress_figure()
+    renderer = figure.canvas.get_renderer()
+    width, height = figure.canvas.get_width_height()
+    texts = [t for t in figure.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    assert {t.get_text() for t in texts} >= {"0 worst", "5", "10 best", "today", "19 Feb"}
+    css_px_per_point = 96 / 72  # the page shows the figure at 96 CSS px an inch (PROGRESS_CSS)
+    for text in texts:
+        assert text.get_fontsize() * css_px_per_point >= PATIENT_SMALL_PRINT_PX, text.get_text()
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.x1 <= width and box.y0 >= 0 and box.y1 <= height, (text.get_text(), box)
+
+
+def test_the_patients_chart_draws_every_dot_whole_and_leaves_missing_days_as_gaps():
+    figure = _progress_figure()
+    renderer = figure.canvas.get_renderer()
+    width, height = figure.canvas.get_width_height()
+    [line] = [line for line in figure.axes[0].get_lines() if line.get_gid() == "mood"]
+    assert line.get_clip_on() is False  # a dot on the first day, or at 10, is not cut in half by the axes
+    box = line.get_window_extent(renderer)
+    assert box.x0 >= 0 and box.x1 <= width and box.y0 >= 0 and box.y1 <= height
+    ys = list(line.get_ydata())
+    assert len(ys) == 30 and sum(1 for y in ys if math.isnan(y)) == 5  # days 3, 9, 15, 21, 27 ago: gaps
+
+
+def test_the_patient_gets_their_chart_at_the_drawn_size_and_others_do_not(client, auth, people):
+    pat, now = people.pat, utcnow()
+    today = local_today(pat, now)
+    for days_ago in (1, 2, 4):
+        checkin(pat, today - timedelta(days=days_ago), mood=6)
+    db.session.commit()
+    auth.login(pat)
+    response = client.get("/home/progress.png")
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    png = response.get_data()
+    assert png.startswith(PNG_SIGNATURE)
+    css_width, css_height = charts.PROGRESS_CSS
+    assert struct.unpack(">II", png[16:24]) == (charts.PROGRESS_SCALE * css_width, charts.PROGRESS_SCALE * css_height)
+    auth.logout()
+    for other in (people.alice, people.ada):  # staff: the patient's own page route is not theirs
+        auth.login(other)
+        assert client.get("/home/progress.png").status_code == 404, other.name
+        auth.logout()
