@@ -72,16 +72,7 @@ def reminders():
         errors=errors,
         push_key=_push_public_key(),
         zone=zone_label(current_user.timezone, utcnow()),
-        contact_url=_contact_url(),
     ), 400 if errors else 200
-
-
-def _contact_url() -> str:
-    """Where the patient changes their time zone: the contact details page (another part of the app builds it,
-    at this path)."""
-    if "people.contact" in current_app.view_functions:
-        return url_for("people.contact")
-    return "/settings/contact"
 
 
 @bp.post("/push-subscriptions")
