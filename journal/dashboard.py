@@ -141,6 +141,7 @@ class TriageRow:
     booster_review: bool  # an open KET-R2 "consider booster review" alert: shown beside the days since the session
     substance_use: tuple = ()  # (name, analytics.SubstanceUseFigures) per substance reported in 14 days (SUD-R3)
     unseen_notes: int = 0  # check-in notes no one on the care team has opened yet
+    timezone: str = "UTC"  # the patient's own zone: the next session at their clock as well as the reader's
 
     @property
     def below_target(self) -> bool:
@@ -230,6 +231,7 @@ def _rows(session: Session, ids: Select, now: datetime) -> Iterable[TriageRow]:
             booster_review=bool(row.booster_review),
             substance_use=_substance_use(uses.get(row.user_id, {}), today),
             unseen_notes=int(row.unseen_notes or 0),
+            timezone=row.timezone,
         )
 
 

@@ -741,3 +741,27 @@ def test_the_pages_of_a_search_keep_the_search(client, auth, people):
     assert "q=found" in following and "page=2" in following
     second = client.get(following).get_data(as_text=True)
     assert len(_table_names(second)) == 5 and all(name.startswith("Found") for name in _table_names(second))
+
+
+def test_the_next_session_is_also_given_at_the_patients_own_clock_when_it_differs(client, auth, people):
+    """Alice reads New York time; Pat's 10:00 in Chicago is 11:00 or so for Alice, and the row says both."""
+    pat, alice, now = people.pat, people.alice, utcnow()
+    chicago = ZoneInfo(pat.timezone)
+    day = (now + timedelta(days=3)).astimezone(chicago).date()
+    start = datetime(day.year, day.month, day.day, 10, 0, tzinfo=chicago).astimezone(UTC)
+    _session(pat, "planned", start, alice, now)
+    db.session.commit()
+    auth.login(alice)
+    page = client.get("/clinician/dashboard").get_data(as_text=True)
+    ours = start.astimezone(ZoneInfo(alice.timezone)).strftime("%a %-d %b %Y, %H:%M %Z")
+    assert ours + '<span class="cell-detail muted">10:00 the patient\'s time (America/Chicago)</span>' in page
+
+
+def test_the_next_session_is_given_once_when_the_patient_shares_the_readers_clock(client, auth, people):
+    alice, now = people.alice, utcnow()
+    ny = make_patient(alice, "nora", "Nora York", zone="America/New_York")
+    _session(ny, "planned", now + timedelta(days=2), alice, now)
+    db.session.commit()
+    auth.login(alice)
+    page = client.get("/clinician/dashboard").get_data(as_text=True)
+    assert "the patient's time (" not in page

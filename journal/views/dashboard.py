@@ -60,6 +60,7 @@ def clinician_dashboard():
         adherence_target=ADHERENCE_TARGET,
         spark_days=dashboard.SPARK_DAYS,
         local_time=local_time,
+        zones=ZoneInfo,  # a patient's zone by its name (ZoneInfo keeps each one it has made)
         **_common(),
     )
 
