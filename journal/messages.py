@@ -45,16 +45,40 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "Hello,\n\nThere is a short check-in waiting for you. It takes about a minute.\n\n{link}\n\n"
         "You can change the time of these reminders, or pause them, in the app.",
     ),
+    # Clinicians' alert e-mails (PRIV-R4): how urgent, in neutral words, never what. The template is chosen by
+    # the alert's priority when the e-mail is queued (ALERT_TEMPLATES).
+    "alert_high": (
+        "Urgent: please check the portal now",
+        "Something in the portal needs your attention now. Please sign in and look at it as soon as you can, "
+        "and acknowledge it there once you have acted.\n\n{link}",
+    ),
+    "alert_medium": (
+        "Please check the portal today",
+        "Something in the portal needs your attention today. Please sign in and look at it.\n\n{link}",
+    ),
+    "alert_low": (
+        "Please check the portal when you can",
+        "Something new is waiting in the portal. Please look at it when you next sign in.\n\n{link}",
+    ),
+    # Kept for e-mails queued before the templates above existed: they are still delivered after an upgrade.
     "alert": (
         "Something needs review in the portal",
         "An item needs review in the portal.\n\n{link}",
     ),
     "alert_escalation": (
-        "An item is still waiting for review in the portal",
-        "An item in the portal has not been reviewed in the expected time. Please make sure someone on the "
-        "team looks at it now.\n\n{link}",
+        "Urgent: an item is still waiting in the portal",
+        "An urgent item in the portal has not been acknowledged in the expected time. Please sign in and make "
+        "sure someone looks at it now.\n\n{link}",
     ),
 }
+
+
+ALERT_TEMPLATES = {"high": "alert_high", "medium": "alert_medium", "low": "alert_low"}
+
+
+def alert_template(severity: str) -> str:
+    """The e-mail template for an alert of this priority."""
+    return ALERT_TEMPLATES[severity]
 
 
 def render(template: str, *, link: str) -> tuple[str, str]:

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .channels import DeliveryError, OutgoingMessage
-from .messages import render
+from .messages import alert_template, render
 from .models import Alert, OutboxMessage, OutboxStatus, PushSubscription
 from .sealing import InvalidToken, seal, unseal
 
@@ -48,7 +48,9 @@ def queue(session: Session, now: datetime, **values) -> None:
 
 
 def queue_alert_notifications(session: Session, now: datetime, alerts: Iterable[Alert], team: list[tuple]) -> None:
-    """A content-free e-mail to each clinician on the alerted patient's care team (PRIV-R4)."""
+    """A content-free e-mail about each alert to each of its recipients in ``team`` ((patient id, clinician id,
+    e-mail) rows: the care team, or the on-call clinician alone for a routed alert). The template says how
+    urgent in neutral words, chosen by the alert's priority now (PRIV-R4)."""
     rows = []
     for alert in alerts:
         for patient_id, clinician_id, email in team:
@@ -59,7 +61,7 @@ def queue_alert_notifications(session: Session, now: datetime, alerts: Iterable[
                         "recipient_id": clinician_id,
                         "channel": "email",
                         "address": email,
-                        "template": "alert",
+                        "template": alert_template(alert.severity),
                         "link_path": "/clinician/alerts",
                         "next_attempt_at": now,
                         "created_at": now,

@@ -33,8 +33,11 @@ from tests.test_channels import Mailbox, body, start_smtp
 from tests.test_messages import FORBIDDEN, _says
 
 T0 = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)  # 10:00 in Chicago, an hour after the accounts were set up
-ALERT_SUBJECT = "Something needs review in the portal"
-ESCALATION_SUBJECT = "An item is still waiting for review in the portal"
+# With no on-call shift (tests/test_on_call.py has the rota), as the alert's priority says: never what it is.
+ALERT_SUBJECT = "Urgent: please check the portal now"
+MEDIUM_SUBJECT = "Please check the portal today"
+LOW_SUBJECT = "Please check the portal when you can"
+ESCALATION_SUBJECT = "Urgent: an item is still waiting in the portal"
 
 
 @pytest.fixture
@@ -130,7 +133,7 @@ def test_a_positive_item9_emails_every_active_clinician_on_the_team_with_no_heal
     link = re.search(r"http://journal\.test(/m/\S+)", delivered[0][2]).group(1)
     response = client.get(link)
     assert (response.status_code, response.headers["Location"]) == (302, "/clinician/alerts")
-    rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "alert")).all()
+    rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "alert_high")).all()
     assert {r.status for r in rows} == {OutboxStatus.SENT}
     assert {r.dedup_key for r in rows} == {
         f"alert:{alert.id}:{team.alice.id}:email",
@@ -236,7 +239,8 @@ def test_safe_r3_medium_and_low_alerts_never_escalate(app, mailbox, team):
         _run(app, T0 + later)
     assert _escalation_rows() == []
     assert {a.escalated_at for a in db.session.scalars(select(Alert))} == {None}
-    assert sorted(subject for _, subject, _ in _delivered(mailbox)) == [ALERT_SUBJECT] * 4  # 2 alerts x Alice, Bob
+    # 2 alerts x Alice, Bob, each saying how soon to look
+    assert sorted(subject for _, subject, _ in _delivered(mailbox)) == sorted([MEDIUM_SUBJECT] * 2 + [LOW_SUBJECT] * 2)
 
 
 def test_safe_r3_escalation_follows_severity_not_kind(app, mailbox, team):

@@ -35,3 +35,19 @@ def test_the_forbidden_list_would_catch_a_careless_template():
 def _says(word: str, text: str) -> bool:
     # At the start of a word, so "meth" catches "methadone" but not "something".
     return re.search(rf"\b{re.escape(word)}", text, re.IGNORECASE) is not None
+
+
+def test_alert_emails_say_how_urgent_by_priority_and_never_what():
+    from journal.messages import alert_template
+
+    subjects = {severity: render(alert_template(severity), link="")[0] for severity in ("high", "medium", "low")}
+    assert subjects == {
+        "high": "Urgent: please check the portal now",
+        "medium": "Please check the portal today",
+        "low": "Please check the portal when you can",
+    }
+    assert render("alert_escalation", link="")[0] == "Urgent: an item is still waiting in the portal"
+    for subject in [*subjects.values(), render("alert_escalation", link="")[0]]:
+        assert [word for word in FORBIDDEN if _says(word, subject)] == []
+    with pytest.raises(KeyError):
+        alert_template("critical")  # an unknown priority is a bug to see, not a silent default
