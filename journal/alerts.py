@@ -1,10 +1,20 @@
 """Alerts: what a clinician must see, raised exactly once, acknowledged with a note, escalated when not.
 
 An alert is a row with a unique ``dedup_key``, inserted in the same transaction as the data that raised it,
-so it can never be lost while the data is kept. The care team's content-free e-mails (PRIV-R4) are queued in
-the outbox in that same transaction, and the next scheduler run delivers them. A high-priority alert nobody
-acknowledges within the clinic's ``escalation_minutes`` goes to the rest of the care team and the clinic's
-admins (SAFE-R3), claimed by a conditional UPDATE so two schedulers escalate it once.
+so it can never be lost while the data is kept. Its content-free e-mails (PRIV-R4) are queued in the outbox in
+that same transaction, and the next scheduler run delivers them.
+
+Who is e-mailed (SAFE-R3):
+- A high-priority alert raised while a shift of the clinic's on-call rota (journal/oncall.py) covers that
+  instant is routed: its first e-mail goes to the on-call clinician alone, and the alert records them and the
+  shift's backup (``on_call_id``, ``backup_id``; audited as ``alert.route``). One named person is responsible
+  first; the care team still sees the alert in their inbox at once, and is e-mailed at escalation.
+- Any other alert (medium or low, or high with no shift covering the instant) e-mails the care team.
+- A high-priority alert nobody acknowledges within the clinic's ``escalation_minutes`` is escalated once
+  (claimed by a conditional UPDATE, so two schedulers escalate it once): to the backup first (their e-mail is
+  queued before the others, and they may then open the record: journal/access.py), and at the same instant to
+  the care team and the clinic's admins, as before the rota existed. A second wait before the team hears would
+  only delay the people who can act; a disabled backup is skipped, the team and admins are still told.
 
 The daily-data rules (CRV-R3, KET-R4, and use after a run of abstinent days) use thresholds each clinic
 chooses; they are product decisions, not published cut-offs (SPEC 12.8), and the reasons say so.
@@ -14,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, distinct, func, select, update
@@ -27,11 +37,14 @@ from .models import (
     CheckIn,
     Clinic,
     CravingRating,
+    DosingSession,
     Patient,
     Role,
+    SessionStatus,
     SubstanceUse,
     User,
 )
+from .oncall import on_call_at
 from .outbox import insert_ignoring_duplicates, queue_alert_notifications
 from .scoring import PHQ9
 
@@ -106,9 +119,35 @@ def raise_alert(
     if not inserted:
         return None
     alert = session.scalar(select(Alert).where(Alert.dedup_key == dedup_key))
-    queue_alert_notifications(session, now, [alert], care_team(session, [patient_id]))
+    recipients = _route(session, alert, now) if severity == "high" else None
+    if recipients is None:
+        recipients = care_team(session, [patient_id])
+    queue_alert_notifications(session, now, [alert], recipients)
     log.info("alert %s raised (%s, %s)", alert.id, kind, severity)
     return alert
+
+
+def _route(session: Session, alert: Alert, now: datetime) -> list[tuple[int, int, str]] | None:
+    """For a high-priority alert raised in an on-call shift: record the on-call clinician and the backup on the
+    alert, audit it, and return the on-call clinician as the first e-mail's only recipient. None when no shift
+    covers ``now`` (the care team is e-mailed, as it always was)."""
+    from . import audit  # audit needs the Flask app; imported here so this module stays importable alone
+
+    clinic_id = session.scalar(select(User.clinic_id).where(User.id == alert.patient_id))
+    on_call = on_call_at(session, clinic_id, now)
+    if on_call is None:
+        return None
+    alert.on_call_id = on_call.clinician.id
+    alert.backup_id = on_call.backup.id if on_call.backup is not None else None
+    session.flush()
+    backup = f"backup user {alert.backup_id}" if alert.backup_id is not None else "no backup"
+    audit.record(
+        None,
+        "alert.route",
+        alert.patient_id,
+        detail=f"alert {alert.id}; shift {on_call.shift_id}; on call user {alert.on_call_id}; {backup}",
+    )
+    return [(alert.patient_id, on_call.clinician.id, on_call.clinician.email)]
 
 
 def acknowledge(session: Session, alert: Alert, user: User, note: str, now: datetime) -> None:
@@ -137,14 +176,14 @@ def escalate_overdue(session: Session, now: datetime) -> int:
     from . import audit  # audit needs the Flask app; imported here so this module stays importable alone
 
     candidates = session.execute(
-        select(Alert.id, Alert.patient_id, Alert.created_at, Clinic.id, Clinic.escalation_minutes)
+        select(Alert.id, Alert.patient_id, Alert.created_at, Alert.backup_id, Clinic.id, Clinic.escalation_minutes)
         .join(User, User.id == Alert.patient_id)
         .join(Clinic, Clinic.id == User.clinic_id)
         .where(Alert.severity == "high", Alert.acknowledged_at.is_(None), Alert.escalated_at.is_(None))
         .order_by(Alert.created_at)
     ).all()
     escalated = 0
-    for alert_id, patient_id, created_at, clinic_id, minutes in candidates:
+    for alert_id, patient_id, created_at, backup_id, clinic_id, minutes in candidates:
         if created_at + timedelta(minutes=minutes) > now:
             continue
         claimed = session.execute(
@@ -155,8 +194,15 @@ def escalate_overdue(session: Session, now: datetime) -> int:
         if claimed != 1:
             session.rollback()
             continue  # acknowledged meanwhile, or another scheduler escalated it
-        # Admins see no patient data: their link leads to a page that names the care team to call.
-        recipients = {user_id: (email, "/clinician/alerts") for _, user_id, email in care_team(session, [patient_id])}
+        # The backup first (the rows are inserted, and so delivered, in this order); then the care team; then
+        # the admins, who see no patient data: their link leads to a page that names the care team to call.
+        recipients: dict[int, tuple[str, str]] = {}
+        if backup_id is not None:
+            backup = session.get(User, backup_id)
+            if backup is not None and backup.disabled_at is None:
+                recipients[backup.id] = (backup.email, "/clinician/alerts")
+        for _, user_id, email in care_team(session, [patient_id]):
+            recipients.setdefault(user_id, (email, "/clinician/alerts"))
         for admin_id, email in session.execute(
             select(User.id, User.email).where(
                 User.clinic_id == clinic_id, User.role == Role.ADMIN, User.disabled_at.is_(None)
@@ -179,7 +225,10 @@ def escalate_overdue(session: Session, now: datetime) -> int:
                 for user_id, (email, link) in recipients.items()
             ],
         )
-        audit.record(None, "alert.escalate", patient_id, detail=f"alert {alert_id}; {len(recipients)} recipients")
+        backup_note = f"; backup user {backup_id}" if backup_id in recipients else ""
+        audit.record(
+            None, "alert.escalate", patient_id, detail=f"alert {alert_id}; {len(recipients)} recipients{backup_note}"
+        )
         session.commit()
         escalated += 1
     return escalated
@@ -419,3 +468,53 @@ def recent_data(session: Session, patients: dict[int, str], now: datetime) -> di
         )
         for patient_id, today in todays.items()
     }
+
+
+@dataclass(frozen=True)
+class SessionsAround:
+    """The patient's last given dosing session up to now and next planned one after now (start instants)."""
+
+    last_given: datetime | None
+    next_planned: datetime | None
+
+
+def sessions_around(session: Session, patient_ids: list[int], now: datetime) -> dict[int, SessionsAround]:
+    """For every patient in ``patient_ids``, their last given and next planned session, in two statements.
+    A planned session whose time has passed without being marked given is neither."""
+    if not patient_ids:
+        return {}
+    last = dict(
+        session.execute(
+            select(DosingSession.patient_id, func.max(DosingSession.start))
+            .where(
+                DosingSession.patient_id.in_(patient_ids),
+                DosingSession.status == SessionStatus.GIVEN,
+                DosingSession.start <= now,
+            )
+            .group_by(DosingSession.patient_id)
+        ).all()
+    )
+    upcoming = dict(
+        session.execute(
+            select(DosingSession.patient_id, func.min(DosingSession.start))
+            .where(
+                DosingSession.patient_id.in_(patient_ids),
+                DosingSession.status == SessionStatus.PLANNED,
+                DosingSession.start > now,
+            )
+            .group_by(DosingSession.patient_id)
+        ).all()
+    )
+    return {
+        patient_id: SessionsAround(_aware(last.get(patient_id)), _aware(upcoming.get(patient_id)))
+        for patient_id in patient_ids
+    }
+
+
+def _aware(instant: datetime | None) -> datetime | None:
+    """An aggregate over a UTC column comes back without the column type's conversion on some engines."""
+    if isinstance(instant, str):
+        instant = datetime.fromisoformat(instant)
+    if instant is not None and instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return instant

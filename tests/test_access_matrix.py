@@ -15,7 +15,7 @@ from journal.accounts import create_invitation, create_staff, request_password_r
 from journal.alerts import raise_alert
 from journal.assessments import submit
 from journal.db import db, utcnow
-from journal.models import Role
+from journal.models import OnCallShift, Role
 from journal.sessions import save_session
 from tests.conftest import NOW, PASSWORD, AuthActions
 
@@ -102,6 +102,9 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/admin/clinic"): ADMINS,
     ("POST", "/admin/clinic"): ADMINS,
     ("GET", "/admin/alerts"): ADMINS,
+    ("GET", "/admin/on-call"): ADMINS,
+    ("POST", "/admin/on-call"): ADMINS,  # an empty form: admitted, then told what is missing (400)
+    ("POST", "/admin/on-call/<id:shift_id>/delete"): ADMINS,
     ("GET", "/clinician/alerts"): CLINICIANS,
     ("POST", "/clinician/alerts/<id:alert_id>/ack"): CARE_TEAM,
     ("POST", "/clinician/patients/<id:patient_id>/baseline"): CARE_TEAM,
@@ -152,6 +155,13 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/patients/<id:patient_id>/export.fhir.json"): CARE_TEAM,
     ("GET", "/api/v1/me/export.csv"): PATIENTS,
     ("GET", "/api/v1/me/export.fhir.json"): PATIENTS,
+    # People: a patient's own contact details and time zone; the care team's Edit details page and PATCH.
+    ("GET", "/settings/contact"): PATIENTS,  # always the caller's own
+    ("POST", "/settings/contact"): PATIENTS,  # an empty form: admitted, then told the time zone is missing (400)
+    ("PATCH", "/api/v1/me"): PATIENTS,
+    ("GET", "/clinician/patients/<id:patient_id>/details"): CARE_TEAM,
+    ("POST", "/clinician/patients/<id:patient_id>/details"): CARE_TEAM,
+    ("PATCH", "/api/v1/patients/<id:patient_id>"): CARE_TEAM,
 }
 
 
@@ -185,6 +195,14 @@ def people(people):
         db.session, people.pat.patient, {"instrument": "phq9", "answers": [0] * 9}, NOW, people.pat
     )
     add_link_holders(people)
+    people.future_shift = OnCallShift(
+        clinic_id=people.clinic.id,
+        clinician_id=people.alice.id,
+        backup_id=people.bob.id,
+        starts_at=utcnow() + timedelta(days=30),
+        ends_at=utcnow() + timedelta(days=31),
+    )
+    db.session.add(people.future_shift)
     db.session.commit()
     return people
 
@@ -218,6 +236,7 @@ def _concrete(path: str, people, token: str) -> str:
         .replace("<id:alert_id>", str(people.pat_alert.id))
         .replace("<id:assessment_id>", str(people.pat_assessment.id))
         .replace("<id:session_id>", str(people.pat_session.id))
+        .replace("<id:shift_id>", str(people.future_shift.id))
         .replace("<any(phq9,gad7):instrument>", "phq9")
         .replace("<any(outcomes,assessments,adherence):name>", "outcomes")
         .replace("<any(png,svg):fmt>", "png")
