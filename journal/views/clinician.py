@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 from .. import audit, chart_cache, diary, patient_data, session_checks
 from ..access import get_alert_or_404, get_patient_or_404, open_alerts_for, patient_list
 from ..accounts import EnrolmentError, PatientDetails, create_invitation, enrol_patient, request_password_reset
-from ..alerts import KIND_LABELS, AlertError, RecentData, acknowledge, recent_data
+from ..alerts import KIND_LABELS, AlertError, RecentData, SessionsAround, acknowledge, recent_data, sessions_around
 from ..api.charts import chart_policy, chart_response
 from ..assessments import AssessmentError, Change, history, set_baseline
 from ..db import commit_retrying_on_conflict, db, utcnow
@@ -600,6 +600,10 @@ class InboxRow:
     alert: Alert
     patient_name: str
     recent: RecentData
+    sessions: SessionsAround
+    contact: Patient  # the patient's phone and emergency contact
+    on_call: User | None  # whom the rota named when a high-priority alert was routed (SAFE-R3)
+    backup: User | None
 
 
 def _render_inbox(errors: dict | None = None, notes: dict | None = None, status: int = 200):
@@ -609,14 +613,30 @@ def _render_inbox(errors: dict | None = None, notes: dict | None = None, status:
     db.session.commit()
     now = utcnow()
     about = aliased(User)  # not the care-team query's own user_account, which its subquery names
+    contact = aliased(Patient)  # nor its patient table
     found = db.session.execute(
-        open_alerts_for(current_user)
+        open_alerts_for(current_user, now)
         .join(about, about.id == Alert.patient_id)
-        .add_columns(about.name, about.timezone)
+        .join(contact, contact.user_id == Alert.patient_id)
+        .add_columns(about.name, about.timezone, contact)
         .limit(INBOX_LIMIT)
     ).all()
-    recent = recent_data(db.session, {alert.patient_id: zone for alert, _, zone in found}, now)
-    rows = [InboxRow(alert, name, recent[alert.patient_id]) for alert, name, _ in found]
+    recent = recent_data(db.session, {alert.patient_id: zone for alert, _, zone, _ in found}, now)
+    sessions = sessions_around(db.session, list({alert.patient_id for alert, *_ in found}), now)
+    named = {alert.on_call_id for alert, *_ in found} | {alert.backup_id for alert, *_ in found}
+    staff = {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(named - {None})))}
+    rows = [
+        InboxRow(
+            alert,
+            name,
+            recent[alert.patient_id],
+            sessions[alert.patient_id],
+            patient,
+            staff.get(alert.on_call_id),
+            staff.get(alert.backup_id),
+        )
+        for alert, name, _, patient in found
+    ]
     return render_template(
         "clinician/alerts.html",
         rows=rows,
