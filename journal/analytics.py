@@ -139,7 +139,7 @@ class Abstinence:
 
 def percent_days_abstinent(used_on: Mapping[date, bool]) -> Abstinence:
     """``used_on`` maps each day that has a report to whether any substance was used on it (a check-in's
-    answer is about the day before it: the caller shifts it). A missing day is not abstinent: it is absent."""
+    answer is about its own day, ``checkins.use_day``). A missing day is not abstinent: it is absent."""
     abstinent = sum(1 for used in used_on.values() if not used)
     return Abstinence(abstinent, len(used_on))
 

@@ -126,8 +126,9 @@ def day_words(day: date, today: date, *, offline: bool = False) -> DayWords:
 def use_day(checkin: CheckIn) -> date:
     """The day a check-in's use answers are about: its own day (SUD-R1, the diary day). The form asks "Have you
     used it today, at any time so far?" or "Did you use it on <that day>?", so use earlier today is recorded
-    today and a back-filled day's answer is about that day."""
-    return checkin.local_date
+    today and a back-filled day's answer is about that day. A check-in saved before that question (migration
+    0010) answered "the day before", and is read so."""
+    return checkin.local_date - timedelta(days=1) if checkin.uses_about_day_before else checkin.local_date
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,7 @@ def save_checkin(
         CravingRating(substance=row["substance"], intensity=row["intensity"], frequency=row.get("frequency"))
         for row in data.get("cravings", [])
     ]
+    checkin.uses_about_day_before = False  # the form and API ask about the check-in's own day
     checkin.uses = [
         SubstanceUse(
             substance=row["substance"], used=row["used"], amount=(row.get("amount") or None) if row["used"] else None

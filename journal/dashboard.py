@@ -175,12 +175,13 @@ def _rows(session: Session, ids: Select, now: datetime) -> Iterable[TriageRow]:
     recent: dict[int, dict[date, tuple[int, bool]]] = {}
     # Each check-in's use answers come in the same statement (one row per substance): SUD-R3 per substance.
     uses: dict[int, dict[str, dict[date, tuple[bool, None]]]] = {}
-    for patient_id, day, mood, mode, substance, used in session.execute(
+    for patient_id, day, mood, mode, day_before, substance, used in session.execute(
         select(
             CheckIn.patient_id,
             CheckIn.local_date,
             CheckIn.mood,
             CheckIn.report_mode,
+            CheckIn.uses_about_day_before,
             SubstanceUse.substance,
             SubstanceUse.used,
         )
@@ -188,8 +189,9 @@ def _rows(session: Session, ids: Select, now: datetime) -> Iterable[TriageRow]:
         .where(CheckIn.patient_id.in_(ids), CheckIn.local_date >= window_start)
     ):
         recent.setdefault(patient_id, {})[day] = (mood, mode == ReportMode.ON_TIME)
-        if substance is not None:  # SUD-R1: the answer is about the day before the check-in
-            uses.setdefault(patient_id, {}).setdefault(substance, {})[day - timedelta(days=1)] = (used, None)
+        if substance is not None:  # SUD-R1: the day the answer is about, as checkins.use_day reads it
+            use_day = day - timedelta(days=1) if day_before else day
+            uses.setdefault(patient_id, {}).setdefault(substance, {})[use_day] = (used, None)
     forms: dict[tuple[int, str], tuple] = {
         (row.patient_id, row.instrument): row for row in session.execute(_latest_forms_statement(ids))
     }

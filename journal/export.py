@@ -51,13 +51,13 @@ import csv
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .checkins import CRAVING_FREQUENCIES, SIDE_EFFECTS, SLEEP_QUALITY, sleep_metrics
+from .checkins import CRAVING_FREQUENCIES, SIDE_EFFECTS, SLEEP_QUALITY, sleep_metrics, use_day
 from .models import (
     ROUTES,
     SUBSTANCES,
@@ -148,9 +148,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("saved_at", "instant", "checkin: when it was last saved"),
     # craving, use
     Column("substance", "str", "craving, use: the substance's code"),
-    Column("intensity", "int", "craving: strongest craving in the last 24 hours, 0 none .. 10 extreme"),  # CRV-R1
+    Column("intensity", "int", "craving: strongest craving on the check-in's date, 0 none .. 10 extreme"),  # CRV-R1
     Column("frequency", "str", "craving: how often (none, 1-2, 3-5, 6+), if asked"),
-    Column("used", "bool", "use: true or false, about the day before the check-in's date"),  # SUD-R1
+    Column("used", "bool", "use: true or false, on the check-in's date (its local_date)"),  # SUD-R1
     Column("amount", "text", "use: how much, as the patient wrote it"),
     # sleep
     Column("into_bed", "instant", "sleep: got into bed"),
@@ -427,8 +427,8 @@ LOCAL_CONCEPTS: dict[str, str] = {
     "gad7-severity-band": "GAD-7 severity band",
     **{band: label for band, label in BAND_LABELS.items()},
     "daily-mood": "Mood today, 0 worst to 10 best",
-    "daily-pain": "Average pain over the last 24 hours, 0 no pain to 10 worst imaginable",
-    "craving-nrs": "Strongest craving in the last 24 hours, 0 none to 10 extreme",
+    "daily-pain": "Average pain on the day, 0 no pain to 10 worst imaginable",
+    "craving-nrs": "Strongest craving on the day, 0 none to 10 extreme",
     "craving-substance": "Substance craved",
     "craving-frequency": "How often the craving came",
     **{f"craving-frequency-{key}": label for key, label in CRAVING_FREQUENCIES.items()},
@@ -687,8 +687,8 @@ class _Fhir:
                     component=components,
                 )
             )
-        # SUD-R1: the use question is about the day before the check-in's date.
-        day_before = {"effectiveDateTime": (checkin.local_date - timedelta(days=1)).isoformat()}
+        # SUD-R1: the use question is about the check-in's own day (checkins.use_day).
+        use_date = {"effectiveDateTime": use_day(checkin).isoformat()}
         for use in checkin.uses:
             components = [
                 {
@@ -702,7 +702,7 @@ class _Fhir:
                 self.survey(
                     f"use-{checkin.id}-{use.substance}",
                     self.local_concept("substance-use"),
-                    day_before,
+                    use_date,
                     issued=issued,
                     valueBoolean=use.used,
                     component=components,

@@ -369,6 +369,9 @@ class CheckIn(db.Model):
     # A note is "unseen" until a member of the care team opens it (audited); then who and when.
     note_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     note_seen_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # Until migration 0010 the check-in asked "Did you use it the day before?": its use rows are about the day
+    # before ``local_date``. Every save since asks about the check-in's own day and clears this (checkins.use_day).
+    uses_about_day_before: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     cravings: Mapped[list[CravingRating]] = relationship(
         cascade="all, delete-orphan", order_by="CravingRating.substance", lazy="selectin"
@@ -380,7 +383,7 @@ class CheckIn(db.Model):
 
 
 class CravingRating(db.Model):
-    """CRV-R1: strongest craving in the last 24 hours for one substance, 0-10, with an optional frequency."""
+    """CRV-R1: strongest craving on the check-in's day for one substance, 0-10, with an optional frequency."""
 
     __tablename__ = "craving_rating"
 

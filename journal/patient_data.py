@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from . import analytics
 from .charts import AssessmentSeries, DailySeries, adherence_states
+from .checkins import use_day
 from .models import (
     SUBSTANCES,
     Assessment,
@@ -148,12 +149,12 @@ def series_end(data: PatientData) -> date | None:
 
 
 def substance_reports(data: PatientData) -> dict[str, dict[date, tuple[bool, str | None]]]:
-    """Per substance, each day with a use report: (used, amount). A check-in's answer is about the day before
-    it (SUD-R1), so it is filed under that day."""
+    """Per substance, each day with a use report: (used, amount), filed under the day it is about
+    (``checkins.use_day``: the check-in's own date, SUD-R1)."""
     reports: dict[str, dict[date, tuple[bool, str | None]]] = {code: {} for code in data.patient.substances}
     for c in data.checkins:
         for use in c.uses:
-            reports.setdefault(use.substance, {})[c.local_date - timedelta(days=1)] = (use.used, use.amount)
+            reports.setdefault(use.substance, {})[use_day(c)] = (use.used, use.amount)
     return reports
 
 
@@ -198,9 +199,9 @@ def summary(data: PatientData, now: datetime) -> dict:
         data.today,
     )
     used_on = {}
-    for c in data.checkins:  # SUD-R1: a check-in's answer is about the day before
+    for c in data.checkins:  # SUD-R1: a check-in's answer is about its own day
         if c.uses:
-            used_on[c.local_date - timedelta(days=1)] = any(u.used for u in c.uses)
+            used_on[use_day(c)] = any(u.used for u in c.uses)
     abstinence = analytics.percent_days_abstinent(used_on)
     adherence_now = adherence(data)
 

@@ -389,7 +389,7 @@ def days_story(data: PatientData, width: float) -> list:
     return [
         PageBreak(),
         _p(f"Last {len(rows)} days", "h2"),
-        _p("Most recent first, in the patient's own dates. Use is about the day before the check-in.", "caption"),
+        _p("Most recent first, in the patient's own dates. Use is about the day of the check-in.", "caption"),
         _table(
             ["Day", "Mood, pain", "Craving and use", "Sleep", "Side effects, urinary", "Note", "Entered"],
             rows,

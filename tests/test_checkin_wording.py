@@ -180,13 +180,6 @@ def test_the_api_files_use_under_the_day_in_its_path(client, people):
 
 
 # --- Read back the same way by the care team's pages, figures and exports --------------------------------------
-# These wait for the readers outside this change (patient_data, export, the clinician's day page) to file use
-# under checkins.use_day instead of the day before; strict, so they fail as soon as that lands and the marks go.
-READERS_PENDING = pytest.mark.xfail(
-    strict=True, reason="the readers still file a check-in's use under the day before (integration pending)"
-)
-
-
 @pytest.fixture
 def pat_used_today(client, people) -> date:
     """Pat's check-in of today says she drank (2 drinks) earlier today."""
@@ -198,7 +191,6 @@ def pat_used_today(client, people) -> date:
     return today
 
 
-@READERS_PENDING
 def test_the_substance_figures_count_use_on_the_day_it_was_asked_of(people, pat_used_today):
     from journal import patient_data
 
@@ -206,7 +198,6 @@ def test_the_substance_figures_count_use_on_the_day_it_was_asked_of(people, pat_
     assert patient_data.substance_reports(data)["alcohol"] == {pat_used_today: (True, "2")}
 
 
-@READERS_PENDING
 def test_the_fhir_export_dates_use_on_the_day_it_was_asked_of(client, people, pat_used_today):
     headers = bearer(client, people.alice)
     bundle = client.get(f"/api/v1/patients/{people.pat.id}/export.fhir.json", headers=headers).get_json(force=True)
@@ -219,9 +210,46 @@ def test_the_fhir_export_dates_use_on_the_day_it_was_asked_of(client, people, pa
     assert [(o["effectiveDateTime"], o["valueBoolean"]) for o in uses] == [(pat_used_today.isoformat(), True)]
 
 
-@READERS_PENDING
 def test_the_clinicians_day_page_shows_use_on_that_day_without_shifting_it(client, auth, people, pat_used_today):
     auth.login(people.alice)
     page = client.get(f"/clinician/patients/{people.pat.id}/days/{pat_used_today}").get_data(as_text=True)
     assert "used: 2" in page
     assert "the day before" not in page
+
+
+# --- Check-ins saved before the question changed (migration 0010) ----------------------------------------------
+def test_a_check_in_saved_under_the_old_question_is_still_read_as_use_the_day_before(client, people, pat_used_today):
+    from journal import patient_data
+
+    checkin = _stored(people.pat, pat_used_today)
+    checkin.uses_about_day_before = True  # as the migration marks every check-in that existed before it
+    db.session.commit()
+    day_before = pat_used_today - timedelta(days=1)
+    assert use_day(checkin) == day_before
+    data = patient_data.load(db.session, people.pat.patient, utcnow())
+    assert patient_data.substance_reports(data)["alcohol"] == {day_before: (True, "2")}
+    bundle = client.get(
+        f"/api/v1/patients/{people.pat.id}/export.fhir.json", headers=bearer(client, people.alice)
+    ).get_json(force=True)
+    dates = [
+        entry["resource"]["effectiveDateTime"]
+        for entry in bundle["entry"]
+        if entry["resource"]["resourceType"] == "Observation"
+        and entry["resource"]["code"]["coding"][0]["code"] == "substance-use"
+    ]
+    assert dates == [day_before.isoformat()]
+
+
+def test_saving_the_day_again_asks_the_new_question_so_its_answers_are_about_that_day(client, people, pat_used_today):
+    checkin = _stored(people.pat, pat_used_today)
+    checkin.uses_about_day_before = True
+    db.session.commit()
+    body = {
+        "mood": 4,
+        "cravings": [{"substance": "alcohol", "intensity": 1}],
+        "use": [{"substance": "alcohol", "used": False}],
+    }
+    response = client.put(f"/api/v1/checkins/{pat_used_today}", json=body, headers=bearer(client, people.pat))
+    assert response.status_code == 200
+    checkin = _stored(people.pat, pat_used_today)
+    assert checkin.uses_about_day_before is False and use_day(checkin) == pat_used_today

@@ -280,10 +280,10 @@ def test_daily_ratings_are_survey_observations_of_their_day(client, people, rene
     assert cravings == {
         (c.local_date.isoformat(), f"substance-{r.substance}"): r.intensity for c in checkins for r in c.cravings
     }
-    # SUD-R1: the use answer is about the day before the check-in.
+    # SUD-R1: the use answer is about the check-in's own day.
     first = checkins[0]
     (use,) = [o for o in observations(bundle, "substance-use") if o["id"] == f"use-{first.id}-cannabis"]
-    assert use["effectiveDateTime"] == (first.local_date - timedelta(days=1)).isoformat()
+    assert use["effectiveDateTime"] == first.local_date.isoformat()
     assert use["valueBoolean"] is True
     assert use["component"][1]["valueString"] == "+2 joints"
 
