@@ -556,10 +556,14 @@ class AccountActive(Exception):
 
 
 class EnrolmentError(Exception):
-    def __init__(self, field: str, message: str):
+    """Enrolment refused: ``field`` and ``message`` name the first problem, ``errors`` maps every field found
+    to its message (the phone numbers are all checked at once)."""
+
+    def __init__(self, field: str, message: str, errors: dict[str, str] | None = None):
         super().__init__(message)
         self.field = field
         self.message = message
+        self.errors = errors or {field: message}
 
 
 @dataclass
@@ -587,7 +591,7 @@ def enrol_patient(
         given = {"phone": details.phone, "emergency_contact": details.emergency_contact}
         contact = contact_from(given, details.timezone)
     except DetailsError as error:
-        raise EnrolmentError(error.field, error.message) from None
+        raise EnrolmentError(error.field, error.message, error.errors) from None
     email = normalise_email(details.email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise EnrolmentError("email", ADDRESS_UNAVAILABLE)

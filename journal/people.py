@@ -49,20 +49,26 @@ _PHONE_CHARACTERS = re.compile(r"^[0-9+()./ \-\u00a0]*$")
 
 
 class DetailsError(ValueError):
-    """A detail that cannot be saved: ``field`` names it as the forms do ("phone", "emergency_contact_phone"),
-    ``message`` says what to do; ``json_errors`` names it as the API does."""
+    """Details that cannot be saved: ``errors`` maps each field, named as the forms name it ("phone",
+    "emergency_contact_phone"), to what to do; ``field`` and ``message`` are the first of them, and
+    ``json_errors`` names them as the API does."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, more: dict[str, str] | None = None):
         super().__init__(message)
         self.field = field
         self.message = message
+        self.errors = {field: message, **(more or {})}
 
     @property
     def json_errors(self) -> dict:
-        group, _, member = self.field.partition("_contact_")
-        if member:  # emergency_contact_phone -> {"emergency_contact": {"phone": [...]}}
-            return {f"{group}_contact": {member: [self.message]}}
-        return {self.field: [self.message]}
+        found: dict = {}
+        for field, message in self.errors.items():
+            group, _, member = field.partition("_contact_")
+            if member:  # emergency_contact_phone -> {"emergency_contact": {"phone": [...]}}
+                found.setdefault(f"{group}_contact", {})[member] = [message]
+            else:
+                found[field] = [message]
+        return found
 
 
 # --- Phone numbers --------------------------------------------------------------------------------------------
@@ -166,16 +172,28 @@ def contact_from(values: dict, zone: str) -> dict:
     contact is both a name and a number, or neither (None, or both empty, removes it)."""
     region = region_for_zone(zone)
     columns: dict = {}
+    problems: dict[str, str] = {}
+
+    def parsed(text, field: str) -> str | None:
+        try:
+            return parse_phone(text, region, field)
+        except DetailsError as error:
+            problems[field] = error.message
+            return None
+
     if "phone" in values:
-        columns["phone"] = parse_phone(values["phone"], region, "phone")
+        columns["phone"] = parsed(values["phone"], "phone")
     if "emergency_contact" in values:
         contact = values["emergency_contact"] or {}
         name = (contact.get("name") or "").strip()
         phone_text = (contact.get("phone") or "").strip()
-        if bool(name) != bool(phone_text):
-            raise DetailsError("emergency_contact_name" if not name else "emergency_contact_phone", CONTACT_BOTH)
         columns["emergency_contact_name"] = name or None
-        columns["emergency_contact_phone"] = parse_phone(phone_text, region, "emergency_contact_phone")
+        columns["emergency_contact_phone"] = parsed(phone_text, "emergency_contact_phone")
+        if bool(name) != bool(phone_text):
+            problems["emergency_contact_name" if not name else "emergency_contact_phone"] = CONTACT_BOTH
+    if problems:  # every problem at once, so a form shows each at its field
+        (field, message), *rest = problems.items()
+        raise DetailsError(field, message, dict(rest))
     return columns
 
 

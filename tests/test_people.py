@@ -438,3 +438,17 @@ def test_without_the_change_the_reminder_comes_at_the_chicago_instant(app, peopl
     queue_daily_reminders(db.session, datetime(2026, 3, 3, 2, 30, tzinfo=UTC))
     db.session.commit()
     assert _reminders_queued(people.pat) == 1
+
+
+def test_every_phone_problem_is_reported_at_once_each_at_its_field(auth, client, people):
+    with pytest.raises(DetailsError) as refused:
+        contact_from({"phone": "12", "emergency_contact": {"name": "Sam", "phone": ""}}, "America/Chicago")
+    assert refused.value.errors == {"phone": PHONE_TOO_SHORT, "emergency_contact_phone": CONTACT_BOTH}
+    assert refused.value.json_errors == {"phone": [PHONE_TOO_SHORT], "emergency_contact": {"phone": [CONTACT_BOTH]}}
+    auth.login(people.pat)
+    response = auth.post(
+        "/settings/contact", {"timezone": "America/Chicago", "phone": "12", "emergency_contact_name": "Sam"}
+    )
+    page = response.get_data(as_text=True)
+    assert _field_error(page, "phone") == PHONE_TOO_SHORT
+    assert _field_error(page, "emergency_contact_phone") == CONTACT_BOTH

@@ -327,3 +327,21 @@ def test_a_colleague_added_to_the_care_team_may_change_the_details(client, peopl
     )
     assert response.status_code == 200
     assert response.get_json()["sex"] == "other"
+
+
+def test_enrolment_names_every_bad_number_at_once(client, people):
+    body = {**ENROLMENT, "phone": "12", "emergency_contact": {"name": "Sam", "phone": "call me"}}
+    response = client.post("/api/v1/patients", json=body, headers=bearer(client, people.alice))
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]["json"]
+    assert set(errors) == {"phone", "emergency_contact"} and list(errors["emergency_contact"]) == ["phone"]
+
+
+def test_a_patch_without_a_body_changes_nothing(client, people):
+    response = client.patch("/api/v1/me", headers=bearer(client, people.pat))
+    assert response.status_code == 200
+    response = client.patch(f"/api/v1/patients/{people.pat.id}", headers=bearer(client, people.alice))
+    assert response.status_code == 200
+    assert response.get_json()["substances"] == ["alcohol"]
+    details = [e.detail for e in db.session.scalars(select(AuditEvent).where(AuditEvent.action.like("%.update")))]
+    assert details == ["no change", "no change"]

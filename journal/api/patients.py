@@ -48,7 +48,8 @@ def enrol(details):
         db.session.rollback()
         if error.field == "email":
             abort(409, message=error.message, errors={"json": {error.field: [error.message]}})
-        abort(422, message=error.message, errors={"json": DetailsError(error.field, error.message).json_errors})
+        details = DetailsError(error.field, error.message, error.errors)
+        abort(422, message=error.message, errors={"json": details.json_errors})
     enrolled = patient.patient
     enrolled.invitation_url = invitation_url(token)  # shown once in this response; only the hash is stored
     return enrolled

@@ -33,7 +33,7 @@ def _update(patient: Patient, values: dict, action: str) -> list[str]:
 
 @blp.route("/me", methods=["PATCH"])
 @roles_required(Role.PATIENT)
-@blp.arguments(MeUpdateSchema)
+@blp.arguments(MeUpdateSchema, required=False)  # no body: the same as {}, nothing changed
 @blp.response(200, MeSchema)
 def update_me(values):
     """Change any of your time zone (reminders follow it), phone and emergency contact; a field left out stays
@@ -45,7 +45,7 @@ def update_me(values):
 @blp.route("/patients/<id:patient_id>", methods=["PATCH"])
 @roles_required(Role.CLINICIAN)
 @patient_in_path_required  # 404 for a patient not on the caller's care team, before the body is read
-@blp.arguments(PatientUpdateSchema)
+@blp.arguments(PatientUpdateSchema, required=False)  # no body: the same as {}
 @blp.response(200, PatientDetailSchema)
 def update_patient(values, patient_id: int):
     """Change any of a patient's time zone, phone, emergency contact, sex and programme (substances, pain, sleep

@@ -63,7 +63,7 @@ def _save(patient: Patient, form: MultiDict, *, care_team: bool, action: str) ->
         return flat_errors(error.messages)
     except DetailsError as error:
         db.session.rollback()
-        return {error.field: [error.message]}
+        return {field: [message] for field, message in error.errors.items()}
     audit.record(current_user, action, patient.user_id, detail=", ".join(changed) or "no change")
     db.session.commit()
     return {}
