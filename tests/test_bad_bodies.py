@@ -136,6 +136,14 @@ FORMS: dict[str, Form] = {
         {"nausea": "bad", "headache": "11", "dizziness": "-2", "drove": "maybe"},
         ("Choose a number from 0 to 10.", "Answer yes or no."),
     ),
+    "/settings/contact": Form(
+        {"timezone": "Mars/Olympus_Mons", "phone": "call me", "emergency_contact_name": "x" * 121},
+        ("Choose a time zone from the list", "Give a name of at most 120 characters."),
+    ),
+    "/clinician/patients/<id:patient_id>/details": Form(
+        {"timezone": "Nowhere", "sex": "yes", "substances": "glue", "induction_until": "next Tuesday"},
+        ("Choose a time zone from the list", "Choose one of the options.", "Unknown substance.", "Give a date such as"),
+    ),
     "/clinician/patients/new": Form(
         {"name": "", "email": "not an address", "timezone": "Mars/Olympus_Mons", "substances": "glue"},
         ("Give a name of 1 to 120 characters.", "Not a valid email address.", "Choose a time zone"),
