@@ -31,10 +31,12 @@ from .models import Alert, CareTeamMember, Patient, Role, User
 # day, and the hand-over after a weekend shift (a Friday-evening alert reaches the care team on Monday
 # morning); short enough that it ends by itself, with nobody having to remember to take it back.
 ON_CALL_ACCESS = timedelta(hours=72)
-# What the on-call grant lets its holder do: read the patient's record, by GET. None is a caller that audits
-# its own read (the charts). Exports and the report are not among them: the grant is for acting on one alert,
-# not for taking the record out of the portal.
-ON_CALL_READS = {None, "patient.read", "summary.read", "checkin.read", "session.read", "assessment.read"}
+# What the on-call grant lets its holder do: read the patient's record, by GET. Exports and the report are not
+# among them: the grant is for acting on one alert, not for taking the record out of the portal.
+ON_CALL_READS = {"patient.read", "summary.read", "checkin.read", "session.read", "assessment.read"}
+# The pages that check with ``action=None`` and audit their own read, named one by one: a form page that only
+# leads to a change (a new session) is not a read, and stays closed.
+ON_CALL_SELF_AUDITED = {"clinician.chart", "api_charts.get_chart", "clinician.edit_session", "api_sessions.get_session"}
 
 
 def visible_patients(user: User) -> Select:
@@ -84,12 +86,19 @@ def on_call_grant(user: User, patient_id: int, now: datetime | None = None) -> A
     )
 
 
+def _grant_covers(action: str | None) -> bool:
+    """Whether this request is a read the on-call grant allows."""
+    if not has_request_context() or request.method not in ("GET", "HEAD"):
+        return False
+    return action in ON_CALL_READS if action is not None else request.endpoint in ON_CALL_SELF_AUDITED
+
+
 def _find_patient(user: User, patient_id: int, action: str | None) -> tuple[Patient | None, Alert | None]:
     """The patient if ``user`` may see them, and the alert that allows it when that is the on-call grant."""
     patient = db.session.scalar(visible_patients(user).where(Patient.user_id == patient_id))
     if patient is not None or user.role != Role.CLINICIAN:
         return patient, None
-    if not has_request_context() or request.method not in ("GET", "HEAD") or action not in ON_CALL_READS:
+    if not _grant_covers(action):
         return None, None
     grant = on_call_grant(user, patient_id)
     if grant is None:
@@ -110,7 +119,7 @@ def get_patient_or_404(user: User, patient_id: int, action: str | None = "patien
     checked_for, checked, grant = g.get("patient_in_path", (None, None, None))
     if checked is not None and checked_for == user.id and checked.user_id == patient_id:
         patient = checked  # found for this caller by patient_in_path_required, a moment ago in this request
-        if grant is not None and action not in ON_CALL_READS:
+        if grant is not None and not _grant_covers(action):
             abort(404)
     else:
         patient, grant = _find_patient(user, patient_id, action)
@@ -120,8 +129,7 @@ def get_patient_or_404(user: User, patient_id: int, action: str | None = "patien
         # Not on the care team: say so in the trail, with the alert that allowed the read.
         because = f"on call for alert {grant.id}"
         audit.record(user, action or "on_call.read", patient.user_id, f"{because}; {detail}" if detail else because)
-        if action is not None:
-            db.session.commit()
+        db.session.commit()
     elif user.is_staff and action is not None:
         audit.record(user, action, patient.user_id, detail)
         if action.endswith(".read"):

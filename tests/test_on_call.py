@@ -306,11 +306,17 @@ def test_the_on_call_grant_is_for_reading_only_and_for_that_patient_only(client,
     pat = routed.pat.id
     assert client.get(f"/clinician/patients/{pat}/export.csv").status_code == 404
     assert client.get(f"/clinician/patients/{pat}/report.pdf").status_code == 404
+    assert client.get(f"/clinician/patients/{pat}/sessions").status_code == 404  # the new-session form
     assert auth.post(f"/clinician/patients/{pat}/care-team", {"clinician_id": routed.bob.id}).status_code == 404
     assert client.get(f"/clinician/patients/{routed.quinn.id}").status_code == 404  # Charlie's patient
     # Pat is not on Bob's lists: the grant opens a record, it does not make him part of the team.
     assert "Pat Patient" not in client.get("/clinician/patients").get_data(as_text=True)
-    assert client.get("/api/v1/patients", headers=bearer(client, routed.bob)).get_json() == []
+    api = bearer(client, routed.bob)
+    assert client.get("/api/v1/patients", headers=api).get_json() == []
+    assert client.get(f"/api/v1/patients/{pat}/summary", headers=api).status_code == 200
+    assert client.get(f"/api/v1/patients/{pat}/charts/outcomes.svg", headers=api).status_code == 200
+    assert client.get(f"/api/v1/patients/{pat}/export.csv", headers=api).status_code == 404
+    assert client.post(f"/api/v1/patients/{pat}/sessions", json={}, headers=api).status_code == 404
 
 
 def test_nobody_else_gains_access_from_the_routing(client, auth, routed):
