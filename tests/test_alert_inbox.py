@@ -8,7 +8,7 @@ The pages run on the real clock, so data meant to look recent is made relative t
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -362,47 +362,6 @@ def test_outside_clinician_cannot_set_a_baseline_or_the_programme(client, auth, 
     db.session.expire_all()
     assert db.session.scalar(select(Baseline)) is None
     assert db.session.get(Patient, people.pat.id).urinary_check is False
-
-
-# --- Programme ------------------------------------------------------------------------------------------------
-
-
-def test_programme_form_sets_and_clears_the_urinary_check_and_induction_end(client, auth, people):
-    auth.login(people.alice)
-    path = f"/clinician/patients/{people.pat.id}"
-    response = auth.post(f"{path}/programme", {"urinary_check": "yes", "induction_until": "2026-03-20"})
-    assert response.status_code == 302
-    db.session.expire_all()
-    patient = db.session.get(Patient, people.pat.id)
-    assert (patient.urinary_check, patient.induction_until) == (True, date(2026, 3, 20))
-    page = client.get(path).get_data(as_text=True)
-    assert 'name="urinary_check" value="yes" checked' in page and 'value="2026-03-20"' in page
-    # An unticked box and an empty date clear both.
-    assert auth.post(f"{path}/programme", {"induction_until": ""}).status_code == 302
-    db.session.expire_all()
-    patient = db.session.get(Patient, people.pat.id)
-    assert (patient.urinary_check, patient.induction_until) == (False, None)
-    assert [detail for _, _, detail in _events("programme.update")] == [
-        "urinary_check, induction_until",
-        "urinary_check, induction_until",
-    ]
-
-
-@pytest.mark.parametrize("bad", ["20-03-2026", "2026-02-30", "tomorrow", "1026-03-20"])
-def test_programme_form_with_a_bad_date_is_a_400_at_the_field_and_saves_nothing(client, auth, people, bad):
-    auth.login(people.alice)
-    response = auth.post(
-        f"/clinician/patients/{people.pat.id}/programme", {"urinary_check": "yes", "induction_until": bad}
-    )
-    assert response.status_code == 400
-    page = response.get_data(as_text=True)
-    assert 'id="induction_until-error"' in page and 'aria-invalid="true"' in page
-    assert re.search(r"Give a date such as 2026-03-20, or leave it empty\.|Give a date between 2000 and 2099\.", page)
-    assert 'name="urinary_check" value="yes" checked' in page  # what was entered is kept
-    db.session.expire_all()
-    patient = db.session.get(Patient, people.pat.id)
-    assert (patient.urinary_check, patient.induction_until) == (False, None)
-    assert _events("programme.update") == []
 
 
 def test_patient_page_names_each_open_alert_by_its_label(client, auth, people):
