@@ -76,7 +76,7 @@ def test_crv_r3_three_days_in_a_row_at_the_threshold_raise_one_medium_alert_for_
         _check_in(people.pat, _day(n), craving=8)
     assert len(_alerts("craving")) == 1
     # The team was told once, in the same transaction.
-    mails = db.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "alert")).all()
+    mails = db.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "alert_medium")).all()
     assert [m.recipient_id for m in mails] == [people.alice.id]
 
 

@@ -114,7 +114,7 @@ def test_phq_r5_item9_alone_opens_the_crisis_screen_and_raises_a_high_alert(clie
     )
     assert "Same-day review" in alert.reason and "Immediate" not in alert.reason
     # The care team is told (content-free) in the same transaction.
-    (mail,) = db.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "alert")).all()
+    (mail,) = db.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "alert_high")).all()
     assert (mail.recipient_id, mail.address) == (people.alice.id, people.alice.email)
 
 
@@ -158,7 +158,7 @@ def test_a_failure_after_scoring_stores_neither_the_form_nor_the_alert(app, clie
     assert response.status_code == 500
     assert response.get_json()["code"] == 500
     assert "Traceback" not in response.get_data(as_text=True)
-    assert (_count(Assessment), _count(Alert), _count(OutboxMessage, OutboxMessage.template == "alert")) == (0, 0, 0)
+    assert (_count(Assessment), _count(Alert), _count(OutboxMessage, OutboxMessage.template == "alert_high")) == (0, 0, 0)
     # Nothing was stored, so the patient may submit again at once and the pathway then works.
     monkeypatch.undo()
     retried = client.post(ASSESSMENTS, json={"instrument": "phq9", "answers": [0] * 8 + [1]}, headers=headers)

@@ -178,10 +178,10 @@ def test_a_reminder_for_a_day_that_is_over_is_never_sent(app, mailbox, pat_due):
 def test_after_three_missed_days_reminders_stop_and_the_care_team_is_told_once(app, mailbox, pat_due):
     later = EVENING + timedelta(days=3)  # 5 March: 2, 3 and 4 March have no check-in
     _run(app, later)
-    assert [m.template for m in _messages()] == ["alert"]
+    assert [m.template for m in _messages()] == ["alert_low"]
     (message, envelope) = mailbox.only_message()
     assert envelope.rcpt_tos == ["alice@clinic.test"]
-    assert message["Subject"] == "Something needs review in the portal"
+    assert message["Subject"] == "Please check the portal when you can"
     alerts = db.session.scalars(select(Alert)).all()
     assert [(a.kind, a.patient_id) for a in alerts] == [("missed_checkins", pat_due.id)]
     _run(app, later + timedelta(days=1))

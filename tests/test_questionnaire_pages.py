@@ -65,7 +65,7 @@ def test_item9_answer_opens_crisis_screen_with_one_tap_call_and_text(client, aut
     # PHQ-R5 / SAFE-R3: the alert and the care team's e-mail were stored with the answers.
     (alert,) = db.session.scalars(select(Alert)).all()
     assert (alert.kind, alert.severity, alert.patient_id) == ("safety_item9", "high", people.pat.id)
-    recipients = db.session.scalars(select(OutboxMessage.address).where(OutboxMessage.template == "alert")).all()
+    recipients = db.session.scalars(select(OutboxMessage.address).where(OutboxMessage.template == "alert_high")).all()
     assert recipients == [people.alice.email]
 
 

@@ -142,9 +142,9 @@ def test_driving_on_the_session_day_raises_one_alert_with_a_clear_reason_and_a_n
     assert alert.reason == "Drove on the day of the session (72-hour check)"
     assert (alert.patient_id, alert.created_at) == (people.pat.id, at)
     assert _alerts("session_severe") == []
-    emails = db.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "alert")).all()
+    emails = db.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "alert_medium")).all()
     assert {e.recipient_id for e in emails} == {people.alice.id}
-    subject, text = render("alert", link="")
+    subject, text = render("alert_medium", link="")
     for word in [*FORBIDDEN, "drove", "driv", "nausea"]:
         assert not _says(word, subject + " " + text), word
 
