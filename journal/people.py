@@ -288,9 +288,7 @@ def _history_row(session: Session, patient: Patient, by_id: int | None, at: date
 def set_programme(session: Session, patient: Patient, values: dict, by: User | None, now: datetime) -> list[str]:
     """Set any of ``substances``, ``tracks_pain`` and ``sleep_detail``; when something changed, append a history
     row (the whole programme, effective ``now``, by ``by``) and return the names that changed. Substances keep
-    the order the programme lists them in (``SUBSTANCES``)."""
-    if "substances" in values:
-        values = {**values, "substances": [code for code in SUBSTANCES if code in set(values["substances"])]}
+    the order given (the same substances in another order are no change)."""
     changed = [name for name in PROGRAMME_FIELDS if name in values and _differs(getattr(patient, name), values[name])]
     if not changed:
         return []
