@@ -162,6 +162,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/clinician/patients/<id:patient_id>/details"): CARE_TEAM,
     ("POST", "/clinician/patients/<id:patient_id>/details"): CARE_TEAM,
     ("PATCH", "/api/v1/patients/<id:patient_id>"): CARE_TEAM,
+    ("POST", "/clinician/patients/<id:patient_id>/notes/seen"): CARE_TEAM,
 }
 
 
@@ -195,6 +196,13 @@ def people(people):
         db.session, people.pat.patient, {"instrument": "phq9", "answers": [0] * 9}, NOW, people.pat
     )
     add_link_holders(people)
+    add_future_shift(people)
+    db.session.commit()
+    return people
+
+
+def add_future_shift(people) -> None:
+    """A shift on the rota a month ahead (Alice on call, Bob her backup), for the routes about a shift."""
     people.future_shift = OnCallShift(
         clinic_id=people.clinic.id,
         clinician_id=people.alice.id,
@@ -203,8 +211,6 @@ def people(people):
         ends_at=utcnow() + timedelta(days=31),
     )
     db.session.add(people.future_shift)
-    db.session.commit()
-    return people
 
 
 def add_link_holders(people) -> None:

@@ -55,7 +55,7 @@ from journal.db import db, utcnow
 from journal.models import AuditEvent
 from journal.sessions import save_session
 from tests.conftest import AuthActions, bearer, csrf_token
-from tests.test_access_matrix import POLICY, _caller_user, _concrete, add_link_holders, invite_dana
+from tests.test_access_matrix import POLICY, _caller_user, _concrete, add_future_shift, add_link_holders, invite_dana
 
 OPENAPI = "/api/v1/openapi.json"
 LIMIT = 256 * 1024  # journal.config MAX_CONTENT_LENGTH; test_the_limit_is_the_configured_one checks it
@@ -73,7 +73,7 @@ FORM_ROUTES = [(method, route) for method, route in ROUTES if not route.startswi
 PREFERRED = ("anonymous", "patient", "clinician", "admin", "other_patient", "outside_clinician")
 
 # A clinician's refused form shows patient data again, which the audit trail records as a read.
-AUDITED_READS = {"patient.read", "alert.list", "session.read"}
+AUDITED_READS = {"patient.read", "alert.list", "session.read", "rota.list"}
 
 
 def _caller(method: str, route: str) -> str:
@@ -135,6 +135,10 @@ FORMS: dict[str, Form] = {
     "/sessions/<id:session_id>/check/<any(morning_after,72h):kind>": Form(
         {"nausea": "bad", "headache": "11", "dizziness": "-2", "drove": "maybe"},
         ("Choose a number from 0 to 10.", "Answer yes or no."),
+    ),
+    "/admin/on-call": Form(
+        {"clinician": "Alice", "backup": "Bob", "starts_at": "tomorrow", "ends_at": "2026-02-30T09:00"},
+        ("Choose the clinician on call.", "Choose a clinician, or no backup.", "Give a date and a time, such as"),
     ),
     "/settings/contact": Form(
         {"timezone": "Mars/Olympus_Mons", "phone": "call me", "emergency_contact_name": "x" * 121},
@@ -222,6 +226,8 @@ NO_FIELDS = {
     "/admin/staff/<id:user_id>/mfa-reset",
     "/clinician/patients/<id:patient_id>/invitation",
     "/admin/staff/<id:user_id>/invitation",
+    "/clinician/patients/<id:patient_id>/notes/seen",
+    "/admin/on-call/<id:shift_id>/delete",
 }
 
 # Page routes that the page's own script calls with JSON (CSRF token in a header), answering JSON errors.
@@ -257,6 +263,7 @@ def people(people):
         db.session, people.pat.patient, {"instrument": "phq9", "answers": [0] * 9}, utcnow(), people.pat
     )
     add_link_holders(people)
+    add_future_shift(people)
     people.invitation = invite_dana(people)
     return people
 
