@@ -452,3 +452,12 @@ def test_every_phone_problem_is_reported_at_once_each_at_its_field(auth, client,
     page = response.get_data(as_text=True)
     assert _field_error(page, "phone") == PHONE_TOO_SHORT
     assert _field_error(page, "emergency_contact_phone") == CONTACT_BOTH
+
+
+def test_a_refused_time_zone_and_a_bad_number_show_together(auth, client, people):
+    auth.login(people.pat)
+    response = auth.post("/settings/contact", {"timezone": "Mars/Olympus_Mons", "phone": "12"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert _field_error(page, "timezone").startswith("Choose a time zone from the list")
+    assert _field_error(page, "phone") == PHONE_TOO_SHORT

@@ -16,7 +16,15 @@ from .. import audit
 from ..access import get_patient_or_404
 from ..db import db, utcnow
 from ..models import SUBSTANCES, Patient, Role, User
-from ..people import SEXES, DetailsError, describe_history, display_phone, programme_history, update_details
+from ..people import (
+    SEXES,
+    DetailsError,
+    contact_from,
+    describe_history,
+    display_phone,
+    programme_history,
+    update_details,
+)
 from ..schemas import MeUpdateSchema, PatientUpdateSchema, details_form_input, flat_errors, iana_zones
 from ..security import roles_required
 from . import local_time
@@ -55,17 +63,29 @@ def _form_values(patient: Patient) -> MultiDict:
 def _save(patient: Patient, form: MultiDict, *, care_team: bool, action: str) -> dict[str, list[str]]:
     """Validate and save the form, audited and committed; the errors by field (nothing saved) or {}."""
     schema = PatientUpdateSchema() if care_team else MeUpdateSchema()
+    raw = details_form_input(form, care_team=care_team)
     try:
-        values = schema.load(details_form_input(form, care_team=care_team))
+        values = schema.load(raw)
         changed = update_details(db.session, patient, values, current_user, utcnow())
     except ValidationError as error:
         db.session.rollback()
-        return flat_errors(error.messages)
+        return {**_phone_errors(raw, error.messages, patient), **flat_errors(error.messages)}
     except DetailsError as error:
         db.session.rollback()
         return {field: [message] for field, message in error.errors.items()}
     audit.record(current_user, action, patient.user_id, detail=", ".join(changed) or "no change")
     db.session.commit()
+    return {}
+
+
+def _phone_errors(raw: dict, refused: dict, patient: Patient) -> dict[str, list[str]]:
+    """What is wrong with the numbers too, when other fields were refused first: every error shows at once."""
+    given = {name: raw[name] for name in ("phone", "emergency_contact") if name not in refused}
+    zone = raw["timezone"] if raw.get("timezone") in iana_zones() else patient.user.timezone
+    try:
+        contact_from(given, zone)
+    except DetailsError as error:
+        return {field: [message] for field, message in error.errors.items()}
     return {}
 
 
