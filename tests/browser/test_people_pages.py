@@ -15,21 +15,21 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def robin(live_server) -> int:
+def rowan(live_server) -> int:
     """A patient of Alice's of this module's own, so no other browser test meets the details set here."""
     with live_server.app.app_context():
-        user = make_patient(live_server.user(live_server.clinician_email), "robin", "Robin Reed")
+        user = make_patient(live_server.user(live_server.clinician_email), "rowan", "Rowan Reyes")
         db.session.commit()
         return user.id
 
 
 def test_patient_sets_contact_details_on_a_phone_and_the_clinician_calls_them_from_the_patient_page(
-    live_server, robin, phone, desktop, network, axe
+    live_server, rowan, phone, desktop, network, axe
 ):
     url = live_server.url
     page = phone.new_page()
     page.goto("/login")
-    sign_in(page, "robin@patient.test")
+    sign_in(page, "rowan@patient.test")
     expect(page).to_have_url(f"{url}/home")
     page.get_by_role("link", name="Contact details and time zone").click()
     expect(page).to_have_url(f"{url}/settings/contact")
@@ -37,7 +37,7 @@ def test_patient_sets_contact_details_on_a_phone_and_the_clinician_calls_them_fr
     axe(page)
 
     page.get_by_label("Your phone number").fill("555 01")
-    page.get_by_label("Name").fill("Sam Reed")
+    page.get_by_label("Who to call").fill("Sam Reed")
     page.get_by_role("button", name="Save").click()
     expect(page).to_have_url(f"{url}/settings/contact")  # the form's own address, with what to fix
     expect(page.locator("#phone-error")).to_contain_text("too short")
@@ -54,18 +54,18 @@ def test_patient_sets_contact_details_on_a_phone_and_the_clinician_calls_them_fr
     clinician = desktop.new_page()
     clinician.goto("/login")
     sign_in(clinician, live_server.clinician_email)
-    clinician.goto(f"/clinician/patients/{robin}")
+    clinician.goto(f"/clinician/patients/{rowan}")
     header = clinician.locator("#contact-line")
     expect(header.get_by_role("link", name="(312) 555-0123")).to_have_attribute("href", "tel:+13125550123")
     expect(header.get_by_role("link", name="+44 7400 123456")).to_have_attribute("href", "tel:+447400123456")
 
     header.get_by_role("link", name="Edit details").click()
-    expect(clinician).to_have_url(f"{url}/clinician/patients/{robin}/details")
+    expect(clinician).to_have_url(f"{url}/clinician/patients/{rowan}/details")
     axe(clinician)
     clinician.get_by_label("Opioids").check()
     clinician.get_by_role("button", name="Save the details").click()
-    expect(clinician).to_have_url(f"{url}/clinician/patients/{robin}#details-heading")
-    clinician.goto(f"/clinician/patients/{robin}/details")
+    expect(clinician).to_have_url(f"{url}/clinician/patients/{rowan}#details-heading")
+    clinician.goto(f"/clinician/patients/{rowan}/details")
     history = clinician.get_by_role("table")
     expect(history.locator("tbody tr").first).to_contain_text("Started tracking Opioids")
     expect(history.locator("tbody tr").first).to_contain_text("Alice Adams")
