@@ -765,3 +765,20 @@ def test_the_next_session_is_given_once_when_the_patient_shares_the_readers_cloc
     auth.login(alice)
     page = client.get("/clinician/dashboard").get_data(as_text=True)
     assert "the patient's time (" not in page
+
+
+def test_the_patient_list_has_the_same_search_and_still_names_every_alerted_patient(client, auth, people):
+    _search_people(people)
+    raise_alert(db.session, T, patient_id=people.pat.id, kind="craving", severity="medium", reason="r", dedup_key="s")
+    db.session.commit()
+    auth.login(people.alice)
+    page = client.get("/clinician/patients?q=lowe").get_data(as_text=True)
+    assert '<label for="q">Search by name or e-mail address</label>' in page
+    assert "1 patient matches “lowe”." in page
+    rows = re.findall(r'<th scope="row"><a href="/clinician/patients/\d+">([^<]+)</a></th>', page)
+    assert rows == ["Robin Lowe"]
+    assert f'href="/clinician/patients/{people.pat.id}">Pat Patient</a>:' in page  # his open alert, above the list
+
+    page = client.get("/clinician/patients?q=quinn").get_data(as_text=True)  # Charlie's patient
+    assert "No patient on your care teams matches “quinn”." in page
+    assert "No patients yet" not in page

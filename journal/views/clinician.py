@@ -13,7 +13,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from .. import audit, chart_cache, diary, patient_data, session_checks
+from .. import audit, chart_cache, dashboard, diary, patient_data, session_checks
 from ..access import get_alert_or_404, get_patient_or_404, open_alerts_for, patient_list
 from ..accounts import EnrolmentError, PatientDetails, create_invitation, enrol_patient, request_password_reset
 from ..alerts import KIND_LABELS, AlertError, RecentData, SessionsAround, acknowledge, recent_data, sessions_around
@@ -85,12 +85,18 @@ def patients():
     # Audited first: a commit expires loaded rows, and rendering expired rows would query once per patient.
     audit.record(current_user, "patient.list")
     db.session.commit()
-    rows = db.session.scalars(patient_list(current_user)).all()
+    search = dashboard.read_search(request.args.get("q"))
+    rows = db.session.scalars(dashboard.matching(patient_list(current_user), search)).all()
     alerts = db.session.scalars(open_alerts_for(current_user)).all()
-    names = {patient.user_id: patient.user.name for patient in rows}
+    # Named whether or not the search matched them: the open alerts are listed above the search.
+    alerted = {alert.patient_id for alert in alerts}
+    names = {id_: name for id_, name in db.session.execute(select(User.id, User.name).where(User.id.in_(alerted)))}
     return render_template(
         "clinician/patients.html",
         patients=rows,
+        search=search,
+        search_action=url_for("clinician.patients"),
+        search_count=len(rows),
         alerts=alerts,
         names=names,
         kind_labels=KIND_LABELS,
