@@ -108,7 +108,6 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/clinician/alerts"): CLINICIANS,
     ("POST", "/clinician/alerts/<id:alert_id>/ack"): CARE_TEAM,
     ("POST", "/clinician/patients/<id:patient_id>/baseline"): CARE_TEAM,
-    ("POST", "/clinician/patients/<id:patient_id>/programme"): CARE_TEAM,
     ("GET", "/clinician/patients/<id:patient_id>/sessions"): CARE_TEAM,  # the form on a page of its own
     ("POST", "/clinician/patients/<id:patient_id>/sessions"): CARE_TEAM,
     ("GET", "/clinician/patients/<id:patient_id>/sessions/<id:session_id>"): CARE_TEAM,

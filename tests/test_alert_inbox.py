@@ -358,7 +358,7 @@ def test_outside_clinician_cannot_set_a_baseline_or_the_programme(client, auth, 
     auth.login(people.charlie)
     path = f"/clinician/patients/{people.pat.id}"
     assert auth.post(f"{path}/baseline", {"assessment_id": str(form.id)}).status_code == 404
-    assert auth.post(f"{path}/programme", {"urinary_check": "yes"}).status_code == 404
+    assert auth.post(f"{path}/details", {"urinary_check": "yes"}).status_code == 404
     db.session.expire_all()
     assert db.session.scalar(select(Baseline)) is None
     assert db.session.get(Patient, people.pat.id).urinary_check is False

@@ -160,10 +160,6 @@ FORMS: dict[str, Form] = {
         {"assessment_id": "the first one"},
         ("Choose a form from the table.",),
     ),
-    "/clinician/patients/<id:patient_id>/programme": Form(
-        {"urinary_check": "on", "induction_until": "next Tuesday"},
-        ("Give a date such as 2026-03-20, or leave it empty.",),
-    ),
     "/clinician/patients/<id:patient_id>/sessions": Form(
         {
             "start": "tomorrow morning",

@@ -301,6 +301,20 @@ def test_the_on_call_clinician_may_open_the_patient_page_and_sees_the_alert_and_
     assert ("on_call.read", f"on call for alert {routed.alert.id}") in reads  # the chart
 
 
+def test_the_on_call_reader_gets_the_record_without_the_care_teams_forms_and_is_told_why(client, auth, routed):
+    forms = ("/care-team", "/invitation", "/baseline", '/sessions"', "/notes/seen", "/details")
+    auth.login(routed.bob)
+    page = client.get(f"/clinician/patients/{routed.pat.id}").get_data(as_text=True)
+    assert "an alert about them was sent to you on call. Only the care team can change it." in page
+    assert [form for form in forms if f"/clinician/patients/{routed.pat.id}{form}" in page] == []
+    auth.logout()
+    auth.login(routed.alice)  # on the care team: the forms are there, the notice is not
+    page = client.get(f"/clinician/patients/{routed.pat.id}").get_data(as_text=True)
+    assert "sent to you on call" not in page
+    assert f'action="/clinician/patients/{routed.pat.id}/invitation"' in page
+    assert f'href="/clinician/patients/{routed.pat.id}/details"' in page
+
+
 def test_the_on_call_grant_is_for_reading_only_and_for_that_patient_only(client, auth, routed):
     auth.login(routed.bob)
     pat = routed.pat.id
@@ -309,8 +323,11 @@ def test_the_on_call_grant_is_for_reading_only_and_for_that_patient_only(client,
     assert client.get(f"/clinician/patients/{pat}/sessions").status_code == 404  # the new-session form
     assert auth.post(f"/clinician/patients/{pat}/care-team", {"clinician_id": routed.bob.id}).status_code == 404
     assert client.get(f"/clinician/patients/{routed.quinn.id}").status_code == 404  # Charlie's patient
-    # Pat is not on Bob's lists: the grant opens a record, it does not make him part of the team.
-    assert "Pat Patient" not in client.get("/clinician/patients").get_data(as_text=True)
+    # Pat is not on Bob's list: the grant opens a record, it does not make him part of the team (the alert sent
+    # to him is named among his open alerts above the list).
+    listed = client.get("/clinician/patients").get_data(as_text=True)
+    assert re.findall(r'<th scope="row"><a href="/clinician/patients/\d+">([^<]+)</a></th>', listed) == []
+    assert f'href="/clinician/patients/{pat}">Pat Patient</a>:' in listed
     api = bearer(client, routed.bob)
     assert client.get("/api/v1/patients", headers=api).get_json() == []
     assert client.get(f"/api/v1/patients/{pat}/summary", headers=api).status_code == 200

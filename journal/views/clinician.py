@@ -41,10 +41,8 @@ from ..schemas import (
     CareTeamAddSchema,
     DosingSessionSchema,
     PatientEnrolmentSchema,
-    ProgrammeSchema,
     form_input,
     iana_zones,
-    programme_form_input,
 )
 from ..scoring import BAND_LABELS, GAD7, MCID, PHQ9
 from ..security import roles_required
@@ -208,7 +206,6 @@ def _render_patient(
     patient: Patient,
     *,
     errors: dict | None = None,
-    programme: dict | None = None,
     session_form: dict | None = None,
     session_errors: dict | None = None,
     status: int = 200,
@@ -221,11 +218,6 @@ def _render_patient(
     ).all()
     alerts = db.session.scalars(open_alerts_for(current_user).where(Alert.patient_id == patient.user_id)).all()
     rows, baselines = _questionnaire_rows(patient.user_id)
-    if programme is None:
-        programme = {
-            "urinary_check": patient.urinary_check,
-            "induction_until": patient.induction_until.isoformat() if patient.induction_until else "",
-        }
     now = utcnow()
     chart_days = chart_cache.parse_days(request.args.get("days"))  # the range chooser's choice
     if chart_days is None:
@@ -249,11 +241,12 @@ def _render_patient(
         dose_units=[(unit, unit) for unit in DOSE_UNITS],
         alerts=alerts,
         colleagues=colleagues,
+        # Otherwise a reader on call for an alert about the patient (access.py): the record without its forms.
+        on_care_team=any(clinician.id == current_user.id for clinician in patient.clinicians),
         substances=SUBSTANCES,
         questionnaires=rows,
         baselines=baselines,
         errors=errors or {},
-        programme=programme,
         kind_labels=KIND_LABELS,
         severity_labels=SEVERITY_LABELS,
         instrument_names=INSTRUMENT_NAMES,
@@ -336,25 +329,6 @@ def choose_baseline(patient_id: int):
     when = form.completed_at.astimezone(_zone()).strftime("%-d %b %Y")
     flash(f"The {INSTRUMENT_NAMES[form.instrument]} of {when} is now the baseline.", "success")
     return redirect(url_for("clinician.patient", patient_id=patient_id, _anchor="questionnaires"))
-
-
-@bp.post("/patients/<id:patient_id>/programme")
-@roles_required(Role.CLINICIAN)
-def update_programme(patient_id: int):
-    patient = get_patient_or_404(current_user, patient_id, action=None)
-    raw = programme_form_input(request.form)
-    try:
-        data = ProgrammeSchema().load(raw)
-    except ValidationError as error:
-        shown = {"urinary_check": raw["urinary_check"], "induction_until": raw["induction_until"] or ""}
-        return _render_patient_again(patient, error.messages, programme=shown)
-    changed = [name for name, value in data.items() if getattr(patient, name) != value]
-    for name, value in data.items():
-        setattr(patient, name, value)
-    audit.record(current_user, "programme.update", patient_id, detail=", ".join(changed) or "no change")
-    db.session.commit()
-    flash("The programme is saved.", "success")
-    return redirect(url_for("clinician.patient", patient_id=patient_id, _anchor="programme"))
 
 
 # --- Charts and sessions (KET-R1) ------------------------------------------------------------------------------
