@@ -3,14 +3,14 @@ into the plain values that ``analytics`` and ``charts`` take. No Flask."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import analytics
+from . import analytics, people
 from .charts import AssessmentSeries, DailySeries, adherence_states
 from .checkins import use_day
 from .models import (
@@ -20,6 +20,7 @@ from .models import (
     CheckIn,
     DosingSession,
     Patient,
+    ProgrammeChange,
     ReportMode,
     SessionStatus,
 )
@@ -40,6 +41,7 @@ class PatientData:
     forms: list[Assessment]  # every form, oldest first (baselines may predate ``first``)
     baselines: dict[str, Assessment]
     sessions: list[DosingSession]  # every session, oldest first
+    programme: list[ProgrammeChange] = field(default_factory=list)  # its history, oldest first
 
     @property
     def zone(self) -> ZoneInfo:
@@ -82,7 +84,8 @@ def load(session: Session, patient: Patient, now: datetime, days: int = DEFAULT_
             .order_by(DosingSession.start, DosingSession.id)
         )
     )
-    return PatientData(patient, first, today, today, checkins, forms, baselines, sessions)
+    programme = people.programme_history(session, patient)
+    return PatientData(patient, first, today, today, checkins, forms, baselines, sessions, programme)
 
 
 def daily_series(data: PatientData) -> DailySeries:
@@ -227,7 +230,11 @@ def summary(data: PatientData, now: datetime) -> dict:
             "amount_days": figures.amount_days,
             "name": substance_name(figures.substance),  # for the pages; not in the API's document
         }
-        for figures in analytics.substance_use(substance_reports(data), getattr(data.patient, "sex", None))
+        for figures in analytics.substance_use(
+            substance_reports(data),
+            data.patient.sex,
+            people.substance_periods(data.programme, data.zone) if data.programme else None,
+        )
     ]
     for item in substances:
         item["line"] = substance_line(item)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import select
 
 from journal import analytics
@@ -188,11 +187,6 @@ def test_per_substance_pda_over_stored_history_counts_opioids_only_from_the_day_
     assert (figures["alcohol"].reported_days, figures["alcohol"].pda) == (11, 100.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="until journal/patient_data.summary passes the programme's periods to analytics.substance_use "
-    "(the change is described in the people helper's report); then this mark goes",
-)
 def test_summary_counts_a_substance_added_later_only_from_the_day_it_was_added(client, people):
     """Opioids join Pat's programme five days ago. The forms Pat back-fills after that ask about opioids for
     days before it too (each answers the current programme): those days are not opioid days."""

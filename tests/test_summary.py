@@ -11,6 +11,7 @@ from sqlalchemy import select
 from journal.checkins import save_checkin
 from journal.db import db, utcnow
 from journal.models import AuditEvent
+from journal.people import set_programme
 from tests.conftest import bearer
 from tests.outcome_data import (
     active_since,
@@ -119,13 +120,15 @@ def test_another_clinician_and_the_patient_get_404_for_the_summary(client, peopl
 
 
 def test_sud_r3_each_tracked_substance_has_its_own_percent_days_abstinent_and_heavy_days(client, people):
-    """Pat tracks opioids and alcohol. Over six check-ins (each about the day before), opioids are used on two
-    of six reported days and alcohol, 6 and 3 drinks, on two: the heavy-day threshold while sex is not recorded
-    is 4 drinks, so one heavy day."""
+    """Pat tracks opioids and alcohol (since 30 days ago). Over six check-ins (each about its own day), opioids
+    are used on two of six reported days and alcohol, 6 and 3 drinks, on two: the heavy-day threshold while sex
+    is not recorded is 4 drinks, so one heavy day."""
     pat, now = people.pat, utcnow()
     today = local_today(pat, now)
     active_since(pat, now, 30)
-    pat.patient.substances = ["opioids", "alcohol"]
+    set_programme(
+        db.session, pat.patient, {"substances": ["opioids", "alcohol"]}, people.alice, now - timedelta(days=30)
+    )
     drinks_by_day = {1: "6", 2: "3"}
     for days_ago in range(1, 7):
         day = today - timedelta(days=days_ago)
