@@ -873,27 +873,6 @@ class ClinicSettingsSchema(StrictSchema):
     require_staff_mfa = DefaultOrBoolean()  # left out: unchanged
 
 
-class ProgrammeSchema(StrictSchema):
-    """What a patient's programme asks beyond the enrolment choices: the weekly urinary check (KET-R4) and the
-    last day of the induction series (PHQ-R13 cadence, KET-R2 loss-of-response watch)."""
-
-    urinary_check = StrictBoolean(required=True)
-    induction_until = fields.Date(
-        required=True,
-        allow_none=True,
-        validate=validate.Range(date(2000, 1, 1), date(2099, 12, 31), error="Give a date between 2000 and 2099."),
-        error_messages={"invalid": "Give a date such as 2026-03-20, or leave it empty."},
-    )
-
-
-def programme_form_input(form) -> dict:
-    """The programme form as ProgrammeSchema input: a tick box is a bool, an empty date is none."""
-    return {
-        "urinary_check": "urinary_check" in form,
-        "induction_until": (form.get("induction_until") or "").strip() or None,
-    }
-
-
 # --- Treatment sessions (SPEC 7.1, 7.4; KET-R1) ------------------------------------------------------------------
 
 

@@ -566,6 +566,8 @@ def test_the_patient_gets_their_chart_at_the_drawn_size_and_others_do_not(client
     assert png.startswith(PNG_SIGNATURE)
     css_width, css_height = charts.PROGRESS_CSS
     assert struct.unpack(">II", png[16:24]) == (charts.PROGRESS_SCALE * css_width, charts.PROGRESS_SCALE * css_height)
+    home = client.get("/home").get_data(as_text=True)  # shown at the size it is drawn for: never scaled
+    assert f'src="/home/progress.png" width="{css_width}" height="{css_height}"' in home
     auth.logout()
     for other in (people.alice, people.ada):  # staff: the patient's own page route is not theirs
         auth.login(other)

@@ -461,3 +461,14 @@ def test_a_refused_time_zone_and_a_bad_number_show_together(auth, client, people
     page = response.get_data(as_text=True)
     assert _field_error(page, "timezone").startswith("Choose a time zone from the list")
     assert _field_error(page, "phone") == PHONE_TOO_SHORT
+
+
+def test_enrolment_page_shows_every_refused_number_at_once_each_at_its_field(auth, client, people):
+    auth.login(people.alice)
+    form = {
+        "name": "Robin Reed", "email": "robin@patient.test", "timezone": "America/Chicago",
+        "phone": "555 01", "emergency_contact_name": "Sam Reed", "emergency_contact_phone": "call me",
+    }  # fmt: skip
+    page = auth.post("/clinician/patients/new", form).get_data(as_text=True)
+    assert 'id="phone-error"' in page and 'id="emergency_contact_phone-error"' in page
+    assert db.session.scalar(select(User).where(User.email == "robin@patient.test")) is None

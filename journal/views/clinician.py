@@ -119,7 +119,7 @@ def enrol():
             errors = error.messages
         except EnrolmentError as error:
             db.session.rollback()
-            errors = {error.field: [error.message]}
+            errors = {field: [message] for field, message in error.errors.items()}  # every number refused at once
         else:
             return _show_invitation(patient, token, f"{patient.name} is enrolled")
     return render_template(

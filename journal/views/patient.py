@@ -83,6 +83,7 @@ def home():
         missing=missing_days(db.session, current_user, now),
         progress=charts.mood_progress_summary(mood_points, today),
         has_chart=len(mood_points) >= 2,
+        progress_size=charts.PROGRESS_CSS,  # the CSS size it is drawn for, so it is shown unscaled
         day_label=lambda d: day_label(d, today),
         questionnaires_due=due_instruments(db.session, current_user.patient, now),
         session_cards=session_cards_for_home(),
