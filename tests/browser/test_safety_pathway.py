@@ -117,7 +117,9 @@ def test_item9_answer_opens_crisis_screen_then_the_alert_tops_the_inbox_and_a_ne
         finally:
             live_server.app.config["SMTP_URL"] = ""
         sent = db.session.scalars(
-            select(OutboxMessage).where(OutboxMessage.template == "alert", OutboxMessage.address == "alice@clinic.test")
+            select(OutboxMessage).where(
+                OutboxMessage.template == "alert_high", OutboxMessage.address == "alice@clinic.test"
+            )
         ).all()
         assert {row.status for row in sent} == {OutboxStatus.SENT}
     to_alice = [envelope for envelope, _ in received.received if envelope.rcpt_tos == ["alice@clinic.test"]]
