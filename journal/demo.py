@@ -32,6 +32,7 @@ from .models import (
     OutboxMessage,
     OutboxStatus,
     Patient,
+    ProgrammeChange,
     ReportMode,
     Role,
     SessionStatus,
@@ -256,11 +257,21 @@ def seed_demo(
                 enrolled_by_id=staff[spec.clinician].id,
                 urinary_check=spec.urinary_check,
                 induction_until=plan.induction_until,
+                # Numbers from 555-0100 to 555-0199, which North American numbering keeps for fiction.
+                phone=f"+1312555{100 + number:04d}",
+                emergency_contact_name="Sam (partner)" if number % 2 else "Alex (sibling)",
+                emergency_contact_phone=f"+1312555{150 + number:04d}",
             )
             user.patient = patient
             session.add(patient)
             session.flush()  # the care-team row refers to the patient row
             session.add(CareTeamMember(patient_id=user.id, clinician_id=staff[spec.clinician].id, added_at=enrolled))
+            session.add(
+                ProgrammeChange(
+                    patient_id=user.id, effective_at=enrolled, changed_by_id=staff[spec.clinician].id,
+                    substances=spec.substances, tracks_pain=spec.tracks_pain, sleep_detail=spec.sleep_detail,
+                )
+            )  # fmt: skip
             seed_sessions(session, patient, spec, number, plan, staff[spec.clinician], now)
             seed_history(session, user, spec, number, plan, now)
             seed_questionnaires(session, patient, spec, number, plan, staff[spec.clinician], now)

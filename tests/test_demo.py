@@ -31,6 +31,7 @@ from journal.models import (
     TreatmentCourse,
     User,
 )
+from journal.people import parse_phone, programme_history
 from journal.schemas import DosingSessionOutSchema, DosingSessionSchema
 from journal.sessions import sessions_of
 from tests.conftest import NOW
@@ -54,6 +55,18 @@ def test_demo_seeds_staff_on_separate_care_teams_and_twelve_patients(app):
         teams.setdefault(db.session.get(User, member.clinician_id).email, set()).add(member.patient_id)
     assert set(teams) == {"clinician@demo.test", "clinician2@demo.test"}
     assert teams["clinician@demo.test"].isdisjoint(teams["clinician2@demo.test"])
+
+
+def test_every_demo_patient_can_be_called_and_has_an_emergency_contact_and_a_programme_history(app):
+    """So the alert cards and the patient page show tel: links in the demo, with numbers kept for fiction."""
+    assert _run(app, "--password", "demo password 1").exit_code == 0
+    for user in db.session.scalars(select(User).where(User.role == Role.PATIENT)):
+        patient = user.patient
+        assert parse_phone(patient.phone, "US") == patient.phone and patient.phone.startswith("+1312555")
+        assert patient.emergency_contact_name and parse_phone(patient.emergency_contact_phone, "US")
+        (first,) = programme_history(db.session, patient)
+        assert (first.substances, first.effective_at) == (patient.substances, patient.enrolled_at)
+        assert first.id is not None  # stored, not the stand-in for patients enrolled before history was kept
 
 
 def _counts() -> dict[str, int]:
