@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from . import scoring
 from .alerts import raise_alert
+from .baselines import apply_rule
 from .models import Assessment, Baseline, Clinic, EntrySource, Patient, User
 from .questionnaires import ANSWERS
 from .scoring import GAD7, PHQ9
@@ -131,6 +132,8 @@ def submit(session: Session, patient: Patient, data: dict, now: datetime, entere
         # A paper form dated before a stored one is now that form's previous: its gap (SPEC 1.10) follows.
         gap = local_date(following.completed_at, user.timezone) - local_date(completed_at, user.timezone)
         following.days_since_previous = gap.days
+    # PHQ-R9: a form completed before the first given session of the course may be its baseline by the rule.
+    apply_rule(session, user.id, user.timezone, now, [instrument])
     if scoring.needs_safety_pathway(result):
         raise_alert(session, now, **safety_alert(assessment))
     if instrument == PHQ9 and assessment.total is not None:

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import analytics, people
+from . import analytics, baselines, people
 from .charts import AssessmentSeries, DailySeries, adherence_states
 from .checkins import use_day
 from .models import (
@@ -23,6 +23,7 @@ from .models import (
     ProgrammeChange,
     ReportMode,
     SessionStatus,
+    User,
 )
 from .scoring import GAD7, PHQ9
 
@@ -42,6 +43,8 @@ class PatientData:
     baselines: dict[str, Assessment]
     sessions: list[DosingSession]  # every session, oldest first
     programme: list[ProgrammeChange] = field(default_factory=list)  # its history, oldest first
+    baseline_rows: dict[str, Baseline] = field(default_factory=dict)  # who chose each baseline, and when
+    choosers: dict[int, str] = field(default_factory=dict)  # the names of the clinicians who chose one
 
     @property
     def zone(self) -> ZoneInfo:
@@ -73,10 +76,16 @@ def load(session: Session, patient: Patient, now: datetime, days: int = DEFAULT_
         )
     )
     by_id = {form.id: form for form in forms}
-    baselines = {
-        row.instrument: by_id[row.assessment_id]
-        for row in session.scalars(select(Baseline).where(Baseline.patient_id == patient.user_id))
+    rows = {
+        row.instrument: row for row in session.scalars(select(Baseline).where(Baseline.patient_id == patient.user_id))
     }
+    baselines = {instrument: by_id[row.assessment_id] for instrument, row in rows.items()}
+    chooser_ids = {row.chosen_by_id for row in rows.values() if row.chosen_by_id is not None}
+    choosers = (
+        {user_id: name for user_id, name in session.execute(select(User.id, User.name).where(User.id.in_(chooser_ids)))}
+        if chooser_ids
+        else {}
+    )
     sessions = list(
         session.scalars(
             select(DosingSession)
@@ -85,7 +94,35 @@ def load(session: Session, patient: Patient, now: datetime, days: int = DEFAULT_
         )
     )
     programme = people.programme_history(session, patient)
-    return PatientData(patient, first, today, today, checkins, forms, baselines, sessions, programme)
+    return PatientData(patient, first, today, today, checkins, forms, baselines, sessions, programme, rows, choosers)
+
+
+def baseline_states(data: PatientData) -> dict[str, baselines.BaselineState]:
+    """Each instrument's baseline, who chose it (the rule or a clinician), or why there is none (PHQ-R9)."""
+    states = {}
+    for instrument in baselines.INSTRUMENTS:
+        row = data.baseline_rows.get(instrument)
+        name = data.choosers.get(row.chosen_by_id) if row is not None and row.chosen_by_id is not None else None
+        form = data.baselines.get(instrument)
+        states[instrument] = baselines.state(instrument, row, form, name, data.forms, data.sessions, data.zone)
+    return states
+
+
+def baseline_document(state: baselines.BaselineState) -> dict:
+    """One instrument's baseline as the summary gives it."""
+    form = state.form
+    return {
+        "instrument": state.instrument,
+        "assessment_id": form.id if form is not None else None,
+        "total": form.total if form is not None else None,
+        "completed_at": form.completed_at if form is not None else None,
+        "chosen_by": state.chosen_by,
+        "chosen_by_name": state.chosen_by_name,
+        "chosen_at": state.chosen_at,
+        "first_session": state.first_session,
+        "missing": state.missing,
+        "note": state.note,
+    }
 
 
 def daily_series(data: PatientData) -> DailySeries:
@@ -238,6 +275,7 @@ def summary(data: PatientData, now: datetime) -> dict:
     ]
     for item in substances:
         item["line"] = substance_line(item)
+    states = baseline_states(data)
     return {
         "patient_id": data.patient.user_id,
         "adherence_pct": adherence_now.percent,
@@ -251,6 +289,9 @@ def summary(data: PatientData, now: datetime) -> dict:
         "remission": outcome.remission,
         "pct_reduction": outcome.pct_reduction,
         "baseline_below_usual": outcome.baseline_below_usual,
+        # PHQ-R9: whether the PHQ-9 has no baseline, and each instrument's baseline with who chose it or why none.
+        "baseline_missing": baseline_total is None,
+        "baselines": [baseline_document(state) for state in states.values()],
         "consider_booster_review": watch.flag,
         "booster_reasons": list(watch.reasons),
         "days_since_last_session": (data.today - data.local(given[-1].start)).days if given else None,

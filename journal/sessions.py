@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session
 
+from .baselines import apply_rule
 from .models import (
     AuditEvent,
     CourseKind,
@@ -125,6 +126,9 @@ def save_session(
     session.add(record)
     session.flush()
     bump_data_version(session, patient.user_id)
+    # PHQ-R9: a given session (or one no longer given) may move the first session of the course, and with it the
+    # baselines the rule chooses; in this transaction, so the session is never stored without them.
+    apply_rule(session, patient.user_id, patient.user.timezone, now)
     return record
 
 
