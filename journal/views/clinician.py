@@ -34,6 +34,7 @@ from ..models import (
     Role,
     User,
 )
+from ..people import SEXES
 from ..questionnaires import ANSWERS
 from ..schemas import (
     AcknowledgeSchema,
@@ -127,6 +128,7 @@ def enrol():
         errors=errors,
         values=values,
         substances=SUBSTANCES,
+        sexes=SEXES,
         zones=sorted(iana_zones()),
         default_zone=current_user.timezone,
     ), 400 if errors else 200
