@@ -180,3 +180,23 @@ def state(
         first_session=first.start if first is not None else None,
         missing=missing,
     )
+
+
+def apply_rule_everywhere(session: Session, now: datetime) -> int:
+    """Run the rule once for every patient with a given session (for data stored before the rule existed); one
+    patient per transaction, each under its patient's row lock as a writer takes it. Returns how many patients
+    were looked at. Idempotent: a second run changes nothing."""
+    from .models import Patient, User
+    from .sessions import bump_data_version
+
+    ids = list(
+        session.scalars(select(DosingSession.patient_id).where(DosingSession.status == SessionStatus.GIVEN).distinct())
+    )
+    for patient_id in ids:
+        zone = session.scalar(
+            select(User.timezone).join(Patient, Patient.user_id == User.id).where(User.id == patient_id)
+        )
+        bump_data_version(session, patient_id)
+        apply_rule(session, patient_id, zone, now)
+        session.commit()
+    return len(ids)

@@ -13,10 +13,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from journal import patient_data
 from journal.assessments import submit
+from journal.baselines import apply_rule_everywhere
 from journal.db import db, utcnow
 from journal.models import AuditEvent, Baseline
 from journal.sessions import save_session
@@ -291,3 +292,17 @@ def test_response_and_remission_against_the_rules_baseline_at_the_spec_edges(
     body = _summary(client, people)
     assert body["baseline_total"] == sum(baseline_answers)
     assert (body["response"], body["remission"]) == (response, remission)
+
+
+def test_data_stored_before_the_rule_gets_its_baseline_from_a_one_off_run(people):
+    form = _form(people, _day(people, 5), 18)
+    _session(people)
+    db.session.execute(delete(Baseline))  # as if both were stored before the rule existed
+    db.session.commit()
+    _, states = _states(people)
+    assert states["phq9"]["missing"] == "not_chosen" and states["phq9"]["note"] == "No baseline chosen yet."
+
+    assert apply_rule_everywhere(db.session, utcnow()) == 1
+    row = _row(people)
+    assert row.assessment_id == form.id and row.chosen_by_id is None
+    assert apply_rule_everywhere(db.session, utcnow()) == 1 and _row(people).assessment_id == form.id
