@@ -1,4 +1,4 @@
-"""Command-line tools: ``flask --app wsgi create-user`` and ``flask --app wsgi demo``."""
+"""Command-line tools: ``flask --app wsgi create-user``, ``demo``, ``jobs``, ``vapid`` and ``apply-baseline-rule``."""
 
 from __future__ import annotations
 
@@ -112,7 +112,18 @@ def vapid_command() -> None:
     click.echo(f"public key (browsers get it from the app): {public_key}")
 
 
+@click.command("apply-baseline-rule")
+def apply_baseline_rule_command() -> None:
+    """Choose baselines by the rule for data stored before the rule existed (once, after upgrading; running it
+    again changes nothing, and a clinician's choice is never replaced)."""
+    from .baselines import apply_rule_everywhere
+
+    count = apply_rule_everywhere(db.session, utcnow())
+    click.echo(f"The baseline rule was applied to {count} patient(s) with a given session.")
+
+
 def init_app(app: Flask) -> None:
+    app.cli.add_command(apply_baseline_rule_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(jobs_group)

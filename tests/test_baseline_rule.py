@@ -85,6 +85,8 @@ def test_a_phq9_five_days_before_the_first_given_session_becomes_the_baseline_by
         50.0,
     )
     assert body["phq9"]["change_from_baseline"] == -9
+    (phq9,) = [item for item in body["baselines"] if item["instrument"] == "phq9"]
+    assert (phq9["chosen_by"], phq9["assessment_id"], phq9["total"]) == ("rule", baseline_form.id, 18)
     summary, states = _states(people)
     assert summary["baseline_missing"] is False
     assert states["phq9"]["chosen_by"] == "rule" and states["phq9"]["missing"] is None
@@ -101,6 +103,9 @@ def test_a_phq9_twenty_days_before_the_first_session_is_not_a_baseline_and_the_s
     assert _row(people) is None
     body = _summary(client, people)
     assert (body["baseline_total"], body["response"], body["remission"]) == (None, None, None)
+    assert body["baseline_missing"] is True
+    (phq9,) = [item for item in body["baselines"] if item["instrument"] == "phq9"]
+    assert (phq9["missing"], phq9["assessment_id"]) == ("no_form_in_window", None)
     summary, states = _states(people)
     assert summary["baseline_missing"] is True
     assert states["phq9"]["missing"] == "no_form_in_window"
@@ -306,3 +311,14 @@ def test_data_stored_before_the_rule_gets_its_baseline_from_a_one_off_run(people
     row = _row(people)
     assert row.assessment_id == form.id and row.chosen_by_id is None
     assert apply_rule_everywhere(db.session, utcnow()) == 1 and _row(people).assessment_id == form.id
+
+
+def test_the_one_off_run_is_a_command(app, people):
+    form = _form(people, _day(people, 5), 18)
+    _session(people)
+    db.session.execute(delete(Baseline))
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["apply-baseline-rule"])
+    assert result.exit_code == 0, result.output
+    assert "applied to 1 patient(s)" in result.output
+    assert _row(people).assessment_id == form.id

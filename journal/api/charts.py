@@ -82,6 +82,27 @@ class SubstanceSummarySchema(Schema):
     )
 
 
+class BaselineSummarySchema(Schema):
+    """One instrument's baseline (PHQ-R9): who chose it (the rule or a clinician), or why there is none."""
+
+    instrument = fields.String(required=True)
+    assessment_id = fields.Integer(allow_none=True, required=True)
+    total = fields.Integer(allow_none=True, required=True)
+    completed_at = fields.AwareDateTime(allow_none=True, required=True)
+    chosen_by = fields.String(allow_none=True, required=True, metadata={"description": "rule | clinician"})
+    chosen_by_name = fields.String(allow_none=True, required=True)
+    chosen_at = fields.AwareDateTime(allow_none=True, required=True)
+    first_session = fields.AwareDateTime(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Start of the course's first given session, which the 14 days count back from."},
+    )
+    missing = fields.String(
+        allow_none=True, required=True, metadata={"description": "no_given_session | no_form_in_window | not_chosen"}
+    )
+    note = fields.String(allow_none=True, required=True)
+
+
 class PatientSummarySchema(Schema):
     """GET /patients/{id}/summary. Response is a PHQ-9 at least 50 % below ``baseline_total`` (2 x latest <=
     baseline), remission a PHQ-9 under 5 (PHQ-R9); both are null until a PHQ-9 follows the baseline."""
@@ -94,6 +115,8 @@ class PatientSummarySchema(Schema):
     phq9 = fields.Nested(LatestScoreSchema, allow_none=True, required=True)
     gad7 = fields.Nested(LatestScoreSchema, allow_none=True, required=True)
     baseline_total = fields.Integer(allow_none=True, required=True, metadata={"description": "The PHQ-9 baseline."})
+    baseline_missing = fields.Boolean(required=True, metadata={"description": "The PHQ-9 has no baseline (PHQ-R9)."})
+    baselines = fields.List(fields.Nested(BaselineSummarySchema), required=True)
     response = fields.Boolean(allow_none=True, required=True)
     remission = fields.Boolean(allow_none=True, required=True)
     pct_reduction = fields.Float(allow_none=True, required=True)
