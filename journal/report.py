@@ -84,6 +84,15 @@ def _yes_no(value: bool | None, unknown: str = "Not yet measurable") -> str:
     return unknown if value is None else "Yes" if value else "No"
 
 
+def _baseline_text(summary: dict, when) -> str:
+    """The PHQ-9 baseline, who chose it (the rule or a clinician), or why there is none (PHQ-R9)."""
+    state = next(item for item in summary["baselines"] if item["instrument"] == "phq9")
+    if state["total"] is None:
+        return state["note"] or "Not set"
+    chooser = "the rule" if state["chosen_by"] == "rule" else (state["chosen_by_name"] or "a clinician")
+    return f"{state['total']} on {when(state['completed_at'])}, chosen by {chooser}"
+
+
 def summary_rows(data: PatientData, summary: dict) -> list[tuple[str, str]]:
     """The summary facts as (label, sentence) pairs: what the first page shows."""
 
@@ -102,8 +111,7 @@ def summary_rows(data: PatientData, summary: dict) -> list[tuple[str, str]]:
         return text
 
     rows = [("Latest PHQ-9", latest("phq9", "PHQ-9"))]
-    baseline = summary["baseline_total"]
-    rows.append(("PHQ-9 baseline", "Not set" if baseline is None else str(baseline)))
+    rows.append(("PHQ-9 baseline", _baseline_text(summary, when)))
     response = _yes_no(summary["response"])
     if summary["pct_reduction"] is not None:
         response += f" ({summary['pct_reduction']:g} % lower than baseline)"

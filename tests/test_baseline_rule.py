@@ -11,6 +11,7 @@ Pat lives in America/Chicago. ``D`` below is the local date of Pat's first given
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import delete, select
@@ -322,3 +323,27 @@ def test_the_one_off_run_is_a_command(app, people):
     assert result.exit_code == 0, result.output
     assert "applied to 1 patient(s)" in result.output
     assert _row(people).assessment_id == form.id
+
+
+def _report(client, people) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    response = client.get(f"/api/v1/patients/{people.pat.id}/report.pdf", headers=bearer(client, people.alice))
+    assert response.status_code == 200
+    return " ".join(" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(response.data)).pages)
+
+
+def test_the_report_says_who_chose_the_baseline_or_why_there_is_none(client, people):
+    _form(people, _day(people, 20), 18)
+    _session(people)
+    db.session.commit()
+    assert "No baseline: no form was completed in the 14 days before the first dosing session" in _report(
+        client, people
+    )
+    _form(people, _day(people, 3), 17)  # a paper form entered later, completed 3 days before the session
+    db.session.commit()
+    assert f"17 on {_day(people, 3).astimezone(ZoneInfo(people.pat.timezone)):%-d %b %Y}, chosen by the rule" in (
+        _report(client, people)
+    )
