@@ -249,6 +249,51 @@ def outcome(baseline_total: int | None, latest_total: int | None) -> Outcome:
     )
 
 
+# --- Pain against the pre-treatment week (PAIN-R2) -----------------------------------------------------------------
+
+PAIN_WEEK = 7  # days in each mean: the week before the first session, and the latest week
+# IMMPACT (SPEC 6.3): a decrease of 10-20 % is minimally important, 30 % or more moderately, 50 % or more
+# substantially. The thresholds are the SPEC's; the words are the flags the pages show.
+PAIN_FLAGS = ((50, "substantial"), (30, "moderate"), (10, "minimal"))
+
+
+@dataclass(frozen=True)
+class PainChange:
+    """The mean daily pain of the week before the first dosing session and of the latest week, and the decrease.
+
+    A mean needs ``MIN_DAYS_FOR_MEAN`` reported days of its week; without both means there is no change. ``flag``
+    is the IMMPACT level the decrease reaches (None below 10 %, for an increase, or from a pre-treatment mean of
+    0, where a percentage means nothing)."""
+
+    before_mean: float | None
+    before_days: int
+    latest_mean: float | None
+    latest_days: int
+    pct_decrease: float | None
+    flag: str | None
+
+
+def _mean(values: Sequence[int]) -> Fraction | None:
+    return Fraction(sum(values), len(values)) if len(values) >= MIN_DAYS_FOR_MEAN else None
+
+
+def pain_change(before: Sequence[int], latest: Sequence[int]) -> PainChange:
+    """PAIN-R2: ``before`` are the daily pain ratings of the week before the first session, ``latest`` those of
+    the latest week (missing days are simply absent)."""
+    before_mean, latest_mean = _mean(before), _mean(latest)
+    exact = (before_mean - latest_mean) / before_mean * 100 if before_mean and latest_mean is not None else None
+    # Flagged on the exact decrease, so that 29.96 % (shown as 30.0 %) is not called moderate.
+    flag = next((name for threshold, name in PAIN_FLAGS if exact is not None and exact >= threshold), None)
+    return PainChange(
+        half_up(before_mean) if before_mean is not None else None,
+        len(before),
+        half_up(latest_mean) if latest_mean is not None else None,
+        len(latest),
+        half_up(exact) if exact is not None else None,
+        flag,
+    )
+
+
 @dataclass(frozen=True)
 class BoosterWatch:
     flag: bool

@@ -45,6 +45,7 @@ class PatientData:
     programme: list[ProgrammeChange] = field(default_factory=list)  # its history, oldest first
     baseline_rows: dict[str, Baseline] = field(default_factory=dict)  # who chose each baseline, and when
     choosers: dict[int, str] = field(default_factory=dict)  # the names of the clinicians who chose one
+    pain_before: list[int] = field(default_factory=list)  # PAIN-R2: the week before the first session's ratings
 
     @property
     def zone(self) -> ZoneInfo:
@@ -94,7 +95,37 @@ def load(session: Session, patient: Patient, now: datetime, days: int = DEFAULT_
         )
     )
     programme = people.programme_history(session, patient)
-    return PatientData(patient, first, today, today, checkins, forms, baselines, sessions, programme, rows, choosers)
+    pain_before = _pain_before_treatment(session, patient, sessions)
+    return PatientData(
+        patient, first, today, today, checkins, forms, baselines, sessions, programme, rows, choosers, pain_before
+    )
+
+
+def _pain_before_treatment(session: Session, patient: Patient, sessions: list[DosingSession]) -> list[int]:
+    """PAIN-R2: the daily pain ratings of the week before the first given session of the course (the session that
+    anchors the baselines), wherever that week falls from the range loaded."""
+    first = baselines.anchor(sessions)
+    if not patient.tracks_pain or first is None:
+        return []
+    day = first.start.astimezone(ZoneInfo(patient.user.timezone)).date()
+    return list(
+        session.scalars(
+            select(CheckIn.pain).where(
+                CheckIn.patient_id == patient.user_id,
+                CheckIn.local_date.between(day - timedelta(days=analytics.PAIN_WEEK), day - timedelta(days=1)),
+                CheckIn.pain.is_not(None),
+            )
+        )
+    )
+
+
+def pain_change(data: PatientData) -> analytics.PainChange | None:
+    """PAIN-R2 for a patient who tracks pain: the pre-treatment week against the latest (today and 6 days before)."""
+    if not data.patient.tracks_pain:
+        return None
+    week_start = data.today - timedelta(days=analytics.PAIN_WEEK - 1)
+    latest = [c.pain for c in data.checkins if c.pain is not None and c.local_date >= week_start]
+    return analytics.pain_change(data.pain_before, latest)
 
 
 def baseline_states(data: PatientData) -> dict[str, baselines.BaselineState]:
@@ -106,6 +137,19 @@ def baseline_states(data: PatientData) -> dict[str, baselines.BaselineState]:
         form = data.baselines.get(instrument)
         states[instrument] = baselines.state(instrument, row, form, name, data.forms, data.sessions, data.zone)
     return states
+
+
+def _pain_document(change: analytics.PainChange | None) -> dict | None:
+    if change is None:
+        return None
+    return {
+        "before_mean": change.before_mean,
+        "before_days": change.before_days,
+        "latest_mean": change.latest_mean,
+        "latest_days": change.latest_days,
+        "pct_decrease": change.pct_decrease,
+        "flag": change.flag,
+    }
 
 
 def baseline_document(state: baselines.BaselineState) -> dict:
@@ -202,6 +246,32 @@ def substance_name(code: str) -> str:
     return SUBSTANCES.get(code, code)
 
 
+PAIN_FLAG_WORDS = {
+    "substantial": "a substantial decrease (50 % or more)",
+    "moderate": "a moderately important decrease (30 % or more)",
+    "minimal": "a minimally important decrease (10 % or more)",
+}
+
+
+def pain_line(pain: dict) -> str:
+    """PAIN-R2 in words, for the page and the report: both weeks' means with their days, and the IMMPACT level."""
+
+    def week(mean, days: int, which: str) -> str:
+        if mean is None:
+            return f"{which}: too few ratings ({days} of 7 days)"
+        return f"{which} {mean:g} ({days} of 7 days)"
+
+    line = (
+        f"{week(pain['before_mean'], pain['before_days'], 'Week before the first session')}; "
+        f"{week(pain['latest_mean'], pain['latest_days'], 'latest week')}"
+    )
+    if pain["pct_decrease"] is None:
+        return line
+    change = pain["pct_decrease"]
+    line += f"; {abs(change):g} % {'lower' if change >= 0 else 'higher'}"
+    return line + (f": {PAIN_FLAG_WORDS[pain['flag']]}" if pain["flag"] else ": below a minimally important decrease")
+
+
 def substance_line(item: dict) -> str:
     """One substance's figures in words, for the page and the report (SUD-R3: the denominator stated)."""
     if not item["reported_days"]:
@@ -276,6 +346,7 @@ def summary(data: PatientData, now: datetime) -> dict:
     for item in substances:
         item["line"] = substance_line(item)
     states = baseline_states(data)
+    pain = _pain_document(pain_change(data))
     return {
         "patient_id": data.patient.user_id,
         "adherence_pct": adherence_now.percent,
@@ -299,6 +370,8 @@ def summary(data: PatientData, now: datetime) -> dict:
         "percent_days_abstinent": abstinence.percent,
         "abstinence_reported_days": abstinence.reported_days,
         "substances": substances,
+        "pain": pain,
+        "pain_line": pain_line(pain) if pain else None,  # for the pages; not in the API's document
         "durability": [
             {
                 "session": d.session,

@@ -139,6 +139,8 @@ def summary_rows(data: PatientData, summary: dict) -> list[tuple[str, str]]:
         )
     for item in summary.get("substances", []):
         rows.append((f"{item['name']}, days without use", item["line"]))
+    if summary.get("pain"):
+        rows.append(("Daily pain against the week before treatment", summary["pain_line"]))
     booster = "Yes: " + "; ".join(summary["booster_reasons"]) if summary["consider_booster_review"] else "No"
     rows.append(("Consider booster review", booster))
     days_since = summary["days_since_last_session"]

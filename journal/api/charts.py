@@ -103,6 +103,22 @@ class BaselineSummarySchema(Schema):
     note = fields.String(allow_none=True, required=True)
 
 
+class PainChangeSchema(Schema):
+    """PAIN-R2: mean daily pain in the week before the first session of the course and in the latest week (each
+    needs 3 rated days), and the decrease with its IMMPACT level."""
+
+    before_mean = fields.Float(allow_none=True, required=True)
+    before_days = fields.Integer(required=True)
+    latest_mean = fields.Float(allow_none=True, required=True)
+    latest_days = fields.Integer(required=True)
+    pct_decrease = fields.Float(allow_none=True, required=True, metadata={"description": "Negative: an increase."})
+    flag = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "minimal (10 % or more) | moderate (30 % or more) | substantial (50 % or more)"},
+    )
+
+
 class PatientSummarySchema(Schema):
     """GET /patients/{id}/summary. Response is a PHQ-9 at least 50 % below ``baseline_total`` (2 x latest <=
     baseline), remission a PHQ-9 under 5 (PHQ-R9); both are null until a PHQ-9 follows the baseline."""
@@ -132,6 +148,9 @@ class PatientSummarySchema(Schema):
         required=True, metadata={"description": "The denominator: days with a valid report."}
     )
     durability = fields.List(fields.Nested(DurabilitySchema), required=True)
+    pain = fields.Nested(
+        PainChangeSchema, allow_none=True, required=True, metadata={"description": "Null unless pain is tracked."}
+    )
     substances = fields.List(
         fields.Nested(SubstanceSummarySchema),
         required=True,
