@@ -16,8 +16,8 @@ from fractions import Fraction
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Select, and_, case, false, func, or_, select
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from . import analytics, scoring
 from .access import visible_patients
@@ -235,6 +235,55 @@ def _rows(session: Session, ids: Select, now: datetime) -> Iterable[TriageRow]:
             unseen_notes=int(row.unseen_notes or 0),
             timezone=row.timezone,
         )
+
+
+def pain_changes(session: Session, rows: Sequence[TriageRow], now: datetime) -> dict[int, analytics.PainChange]:
+    """PAIN-R2 for the patients of one dashboard page who track pain: the week before the first given session of
+    their course (``baselines.anchor``, as the summary) against the latest week. Two statements whatever the
+    number of rows: the given sessions with their courses, then only the ratings inside each patient's two weeks."""
+    from .baselines import anchor
+
+    zones = {row.patient_id: ZoneInfo(row.timezone) for row in rows}
+    given: dict[int, list[DosingSession]] = {}
+    for record in session.scalars(
+        select(DosingSession)
+        .options(joinedload(DosingSession.course))
+        .join(Patient, Patient.user_id == DosingSession.patient_id)
+        .where(
+            DosingSession.patient_id.in_(list(zones)),
+            DosingSession.status == SessionStatus.GIVEN,
+            Patient.tracks_pain.is_(True),
+        )
+    ).unique():
+        given.setdefault(record.patient_id, []).append(record)
+    weeks: dict[int, tuple[date, date]] = {}  # patient -> (first day before treatment, first day of the latest)
+    for patient_id, sessions in given.items():
+        first = anchor(sessions)
+        day = first.start.astimezone(zones[patient_id]).date()
+        today = now.astimezone(zones[patient_id]).date()
+        weeks[patient_id] = (day - timedelta(days=analytics.PAIN_WEEK), today - timedelta(days=analytics.PAIN_WEEK - 1))
+    windows = [
+        and_(
+            CheckIn.patient_id == patient_id,
+            or_(
+                CheckIn.local_date.between(before, before + timedelta(days=analytics.PAIN_WEEK - 1)),
+                CheckIn.local_date >= latest,
+            ),
+        )
+        for patient_id, (before, latest) in weeks.items()
+    ]
+    ratings: dict[int, tuple[list[int], list[int]]] = {patient_id: ([], []) for patient_id in weeks}
+    for patient_id, day, pain in session.execute(
+        select(CheckIn.patient_id, CheckIn.local_date, CheckIn.pain).where(
+            CheckIn.pain.is_not(None), or_(false(), *windows)
+        )
+    ):
+        before, latest = weeks[patient_id]
+        if day < before + timedelta(days=analytics.PAIN_WEEK):  # a session in the last week: a day may be in both
+            ratings[patient_id][0].append(pain)
+        if day >= latest:
+            ratings[patient_id][1].append(pain)
+    return {patient_id: analytics.pain_change(*values) for patient_id, values in ratings.items()}
 
 
 def _substance_use(reports: dict[str, dict[date, tuple[bool, None]]], today: date) -> tuple:

@@ -116,3 +116,29 @@ def test_the_patient_page_and_the_report_say_it_in_words(client, auth, pain_pati
 def test_no_pain_figures_for_a_patient_who_does_not_track_pain(client, people):
     body = client.get(f"/api/v1/patients/{people.pat.id}/summary", headers=bearer(client, people.alice)).get_json()
     assert body["pain"] is None
+
+
+def test_the_dashboard_row_says_how_much_lower_pain_is_than_before_treatment(client, auth, pain_patient):
+    people = pain_patient
+    auth.login(people.alice)
+    page = client.get("/clinician/dashboard").get_data(as_text=True)
+    assert "Pain 50 % lower than the week before treatment: <strong>substantial decrease</strong>" in page
+    assert page.count("than the week before treatment") == 1  # nobody else tracks pain
+
+
+def test_a_first_session_this_week_counts_its_days_in_both_weeks_as_the_summary_does(client, auth, people):
+    pat, now = people.pat, utcnow()
+    pat.patient.tracks_pain = True
+    active_since(pat, now, 30)
+    today = local_today(pat, now)
+    for back, pain in enumerate([2, 2, 2, 6, 6, 6, 6]):  # today 2, 2, 2, then 6 from three days ago
+        _pain_day(pat, today - timedelta(days=back), pain)
+    given_session(pat, people.alice, at_local(pat, today - timedelta(days=2), 10), at_local(pat, today, 8))
+    db.session.commit()
+    summary = client.get(f"/api/v1/patients/{pat.id}/summary", headers=bearer(client, people.alice)).get_json()
+    # Before: the 7 days before the session's day are 3..9 days ago: 6, 6, 6, 6 (4 rated). Latest: 2, 2, 2, 6 x 4.
+    assert (summary["pain"]["before_mean"], summary["pain"]["before_days"]) == (6.0, 4)
+    assert (summary["pain"]["latest_days"], summary["pain"]["pct_decrease"]) == (7, 28.6)
+    auth.login(people.alice)
+    page = client.get("/clinician/dashboard").get_data(as_text=True)
+    assert "Pain 28.6 % lower than the week before treatment: <strong>minimal decrease</strong>" in page

@@ -42,9 +42,11 @@ def clinician_dashboard():
     rows = dashboard.triage(db.session, current_user, utcnow(), search)
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     page = min(max(request.args.get("page", 1, type=int), 1), pages)
+    shown = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     return render_template(
         "clinician/dashboard.html",
-        rows=rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
+        rows=shown,
+        pain=dashboard.pain_changes(db.session, shown, utcnow()),  # PAIN-R2, for this page's rows only
         total=len(rows),
         first_number=(page - 1) * PAGE_SIZE + 1,
         page=page,
