@@ -268,8 +268,12 @@ def pain_line(pain: dict) -> str:
     if pain["pct_decrease"] is None:
         return line
     change = pain["pct_decrease"]
-    line += f"; {abs(change):g} % {'lower' if change >= 0 else 'higher'}"
-    return line + (f": {PAIN_FLAG_WORDS[pain['flag']]}" if pain["flag"] else ": below a minimally important decrease")
+    if change < 0:
+        return line + f"; {-change:g} % higher"
+    line += f"; {change:g} % lower"
+    return line + (
+        f": {PAIN_FLAG_WORDS[pain['flag']]}" if pain["flag"] else ": less than a minimally important decrease"
+    )
 
 
 def substance_line(item: dict) -> str:

@@ -142,3 +142,23 @@ def test_a_first_session_this_week_counts_its_days_in_both_weeks_as_the_summary_
     auth.login(people.alice)
     page = client.get("/clinician/dashboard").get_data(as_text=True)
     assert "Pain 28.6 % lower than the week before treatment: <strong>minimal decrease</strong>" in page
+
+
+@pytest.mark.parametrize(
+    ("before", "latest", "words"),
+    [
+        ([6, 6, 6], [3, 3, 3], "; 50 % lower: a substantial decrease (50 % or more)"),
+        ([10, 10, 10], [10, 10, 9], "; 3.3 % lower: less than a minimally important decrease"),
+        ([5, 5, 5], [6, 6, 6], "; 20 % higher"),
+        (
+            [5, 5],
+            [6, 6, 6],
+            "Week before the first session: too few ratings (2 of 7 days); latest week 6 (3 of 7 days)",
+        ),
+    ],
+)
+def test_the_pain_sentence_says_lower_or_higher_and_names_the_flag_only_for_a_decrease(before, latest, words):
+    from journal.patient_data import _pain_document, pain_line
+
+    line = pain_line(_pain_document(analytics.pain_change(before, latest)))
+    assert line.endswith(words)
