@@ -10,41 +10,21 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
-from journal.db import db, utcnow
-from journal.sessions import save_session
+from journal.db import utcnow
 from tests.browser.test_checkin_flow import LAST_NIGHT, fill_checkin, save
 from tests.browser.test_enrolment_flow import sign_in
-from tests.conftest import make_patient
+from tests.browser.test_session_check_flow import seed_72_hour_check
 
 pytestmark = pytest.mark.browser
 
 NOTE = "I don't see the point any more some evenings"
 PHONE_E164 = "+16175550123"
 WIDE_DESKTOP = {"viewport": {"width": 1440, "height": 900}}
-
-
-def _seed(live_server) -> tuple[int, int]:
-    """Drew, a patient of Alice's with a phone number on record and a session given 73 hours ago (the 72-hour check
-    is open); his zone is UTC, so "today" is the server's."""
-    with live_server.app.app_context():
-        alice = live_server.user(live_server.clinician_email)
-        user = make_patient(alice, "drew.notes", "Drew Notes", zone="UTC", substances=["alcohol"])
-        user.patient.phone = PHONE_E164
-        now = utcnow()
-        record = save_session(
-            db.session, user.patient,
-            {"status": "given", "start": now - timedelta(hours=73), "route": "intranasal", "product": "Esketamine",
-             "dose": 56, "dose_unit": "mg"},
-            now, alice,
-        )  # fmt: skip
-        db.session.commit()
-        return user.id, record.id
 
 
 def _report_text(page, patient_id: int) -> str:
@@ -56,7 +36,7 @@ def _report_text(page, patient_id: int) -> str:
 def test_a_note_and_a_driving_answer_reach_the_clinician_who_can_call_the_patient(
     live_server, phone, new_context, network, axe
 ):
-    patient_id, session_id = _seed(live_server)
+    patient_id, session_id = seed_72_hour_check(live_server, "drew.notes", "Drew Notes", PHONE_E164)
 
     # Drew, on his phone: today's check-in with a note, then the 72-hour check.
     page = phone.new_page()

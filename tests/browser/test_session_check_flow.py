@@ -18,11 +18,13 @@ from tests.conftest import make_patient
 pytestmark = pytest.mark.browser
 
 
-def _seed(live_server) -> tuple[int, int]:
-    """Drew, a patient of Alice's, with a session given 73 hours ago: the 72-hour check is open."""
+def seed_72_hour_check(live_server, local: str = "drew", name: str = "Drew Driver", phone: str | None = None):
+    """A patient of Alice's (zone UTC) with a session given 73 hours ago, so the 72-hour check is open; their
+    id and the session's."""
     with live_server.app.app_context():
         alice = live_server.user("alice@clinic.test")
-        user = make_patient(alice, "drew", "Drew Driver", zone="UTC")
+        user = make_patient(alice, local, name, zone="UTC")
+        user.patient.phone = phone
         now = utcnow()
         record = save_session(
             db.session, user.patient,
@@ -35,7 +37,7 @@ def _seed(live_server) -> tuple[int, int]:
 
 
 def test_a_72_hour_check_with_driving_reaches_the_care_team(live_server, phone, desktop, axe):
-    patient_id, session_id = _seed(live_server)
+    patient_id, session_id = seed_72_hour_check(live_server)
 
     page = phone.new_page()
     page.goto("/login")
