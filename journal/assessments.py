@@ -1,8 +1,8 @@
-"""PHQ-9 and GAD-7 forms: storing them, the safety pathway, baselines, change and cadence.
+"""Questionnaire forms: storing them, the safety pathway, baselines, change and cadence.
 
-Scoring itself is pure and lives in ``scoring``; this module stores what it computed (GEN-R2), and in the
-same transaction raises the high-priority alert a positive or missing item 9 calls for (PHQ-R5, PHQ-R7,
-SAFE-R3), so the answers can never be stored without it.
+What each instrument asks and how it is scored lives in ``instruments`` (with ``scoring`` and ``scales``); this
+module stores what it computed (GEN-R2), and in the same transaction raises the high-priority alert a positive or
+missing item 9 calls for (PHQ-R5, PHQ-R7, SAFE-R3), so the answers can never be stored without it.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import scoring
+from . import instruments, scoring
 from .alerts import raise_alert
 from .baselines import apply_rule
 from .models import Assessment, Baseline, Clinic, EntrySource, Patient, User
 from .questionnaires import ANSWERS
-from .scoring import GAD7, PHQ9
+from .scoring import GAD7, PHQ8, PHQ9
 from .sessions import bump_data_version
 
 MIN_GAP = timedelta(days=7)  # SPEC 1.10: never ask the PHQ-9 more than once in 7 days
@@ -60,6 +60,7 @@ def submit(session: Session, patient: Patient, data: dict, now: datetime, entere
     user = patient.user
     source = EntrySource.PATIENT if entered_by.id == user.id else EntrySource.CLINICIAN
     instrument = data["instrument"]
+    definition = _recordable(user.clinic, instrument, source)
     submission_id = data.get("submission_id")
     if submission_id and (stored := _submitted(session, user.id, submission_id)) is not None:
         return stored, False
@@ -75,8 +76,9 @@ def submit(session: Session, patient: Patient, data: dict, now: datetime, entere
         if not now - LATE_LIMIT <= completed_at <= now + CLOCK_SKEW:
             raise AssessmentError("completed_at", "Give the time you finished, within the last 24 hours.")
         last = latest(session, user.id, instrument)
-        if last is not None and completed_at - last.completed_at < MIN_GAP:
-            next_day = local_date(last.completed_at + MIN_GAP, user.timezone)
+        gap = timedelta(days=definition.schedule.min_gap_days)
+        if last is not None and completed_at - last.completed_at < gap:
+            next_day = local_date(last.completed_at + gap, user.timezone)
             raise AssessmentError(
                 "instrument", f"You filled this in recently. It opens again on {next_day:%A %-d %B}.", 409
             )
@@ -87,8 +89,12 @@ def submit(session: Session, patient: Patient, data: dict, now: datetime, entere
             raise AssessmentError("completed_at", "A form cannot be completed in the future.")
 
     try:
-        result = scoring.score(
-            instrument, data["answers"], data.get("difficulty"), allow_missing=source == EntrySource.CLINICIAN
+        result = definition.score(
+            data["answers"],
+            difficulty=data.get("difficulty"),
+            allow_missing=source == EntrySource.CLINICIAN,
+            sex=patient.sex,
+            pcl5_cut_point=user.clinic.pcl5_cut_point,
         )
     except scoring.ScoringError as error:
         raise AssessmentError(error.field, error.message) from error
@@ -97,7 +103,7 @@ def submit(session: Session, patient: Patient, data: dict, now: datetime, entere
     assessment = Assessment(
         patient_id=user.id,
         instrument=instrument,
-        answers=list(data["answers"]),
+        answers=list(result.answers or data["answers"]),
         difficulty=result.difficulty,
         total=result.total,
         band=result.band,
@@ -105,6 +111,7 @@ def submit(session: Session, patient: Patient, data: dict, now: datetime, entere
         two_item_total=result.two_item_total,
         item9=result.item9,
         safety=result.safety,
+        scores=result.scores,
         completed_at=completed_at,
         days_since_previous=(
             (local_date(completed_at, user.timezone) - local_date(previous.completed_at, user.timezone)).days
@@ -136,11 +143,24 @@ def submit(session: Session, patient: Patient, data: dict, now: datetime, entere
     apply_rule(session, user.id, user.timezone, now, [instrument])
     if scoring.needs_safety_pathway(result):
         raise_alert(session, now, **safety_alert(assessment))
-    if instrument == PHQ9 and assessment.total is not None:
+    if instrument in (PHQ9, PHQ8) and assessment.total is not None:
         booster = booster_review_alert(session, patient, assessment)
         if booster is not None:
             raise_alert(session, now, **booster)
     return assessment, True
+
+
+def _recordable(clinic: Clinic, instrument: str, source: EntrySource) -> instruments.Instrument:
+    """The definition of an instrument this clinic records and this person may enter, or an error saying why."""
+    definition = instruments.get(instrument)
+    if definition is None:
+        raise AssessmentError("instrument", f"Choose one of {', '.join(instruments.KEYS)}.")
+    if definition not in instruments.offered_to(clinic):
+        used = instruments.depression_instrument(clinic)
+        raise AssessmentError("instrument", f"This clinic records the {used.name} in place of the {definition.name}.")
+    if source == EntrySource.PATIENT and not definition.self_report:
+        raise AssessmentError("instrument", f"The {definition.name} is entered by your care team.")
+    return definition
 
 
 def _submitted(session: Session, patient_id: int, submission_id: str) -> Assessment | None:
@@ -183,7 +203,7 @@ def booster_review_alert(session: Session, patient: Patient, assessment: Assessm
         for form in session.scalars(
             select(Assessment).where(
                 Assessment.patient_id == patient.user_id,
-                Assessment.instrument == PHQ9,
+                Assessment.instrument == assessment.instrument,
                 Assessment.total.is_not(None),
                 Assessment.completed_at < assessment.completed_at,
             )
@@ -197,10 +217,10 @@ def booster_review_alert(session: Session, patient: Patient, assessment: Assessm
     reasons = []
     if assessment.total - nadir.total >= points:
         reasons.append(
-            f"PHQ-9 {assessment.total} is {assessment.total - nadir.total} points above the lowest since the "
-            f"series ended ({nadir.total}; clinic threshold {points})."
+            f"{instruments.ALL[assessment.instrument].name} {assessment.total} is {assessment.total - nadir.total} "
+            f"points above the lowest since the series ended ({nadir.total}; clinic threshold {points})."
         )
-    baseline = baseline_total(session, patient.user_id, PHQ9)
+    baseline = baseline_total(session, patient.user_id, assessment.instrument)
     if baseline is not None:
         responded = any(scoring.response(baseline, form.total) for form in since_series)
         if responded and scoring.response(baseline, assessment.total) is False:
@@ -249,13 +269,14 @@ class Change:
     """How one form compares with the one before it and with the baseline."""
 
     change_from_previous: int | None
-    meaningful_change: bool | None  # PHQ-R10 / GAD-R1
+    meaningful_change: bool | None  # PHQ-R10 / GAD-R1, and each instrument's own threshold
     is_baseline: bool
     baseline_total: int | None
-    response: bool | None  # PHQ-9 only (PHQ-R9); GAD-7 has no established definition (GAD-R2)
-    remission: bool | None
+    response: bool | None  # by the instrument's rule: PHQ-R9, PCL-R8 (5 points), PEG-R4 (30 %); GAD-7 has none
+    remission: bool | None  # PHQ-9 (and PHQ-8) only
     pct_reduction: float | None
     overlapping_window: bool  # SPEC 1.10
+    flags: dict  # the instrument's named change flags against the baseline (PCL-R8, PEG-R4)
 
 
 def history(session: Session, patient_id: int) -> list[tuple[Assessment, Change]]:
@@ -272,6 +293,7 @@ def history(session: Session, patient_id: int) -> list[tuple[Assessment, Change]
     previous: dict[str, Assessment] = {}
     annotated = []
     for form in forms:
+        definition = instruments.ALL[form.instrument]
         before = previous.get(form.instrument)
         base_id = baselines.get(form.instrument)
         # Change is measured forwards from the baseline: the baseline itself and earlier forms have no response.
@@ -279,19 +301,22 @@ def history(session: Session, patient_id: int) -> list[tuple[Assessment, Change]
         base = totals.get(base_id) if base_id is not None else None
         change = None if before is None or before.total is None or form.total is None else form.total - before.total
         scored = form.total is not None
-        is_phq9 = form.instrument == PHQ9
+        judged = definition.judge(base, form.total) if scored and after_baseline else {}
+        is_phq = form.instrument in (PHQ9, PHQ8)
+        meaningful = None if change is None or definition.mcid is None else abs(change) >= definition.mcid
         annotated.append(
             (
                 form,
                 Change(
                     change_from_previous=change,
-                    meaningful_change=None if change is None else abs(change) >= scoring.MCID[form.instrument],
+                    meaningful_change=meaningful,
                     is_baseline=form.id == base_id,
                     baseline_total=base,
-                    response=scoring.response(base, form.total) if is_phq9 and scored and after_baseline else None,
-                    remission=scoring.remission(form.total) if is_phq9 and scored else None,
+                    response=judged.get("response"),
+                    remission=scoring.remission(form.total) if is_phq and scored else None,
                     pct_reduction=scoring.pct_reduction(base, form.total) if scored and after_baseline else None,
                     overlapping_window=form.days_since_previous is not None and form.days_since_previous < OVERLAP_DAYS,
+                    flags={key: value for key, value in judged.items() if key not in ("response", "remission")},
                 ),
             )
         )

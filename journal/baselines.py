@@ -27,9 +27,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import instruments
 from .models import Assessment, Baseline, CourseKind, DosingSession, SessionStatus
 
-INSTRUMENTS = ("phq9", "gad7")
+INSTRUMENTS = instruments.KEYS  # PHQ-R9's rule, and PCL-R8 and PEG-R4 which repeat it
 WINDOW_DAYS = 14  # SPEC 1.6, PHQ-R9: at most 14 days before the first dosing session
 
 # Why an instrument has no baseline, as a code (API) and in words (pages).

@@ -90,6 +90,12 @@ class Clinic(db.Model):
     check_window_hours: Mapped[int] = _setting(Integer, 48)
     # Multi-factor sign-in for clinicians and admins. None: the deployment's default (on in production).
     require_staff_mfa: Mapped[bool | None] = mapped_column(Boolean)
+    # SAFE-R4: a clinic that cannot staff the item-9 pathway asks the PHQ-8 ("phq8") instead of the PHQ-9.
+    depression_instrument: Mapped[str] = _setting(String(8), "phq9")
+    # PCL-R6: the PCL-5 total at or above which the score is "at or above the screening cut-point" (31-33).
+    pcl5_cut_point: Mapped[int] = _setting(Integer, 33)
+    # EMA-R2: one follow-up reminder this many minutes after the first (30-180); None sends none.
+    follow_up_minutes: Mapped[int | None] = mapped_column(Integer, default=90, server_default="90")
 
 
 class User(UserMixin, db.Model):
@@ -163,6 +169,8 @@ class Patient(db.Model):
     emergency_contact_phone: Mapped[str | None] = mapped_column(String(20))
     # SUD-R3's heavy-drinking threshold and AUDIT-C's cut-off depend on it: male | female | other | unknown.
     sex: Mapped[str] = mapped_column(String(8), default="unknown", server_default="unknown")
+    # What the patient is treated for (journal/instruments.py INDICATIONS): chooses the questionnaires.
+    indications: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     user: Mapped[User] = relationship(back_populates="patient", foreign_keys=[user_id])
     clinicians: Mapped[list[User]] = relationship(secondary="care_team_member", order_by="User.name", viewonly=True)
@@ -181,6 +189,7 @@ class ProgrammeChange(db.Model):
     substances: Mapped[list[str]] = mapped_column(JSON, default=list)
     tracks_pain: Mapped[bool] = mapped_column(Boolean, default=False)
     sleep_detail: Mapped[bool] = mapped_column(Boolean, default=True)
+    indications: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     changed_by: Mapped[User | None] = relationship(viewonly=True)
 
@@ -544,6 +553,9 @@ class Assessment(db.Model):
     two_item_total: Mapped[int | None] = mapped_column(Integer)  # PHQ-2 / GAD-2 (PHQ-R11)
     item9: Mapped[int | None] = mapped_column(Integer)
     safety: Mapped[str | None] = mapped_column(String(8))  # PHQ-9: positive | negative | unknown
+    # What an instrument scores beyond the total, under the SPEC's names (PCL-5 clusters and flags with the
+    # cut-point in force, PEG score and sum, AUDIT-C positive and its threshold): journal/instruments.py.
+    scores: Mapped[dict | None] = mapped_column(JSON)
     completed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     days_since_previous: Mapped[int | None] = mapped_column(Integer)  # SPEC 1.10: windows overlap under 14
     source: Mapped[EntrySource] = mapped_column(_str_enum(EntrySource))
@@ -591,6 +603,23 @@ ROUTES: dict[str, str] = {
 DOSE_UNITS = ("mg", "mg/kg", "mcg")
 
 
+class InstrumentSchedule(db.Model):
+    """A clinic's schedule for one questionnaire, replacing the default of its definition
+    (journal/instruments.py): every N days, N days after each given session, and/or N days before each
+    planned one; never twice within ``min_gap_days``."""
+
+    __tablename__ = "instrument_schedule"
+
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinic.id", ondelete="CASCADE"), primary_key=True)
+    instrument: Mapped[str] = mapped_column(String(8), primary_key=True)
+    every_days: Mapped[int | None] = mapped_column(Integer)
+    days_after_session: Mapped[int | None] = mapped_column(Integer)
+    days_before_session: Mapped[int | None] = mapped_column(Integer)
+    min_gap_days: Mapped[int] = mapped_column(Integer)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class TreatmentCourse(db.Model):
     """A series of sessions: an induction series, or maintenance (boosters) after it."""
 
@@ -632,6 +661,17 @@ class DosingSession(db.Model):
     dissociation_score: Mapped[int | None] = mapped_column(Integer)  # CADSS total: tolerability only (KET-R7)
     observation_minutes: Mapped[int | None] = mapped_column(Integer)
     discharge_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The rest of the at-session record (SPEC 7.4, KET-R8: what the esketamine REMS monitoring form asks).
+    spo2_pre: Mapped[int | None] = mapped_column(Integer)  # %
+    spo2_post: Mapped[int | None] = mapped_column(Integer)
+    sedation: Mapped[int | None] = mapped_column(Integer)  # MOAA/S, 0 (no response) to 5 (alert)
+    bp_systolic_discharge: Mapped[int | None] = mapped_column(Integer)  # before the end of the session
+    bp_diastolic_discharge: Mapped[int | None] = mapped_column(Integer)
+    heart_rate_discharge: Mapped[int | None] = mapped_column(Integer)
+    ready_to_leave_minutes: Mapped[int | None] = mapped_column(Integer)  # the REMS evaluation question
+    lot_number: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    transport_arranged: Mapped[bool | None] = mapped_column(Boolean)  # checked before dosing
+    escort: Mapped[str] = mapped_column(String(120), default="", server_default="")  # who takes the patient home
     notes: Mapped[str] = mapped_column(Text, default="")
     entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import analytics, baselines, people
+from . import analytics, baselines, instruments, people
 from .charts import AssessmentSeries, DailySeries, adherence_states
 from .checkins import use_day
 from .models import (
@@ -131,7 +131,7 @@ def pain_change(data: PatientData) -> analytics.PainChange | None:
 def baseline_states(data: PatientData) -> dict[str, baselines.BaselineState]:
     """Each instrument's baseline, who chose it (the rule or a clinician), or why there is none (PHQ-R9)."""
     states = {}
-    for instrument in baselines.INSTRUMENTS:
+    for instrument in (definition.key for definition in instruments.for_patient(data.patient)):
         row = data.baseline_rows.get(instrument)
         name = data.choosers.get(row.chosen_by_id) if row is not None and row.chosen_by_id is not None else None
         form = data.baselines.get(instrument)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate, validates, validates_schema
 from werkzeug.datastructures import MultiDict
 
+from . import instruments
 from .accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, TOO_LONG, TOO_SHORT
 from .checkins import CRAVING_FREQUENCIES, SIDE_EFFECTS, URINARY_SYMPTOMS
 from .models import SUBSTANCES, Role
@@ -679,20 +680,26 @@ def reminder_form_input(form: MultiDict) -> dict:
 
 
 class AssessmentSchema(StrictSchema):
-    """POST /api/v1/assessments: a PHQ-9 or GAD-7, scored on the server from the item answers (GEN-R2)."""
+    """POST /api/v1/assessments: a questionnaire, scored on the server from the item answers (GEN-R2)."""
 
-    instrument = fields.String(required=True, validate=validate.OneOf(["phq9", "gad7"]))
+    instrument = fields.String(
+        required=True,
+        validate=validate.OneOf(list(instruments.KEYS)),
+        metadata={"description": "phq9 (phq8 where the clinic chose SAFE-R4), gad7, pcl5, peg, pacs or auditc."},
+    )
     answers = fields.List(
         fields.Integer(
             strict=True,
             allow_none=True,
-            validate=validate.Range(0, 3, error="Each answer is 0, 1, 2 or 3."),
+            validate=validate.Range(0, 10, error="Each answer is a whole number from 0 to 10 at most."),
         ),
         required=True,
-        validate=validate.Length(min=7, max=9),
+        validate=validate.Length(min=3, max=20),
         metadata={
-            "description": "One answer per item in form order, 0-3. null marks an unanswered item, which "
-            "only a clinician's paper entry may have (one or two are prorated; item 9 never is)."
+            "description": "One answer per item in form order: 0-3 (PHQ, GAD-7), 0-4 (PCL-5, AUDIT-C), 0-10 "
+            "(PEG), 0-6 (PACS); each instrument checks its own range. null marks an unanswered item, which only "
+            "a clinician's paper PHQ-9 or GAD-7 may have (one or two are prorated; item 9 never is), and AUDIT-C "
+            'items 2 and 3 after "Never" (AUDC-R3).'
         },
     )
     difficulty = fields.String(
@@ -753,6 +760,27 @@ class AssessmentOutSchema(Schema):
     response = fields.Boolean(allow_none=True, metadata={"description": "PHQ-9: 2 x total <= baseline"})
     remission = fields.Boolean(allow_none=True, metadata={"description": "PHQ-9: total < 5"})
     pct_reduction = fields.Float(allow_none=True)
+    # What each instrument reports beyond its total, under the SPEC's names (absent for the others).
+    clusters = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), metadata={"description": "PCL-5: B, C, D and E subtotals"}
+    )
+    provisional_ptsd = fields.Boolean(metadata={"description": "PCL-5: the provisional DSM-5 symptom pattern"})
+    probable_ptsd = fields.Boolean(metadata={"description": "PCL-5: total at or above the screening cut-point"})
+    cut_point = fields.Integer(metadata={"description": "PCL-5: the cut-point in force when it was scored"})
+    pcl_response = fields.Boolean(metadata={"description": "PCL-5: at least 5 points below baseline"})
+    pcl_clinically_meaningful = fields.Boolean(metadata={"description": "PCL-5: at least 10 points below baseline"})
+    worsening = fields.Boolean(metadata={"description": "PCL-5: at least 5 points above baseline"})
+    change = fields.Integer(metadata={"description": "PCL-5: current - baseline (negative is better)"})
+    score = fields.Float(metadata={"description": "PEG: the mean of the three items, one decimal (0.0-10.0)"})
+    peg_sum = fields.Integer(metadata={"description": "PEG: the sum of the three items (0-30), the total"})
+    peg_improved_30 = fields.Boolean(allow_none=True, metadata={"description": "PEG: at least 30 % below baseline"})
+    peg_pct_reduction = fields.Float(allow_none=True, metadata={"description": "PEG: % below baseline"})
+    mid_change = fields.Boolean(metadata={"description": "PEG: 1.0 point of the mean from baseline (an MID estimate)"})
+    positive = fields.Boolean(metadata={"description": "AUDIT-C: a positive screen at the threshold used"})
+    threshold = fields.Integer(metadata={"description": "AUDIT-C: 4 for men, 3 for women and when not recorded"})
+    threshold_basis = fields.String(metadata={"description": "AUDIT-C: male, female or default-lower"})
+    skipped = fields.Boolean(metadata={"description": "AUDIT-C: items 2 and 3 not asked after Never (stored as 0)"})
+    all_points_from_item1 = fields.Boolean(metadata={"description": "AUDIT-C: AUDC-R6's note for the clinician"})
     crisis = fields.Nested(
         CrisisResourcesSchema,
         allow_none=True,

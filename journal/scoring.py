@@ -11,12 +11,14 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 
 PHQ9 = "phq9"
+PHQ8 = "phq8"  # SAFE-R4: the PHQ-9 without item 9, for a clinic that cannot staff the item-9 pathway
 GAD7 = "gad7"
-ITEMS = {PHQ9: 9, GAD7: 7}
+ITEMS = {PHQ9: 9, PHQ8: 8, GAD7: 7}
 
 # SPEC 1.3 and 2.3: (lowest total, band key)
 BANDS = {
     PHQ9: ((0, "minimal"), (5, "mild"), (10, "moderate"), (15, "moderately_severe"), (20, "severe")),
+    PHQ8: ((0, "minimal"), (5, "mild"), (10, "moderate"), (15, "moderately_severe"), (20, "severe")),  # same cut-points
     GAD7: ((0, "minimal"), (5, "mild"), (10, "moderate"), (15, "severe")),
 }
 BAND_LABELS = {
@@ -26,7 +28,7 @@ BAND_LABELS = {
     "moderately_severe": "Moderately severe",
     "severe": "Severe",
 }
-MCID = {PHQ9: 5, GAD7: 4}  # PHQ-R10, GAD-R1: a change of at least this many points is clinically meaningful
+MCID = {PHQ9: 5, PHQ8: 5, GAD7: 4}  # PHQ-R10, GAD-R1: a change of at least this many points is clinically meaningful
 DIFFICULTY = ("not_difficult", "somewhat_difficult", "very_difficult", "extremely_difficult")  # PHQ-9 item 10
 MAX_PRORATED_MISSING = 2  # PHQ-R12 (NHS Data Dictionary): one or two missing items may be prorated
 BASELINE_WINDOW = timedelta(days=14)  # PHQ-R9
@@ -52,6 +54,8 @@ class Score:
     item9: int | None  # PHQ-9 only
     safety: str | None  # PHQ-9: "positive" (item 9 >= 1), "negative", or "unknown" (item 9 missing)
     difficulty: str | None  # PHQ-9 item 10, or "not_applicable" when every item is 0 (PHQ-R8)
+    scores: dict | None = None  # what other instruments report beyond the total (journal/scales.py)
+    answers: list | None = None  # the answers as stored, when scoring fills in skipped items (AUDC-R3)
 
 
 def band_for(instrument: str, total: int) -> str:
@@ -62,7 +66,7 @@ def score(instrument: str, answers: list, difficulty: str | None = None, *, allo
     """Score a form. ``answers`` has one slot per item, in form order: 0..3, or None for an unanswered item,
     which only an imported form (``allow_missing``, e.g. a paper entry) may have (PHQ-R3, PHQ-R12)."""
     if instrument not in ITEMS:
-        raise ScoringError("instrument", "Choose phq9 or gad7.")
+        raise ScoringError("instrument", "Choose phq9, phq8 or gad7.")
     count = ITEMS[instrument]
     if not isinstance(answers, list) or len(answers) != count:
         raise ScoringError("answers", f"Give exactly {count} answers, one per item, in order.")
@@ -89,15 +93,17 @@ def score(instrument: str, answers: list, difficulty: str | None = None, *, allo
     first_two = answers[0:2]
     two_item = None if None in first_two else first_two[0] + first_two[1]
 
-    if instrument == PHQ9:
-        safety = "unknown" if item9_missing else ("positive" if item9 >= 1 else "negative")
+    if instrument in (PHQ9, PHQ8):
+        safety = (
+            ("unknown" if item9_missing else ("positive" if item9 >= 1 else "negative")) if instrument == PHQ9 else None
+        )
         if difficulty is not None and difficulty not in DIFFICULTY:
             raise ScoringError("difficulty", "Choose how difficult these problems have made things.")
         difficulty = difficulty if any(given) else "not_applicable"  # PHQ-R8
     else:
         safety = None
         if difficulty is not None:
-            raise ScoringError("difficulty", "The difficulty question belongs to the PHQ-9.")
+            raise ScoringError("difficulty", "The difficulty question belongs to the PHQ-9 and PHQ-8.")
     return Score(
         instrument=instrument,
         total=total,

@@ -186,7 +186,10 @@ def test_a_failure_after_scoring_stores_neither_the_form_nor_the_alert(app, clie
         ({"instrument": "phq9", "answers": [0] * 9, "mood": 3}, "mood"),  # unknown field
         ({"instrument": "gad7", "answers": [1] * 7, "difficulty": "very_difficult"}, "difficulty"),
         ({"instrument": "phq9", "answers": [1] * 9, "difficulty": "unbearable"}, "difficulty"),
-        ({"instrument": "pcl5", "answers": [0] * 9}, "instrument"),
+        ({"instrument": "cssrs", "answers": [0] * 6}, "instrument"),  # not an instrument the journal asks
+        ({"instrument": "phq8", "answers": [0] * 8}, "instrument"),  # this clinic asks the PHQ-9 (SAFE-R4)
+        ({"instrument": "pacs", "answers": [0] * 5}, "instrument"),  # PACS-R3: entered by the care team only
+        ({"instrument": "pcl5", "answers": [0] * 9}, "answers"),
         ({"answers": [0] * 9}, "instrument"),
         ({"instrument": "phq9"}, "answers"),
     ],
@@ -460,7 +463,8 @@ def test_a_baseline_must_be_a_scored_form_of_that_questionnaire_and_patient(clie
         assert "assessment_id" in response.get_json()["errors"]["json"]
     assert _put_baseline(client, headers, people.pat.id, "phq9", phq9_id).status_code == 200
     assert _put_baseline(client, headers, people.pat.id, "phq9", "1").status_code == 422  # strict integer
-    assert _put_baseline(client, headers, people.pat.id, "pcl5", phq9_id).status_code == 404
+    assert _put_baseline(client, headers, people.pat.id, "pcl5", phq9_id).status_code == 422  # not a PCL-5
+    assert _put_baseline(client, headers, people.pat.id, "cssrs", phq9_id).status_code == 404
 
 
 def test_choosing_a_baseline_is_audited(client, people):

@@ -14,7 +14,12 @@ from ..schemas import AssessmentOutSchema, AssessmentSchema, BaselineSchema
 from ..scoring import needs_safety_pathway_for
 from ..security import roles_required
 
-blp = Blueprint("api_assessments", __name__, url_prefix="/api/v1", description="PHQ-9 and GAD-7")
+blp = Blueprint(
+    "api_assessments",
+    __name__,
+    url_prefix="/api/v1",
+    description="Questionnaires: PHQ-9 (or PHQ-8), GAD-7, PCL-5, PEG, PACS, AUDIT-C",
+)
 
 
 FIELDS = tuple(AssessmentOutSchema().fields)
@@ -23,7 +28,9 @@ FIELDS = tuple(AssessmentOutSchema().fields)
 def as_document(assessment: Assessment, change) -> dict:
     """A form as AssessmentOutSchema serialises it."""
     document = {name: getattr(assessment, name) for name in FIELDS if hasattr(assessment, name)}
-    document.update(vars(change))
+    flags = vars(change).copy()
+    document.update(flags.pop("flags"), **flags)
+    document.update(assessment.scores or {})  # the instrument's own results, under the SPEC's names
     is_phq9 = assessment.instrument == "phq9"
     document["item9_positive"] = assessment.item9 >= 1 if is_phq9 and assessment.item9 is not None else None
     document["crisis"] = None
@@ -40,7 +47,14 @@ def _documents(patient_id: int) -> list[dict]:
 @blp.response(200, AssessmentOutSchema)
 @blp.alt_response(201, schema=AssessmentOutSchema, description="Created")
 def post_assessment(data):
-    """Submit a PHQ-9 or GAD-7; the server scores it from the answers.
+    """Submit a questionnaire; the server scores it from the answers.
+
+    ``instrument`` is phq9 (or phq8 where the clinic chose SAFE-R4), gad7, pcl5, peg, pacs or auditc. The
+    answers are one per item in form order: 0-3 (PHQ, GAD-7), 0-4 (PCL-5, AUDIT-C), 0-10 (PEG), 0-6 (PACS).
+    The PACS is entered only by a clinician until its wording is verified (PACS-R3). The response names each
+    instrument's own results as the SPEC does: PCL-5 ``clusters``, ``provisional_ptsd``, ``probable_ptsd`` and
+    ``cut_point``; PEG ``score`` (and ``peg_sum`` = ``total``); AUDIT-C ``positive``, ``threshold`` and
+    ``threshold_basis`` (from the patient's recorded sex).
 
     A patient submits their own (every item answered; at most once in 7 days per questionnaire). A clinician
     enters a paper form for a patient on their care team with ``patient_id`` and a past ``completed_at``.
@@ -92,7 +106,7 @@ def list_patient_assessments(patient_id: int):
     return _documents(patient_id)
 
 
-@blp.route("/patients/<id:patient_id>/baselines/<any(phq9,gad7):instrument>", methods=["PUT"])
+@blp.route("/patients/<id:patient_id>/baselines/<any(phq9,phq8,gad7,pcl5,peg,pacs,auditc):instrument>", methods=["PUT"])
 @roles_required(Role.CLINICIAN)
 @patient_in_path_required
 @blp.arguments(BaselineSchema)
