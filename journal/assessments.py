@@ -60,7 +60,7 @@ def submit(session: Session, patient: Patient, data: dict, now: datetime, entere
     user = patient.user
     source = EntrySource.PATIENT if entered_by.id == user.id else EntrySource.CLINICIAN
     instrument = data["instrument"]
-    definition = _recordable(user.clinic, instrument, source)
+    definition = _recordable(patient, instrument, source)
     submission_id = data.get("submission_id")
     if submission_id and (stored := _submitted(session, user.id, submission_id)) is not None:
         return stored, False
@@ -150,8 +150,11 @@ def submit(session: Session, patient: Patient, data: dict, now: datetime, entere
     return assessment, True
 
 
-def _recordable(clinic: Clinic, instrument: str, source: EntrySource) -> instruments.Instrument:
-    """The definition of an instrument this clinic records and this person may enter, or an error saying why."""
+def _recordable(patient: Patient, instrument: str, source: EntrySource) -> instruments.Instrument:
+    """The definition of an instrument this clinic records and this person may enter, or an error saying why.
+    A patient fills in only the questionnaires of their programme; a clinician may enter any the clinic records
+    (a paper form, or the PACS, which patients are not offered: PACS-R3)."""
+    clinic = patient.user.clinic
     definition = instruments.get(instrument)
     if definition is None:
         raise AssessmentError("instrument", f"Choose one of {', '.join(instruments.KEYS)}.")
@@ -160,6 +163,8 @@ def _recordable(clinic: Clinic, instrument: str, source: EntrySource) -> instrum
         raise AssessmentError("instrument", f"This clinic records the {used.name} in place of the {definition.name}.")
     if source == EntrySource.PATIENT and not definition.self_report:
         raise AssessmentError("instrument", f"The {definition.name} is entered by your care team.")
+    if source == EntrySource.PATIENT and definition not in instruments.for_patient(patient):
+        raise AssessmentError("instrument", f"The {definition.name} is not part of your programme.")
     return definition
 
 

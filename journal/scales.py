@@ -41,11 +41,11 @@ def _check_answers(answers, count: int, highest: int, *, nullable: frozenset[int
             raise ScoringError("answers", f"Each answer is a whole number from 0 to {highest}.")
 
 
-def _score(instrument: str, total: int, scores: dict, band: str | None = None) -> Score:
+def _score(instrument: str, total: int, scores: dict, answers: list | None = None) -> Score:
     return Score(
         instrument=instrument,
         total=total,
-        band=band,
+        band=None,
         prorated=False,
         two_item_total=None,
         two_item_positive=None,
@@ -53,6 +53,7 @@ def _score(instrument: str, total: int, scores: dict, band: str | None = None) -
         safety=None,
         difficulty=None,
         scores=scores,
+        answers=answers,
     )
 
 
@@ -159,4 +160,5 @@ def score_auditc(answers, sex: str = "unknown") -> Score:
             # AUDC-R6: every point from item 1 (items 2 and 3 at 0): likely below the recommended limits.
             "all_points_from_item1": total > 0 and answers[1] == 0 and answers[2] == 0,
         },
+        answers=list(answers),
     )

@@ -189,7 +189,7 @@ def test_a_failure_after_scoring_stores_neither_the_form_nor_the_alert(app, clie
         ({"instrument": "cssrs", "answers": [0] * 6}, "instrument"),  # not an instrument the journal asks
         ({"instrument": "phq8", "answers": [0] * 8}, "instrument"),  # this clinic asks the PHQ-9 (SAFE-R4)
         ({"instrument": "pacs", "answers": [0] * 5}, "instrument"),  # PACS-R3: entered by the care team only
-        ({"instrument": "pcl5", "answers": [0] * 9}, "answers"),
+        ({"instrument": "pcl5", "answers": [0] * 20}, "instrument"),  # not part of her programme (no PTSD)
         ({"answers": [0] * 9}, "instrument"),
         ({"instrument": "phq9"}, "answers"),
     ],
