@@ -75,8 +75,8 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/me/push-subscriptions"): PATIENTS,
     ("GET", "/offline"): EVERYONE,
     ("GET", "/assessments"): PATIENTS,
-    ("GET", "/assessments/<any(phq9,gad7):instrument>"): PATIENTS,
-    ("POST", "/assessments/<any(phq9,gad7):instrument>"): PATIENTS,
+    ("GET", "/assessments/<any(phq9,phq8,gad7,pcl5,peg,auditc):instrument>"): PATIENTS,
+    ("POST", "/assessments/<any(phq9,phq8,gad7,pcl5,peg,auditc):instrument>"): PATIENTS,
     ("GET", "/assessments/<id:assessment_id>/support"): OWN,  # about Pat's own form
     ("GET", "/assessments/<id:assessment_id>/done"): OWN,
     ("GET", "/about/questionnaires"): EVERYONE,
@@ -242,6 +242,7 @@ def _concrete(path: str, people, token: str) -> str:
         .replace("<id:assessment_id>", str(people.pat_assessment.id))
         .replace("<id:session_id>", str(people.pat_session.id))
         .replace("<id:shift_id>", str(people.future_shift.id))
+        .replace("<any(phq9,phq8,gad7,pcl5,peg,auditc):instrument>", "phq9")
         .replace("<any(phq9,gad7):instrument>", "phq9")
         .replace("<any(outcomes,assessments,adherence):name>", "outcomes")
         .replace("<any(png,svg):fmt>", "png")

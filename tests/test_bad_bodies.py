@@ -128,7 +128,7 @@ FORMS: dict[str, Form] = {
         {"time": "eight", "channels": "pigeon", "quiet_start": "late", "quiet_end": "7"},
         ("Give a time as HH:MM",),
     ),
-    "/assessments/<any(phq9,gad7):instrument>": Form(
+    "/assessments/<any(phq9,phq8,gad7,pcl5,peg,auditc):instrument>": Form(
         {f"item-{n}": value for n, value in enumerate(["often", "7", "-1", "1.5", "", "x", "2", "3", "zero"], 1)},
         ("Choose an answer.",),
     ),

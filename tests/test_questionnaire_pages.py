@@ -5,12 +5,15 @@ attribution screen (PHQ-R1). Pat is Alice's patient (tests/conftest.py)."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from sqlalchemy import select
 
-from journal.db import db
+from journal.assessments import local_date
+from journal.db import db, utcnow
 from journal.models import Alert, Assessment, OutboxMessage
 from journal.questionnaires import ATTRIBUTION, GAD7_FORM, PHQ9_FORM
+from tests.conftest import questionnaires_done
 
 
 def _answers(values: list[int], difficulty: str | None = None) -> dict:
@@ -101,9 +104,22 @@ def test_a_second_phq9_within_seven_days_is_not_offered_and_not_stored(client, a
     auth.post("/assessments/phq9", _answers([0] * 9))
     page = client.get("/assessments/phq9")
     assert "Nothing to fill in right now" in _page(page)
+    stored = db.session.scalar(select(Assessment))
+    opens = local_date(stored.completed_at + timedelta(days=7), people.pat.timezone)
+    assert f"You filled in the PHQ-9 recently. It opens again on {opens:%A %-d %B}." in _page(page)
     response = auth.post("/assessments/phq9", _answers([3] * 9))
     assert response.status_code == 409
     assert len(db.session.scalars(select(Assessment)).all()) == 1
+
+
+def test_with_nothing_due_the_start_page_says_so_without_promising_a_date(client, auth, people):
+    questionnaires_done(people.pat, utcnow() - timedelta(days=1))
+    db.session.commit()
+    auth.login(people.pat)
+    response = client.get("/assessments")
+    assert response.status_code == 200
+    assert "No questionnaire is due now. Your home page shows them when they are due." in _page(response)
+    assert "opens again" not in _page(response)
 
 
 def test_resubmitting_the_same_form_records_it_once(client, auth, people):
