@@ -133,7 +133,9 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/assessments"): PATIENTS | CLINICIANS,
     ("GET", "/api/v1/assessments"): PATIENTS,
     ("GET", "/api/v1/patients/<id:patient_id>/assessments"): CARE_TEAM,
-    ("PUT", "/api/v1/patients/<id:patient_id>/baselines/<any(phq9,gad7):instrument>"): CARE_TEAM,
+    ("PUT", "/api/v1/patients/<id:patient_id>/baselines/<any(phq9,phq8,gad7,pcl5,peg,pacs,auditc):instrument>"): (
+        CARE_TEAM
+    ),
     ("POST", "/api/v1/patients/<id:patient_id>/sessions"): CARE_TEAM,
     ("GET", "/api/v1/patients/<id:patient_id>/sessions"): CARE_TEAM,
     ("GET", "/api/v1/patients/<id:patient_id>/sessions/<id:session_id>"): CARE_TEAM,
@@ -243,7 +245,7 @@ def _concrete(path: str, people, token: str) -> str:
         .replace("<id:session_id>", str(people.pat_session.id))
         .replace("<id:shift_id>", str(people.future_shift.id))
         .replace("<any(phq9,phq8,gad7,pcl5,peg,auditc):instrument>", "phq9")
-        .replace("<any(phq9,gad7):instrument>", "phq9")
+        .replace("<any(phq9,phq8,gad7,pcl5,peg,pacs,auditc):instrument>", "phq9")
         .replace("<any(outcomes,assessments,adherence):name>", "outcomes")
         .replace("<any(png,svg):fmt>", "png")
         .replace("<any(morning_after,72h):kind>", "morning_after")

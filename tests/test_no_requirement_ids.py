@@ -81,7 +81,7 @@ def _concrete(path: str, users: dict[str, User]) -> str:
         .replace("<id:alert_id>", str(alert.id))
         .replace("<id:assessment_id>", str(form.id))
         .replace("<id:session_id>", str(session.id))
-        .replace("<any(phq9,gad7):instrument>", "phq9")
+        .replace("<any(phq9,phq8,gad7,pcl5,peg,auditc):instrument>", "phq9")
         .replace("<any(morning_after,72h):kind>", "72h")
         .replace("<day>", (utcnow() - timedelta(days=1)).date().isoformat())
     )
