@@ -8,8 +8,11 @@ The CSV
 -------
 One row per record, told apart by ``record_type``: ``checkin`` (one a day), ``craving`` and ``use`` (one per
 tracked substance, under the check-in they were answered in), ``sleep`` (the night before a check-in's date),
-``assessment`` (a PHQ-9 or GAD-7) and ``session`` (a dosing session, planned, given or cancelled). Every row has
-every column (``COLUMNS`` says what each holds); a column that does not apply to a record type is empty.
+``assessment`` (a questionnaire: its answers, total and the results the instrument reports beyond it, under
+the SPEC's names), ``session`` (a dosing session, planned, given or cancelled, with its at-session record) and
+``session_check`` (the patient's check after a session). Every row has every column (``COLUMNS`` says what
+each holds); a column that does not apply to a record type is empty. A patient's own download leaves out the
+care team's session notes and the escort's name (third-party data, for staff: SPEC 7.4).
 
 Instants are ISO 8601 with the patient's own UTC offset at that moment (so the wall-clock time reads as the
 patient lived it and still names one instant); dates are the patient's local calendar dates. Lists are codes
@@ -26,29 +29,38 @@ A ``collection`` Bundle (FHIR R4) holding:
 * ``Patient``: the id and the clinic's identifier only. No name, e-mail, birth date or address: whoever
   receives the file (an EHR, another clinic) already knows who the patient is and matches on the identifier,
   and a file that names nobody does less harm if it goes astray (data minimisation).
-* The ``Questionnaire`` definitions (PHQ-9 and/or GAD-7, with ordinal values, SPEC 9.2) and a ``CodeSystem``
-  for the journal's local codes, so the Bundle explains itself.
-* One ``QuestionnaireResponse`` per form (SPEC 9.2: ``linkId`` = the item's LOINC code, answers as LOINC
-  answer codes); an ``Observation`` for each total (PHQ-9 44261-6, GAD-7 70274-6; ``valueQuantity`` in
-  ``{score}``, the severity band as a component in the local code system, ``derivedFrom`` the response,
-  SPEC 9.3); and the PHQ-9 item 9 answer as its own Observation, 44260-8 (PHQ-R6).
+* The ``Questionnaire`` of each instrument used (answers with their points as ordinal values, SPEC 9.2) and
+  a ``CodeSystem`` for the journal's local codes, so the Bundle explains itself. Every code comes from the
+  instrument's definition (``instruments``): LOINC where SPEC 9.1 verified one, the local system otherwise
+  (PHQ-8, PCL-5, PEG, PACS, AUDIT-C item 1 and most AUDIT-C answers; SPEC 12.2, 12.17). No LOINC code is
+  invented.
+* One ``QuestionnaireResponse`` per form (SPEC 9.2: ``linkId`` = the item's code, labelled answers as codings,
+  numeric ones as integers); an ``Observation`` for each total (``valueQuantity`` in ``{score}``,
+  ``derivedFrom`` the response, SPEC 9.3) with what the instrument reports beyond it as components (SPEC 9.4:
+  the severity band; the PCL-5's cluster subtotals, both flags and the cut-point in force; the PEG's sum, its
+  value being the one-decimal score; the AUDIT-C's ``positive`` and threshold); the AUDIT-C as US Core's panel
+  (72109-2 with ``hasMember`` its items and total, 75626-2); and the PHQ-9 item 9 answer as its own
+  Observation, 44260-8 (PHQ-R6).
 * Daily mood, pain, craving (per substance) and substance use as ``survey`` Observations with local codes
   (SPEC 9.4: no LOINC code could be verified for them, and none is invented); each sleep diary night as an
   Observation of total sleep time (93832-4) over ``effectivePeriod`` into bed..out of bed, with the other
   diary answers and metrics as components.
 * Each given dosing session as a ``MedicationAdministration`` (status ``completed``; route and product as
-  text, since no coded route or product is recorded; dose with its UCUM unit). Planned and cancelled sessions
+  text, since no coded route or product is recorded; the product a contained ``Medication`` carrying the lot
+  number; dose with its UCUM unit), its at-session record as Observations ``partOf`` it (SPEC 9.4; local
+  codes, UCUM ``mm[Hg]``, ``/min``, ``%``) and the patient's checks after it. Planned and cancelled sessions
   were never administered, so they are in the CSV only.
 
 URLs (canonical Questionnaire URLs, the local CodeSystem, ``fullUrl``) sit under the clinic's ``BASE_URL``
-followed by ``/fhir/``; they name things, they are not a FHIR server the journal runs. Side effects, urinary
-symptoms, free-text notes and the at-session measures (blood pressure, CADSS) are in the CSV only.
+followed by ``/fhir/``; they name things, they are not a FHIR server the journal runs. The daily side effects
+and urinary symptoms, free-text notes and the escort's name are in the CSV only.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -57,7 +69,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import instruments
 from .checkins import CRAVING_FREQUENCIES, SIDE_EFFECTS, SLEEP_QUALITY, sleep_metrics, use_day
+from .instruments import Answer, Instrument, Item
 from .models import (
     ROUTES,
     SUBSTANCES,
@@ -69,7 +83,7 @@ from .models import (
     SessionStatus,
     SideEffectCheck,
 )
-from .questionnaires import ANSWERS, ATTRIBUTION, DIFFICULTY_ANSWERS, DIFFICULTY_QUESTION, FORMS, Questionnaire
+from .questionnaires import ANSWERS, ATTRIBUTION, DIFFICULTY_ANSWERS, DIFFICULTY_QUESTION
 from .scoring import BAND_LABELS, PHQ9
 
 # --- Loading -----------------------------------------------------------------------------------------------------
@@ -165,16 +179,48 @@ COLUMNS: tuple[Column, ...] = (
     Column("tst_min", "int", "sleep: total sleep time, minutes (derived)"),
     Column("se_pct", "float", "sleep: sleep efficiency, % (derived)"),
     # assessment
-    Column("instrument", "str", "assessment: phq9 or gad7"),
+    Column("instrument", "str", "assessment: phq9, phq8, gad7, pcl5, peg, pacs or auditc"),
     Column("completed_at", "instant", "assessment, session_check: when it was filled in"),
-    Column("answers", "answers", "assessment: item answers 0-3 in form order, joined with ';' (empty: unanswered)"),
-    Column("difficulty", "str", "assessment: PHQ-9 item 10, or not_applicable when every item is 0"),
-    Column("total", "int", "assessment: total score (empty only when PHQ-9 item 9 is unanswered)"),
-    Column("band", "str", "assessment: severity band"),
+    Column(
+        "answers",
+        "answers",
+        "assessment: item answers in form order, joined with ';' (empty: unanswered); each 0-3 for the PHQ and "
+        "GAD-7, 0-4 for the PCL-5 and AUDIT-C, 0-10 for the PEG, 0-6 for the PACS",
+    ),
+    Column("difficulty", "str", "assessment: PHQ item 10, or not_applicable when every item is 0"),
+    Column(
+        "total",
+        "int",
+        "assessment: total score (PEG: the sum of the three items; empty only when PHQ-9 item 9 is unanswered)",
+    ),
+    Column("band", "str", "assessment: severity band (PHQ-9, PHQ-8, GAD-7)"),
     Column("prorated", "bool", "assessment: total prorated for one or two unanswered items"),
     Column("two_item_total", "int", "assessment: PHQ-2 or GAD-2 total"),
     Column("item9", "int", "assessment: PHQ-9 item 9 answer"),
     Column("safety", "str", "assessment: PHQ-9 safety screen: positive, negative or unknown"),
+    # the results an instrument reports beyond its total, under the names the SPEC gives them
+    Column("cluster_b", "int", "assessment: PCL-5 cluster B (intrusion, items 1-5) subtotal"),  # PCL-R6
+    Column("cluster_c", "int", "assessment: PCL-5 cluster C (avoidance, items 6-7) subtotal"),
+    Column("cluster_d", "int", "assessment: PCL-5 cluster D (negative cognitions and mood, items 8-14) subtotal"),
+    Column("cluster_e", "int", "assessment: PCL-5 cluster E (arousal and reactivity, items 15-20) subtotal"),
+    Column("provisional_ptsd", "bool", "assessment: PCL-5 provisional DSM-5 symptom pattern"),  # PCL-R7
+    Column("probable_ptsd", "bool", "assessment: PCL-5 score at or above the screening cut-point"),
+    Column("cut_point", "int", "assessment: the PCL-5 screening cut-point in force when it was scored"),
+    Column("peg_sum", "int", "assessment: PEG sum of the three items, 0-30 (what every decision uses)"),  # PEG-R3
+    Column("peg_score", "float", "assessment: PEG score, the mean of the three items to one decimal"),
+    Column("positive", "bool", "assessment: AUDIT-C positive screen"),  # AUDC-R5
+    Column("threshold", "int", "assessment: the AUDIT-C threshold used"),
+    Column(
+        "threshold_basis",
+        "str",
+        "assessment: AUDIT-C threshold from the recorded sex: male, female or "
+        "default-lower (sex other or not recorded)",
+    ),
+    Column(
+        "all_points_from_item1",
+        "bool",
+        "assessment: AUDIT-C points all from item 1 (likely below the recommended limits; for the clinician's review)",
+    ),
     # session
     Column("status", "str", "session: planned, given or cancelled"),
     Column("start", "instant", "session: start"),
@@ -193,11 +239,32 @@ COLUMNS: tuple[Column, ...] = (
     Column("dissociation_score", "int", "session: CADSS total (tolerability, not efficacy)"),  # KET-R7
     Column("observation_minutes", "int", "session: minutes observed before discharge"),
     Column("discharge_at", "instant", "session: discharged"),
+    # the rest of the at-session record (KET-R8)
+    Column("spo2_pre", "int", "session: oxygen saturation before dosing, %"),
+    Column("spo2_post", "int", "session: oxygen saturation after dosing, %"),
+    Column("sedation", "int", "session: sedation, MOAA/S, 0 (no response) to 5 (alert)"),
+    Column("bp_systolic_discharge", "int", "session: blood pressure before the end of the session, systolic mmHg"),
+    Column("bp_diastolic_discharge", "int", "session: blood pressure before the end of the session, diastolic mmHg"),
+    Column("heart_rate_discharge", "int", "session: heart rate before the end of the session, /min"),
+    Column(
+        "ready_to_leave_minutes",
+        "int",
+        "session: minutes from the start of administration at which the "
+        "patient would have been ready to leave without a minimum observation time",
+    ),
+    Column("lot_number", "text", "session: the product's lot number"),
+    Column("transport_arranged", "bool", "session: a way home other than driving was arranged before dosing"),
+    Column("escort", "text", "session: who takes the patient home (not in a patient's own download)"),
     Column("notes", "text", "session: the care team's notes (not in a patient's own download)"),
     # session_check (KET-R3): the patient's answers the morning after a session and at 72 hours
     Column("session_id", "int", "session_check: the id of the session it follows"),
     Column("check", "str", "session_check: morning_after or 72h (which check was answered)"),
-    Column("skipped", "bool", "session_check: true when the patient skipped the check"),
+    Column(
+        "skipped",
+        "bool",
+        "session_check: true when the patient skipped the check; assessment (AUDIT-C): items "
+        "2 and 3 not asked after 'Never' for item 1, and stored as 0",
+    ),
     Column("ratings", "codes", "session_check: items rated 0-10 as item=rating, joined with ';', or none"),
     Column("drove", "bool", "session_check: drove or operated machinery on the day of the session"),
 )
@@ -263,10 +330,11 @@ _READ: dict[str, Callable] = {
 }
 
 
-def csv_records(data: ExportData, *, staff_notes: bool = True) -> Iterator[dict]:
+def csv_records(data: ExportData, *, staff_only: bool = True) -> Iterator[dict]:
     """The rows, as plain values: check-ins each followed by their cravings, uses and night, then the forms,
-    then the sessions. ``staff_notes=False`` leaves out the care team's free-text session notes (a patient's
-    own download: the clinic decides through its records process whether to release clinicians' notes)."""
+    then the sessions. ``staff_only=False`` leaves out what only staff see: the care team's free-text session
+    notes (the clinic decides through its records process whether to release clinicians' notes) and the name
+    of the escort home, a third party's data (SPEC 7.4, PRIV-R1). That is a patient's own download."""
     pid = data.patient.user_id
 
     def local(instant: datetime | None) -> datetime | None:
@@ -331,6 +399,7 @@ def csv_records(data: ExportData, *, staff_notes: bool = True) -> Iterator[dict]
             "two_item_total": form.two_item_total,
             "item9": form.item9,
             "safety": form.safety,
+            **_form_results(form),
         }
     for record in data.sessions:
         yield {
@@ -356,7 +425,17 @@ def csv_records(data: ExportData, *, staff_notes: bool = True) -> Iterator[dict]
             "dissociation_score": record.dissociation_score,
             "observation_minutes": record.observation_minutes,
             "discharge_at": local(record.discharge_at),
-            "notes": record.notes if staff_notes else None,
+            "spo2_pre": record.spo2_pre,
+            "spo2_post": record.spo2_post,
+            "sedation": record.sedation,
+            "bp_systolic_discharge": record.bp_systolic_discharge,
+            "bp_diastolic_discharge": record.bp_diastolic_discharge,
+            "heart_rate_discharge": record.heart_rate_discharge,
+            "ready_to_leave_minutes": record.ready_to_leave_minutes,
+            "lot_number": record.lot_number or None,
+            "transport_arranged": record.transport_arranged,
+            "escort": (record.escort or None) if staff_only else None,
+            "notes": record.notes if staff_only else None,
         }
     for check in data.session_checks:
         yield {
@@ -374,12 +453,31 @@ def csv_records(data: ExportData, *, staff_notes: bool = True) -> Iterator[dict]
         }
 
 
-def to_csv(data: ExportData, *, staff_notes: bool = True) -> str:
+def _form_results(form: Assessment) -> dict:
+    """The CSV cells of what an instrument reports beyond its total (``Assessment.scores``), empty for the rest."""
+    scores = form.scores or {}
+    clusters = scores.get("clusters") or {}
+    return {
+        **{f"cluster_{name.lower()}": value for name, value in clusters.items()},
+        "provisional_ptsd": scores.get("provisional_ptsd"),
+        "probable_ptsd": scores.get("probable_ptsd"),
+        "cut_point": scores.get("cut_point"),
+        "peg_sum": scores.get("peg_sum"),
+        "peg_score": scores.get("score") if form.instrument == "peg" else None,
+        "positive": scores.get("positive"),
+        "threshold": scores.get("threshold"),
+        "threshold_basis": scores.get("threshold_basis"),
+        "skipped": scores.get("skipped"),
+        "all_points_from_item1": scores.get("all_points_from_item1"),
+    }
+
+
+def to_csv(data: ExportData, *, staff_only: bool = True) -> str:
     """The CSV text (RFC 4180: CRLF line ends, quotes where needed), byte-order mark first."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMN_NAMES)
-    for record in csv_records(data, staff_notes=staff_notes):
+    for record in csv_records(data, staff_only=staff_only):
         writer.writerow("" if record.get(name) is None else _WRITE[_KINDS[name]](record[name]) for name in COLUMN_NAMES)
     return "\ufeff" + buffer.getvalue()
 
@@ -409,23 +507,113 @@ LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
+MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
+MAX_VALUE = "http://hl7.org/fhir/StructureDefinition/maxValue"
 DATA_ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
 QUESTIONNAIRE_VERSION = "1.0"
-QUESTIONNAIRE_IDS = {"phq9": "phq-9", "gad7": "gad-7"}
+SURVEY, EXAM = "survey", "exam"
+CATEGORY_DISPLAYS = {SURVEY: "Survey", EXAM: "Exam"}
 
-TOTAL_DISPLAYS = {  # LOINC display names of the totals (SPEC 9.3; LOINC)
+# A LOINC code (item or answer) as the definitions in ``instruments`` write it; anything else there is local.
+_LOINC_FORM = re.compile(r"^(LA)?\d{1,8}-\d$")
+
+LOINC_DISPLAYS = {  # LOINC display names of the totals and the AUDIT-C panel (SPEC 9.1, 9.3)
     "44261-6": "Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]",
     "70274-6": "Generalized anxiety disorder 7 item (GAD-7) total score [Reported.PHQ]",
+    "72109-2": "Alcohol Use Disorder Identification Test - Consumption [AUDIT-C]",
+    "75626-2": "Total score [AUDIT-C]",
 }
 ITEM9_CODE = "44260-8"
 SLEEP_DURATION = ("93832-4", "Sleep duration")
 DOSE_UNITS_UCUM = {"mg": "mg", "mg/kg": "mg/kg", "mcg": "ug"}
 
+
+def is_loinc(code: str) -> bool:
+    return bool(_LOINC_FORM.match(code))
+
+
+def questionnaire_id(instrument: Instrument) -> str:
+    """``phq-9``, ``gad-7``, ``phq-8``, ``pcl-5``, ``peg``, ``pacs``, ``audit-c``: the name, as an id."""
+    return instrument.name.lower()
+
+
+def answer_code(instrument: Instrument, number: int, points: int) -> str:
+    """The local code of an answer that has no LOINC code. Items sharing one answer list (the PCL-5's) share
+    its codes, as LOINC answer lists are shared; otherwise each item's answers are its own."""
+    if all(item.answers == instrument.items[0].answers for item in instrument.items):
+        return f"{instrument.key}-answer-{points}"
+    return f"{instrument.key}-item-{number}-answer-{points}"
+
+
+def _instrument_concepts() -> dict[str, str]:
+    """The local codes the instrument definitions use: panels and totals without a LOINC code (SPEC 9.1, 12.2,
+    12.17), items and answers likewise, and each severity band's component."""
+    concepts: dict[str, str] = {}
+    for instrument in instruments.ALL.values():
+        if instrument.code_system != "loinc":
+            concepts[instrument.panel_code] = instrument.title
+            what = "total score" if instrument.chart_total == "total" else f"{instrument.chart_total}, to one decimal"
+            concepts[instrument.total_code] = f"{instrument.name} {what}"
+        if instrument.bands:
+            concepts[f"{instrument.key}-severity-band"] = f"{instrument.name} severity band"
+        for number, item in enumerate(instrument.items, start=1):
+            if not is_loinc(item.code):
+                concepts[item.code] = item.wording
+            for answer in item.answers:
+                if answer.code is None:
+                    concepts[answer_code(instrument, number, answer.points)] = answer.label
+    return concepts
+
+
+PCL5_CLUSTER_NAMES = {
+    "B": "intrusion, items 1-5",
+    "C": "avoidance, items 6-7",
+    "D": "negative cognitions and mood, items 8-14",
+    "E": "arousal and reactivity, items 15-20",
+}
+
+# The at-session record (SPEC 7.4, KET-R8): SPEC 9 verified no code for any of these, so all are local.
+SESSION_TIMES = {"pre-dose": "before dosing", "post-dose": "about 40 minutes after dosing",
+                 "discharge": "before the end of the session"}  # fmt: skip
+SESSION_CONCEPTS: dict[str, str] = {
+    **{f"blood-pressure-{key}": f"Blood pressure {words}" for key, words in SESSION_TIMES.items()},
+    **{f"heart-rate-{key}": f"Heart rate {words}" for key, words in SESSION_TIMES.items()},
+    "bp-systolic": "Systolic blood pressure",
+    "bp-diastolic": "Diastolic blood pressure",
+    "spo2-pre-dose": "Oxygen saturation (pulse oximetry) before dosing",
+    "spo2-post-dose": "Oxygen saturation (pulse oximetry) after dosing",
+    "sedation-moaas": (
+        "Sedation, Modified Observer's Assessment of Alertness/Sedation (MOAA/S), 0 no response to 5 alert"
+    ),
+    "dissociation-cadss": "Dissociation, CADSS total (tolerability, not efficacy)",  # KET-R7
+    "observation-minutes": "Minutes observed before discharge",
+    "ready-to-leave-minutes": (
+        "Minutes from the start of administration at which the patient would have been ready to leave without a "
+        "minimum observation time"
+    ),
+    "discharge-time": "Discharged",
+    "transport-arranged": "A way home other than driving arranged before dosing",
+}
+
 # The journal's own codes (SPEC 9.1: local CodeSystem; SPEC 12.2: no LOINC code verified for these).
 LOCAL_CONCEPTS: dict[str, str] = {
-    "phq9-severity-band": "PHQ-9 severity band",
-    "gad7-severity-band": "GAD-7 severity band",
+    **_instrument_concepts(),
     **{band: label for band, label in BAND_LABELS.items()},
+    **{
+        f"pcl5-cluster-{name.lower()}": f"PCL-5 cluster {name} ({words}) subtotal"
+        for name, words in PCL5_CLUSTER_NAMES.items()
+    },
+    "pcl5-provisional-ptsd": "Provisional DSM-5 symptom pattern",  # PCL-R7: never "PTSD" or "no PTSD"
+    "pcl5-probable-ptsd": "Score at or above screening cut-point",
+    "pcl5-cut-point": "Screening cut-point in force",
+    "peg-sum": "PEG sum of the three items, 0-30",
+    "auditc-positive": "Positive screen",
+    "auditc-threshold": "Threshold used for a positive screen",
+    "auditc-threshold-basis": "What the threshold was chosen by",
+    "auditc-threshold-basis-male": "Recorded sex male",
+    "auditc-threshold-basis-female": "Recorded sex female",
+    "auditc-threshold-basis-default-lower": "Sex other or not recorded: the lower threshold",
+    "auditc-all-points-from-item1": "Every point from item 1: likely drinking below the recommended limits",
     "daily-mood": "Mood today, 0 worst to 10 best",
     "daily-pain": "Average pain on the day, 0 no pain to 10 worst imaginable",
     "craving-nrs": "Strongest craving on the day, 0 none to 10 extreme",
@@ -449,6 +637,7 @@ LOCAL_CONCEPTS: dict[str, str] = {
     **{f"side-effect-{item}": f"{label}, 0 none to 10 worst" for item, label in SIDE_EFFECTS.items()},
     "drove-on-session-day": "Drove or operated machinery on the day of the session",
     **{f"sleep-quality-{key}": label for key, label in SLEEP_QUALITY.items()},
+    **SESSION_CONCEPTS,
 }
 
 
@@ -472,21 +661,40 @@ class _Fhir:
     def local_concept(self, code: str) -> dict:
         return {"coding": [self.local_code(code)]}
 
+    def coding(self, code: str) -> dict:
+        """An item's coding: LOINC where the definition gives a LOINC code, the local system otherwise."""
+        return {"system": LOINC, "code": code} if is_loinc(code) else self.local_code(code)
+
+    def instrument_concept(self, instrument: Instrument, code: str) -> dict:
+        """A panel or total code, in the system the definition names."""
+        if instrument.code_system == "loinc":
+            coding = {"system": LOINC, "code": code}
+            if code in LOINC_DISPLAYS:
+                coding["display"] = LOINC_DISPLAYS[code]
+            return {"coding": [coding]}
+        return self.local_concept(code)
+
+    def answer_coding(self, instrument: Instrument, number: int, answer: Answer) -> dict:
+        if answer.code is not None:
+            return {"system": LOINC, "code": answer.code, "display": answer.label}
+        return self.local_code(answer_code(instrument, number, answer.points))
+
+    def observation(self, resource_id: str, code: dict, effective: dict, category: str | None, **fields) -> dict:
+        resource = {"resourceType": "Observation", "id": resource_id, "status": "final"}
+        if category is not None:
+            coding = {"system": OBSERVATION_CATEGORY, "code": category, "display": CATEGORY_DISPLAYS[category]}
+            resource["category"] = [{"coding": [coding]}]
+        return {**resource, "code": code, "subject": self.patient_ref, **effective, **fields}
+
     def survey(self, resource_id: str, code: dict, effective: dict, **fields) -> dict:
-        return {
-            "resourceType": "Observation",
-            "id": resource_id,
-            "status": "final",
-            "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "survey", "display": "Survey"}]}],
-            "code": code,
-            "subject": self.patient_ref,
-            **effective,
-            **fields,
-        }
+        return self.observation(resource_id, code, effective, SURVEY, **fields)
 
     @staticmethod
     def quantity(value: float, unit: str) -> dict:
         return {"value": value, "unit": unit, "system": UCUM, "code": unit}
+
+    def score(self, value: float) -> dict:
+        return self.quantity(value, "{score}")
 
     # resources
 
@@ -511,34 +719,19 @@ class _Fhir:
             "concept": [{"code": code, "display": display} for code, display in LOCAL_CONCEPTS.items()],
         }
 
-    def canonical(self, form: Questionnaire) -> str:
-        return f"{self.base}/Questionnaire/{QUESTIONNAIRE_IDS[form.key]}"
+    def canonical(self, instrument: Instrument) -> str:
+        return f"{self.base}/Questionnaire/{questionnaire_id(instrument)}"
 
-    def questionnaire(self, form: Questionnaire) -> dict:
-        """The form's definition, with each answer's points as its ordinal value (SPEC 9.2, as MII does)."""
-        options = [
-            {
-                "valueCoding": {
-                    "extension": [{"url": ORDINAL_VALUE, "valueDecimal": points}],
-                    "system": LOINC,
-                    "code": code,
-                    "display": label,
-                }
-            }
-            for points, label, code in ANSWERS
-        ]
+    def questionnaire(self, instrument: Instrument) -> dict:
+        """The form's definition: each answer with its points as its ordinal value (SPEC 9.2, as MII does), a
+        numeric item with its range."""
         items = [
-            {
-                "linkId": code,
-                "code": [{"system": LOINC, "code": code}],
-                "text": wording,
-                "type": "choice",
-                "required": True,
-                "answerOption": options,
-            }
-            for wording, code in form.items
+            {"linkId": link, "text": text, "type": "display"}
+            for link, text in (("instruction", instrument.instruction), ("stem", instrument.stem))
+            if text
         ]
-        if form.has_difficulty:
+        items += [self.questionnaire_item(instrument, number, item) for number, item in enumerate(instrument.items, 1)]
+        if instrument.has_difficulty:
             items.append(
                 {
                     "linkId": "69722-7",
@@ -554,32 +747,73 @@ class _Fhir:
             )
         return {
             "resourceType": "Questionnaire",
-            "id": QUESTIONNAIRE_IDS[form.key],
-            "url": self.canonical(form),
+            "id": questionnaire_id(instrument),
+            "url": self.canonical(instrument),
             "version": QUESTIONNAIRE_VERSION,
-            "name": form.name.replace("-", ""),
-            "title": form.name,
+            "name": instrument.name.replace("-", ""),
+            "title": instrument.title,
             "status": "active",
             "subjectType": ["Patient"],
-            "code": [{"system": LOINC, "code": form.panel_code}],
-            "copyright": ATTRIBUTION,
-            "item": [{"linkId": "stem", "text": form.stem, "type": "display"}, *items],
+            "code": self.instrument_concept(instrument, instrument.panel_code)["coding"],
+            "copyright": instrument.attribution or ATTRIBUTION,  # the PHQ and GAD-7's line lives in questionnaires
+            "item": items,
         }
 
+    def questionnaire_item(self, instrument: Instrument, number: int, item: Item) -> dict:
+        entry = {"linkId": item.code, "code": [self.coding(item.code)], "text": item.wording, "required": True}
+        if item.answers:
+            entry["type"] = "choice"
+            entry["answerOption"] = [
+                {
+                    "valueCoding": {
+                        "extension": [{"url": ORDINAL_VALUE, "valueDecimal": answer.points}],
+                        **self.answer_coding(instrument, number, answer),
+                    }
+                }
+                for answer in item.answers
+            ]
+        else:
+            # A numeric scale (the PEG's 0-10, the PACS items taken from the clinic's copy, 0-6): every item of
+            # these instruments has the same range, so the highest answer is the highest total over the items.
+            highest = instrument.total_max // len(instrument.items)
+            entry["type"] = "integer"
+            entry["extension"] = [{"url": MIN_VALUE, "valueInteger": 0}, {"url": MAX_VALUE, "valueInteger": highest}]
+            if item.anchors:
+                low, high = item.anchors
+                entry["item"] = [
+                    {"linkId": f"{item.code}-anchors", "text": f"0: {low}. {highest}: {high}.", "type": "display"}
+                ]
+        if instrument.key == "auditc" and number > 1:
+            # AUDC-R3: after "Never" for item 1, items 2 and 3 are not asked.
+            never = self.answer_coding(instrument, 1, instrument.items[0].answers[0])
+            entry["enableWhen"] = [{"question": instrument.items[0].code, "operator": "!=", "answerCoding": never}]
+        return entry
+
+    def asked(self, instrument: Instrument, form: Assessment) -> list[tuple[int, Item, int]]:
+        """(item number, item, points) of each item answered: an unanswered paper item has no answer to record,
+        and AUDIT-C items 2 and 3 were not asked after "Never" (AUDC-R3), though stored as 0."""
+        skipped = bool((form.scores or {}).get("skipped"))
+        return [
+            (number, item, answer)
+            for number, (item, answer) in enumerate(zip(instrument.items, form.answers, strict=True), start=1)
+            if answer is not None and not (skipped and number > 1)
+        ]
+
+    def answer_value(self, instrument: Instrument, number: int, item: Item, points: int) -> dict:
+        if not item.answers:
+            return {"valueInteger": points}
+        answer = next(answer for answer in item.answers if answer.points == points)
+        return {"valueCoding": self.answer_coding(instrument, number, answer)}
+
     def form_resources(self, form: Assessment) -> list[dict]:
-        """The QuestionnaireResponse of one form, its total's Observation and (PHQ-9) item 9's (PHQ-R6)."""
-        definition = FORMS[form.instrument]
+        """The QuestionnaireResponse of one form, its total's Observation (the AUDIT-C's within its panel) and
+        (PHQ-9) item 9's (PHQ-R6)."""
+        definition = instruments.ALL[form.instrument]
         response_id = f"qr-{form.id}"
+        asked = self.asked(definition, form)
         items = [
-            {
-                "linkId": code,
-                "text": wording,
-                "answer": [
-                    {"valueCoding": {"system": LOINC, "code": ANSWERS[answer][2], "display": ANSWERS[answer][1]}}
-                ],
-            }
-            for (wording, code), answer in zip(definition.items, form.answers, strict=True)
-            if answer is not None  # an unanswered paper item has no answer to record
+            {"linkId": item.code, "text": item.wording, "answer": [self.answer_value(definition, number, item, points)]}
+            for number, item, points in asked
         ]
         if definition.has_difficulty and form.difficulty in DIFFICULTY_ANSWERS:
             label, code = DIFFICULTY_ANSWERS[form.difficulty]
@@ -602,47 +836,105 @@ class _Fhir:
             "item": items,
         }
         resources = [response]
-        effective = {"effectiveDateTime": self.when(form.completed_at)}
-        derived = {"derivedFrom": [{"reference": f"QuestionnaireResponse/{response_id}"}]}
+        timing = {"effectiveDateTime": self.when(form.completed_at)}
+        common = {
+            "issued": self.when(form.created_at),
+            "derivedFrom": [{"reference": f"QuestionnaireResponse/{response_id}"}],
+        }
         if form.total is not None:
-            band_code = f"{form.instrument}-severity-band"
-            total = self.survey(
-                f"{form.instrument}-total-{form.id}",
-                {
-                    "coding": [
-                        {
-                            "system": LOINC,
-                            "code": definition.total_code,
-                            "display": TOTAL_DISPLAYS[definition.total_code],
-                        }
-                    ]
-                },
-                effective,
-                issued=self.when(form.created_at),
-                valueQuantity=self.quantity(form.total, "{score}"),
-                **derived,
-            )
-            if form.band is not None:
-                total["component"] = [
-                    {"code": self.local_concept(band_code), "valueCodeableConcept": self.local_concept(form.band)}
-                ]
-            if form.prorated:
-                total["note"] = [{"text": "Prorated: one or two items were unanswered."}]  # PHQ-R12
-            resources.append(total)
+            total = self.total(definition, form, timing, common)
+            if definition.key == "auditc":
+                resources.extend(self.auditc_panel(definition, form, asked, total, timing, common))
+            else:
+                resources.append(total)
         if form.instrument == PHQ9 and form.item9 is not None:
-            wording = definition.items[8][0]
+            wording = definition.items[8].wording
             _points, label, code = ANSWERS[form.item9]
             resources.append(
                 self.survey(
                     f"phq9-item9-{form.id}",
                     {"coding": [{"system": LOINC, "code": ITEM9_CODE, "display": wording}], "text": "PHQ-9 item 9"},
-                    effective,
-                    issued=self.when(form.created_at),
+                    timing,
                     valueCodeableConcept={"coding": [{"system": LOINC, "code": code, "display": label}]},
-                    **derived,
+                    **common,
                 )
             )
         return resources
+
+    def total(self, definition: Instrument, form: Assessment, timing: dict, common: dict) -> dict:
+        """The total (SPEC 9.3), or the PEG's one-decimal score (PEG-R3), with the instrument's other results
+        as components (SPEC 9.4)."""
+        scores = form.scores or {}
+        value = form.total if definition.chart_total == "total" else scores[definition.chart_total]
+        total = self.survey(
+            f"{form.instrument}-total-{form.id}",
+            self.instrument_concept(definition, definition.total_code),
+            timing,
+            valueQuantity=self.score(value),
+            **common,
+        )
+        components = []
+        if form.band is not None:
+            band = {"code": self.local_concept(f"{form.instrument}-severity-band")}
+            components.append({**band, "valueCodeableConcept": self.local_concept(form.band)})
+        components += self.result_components(form.instrument, scores)
+        if components:
+            total["component"] = components
+        if form.prorated:
+            total["note"] = [{"text": "Prorated: one or two items were unanswered."}]  # PHQ-R12
+        return total
+
+    def result_components(self, instrument: str, scores: dict) -> list[dict]:
+        """What the PCL-5, PEG and AUDIT-C report beyond the total, each under a local code."""
+
+        def part(code: str, **value) -> dict:
+            return {"code": self.local_concept(code), **value}
+
+        if instrument == "pcl5":
+            return [
+                *(
+                    part(f"pcl5-cluster-{name.lower()}", valueQuantity=self.score(v))
+                    for name, v in scores["clusters"].items()
+                ),
+                part("pcl5-provisional-ptsd", valueBoolean=scores["provisional_ptsd"]),
+                part("pcl5-probable-ptsd", valueBoolean=scores["probable_ptsd"]),
+                part("pcl5-cut-point", valueQuantity=self.score(scores["cut_point"])),  # PCL-R6: stored with each
+            ]
+        if instrument == "peg":
+            return [part("peg-sum", valueQuantity=self.score(scores["peg_sum"]))]
+        if instrument == "auditc":
+            basis = f"auditc-threshold-basis-{scores['threshold_basis']}"
+            return [
+                part("auditc-positive", valueBoolean=scores["positive"]),
+                part("auditc-threshold", valueQuantity=self.score(scores["threshold"])),
+                part("auditc-threshold-basis", valueCodeableConcept=self.local_concept(basis)),
+                part("auditc-all-points-from-item1", valueBoolean=scores["all_points_from_item1"]),  # AUDC-R6
+            ]
+        return []
+
+    def auditc_panel(
+        self, definition: Instrument, form: Assessment, asked: list, total: dict, timing: dict, common: dict
+    ) -> list[dict]:
+        """The US Core pattern (SPEC 9.4): a 72109-2 panel whose members are an Observation per item asked and
+        the total."""
+        members = [
+            self.survey(
+                f"auditc-item{number}-{form.id}",
+                {"coding": [self.coding(item.code)], "text": item.wording},
+                timing,
+                valueCodeableConcept={"coding": [self.answer_value(definition, number, item, points)["valueCoding"]]},
+                **common,
+            )
+            for number, item, points in asked
+        ] + [total]
+        panel = self.survey(
+            f"auditc-panel-{form.id}",
+            self.instrument_concept(definition, definition.panel_code),
+            timing,
+            hasMember=[{"reference": f"Observation/{member['id']}"} for member in members],
+            **common,
+        )
+        return [panel, *members]
 
     def checkin_resources(self, checkin: CheckIn) -> list[dict]:
         """Mood, pain, cravings and use as survey Observations (SPEC 9.4), and the night's sleep."""
@@ -767,12 +1059,18 @@ class _Fhir:
         )
 
     def administration(self, record: DosingSession) -> dict:
+        """A given session. The product is a contained Medication, the one place FHIR R4 has for its lot number
+        (``batch.lotNumber``, KET-R8); route and product are text, since no coded ones are recorded."""
         unit = record.dose_unit
+        medication = {"resourceType": "Medication", "id": "product", "code": {"text": record.product}}
+        if record.lot_number:
+            medication["batch"] = {"lotNumber": record.lot_number}
         return {
             "resourceType": "MedicationAdministration",
             "id": f"session-{record.id}",
+            "contained": [medication],
             "status": "completed",
-            "medicationCodeableConcept": {"text": record.product},
+            "medicationReference": {"reference": "#product", "display": record.product},
             "subject": self.patient_ref,
             "effectiveDateTime": self.when(record.start),
             "dosage": {
@@ -781,23 +1079,88 @@ class _Fhir:
             },
         }
 
+    def session_measures(self, record: DosingSession) -> list[dict]:
+        """The at-session record of a given session (SPEC 7.4, 9.4) as Observations ``partOf`` its
+        MedicationAdministration, under local codes (SPEC 9 verified none). Each is dated by the session, from
+        its start to its discharge when recorded; its code says when in the session it was taken.
+
+        Blood pressure, heart rate, oxygen saturation and sedation are in category ``exam`` (a clinician's
+        measure with a simple instrument), not ``vital-signs``: FHIR R4 requires a vital-signs Observation to
+        carry the vital-signs profile's LOINC codes, which SPEC 9 could not verify. The CADSS is a rating scale
+        (``survey``). The escort's name is not here: FHIR has no place for it on these resources, and a
+        patient downloads this file too (the name is third-party data, for staff only: SPEC 7.4)."""
+        period = {"start": self.when(record.start)}
+        if record.discharge_at is not None:
+            period["end"] = self.when(record.discharge_at)
+        part_of = {"partOf": [{"reference": f"MedicationAdministration/session-{record.id}"}]}
+        found: list[dict] = []
+
+        def add(code: str, category: str | None, effective: dict | None = None, **value) -> None:
+            effective = effective or {"effectivePeriod": period}
+            resource_id = f"session-{record.id}-{code}"
+            found.append(
+                self.observation(resource_id, self.local_concept(code), effective, category, **part_of, **value)
+            )
+
+        readings = {
+            "pre-dose": (record.bp_systolic_pre, record.bp_diastolic_pre, record.heart_rate_pre, record.spo2_pre),
+            "post-dose": (record.bp_systolic_post, record.bp_diastolic_post, record.heart_rate_post, record.spo2_post),
+            "discharge": (
+                record.bp_systolic_discharge,
+                record.bp_diastolic_discharge,
+                record.heart_rate_discharge,
+                None,
+            ),
+        }
+        for when, (systolic, diastolic, heart_rate, spo2) in readings.items():
+            pressures = [
+                {"code": self.local_concept(code), "valueQuantity": self.quantity(value, "mm[Hg]")}
+                for code, value in (("bp-systolic", systolic), ("bp-diastolic", diastolic))
+                if value is not None
+            ]
+            if pressures:
+                add(f"blood-pressure-{when}", EXAM, component=pressures)
+            if heart_rate is not None:
+                add(f"heart-rate-{when}", EXAM, valueQuantity=self.quantity(heart_rate, "/min"))
+            if spo2 is not None:
+                add(f"spo2-{when}", EXAM, valueQuantity=self.quantity(spo2, "%"))
+        if record.sedation is not None:
+            add("sedation-moaas", EXAM, valueInteger=record.sedation)
+        if record.dissociation_score is not None:
+            add("dissociation-cadss", SURVEY, valueQuantity=self.score(record.dissociation_score))
+        for code, minutes in (
+            ("observation-minutes", record.observation_minutes),
+            ("ready-to-leave-minutes", record.ready_to_leave_minutes),
+        ):
+            if minutes is not None:
+                add(code, None, valueQuantity=self.quantity(minutes, "min"))
+        if record.transport_arranged is not None:
+            add("transport-arranged", None, valueBoolean=record.transport_arranged)
+        if record.discharge_at is not None:
+            discharged = self.when(record.discharge_at)
+            add("discharge-time", None, {"effectiveDateTime": discharged}, valueDateTime=discharged)
+        return found
+
 
 def fhir_bundle(data: ExportData, base_url: str, now: datetime) -> dict:
     """A FHIR R4 ``collection`` Bundle of everything the patient recorded, as JSON-ready dicts."""
     build = _Fhir(data, base_url)
-    instruments = sorted({form.instrument for form in data.forms}, key=list(FORMS).index)
+    used = {form.instrument for form in data.forms}
     resources = [
         build.patient(),
         build.code_system(),
-        *(build.questionnaire(FORMS[key]) for key in instruments),
+        *(build.questionnaire(instrument) for key, instrument in instruments.ALL.items() if key in used),
     ]
     for form in data.forms:
         resources.extend(build.form_resources(form))
     for checkin in data.checkins:
         resources.extend(build.checkin_resources(checkin))
-    resources.extend(build.administration(s) for s in data.sessions if s.status == SessionStatus.GIVEN)
-    given = {s.id for s in data.sessions if s.status == SessionStatus.GIVEN}
-    resources.extend(build.session_check(check) for check in data.session_checks if check.session_id in given)
+    given = [s for s in data.sessions if s.status == SessionStatus.GIVEN]
+    for record in given:
+        resources.append(build.administration(record))
+        resources.extend(build.session_measures(record))
+    given_ids = {s.id for s in given}
+    resources.extend(build.session_check(check) for check in data.session_checks if check.session_id in given_ids)
     return {
         "resourceType": "Bundle",
         "id": f"patient-{data.patient.user_id}-export",

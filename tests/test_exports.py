@@ -31,6 +31,7 @@ from journal.models import Assessment, AuditEvent, CheckIn, DosingSession
 from journal.questionnaires import ANSWERS, DIFFICULTY_ANSWERS, GAD7_FORM, PHQ9_FORM
 from journal.sessions import save_session
 from tests.conftest import AuthActions, bearer, make_patient
+from tests.test_fhir_validation import record_everything
 
 ZONE = ZoneInfo("America/Chicago")
 NAME = "Renée Łukasiewicz-Ørsted"
@@ -44,7 +45,7 @@ SPEC_LOINC = {
     "44249-1", "44261-6", "44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258-2", "44252-5", "44253-3",
     "44260-8", "69722-7", "LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9", "LA6572-7", "LA6573-5", "LA6575-0",
     "LA6574-3", "69737-5", "70274-6", "69725-0", "68509-9", "69733-4", "69734-2", "69735-9", "69689-8", "69736-7",
-    "93832-4",
+    "93832-4", "72109-2", "75626-2", "68519-8", "68520-6", "LA15694-5", "LA6270-8",
 }  # fmt: skip
 
 PHQ9_ANSWERS = [1, 2, 1, 0, 1, 2, 0, 1, 1]  # item 9 = 1: positive (PHQ-R5)
@@ -173,10 +174,12 @@ def test_fhir_export_is_a_valid_r4_collection_bundle(client, people, renee):
                      "MedicationAdministration"}  # fmt: skip
     full_urls = [entry["fullUrl"] for entry in bundle["entry"]]
     assert len(full_urls) == len(set(full_urls))
-    # Every reference points at a resource in the Bundle.
+    # Every reference points at a resource in the Bundle, or one contained in the resource that refers to it.
     present = {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in bundle["entry"]}
-    references = set(re.findall(r'"reference": "([^"]+)"', json.dumps(bundle)))
-    assert references and references <= present
+    for entry in bundle["entry"]:
+        contained = {f"#{inner['id']}" for inner in entry["resource"].get("contained", [])}
+        references = set(re.findall(r'"reference": "([^"]+)"', json.dumps(entry["resource"])))
+        assert references <= present | contained, entry["resource"]["id"]
 
 
 def test_one_questionnaire_response_per_form_coded_as_spec_9_2(client, people, renee):
@@ -316,7 +319,9 @@ def test_given_sessions_are_medication_administrations(client, people, renee):
     )
     assert given["id"] == f"session-{record.id}"
     assert given["status"] == "completed"
-    assert given["medicationCodeableConcept"] == {"text": "Ketamine"}
+    # The product as a contained Medication (where a lot number, when recorded, has its place).
+    assert given["contained"] == [{"resourceType": "Medication", "id": "product", "code": {"text": "Ketamine"}}]
+    assert given["medicationReference"] == {"reference": "#product", "display": "Ketamine"}
     assert datetime.fromisoformat(given["effectiveDateTime"]) == record.start
     assert given["dosage"]["route"] == {"text": "Intravenous"}
     assert given["dosage"]["dose"] == {"value": 0.5, "unit": "mg/kg", "system": "http://unitsofmeasure.org",
@@ -411,6 +416,44 @@ def test_csv_instants_read_in_the_patients_own_wall_clock(client, people, renee)
     night = next(r for r in rows if r["record_type"] == "sleep")
     assert night["into_bed"].astimezone(ZONE).time() == time(22, 30)
     assert night["into_bed"].utcoffset() == night["into_bed"].astimezone(ZONE).utcoffset()
+
+
+def test_csv_carries_each_instruments_results_and_the_whole_at_session_record(client, people):
+    everly = record_everything(people.alice)
+    _, rows = _csv(client, people.alice, f"/api/v1/patients/{everly.user.id}/export.csv")
+    forms = {row["id"]: row for row in rows if row["record_type"] == "assessment"}
+    results = ("total", "band", "cluster_b", "cluster_c", "cluster_d", "cluster_e", "provisional_ptsd",
+               "probable_ptsd", "cut_point", "peg_sum", "peg_score", "positive", "threshold", "threshold_basis",
+               "skipped", "all_points_from_item1")  # fmt: skip
+
+    def row_of(key: str) -> dict:
+        row = forms[everly.forms[key].id]
+        assert row["answers"] == everly.forms[key].answers
+        return {name: row[name] for name in results if name in row}
+
+    # PCL-R6, PCL-R7: both flags, which disagree here, and the cut-point in force.
+    assert row_of("pcl5") == {"total": 16, "cluster_b": 6, "cluster_c": 2, "cluster_d": 4, "cluster_e": 4,
+                              "provisional_ptsd": True, "probable_ptsd": False, "cut_point": 33}  # fmt: skip
+    assert row_of("peg") == {"total": 14, "peg_sum": 14, "peg_score": 4.7}  # PEG-R3
+    assert row_of("auditc") == {"total": 3, "positive": False, "threshold": 4, "threshold_basis": "male",
+                                "skipped": False, "all_points_from_item1": False}  # fmt: skip
+    assert row_of("auditc-never")["skipped"] is True  # AUDC-R3
+    assert row_of("pacs") == {"total": 13}
+    assert forms[everly.forms["pacs"].id]["source"] == "clinician"
+    assert row_of("phq8") == {"total": 8, "band": "mild"}  # SAFE-R4
+    assert forms[everly.forms["phq8"].id]["instrument"] == "phq8"
+
+    (session,) = [row for row in rows if row["record_type"] == "session" and row["status"] == "given"]
+    record = {
+        "spo2_pre": 98, "spo2_post": 95, "sedation": 4, "bp_systolic_discharge": 130, "bp_diastolic_discharge": 82,
+        "heart_rate_discharge": 76, "ready_to_leave_minutes": 95, "lot_number": "LOT-4711",
+        "transport_arranged": True, "escort": "Sam Escort",
+    }  # fmt: skip
+    assert {name: session.get(name) for name in record} == record
+    # A patient's own download leaves out the name of who takes them home: third-party data, for staff (SPEC 7.4).
+    _, own = _csv(client, everly.user, "/api/v1/me/export.csv")
+    (mine,) = [row for row in own if row["record_type"] == "session" and row["status"] == "given"]
+    assert "escort" not in mine and mine["lot_number"] == "LOT-4711"
 
 
 def test_a_patients_own_csv_is_theirs_without_the_care_teams_notes(client, people, renee):

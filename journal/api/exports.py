@@ -38,7 +38,7 @@ def patient_report(args, patient_id: int):
 def patient_csv(patient_id: int):
     """All of a patient's records as CSV, one row per record with a ``record_type`` column (audited)."""
     patient = get_patient_or_404(current_user, patient_id, action="export.read", detail="csv")
-    return csv_response(patient, staff_notes=True)
+    return csv_response(patient, staff_only=True)
 
 
 @blp.route("/patients/<id:patient_id>/export.fhir.json", methods=["GET"])
@@ -55,8 +55,8 @@ def patient_fhir(patient_id: int):
 @roles_required(Role.PATIENT)
 @blp.response(200, description="Every record, one row each, as a CSV attachment", **CSV)
 def own_csv():
-    """The signed-in patient's own records as CSV (the care team's session notes left out)."""
-    return csv_response(own_patient("csv"), staff_notes=False)
+    """The signed-in patient's own records as CSV (the care team's session notes and the escort's name left out)."""
+    return csv_response(own_patient("csv"), staff_only=False)
 
 
 @blp.route("/me/export.fhir.json", methods=["GET"])

@@ -62,9 +62,9 @@ def report_response(viewer: User, patient: Patient, days: int) -> Response:
     return attachment(pdf, PDF_TYPE, patient, "pdf", now)
 
 
-def csv_response(patient: Patient, *, staff_notes: bool) -> Response:
+def csv_response(patient: Patient, *, staff_only: bool) -> Response:
     now = utcnow()
-    text = export.to_csv(export.load(db.session, patient), staff_notes=staff_notes)
+    text = export.to_csv(export.load(db.session, patient), staff_only=staff_only)
     return attachment(text, CSV_TYPE, patient, "csv", now)
 
 
@@ -94,7 +94,7 @@ def your_data():
 @bp.get("/settings/export.csv")
 @roles_required(Role.PATIENT)
 def own_csv():
-    return csv_response(own_patient("csv"), staff_notes=False)
+    return csv_response(own_patient("csv"), staff_only=False)
 
 
 @bp.get("/settings/export.fhir.json")
@@ -121,7 +121,7 @@ def patient_report(patient_id: int):
 @roles_required(Role.CLINICIAN)
 def patient_csv(patient_id: int):
     patient = get_patient_or_404(current_user, patient_id, action="export.read", detail="csv")
-    return csv_response(patient, staff_notes=True)
+    return csv_response(patient, staff_only=True)
 
 
 @bp.get("/clinician/patients/<id:patient_id>/export.fhir.json")
