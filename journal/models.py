@@ -94,6 +94,10 @@ class Clinic(db.Model):
     depression_instrument: Mapped[str] = _setting(String(8), "phq9")
     # PCL-R6: the PCL-5 total at or above which the score is "at or above the screening cut-point" (31-33).
     pcl5_cut_point: Mapped[int] = _setting(Integer, 33)
+    # AUDC-R2: what a standard drink is, shown with the AUDIT-C (the US definition by default).
+    standard_drink: Mapped[str] = _setting(
+        String(200), "One standard drink contains 14 grams of pure alcohol (in the US)."
+    )
     # EMA-R2: one follow-up reminder this many minutes after the first (30-180); None sends none.
     follow_up_minutes: Mapped[int | None] = mapped_column(Integer, default=90, server_default="90")
 

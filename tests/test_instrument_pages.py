@@ -201,6 +201,7 @@ def test_audc_r2_r3_the_first_step_asks_how_often_under_our_own_header_and_nothi
     auth.login(people.pat)
     page = html.unescape(_page(client.get("/assessments/auditc")))
     assert "These questions are about your drinking during the past year." in page
+    assert "One standard drink contains 14 grams of pure alcohol (in the US)." in page  # the clinic's definition
     first, second, third = instruments.AUDITC.items
     assert first.wording in page and second.wording not in page and third.wording not in page
     assert _labels(page, "item-1") == [answer.label for answer in first.answers]
@@ -214,7 +215,7 @@ def test_audc_r3_never_ends_the_auditc_and_stores_items_2_and_3_as_skipped(clien
     assert re.fullmatch(r"/assessments/\d+/done", response.headers["Location"])
     (stored,) = _stored(people)
     # Sent as the API takes it, [0, null, null]; scored as items 2 and 3 at 0 with ``skipped``.
-    assert (stored.answers[0], stored.total, stored.scores["skipped"]) == (0, 0, True)
+    assert (stored.answers, stored.total, stored.scores["skipped"]) == ([0, 0, 0], 0, True)
     assert "Your score 0 " in _text(client.get(response.headers["Location"]))
 
 

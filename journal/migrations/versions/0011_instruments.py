@@ -38,6 +38,7 @@ def upgrade():
         batch_op.add_column(sa.Column('depression_instrument', sa.String(length=8), server_default='phq9', nullable=False))
         batch_op.add_column(sa.Column('pcl5_cut_point', sa.Integer(), server_default='33', nullable=False))
         batch_op.add_column(sa.Column('follow_up_minutes', sa.Integer(), server_default='90', nullable=True))
+        batch_op.add_column(sa.Column('standard_drink', sa.String(length=200), server_default='One standard drink contains 14 grams of pure alcohol (in the US).', nullable=False))
 
     with op.batch_alter_table('dosing_session', schema=None) as batch_op:
         batch_op.add_column(sa.Column('spo2_pre', sa.Integer(), nullable=True))
@@ -104,6 +105,7 @@ def downgrade():
         batch_op.drop_column('spo2_pre')
 
     with op.batch_alter_table('clinic', schema=None) as batch_op:
+        batch_op.drop_column('standard_drink')
         batch_op.drop_column('follow_up_minutes')
         batch_op.drop_column('pcl5_cut_point')
         batch_op.drop_column('depression_instrument')
