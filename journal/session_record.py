@@ -4,8 +4,8 @@ submit it) or file the page, without a second chart.
 
 No Flask. Drawn with ReportLab as the visit report is (``report.py``: its fonts, styles and paragraph helper). The
 content is set inside one frame that shrinks it if it would not fit, so the record is one page whatever its text.
-Each REMS field the journal has no place for says so, and each one it has but that is empty says "Not recorded",
-and the record lists those at the end: a blank never passes for a reading.
+Each field the journal stores but that is empty for the session says "Not recorded" and is listed again at the end,
+beside the form's fields the journal has no place for: a blank never passes for a reading, nor a gap for a "no".
 """
 
 from __future__ import annotations
@@ -13,20 +13,27 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import datetime
+from xml.sax.saxutils import escape  # nosec B406 # escapes text for ReportLab's markup; parses no XML
 from zoneinfo import ZoneInfo
 
+from reportlab.lib import colors
 from reportlab.lib.pagesizes import LETTER
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
-from reportlab.platypus import KeepInFrame, SimpleDocTemplate, Table, TableStyle
+from reportlab.platypus import KeepInFrame, Paragraph, SimpleDocTemplate, Table, TableStyle
 
 from .models import ROUTES, DosingSession, Patient, SessionStatus, User
 from .people import SEXES
-from .report import FONT, FOOTER_Y, GREY, MARGIN, RULE, STATUS_LABELS, _p, _register_fonts
+from .report import BOLD, FONT, FOOTER_Y, GREY, RULE, STATUS_LABELS, _p, _register_fonts
 from .vitals import SEDATION_SCALE, observed_minutes, vitals_warnings
 
 NOT_RECORDED = "Not recorded"
 NOT_STORED = "Not stored in the journal"
-LABEL_WIDTH = 2.4 * inch
+LABEL_WIDTH = 2.9 * inch
+SECTION = ParagraphStyle("section", fontName=BOLD, fontSize=9.5, leading=12)
+CELL = ParagraphStyle("record-cell", fontName=FONT, fontSize=8.5, leading=10)
+EMPTY = ParagraphStyle("record-empty", parent=CELL, textColor=GREY)  # "Not recorded" stands back from readings
+MARGIN = 0.5 * inch  # narrower than the report's: the record is held to one page
 FRAME_PADDING = 6  # ReportLab's default frame padding, on each side
 
 
@@ -46,8 +53,18 @@ class RecordContext:
 @dataclass(frozen=True)
 class Row:
     label: str
-    value: str | None  # None: a field the journal stores, empty for this session
-    stored: bool = True  # False: a field of the REMS form the journal has no place for
+    value: str | None  # None: empty for this session
+
+
+# The form's fields the journal has no place for (SPEC 7.4, by the form's item numbers): the page names them, so the
+# clinic knows to take them from its own chart.
+NOT_STORED_FIELDS = (
+    "birth date and enrolment in the REMS (1)",
+    "concomitant benzodiazepines, non-benzodiazepine sedative hypnotics, psychostimulants, MAOIs or opioids (2)",
+    "the monitoring provider's telephone and the setting's address (3)",
+    "whether the vital signs were in an acceptable range before administration and before completion (7)",
+    "the form's own answer on sedation, dissociation and respiratory depression (9): the readings here inform it",
+)
 
 
 def _reading(systolic: int | None, diastolic: int | None, rate: int | None = None, spo2: int | None = None):
@@ -90,15 +107,9 @@ def sections(record: DosingSession, context: RecordContext, zone: ZoneInfo) -> l
             "1. Patient",
             [
                 Row("Name", context.patient.user.name),
-                Row("Birth date", None, stored=False),
                 Row("Sex", SEXES.get(context.patient.sex) if context.patient.sex != "unknown" else None),
                 Row("First given session recorded in the journal", "Yes" if context.first_given else "No"),
-                Row("Enrolled in the REMS", None, stored=False),
             ],
-        ),
-        (
-            "2. Concomitant medication",
-            [Row("Benzodiazepines, sedative hypnotics, psychostimulants, MAOIs, opioids", None, stored=False)],
         ),
         (
             "3. Monitoring",
@@ -110,7 +121,6 @@ def sections(record: DosingSession, context: RecordContext, zone: ZoneInfo) -> l
                     f"{context.clinic_name} ({'at home' if record.setting == 'home' else 'clinic'})",
                 ),
                 Row("Setting telephone", context.clinic_phone or None),
-                Row("Setting address", None, stored=False),
             ],
         ),
         (
@@ -145,15 +155,12 @@ def sections(record: DosingSession, context: RecordContext, zone: ZoneInfo) -> l
                 ),
                 Row(
                     "About 40 minutes after administration",
-                    _reading(
-                        record.bp_systolic_post, record.bp_diastolic_post, record.heart_rate_post, record.spo2_post
-                    ),
+                    _reading(record.bp_systolic_post, record.bp_diastolic_post, record.heart_rate_post),
                 ),
                 Row(
                     "Before completion of the session",
                     _reading(record.bp_systolic_discharge, record.bp_diastolic_discharge, record.heart_rate_discharge),
                 ),
-                Row("Vital signs judged in acceptable range (yes/no)", None, stored=False),
             ],
         ),
         (
@@ -177,10 +184,9 @@ def sections(record: DosingSession, context: RecordContext, zone: ZoneInfo) -> l
     ]
 
 
-def empty_fields(parts: list[tuple[str, list[Row]]]) -> tuple[list[str], list[str]]:
-    """The labels of the stored fields left empty, and of the REMS fields the journal does not store."""
-    rows = [row for _title, section in parts for row in section]
-    return [r.label for r in rows if r.stored and r.value is None], [r.label for r in rows if not r.stored]
+def empty_fields(parts: list[tuple[str, list[Row]]]) -> list[str]:
+    """The labels of the fields left empty."""
+    return [row.label for _title, rows in parts for row in rows if row.value is None]
 
 
 def build(record: DosingSession, context: RecordContext, now: datetime) -> bytes:
@@ -195,25 +201,20 @@ def build(record: DosingSession, context: RecordContext, now: datetime) -> bytes
         _p(f"Session record: {patient.user.name}", "title"),
         _p(
             f"Prepared {now.astimezone(zone).strftime('%-d %b %Y, %H:%M %Z')} by {context.viewer.name}. Times are the "
-            f"patient's local time ({patient.user.timezone}). Confidential health information, for the care team.",
-            "subtitle",
-        ),
-        _p(
-            "The fields of the esketamine REMS Patient Monitoring Form, in its order, as far as the journal stores "
-            "them. The journal does not submit the form.",
+            f"patient's local time ({patient.user.timezone}). The fields of the esketamine REMS Patient Monitoring "
+            "Form, in its order, as far as the journal stores them; the journal does not submit the form. "
+            "Confidential health information, for the care team.",
             "subtitle",
         ),
     ]
-    for title, rows in parts:
-        story.append(_p(title, "h2"))
-        story.append(_facts(rows, width))
+    story.append(_facts(parts, width))
     warnings = vitals_warnings(record)
     story.append(_p("Measures to look at again", "h2"))
     story += [_p(f"• {w['message']}") for w in warnings] or [_p("None.")]
-    empty, not_stored = empty_fields(parts)
+    empty = empty_fields(parts)
     story.append(_p("Empty fields", "h2"))
-    story.append(_p(f"{NOT_RECORDED}: " + ("; ".join(empty) if empty else "none: every stored field is filled in.")))
-    story.append(_p(f"{NOT_STORED} (take them from the clinic's own chart): " + "; ".join(not_stored) + "."))
+    story.append(_p(f"{NOT_RECORDED}: " + ("; ".join(empty) + "." if empty else "none.")))
+    story.append(_p(f"{NOT_STORED} (take them from the clinic's own chart): " + "; ".join(NOT_STORED_FIELDS) + "."))
 
     def footer(canvas, _document) -> None:
         canvas.saveState()
@@ -239,22 +240,30 @@ def build(record: DosingSession, context: RecordContext, now: datetime) -> bytes
     return buffer.getvalue()
 
 
-def _facts(rows: list[Row], width: float) -> Table:
-    cells = [
-        [
-            _p(row.label, "head"),
-            _p(row.value if row.value is not None else NOT_RECORDED if row.stored else NOT_STORED, "cell"),
+def _facts(parts: list[tuple[str, list[Row]]], width: float) -> Table:
+    """The sections as one table: a heading row across both columns, then a row per field."""
+    cells, style = [], []
+    for title, rows in parts:
+        style += [
+            ("SPAN", (0, len(cells)), (1, len(cells))),
+            ("LINEBELOW", (0, len(cells)), (1, len(cells)), 0.8, colors.black),
+            ("TOPPADDING", (0, len(cells)), (1, len(cells)), 5),
         ]
-        for row in rows
-    ]
+        cells.append([Paragraph(escape(title), SECTION), ""])
+        for row in rows:
+            value = NOT_RECORDED if row.value is None else row.value
+            cells.append([_p(row.label, "head"), Paragraph(escape(value), EMPTY if row.value is None else CELL)])
+            style.append(("LINEBELOW", (0, len(cells) - 1), (1, len(cells) - 1), 0.4, RULE))
     table = Table(cells, colWidths=[LABEL_WIDTH, width - LABEL_WIDTH], hAlign="LEFT")
     table.setStyle(
         TableStyle(
             [
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ("LINEBELOW", (0, 0), (-1, -1), 0.4, RULE),
                 ("LEFTPADDING", (0, 0), (-1, -1), 3),
                 ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+                *style,
             ]
         )
     )
