@@ -500,6 +500,19 @@ def test_only_pats_care_team_gets_her_session_record(client, people):
     assert _get(client, _record_paths(people, record)[1], people.bob).status_code == 200  # on the team now
 
 
+def test_the_clinician_on_call_for_an_alert_about_pat_reads_the_session_but_cannot_take_its_record(client, people):
+    from tests.test_on_call import _high, _shift
+
+    now = utcnow()
+    _shift(people, people.bob, people.charlie, now - timedelta(hours=3), now + timedelta(hours=3))
+    assert _high(people, now - timedelta(hours=1)).on_call_id == people.bob.id
+    record = _record(people)
+    session_page = f"/clinician/patients/{people.pat.id}/sessions/{record.id}"
+    assert _get(client, session_page, people.bob).status_code == 200  # the on-call grant is for reading
+    for path in _record_paths(people, record):  # not for taking the record out of the journal, as the report
+        assert _get(client, path, people.bob).status_code == 404, path
+
+
 def test_a_session_of_another_patient_is_not_found_under_pats_address(client, people):
     theirs = save_session(
         db.session,
