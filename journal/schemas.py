@@ -17,7 +17,7 @@ from .checkins import CRAVING_FREQUENCIES, SIDE_EFFECTS, URINARY_SYMPTOMS
 from .models import SUBSTANCES, Role
 from .people import PHONE_MAX_LENGTH, SEXES, emergency_contact
 from .sleep import QUALITIES, resolve_clock_times
-from .vitals import vitals_warnings
+from .vitals import SEDATION_SCALE, vitals_warnings
 
 
 @cache
@@ -904,13 +904,19 @@ class ClinicSettingsSchema(StrictSchema):
 # --- Treatment sessions (SPEC 7.1, 7.4; KET-R1) ------------------------------------------------------------------
 
 
-def _measure(low: int, high: int, what: str) -> fields.Integer:
+def _measure(low: int, high: int, what: str, description: str = "") -> fields.Integer:
     return fields.Integer(
         strict=True,
         load_default=None,
         allow_none=True,
         validate=validate.Range(low, high, error=f"Give {what} from {low} to {high}."),
+        metadata={"description": description} if description else {},
     )
+
+
+SEDATION_HELP = "MOAA/S when the patient is assessed for discharge: " + "; ".join(
+    f"{score} {meaning}" for score, meaning in SEDATION_SCALE.items()
+)
 
 
 class DosingSessionSchema(StrictSchema):
@@ -949,13 +955,46 @@ class DosingSessionSchema(StrictSchema):
     dissociation_score = _measure(0, 92, "the CADSS total")  # 23 items scored 0-4
     observation_minutes = _measure(0, 24 * 60, "the observation time in minutes")
     discharge_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    # The rest of the at-session record (SPEC 7.4, KET-R8: what the esketamine REMS monitoring form asks).
+    # SpO2 under 50 % is not a reading a pulse oximeter gives reliably, so such a number is taken as a typing slip.
+    spo2_pre = _measure(50, 100, "the oxygen saturation in %", "SpO2 before dosing, in %.")
+    spo2_post = _measure(50, 100, "the oxygen saturation in %", "SpO2 after dosing (lowest reading), in %.")
+    sedation = _measure(0, 5, "the MOAA/S score", SEDATION_HELP)
+    bp_systolic_discharge = _measure(60, 260, "the systolic pressure", "Before the end of the session.")
+    bp_diastolic_discharge = _measure(30, 160, "the diastolic pressure")
+    heart_rate_discharge = _measure(30, 220, "the heart rate")
+    ready_to_leave_minutes = _measure(
+        0, 24 * 60, "the minutes", "Minutes from the start of dosing at which the patient would have been ready to "
+        "leave if there were no 2-hour minimum (the REMS evaluation question).",
+    )  # fmt: skip
+    lot_number = TrimmedString(
+        load_default="",
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9][A-Za-z0-9 ./-]{0,39}$|^$",
+            error="Give the lot number as printed: letters, digits, spaces, dots, slashes and dashes, at most 40.",
+        ),
+        metadata={"description": "The product's lot number, as printed on the package."},
+    )
+    transport_arranged = StrictBoolean(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Checked before dosing: the patient has a way home other than driving themselves."},
+    )
+    escort = TrimmedString(
+        load_default="",
+        validate=validate.Length(max=120, error="Keep this under 120 characters."),
+        metadata={
+            "description": "Who takes the patient home (a name, and a phone number if the clinic's policy asks): "
+            "another person's data, shown to staff only and never put in a message."
+        },
+    )
     notes = fields.String(
         load_default="", validate=validate.Length(max=2000, error="Keep notes under 2000 characters.")
     )
 
     @validates_schema
     def _pressures_in_pairs(self, data, **_kwargs):
-        for when in ("pre", "post"):
+        for when in ("pre", "post", "discharge"):
             if (data.get(f"bp_systolic_{when}") is None) != (data.get(f"bp_diastolic_{when}") is None):
                 raise ValidationError("Give both the systolic and the diastolic pressure.", f"bp_diastolic_{when}")
             systolic, diastolic = data.get(f"bp_systolic_{when}"), data.get(f"bp_diastolic_{when}")
@@ -986,6 +1025,16 @@ class DosingSessionOutSchema(Schema):
     dissociation_score = fields.Integer(allow_none=True)
     observation_minutes = fields.Integer(allow_none=True)
     discharge_at = fields.AwareDateTime(allow_none=True)
+    spo2_pre = fields.Integer(allow_none=True)
+    spo2_post = fields.Integer(allow_none=True)
+    sedation = fields.Integer(allow_none=True)
+    bp_systolic_discharge = fields.Integer(allow_none=True)
+    bp_diastolic_discharge = fields.Integer(allow_none=True)
+    heart_rate_discharge = fields.Integer(allow_none=True)
+    ready_to_leave_minutes = fields.Integer(allow_none=True)
+    lot_number = fields.String()
+    transport_arranged = fields.Boolean(allow_none=True)
+    escort = fields.String()
     notes = fields.String()
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()

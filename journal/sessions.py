@@ -85,7 +85,15 @@ def bump_data_version(session: Session, patient_id: int) -> None:
 FIELDS = (
     "status", "start", "route", "product", "dose", "dose_unit", "weight_kg", "setting",
     "bp_systolic_pre", "bp_diastolic_pre", "heart_rate_pre", "bp_systolic_post", "bp_diastolic_post",
-    "heart_rate_post", "dissociation_score", "observation_minutes", "discharge_at", "notes",
+    "heart_rate_post", "dissociation_score", "observation_minutes", "discharge_at", "spo2_pre", "spo2_post",
+    "sedation", "bp_systolic_discharge", "bp_diastolic_discharge", "heart_rate_discharge", "ready_to_leave_minutes",
+    "lot_number", "transport_arranged", "escort", "notes",
+)  # fmt: skip
+# Measured during or after dosing, so only on a given session. What is known before (the readings before dosing,
+# the transport home and who takes the patient, the lot about to be used) may be entered on a planned one.
+POST_DOSE = (
+    "bp_systolic_post", "dissociation_score", "discharge_at", "spo2_post", "sedation", "bp_systolic_discharge",
+    "heart_rate_discharge", "ready_to_leave_minutes",
 )  # fmt: skip
 
 
@@ -106,9 +114,7 @@ def save_session(
         raise SessionError("start", "A given session cannot start in the future; record it as planned.")
     if data.get("discharge_at") is not None and data["discharge_at"] < start:
         raise SessionError("discharge_at", "Discharge cannot come before the start of the session.")
-    if status != SessionStatus.GIVEN and any(
-        data.get(name) is not None for name in ("bp_systolic_post", "dissociation_score", "discharge_at")
-    ):
+    if status != SessionStatus.GIVEN and any(data.get(name) is not None for name in POST_DOSE):
         raise SessionError("status", "Post-dose measures belong to a session that was given.")
     if existing is None:
         record = DosingSession(patient_id=patient.user_id, created_at=now, entered_by_id=user.id)
@@ -119,6 +125,8 @@ def save_session(
     for name in FIELDS:
         setattr(record, name, data.get(name, getattr(record, name, None)))
     record.notes = (data.get("notes") or "").strip()
+    record.lot_number = (record.lot_number or "").strip()
+    record.escort = (record.escort or "").strip()
     record.setting = data.get("setting") or "clinic"
     if data.get("course"):
         kind = CourseKind(data["course"])

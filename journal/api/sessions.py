@@ -3,6 +3,9 @@
 Every answer about one session carries its ETag (a digest of ``sessions.session_version``). A ``PUT`` must
 send it back in ``If-Match``: without one it is refused with 428, and with one that is no longer current with
 412, so a clinician's change never silently replaces one a colleague made after they read the session.
+
+The session record (``record.pdf``, SPEC 7.4 KET-R8) is a one-page PDF for the care team; the clinician's page
+serves the same download through ``record_response``.
 """
 
 from __future__ import annotations
@@ -10,15 +13,15 @@ from __future__ import annotations
 from functools import wraps
 from typing import NoReturn
 
-from flask import request
+from flask import Response, current_app, request
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 from flask_smorest.exceptions import PreconditionFailed
 
-from .. import audit
+from .. import audit, session_record
 from ..access import get_patient_or_404, patient_in_path_required
 from ..db import db, utcnow
-from ..models import DosingSession, Role
+from ..models import DosingSession, Patient, Role, User
 from ..schemas import DosingSessionOutSchema, DosingSessionSchema
 from ..security import roles_required
 from ..sessions import (
@@ -144,3 +147,40 @@ def update_session(data, patient_id: int, session_id: int):
     except PreconditionFailed:
         _changed_since_read(record)
     return _save(patient, data, record)
+
+
+def record_response(viewer: User, patient: Patient, record: DosingSession) -> Response:
+    """The session record as a PDF download, for a clinician who has passed ``get_patient_or_404``; the read is
+    audited. Named by ids only, and kept by no cache (as the visit report is)."""
+    audit.record(viewer, "session_record.read", patient.user_id, detail=audit_detail(record))
+    db.session.commit()
+    context = session_record.RecordContext(
+        patient=patient,
+        first_given=session_record.first_given(sessions_of(db.session, patient.user_id), record),
+        entered_by=db.session.get(User, record.entered_by_id) if record.entered_by_id else None,
+        last_writer=last_writer(db.session, record),
+        clinic_name=patient.user.clinic.name,
+        clinic_phone=patient.user.clinic.clinic_phone or "",
+        viewer=viewer,
+    )
+    pdf = session_record.build(record, context, utcnow())
+    response = current_app.response_class(pdf, content_type="application/pdf")
+    filename = f"patient-{patient.user_id}-session-{record.id}.pdf"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@blp.route("/<id:patient_id>/sessions/<id:session_id>/record.pdf", methods=["GET"])
+@roles_required(Role.CLINICIAN)
+@blp.response(
+    200,
+    description="The session record as a one-page PDF attachment",
+    content_type="application/pdf",
+    schema={"type": "string", "format": "binary"},
+)
+def get_session_record(patient_id: int, session_id: int):
+    """The session's printable record (SPEC 7.4, KET-R8): every field of the esketamine REMS monitoring form that
+    the journal stores, saying which are empty, on one page. For the patient's care team only (audited)."""
+    patient = get_patient_or_404(current_user, patient_id, action=None)
+    return record_response(current_user, patient, _session_or_404(patient_id, session_id))

@@ -18,6 +18,7 @@ from ..access import get_alert_or_404, get_patient_or_404, open_alerts_for, pati
 from ..accounts import EnrolmentError, PatientDetails, create_invitation, enrol_patient, request_password_reset
 from ..alerts import KIND_LABELS, AlertError, RecentData, SessionsAround, acknowledge, recent_data, sessions_around
 from ..api.charts import chart_policy, chart_response
+from ..api.sessions import record_response
 from ..assessments import AssessmentError, Change, history, set_baseline
 from ..db import commit_retrying_on_conflict, db, utcnow
 from ..links import invitation_url
@@ -56,7 +57,7 @@ from ..sessions import (
     save_session,
     session_version,
 )
-from ..vitals import vitals_warnings
+from ..vitals import SEDATION_SCALE, vitals_warnings
 from . import describe_wait, local_time
 
 bp = Blueprint("clinician", __name__, url_prefix="/clinician")
@@ -241,6 +242,7 @@ def _render_patient(
         session_errors=session_errors or {},
         routes=ROUTES,
         dose_units=[(unit, unit) for unit in DOSE_UNITS],
+        sedation_scale=SEDATION_SCALE,
         alerts=alerts,
         colleagues=colleagues,
         # Otherwise a reader on call for an alert about the patient (access.py): the record without its forms.
@@ -352,6 +354,7 @@ def chart(patient_id: int, name: str, fmt: str):
 SESSION_FORM_DEFAULTS = {"dose_unit": "mg/kg", "setting": "clinic"}
 CONFIRM_VITALS = "confirm_vitals"
 SESSION_TIMES = ("start", "discharge_at")
+YES_NO = {"yes": True, "no": False}  # the form's choice for the transport home; unchosen: not recorded
 
 
 def session_form_input(form, zone: ZoneInfo) -> tuple[dict, dict]:
@@ -372,6 +375,11 @@ def session_form_input(form, zone: ZoneInfo) -> tuple[dict, dict]:
             errors[name] = [problem]
         else:
             data[name] = instant.isoformat()
+    # A choice of yes, no or not recorded, not a tick box (which would say "no" when nobody asked).
+    data.pop("transport_arranged", None)
+    transport = form.get("transport_arranged", "").strip()
+    if transport:
+        data["transport_arranged"] = YES_NO.get(transport, transport)
     return data, errors
 
 
@@ -390,7 +398,11 @@ def _local_instant(text: str, zone: ZoneInfo) -> tuple[datetime | None, str | No
         return None, "Give a date and a time, such as 2026-03-02 10:30."
 
 
-FRIENDLIER = {"Missing data for required field.": "Fill this in.", "Field may not be null.": "Fill this in."}
+FRIENDLIER = {
+    "Missing data for required field.": "Fill this in.",
+    "Field may not be null.": "Fill this in.",
+    "Not a valid boolean.": "Choose yes or no.",
+}
 
 
 def _unconfirmed_vitals(data: dict) -> dict:
@@ -416,6 +428,7 @@ def _render_new_session(patient: Patient, *, form: dict | None = None, errors: d
         session_errors=errors or {},
         routes=ROUTES,
         dose_units=[(unit, unit) for unit in DOSE_UNITS],
+        sedation_scale=SEDATION_SCALE,
         zone=_zone(),
     ), status
 
@@ -472,6 +485,8 @@ def _form_values(record: DosingSession, zone: ZoneInfo) -> dict:
         if isinstance(value, datetime):
             local = value.astimezone(zone).replace(tzinfo=None)
             value = local.isoformat(timespec="minutes" if not (local.second or local.microsecond) else "auto")
+        elif isinstance(value, bool):
+            value = "yes" if value else "no"
         elif isinstance(value, float):
             value = repr(int(value)) if value.is_integer() else repr(value)
         values[name] = "" if value is None else str(getattr(value, "value", value))
@@ -500,8 +515,10 @@ def _render_session(
         session_form=form,
         session_errors=errors or {},
         conflict=conflict,
+        warnings=vitals_warnings(record),
         routes=ROUTES,
         dose_units=[(unit, unit) for unit in DOSE_UNITS],
+        sedation_scale=SEDATION_SCALE,
         local_time=local_time,
         zone=_zone(),
     ), status
@@ -555,6 +572,14 @@ def update_session(patient_id: int, session_id: int):
     db.session.commit()
     flash(f"The session of {local_time(saved.start, _zone())} is saved.", "success")
     return redirect(url_for("clinician.patient", patient_id=patient_id, _anchor="sessions"))
+
+
+@bp.get("/patients/<id:patient_id>/sessions/<id:session_id>/record.pdf")
+@roles_required(Role.CLINICIAN)
+def session_record(patient_id: int, session_id: int):
+    """The session's printable one-page record (SPEC 7.4, KET-R8), as the API serves it (audited)."""
+    patient = get_patient_or_404(current_user, patient_id, action=None)
+    return record_response(current_user, patient, _session_or_404(patient_id, session_id))
 
 
 def _changed_since_opened(record: DosingSession, read_version: str) -> str:

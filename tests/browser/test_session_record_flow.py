@@ -1,0 +1,72 @@
+"""The at-session record in Chromium on a desktop (SPEC 7.4, KET-R8): Alice opens a given esketamine session from the
+patient's page, sees the measures to look at again, and downloads the one-page session record; axe-core finds
+nothing on the page, and nothing is loaded from another origin."""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from journal.db import db, utcnow
+from journal.models import AuditEvent
+from journal.sessions import save_session
+from tests.browser.test_enrolment_flow import sign_in
+from tests.conftest import make_patient
+
+pytestmark = pytest.mark.browser
+
+
+def _seed_session(live_server) -> tuple[int, int]:
+    """A patient of Alice's with an esketamine session of three hours ago whose SpO2 fell to 88 % after dosing."""
+    with live_server.app.app_context():
+        alice = live_server.user("alice@clinic.test")
+        user = make_patient(alice, "robin", "Robin Record", zone="UTC")
+        start = utcnow() - timedelta(hours=3)
+        record = save_session(
+            db.session, user.patient,
+            {"status": "given", "start": start, "route": "intranasal", "product": "Esketamine (Spravato)", "dose": 56,
+             "dose_unit": "mg", "bp_systolic_pre": 128, "bp_diastolic_pre": 82, "spo2_pre": 98, "spo2_post": 88,
+             "sedation": 5, "observation_minutes": 125, "lot_number": "AB12-345", "transport_arranged": True,
+             "escort": "Sam Carter"},
+            utcnow(), alice,
+        )  # fmt: skip
+        db.session.commit()
+        return user.id, record.id
+
+
+def test_clinician_sees_the_sessions_warning_and_downloads_its_one_page_record(live_server, desktop, network, axe):
+    patient_id, session_id = _seed_session(live_server)
+    page = desktop.new_page()
+    page.goto("/login")
+    sign_in(page, "alice@clinic.test")
+    page.goto(f"/clinician/patients/{patient_id}#sessions")
+    page.locator(f'a[href="/clinician/patients/{patient_id}/sessions/{session_id}"]').click()
+    warnings = page.get_by_role("region", name="Measures to look at again")
+    expect(warnings).to_contain_text("Oxygen saturation after dosing is 88 %, below 90 %")
+    expect(page.get_by_label("Sedation at discharge (MOAA/S)")).to_have_value("5")
+    expect(page.get_by_label("Transport home arranged")).to_have_value("yes")
+    axe(page)
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name=re.compile("Download the session record")).click()
+    download = download_info.value
+    assert download.suggested_filename == f"patient-{patient_id}-session-{session_id}.pdf"
+    reader = PdfReader(io.BytesIO(Path(download.path()).read_bytes()))
+    assert len(reader.pages) == 1
+    text = " ".join(reader.pages[0].extract_text().split())
+    assert "Session record: Robin Record" in text and "Lot number AB12-345" in text
+    with live_server.app.app_context():
+        alice = live_server.user("alice@clinic.test")
+        reads = db.session.scalars(
+            select(AuditEvent.detail).where(AuditEvent.actor_id == alice.id, AuditEvent.action == "session_record.read")
+        ).all()
+        assert reads == [f"session {session_id}"]
+    network.assert_only_own_origin()
+    network.assert_no_csp_violations()
