@@ -429,7 +429,7 @@ def questionnaires(
                 reason = baselines.NOT_CHOSEN
             missing.setdefault(baselines.REASONS[reason], []).append(definition.name)
         cells = tuple(
-            _cell(definition, latest.get((patient_id, definition.key)))
+            _instrument_cell(definition, latest.get((patient_id, definition.key)))
             for definition in chosen
             if definition.key in INDICATION_KEYS
         )
@@ -477,7 +477,7 @@ def _instruments_of(row: TriageRow) -> list[instruments.Instrument]:
     return instruments.for_patient(SimpleNamespace(indications=row.indications, user=SimpleNamespace(clinic=clinic)))
 
 
-def _cell(definition: instruments.Instrument, form) -> InstrumentCell:
+def _instrument_cell(definition: instruments.Instrument, form) -> InstrumentCell:
     if form is None:
         return InstrumentCell(definition.key, definition.name, None, None, (), None, None, False)
     baseline = None
