@@ -841,15 +841,21 @@ def _overview_counts_statement(ids: Select) -> Select:
             func.sum(case((base.total >= USUAL_BASELINE, 1), else_=0)).label("usual_baseline"),
         )
         .select_from(Patient)
-        .outerjoin(Baseline, and_(Baseline.patient_id == Patient.user_id, Baseline.instrument == PHQ9))
+        .join(User, User.id == Patient.user_id)
+        .join(Clinic, Clinic.id == User.clinic_id)
+        # SAFE-R4: the clinic's PHQ-9, or the PHQ-8 in its place, by the same rules.
+        .outerjoin(
+            Baseline,
+            and_(Baseline.patient_id == Patient.user_id, Baseline.instrument == Clinic.depression_instrument),
+        )
         .outerjoin(base, base.id == Baseline.assessment_id)
         .where(Patient.user_id.in_(ids))
     )
 
 
 def _overview_forms_statement(ids: Select, now: datetime) -> Select:
-    """Every scored PHQ-9 after the patient's stored baseline, with the baseline total and the first given
-    session."""
+    """Every scored PHQ-9 (the PHQ-8 in a SAFE-R4 clinic) after the patient's stored baseline, with the baseline
+    total and the first given session."""
     first = (
         select(DosingSession.patient_id, func.min(DosingSession.start).label("first_given"))
         .where(
@@ -870,12 +876,17 @@ def _overview_forms_statement(ids: Select, now: datetime) -> Select:
             base.total.label("baseline_total"),
             first.c.first_given,
         )
-        .join(Baseline, and_(Baseline.patient_id == Assessment.patient_id, Baseline.instrument == PHQ9))
+        .join(User, User.id == Assessment.patient_id)
+        .join(Clinic, Clinic.id == User.clinic_id)
+        .join(
+            Baseline,
+            and_(Baseline.patient_id == Assessment.patient_id, Baseline.instrument == Clinic.depression_instrument),
+        )
         .join(base, base.id == Baseline.assessment_id)
         .outerjoin(first, first.c.patient_id == Assessment.patient_id)
         .where(
             Assessment.patient_id.in_(ids),
-            Assessment.instrument == PHQ9,
+            Assessment.instrument == Clinic.depression_instrument,
             Assessment.total.is_not(None),
             base.total.is_not(None),
             Assessment.completed_at <= now,

@@ -950,3 +950,20 @@ def test_a_safe_r4_clinic_sees_the_phq8_in_the_phq9_columns(client, auth, people
     page = client.get("/clinician/dashboard").get_data(as_text=True)
     assert '<th scope="col">PHQ-8</th>' in page and '<th scope="col">PHQ-9</th>' not in page
     assert "Your clinic uses the PHQ-8 in place of the PHQ-9" in page
+
+
+def test_a_safe_r4_clinics_overview_counts_the_phq8_in_place_of_the_phq9(people):
+    """The overview's response and remission rates (SPEC 1.6) for a clinic that records the PHQ-8 (SAFE-R4)."""
+    alice = people.alice
+    people.clinic.depression_instrument = "phq8"
+    first = datetime(2026, 1, 1, 15, 0, tzinfo=UTC)
+    for n, (baseline_each, later_each) in enumerate(((2, 1), (2, 2))):  # 16 then 8 (response), 16 then 16
+        user = make_patient(alice, f"eight{n}", f"Eight {n}")
+        _form(user, "phq8", [baseline_each] * 8, first - timedelta(days=1), alice)
+        _session(user, "given", first, alice)
+        _form(user, "phq8", [later_each] * 8, first + timedelta(days=7), alice)
+    db.session.commit()
+    figures = dashboard.overview(db.session, dashboard.visible_ids(alice), T)
+    assert (figures.patients, figures.with_baseline, figures.usual_baseline) == (3, 2, 2)  # Pat has no form
+    week_one = next(row for row in figures.rates if row.weeks == "0–2")
+    assert (week_one.patients, week_one.responders, week_one.remitters) == (2, 1, 0)
