@@ -498,6 +498,8 @@ def _instrument_sentence(forms: InstrumentForms) -> str:
             sentence += f", against a baseline of {_baseline_shown(forms)}: {_verdict(forms, total)}"
         sentence += "".join(f", {flag}" for flag in _result_flags(forms.key, scores))
     lines = [level.label for level in panel_levels(forms) if not level.gid.endswith("-baseline")]
+    if forms.key == "gad7":  # GAD-R2: said, so the missing lines are not read as an omission
+        lines.append("no validated response or remission rule")
     if forms.baseline is None:
         lines.append("no baseline")
     if lines:

@@ -305,7 +305,10 @@ def test_the_text_alternative_gives_each_instruments_latest_result_by_its_rule_a
     assert parts[4].startswith("PACS 16 on 23 Jan 2026") and "≥ 15: best balance" in parts[4]
     assert "no baseline" in parts[4]
     assert parts[5].startswith("AUDIT-C 5 on 2 Jan 2026") and "positive screen" in parts[5]
-    assert "no response" not in parts[1] and "remission" not in parts[1]  # GAD-R2: the GAD-7 has neither
+    assert (
+        parts[1]
+        == "GAD-7 12 on 2 Jan 2026, against a baseline of 12: 0 from baseline (no validated response or remission rule)"
+    )
     worse = charts.InstrumentForms("pcl5", [(LAST, 56, {"cut_point": 33})], 50, 33)
     assert "6 points higher, worsening" in charts.assessments_summary(_assessments_of(worse))
 
