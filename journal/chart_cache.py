@@ -4,13 +4,15 @@ their rendered bytes, cached in the ``chart_cache`` table so that every web proc
 A chart is cached under a key that names everything its picture depends on: the chart, the format, the range
 in days, the patient's local today (the range ends there), the patient's data version (raised by every write
 of their data, in the writer's transaction), their time zone and activation date (which decide which diary
-days were due), and ``CHART_VERSION`` (raise it when a chart's drawing changes). A new check-in therefore
-makes a new key, and the ETag, a hash of the key, changes with it; a client's ``If-None-Match`` can be
-answered without rendering or reading the cache.
+days were due), the settings the questionnaires chart reads (``questionnaire_settings``), and
+``CHART_VERSION`` (raise it when a chart's drawing changes). A new check-in therefore makes a new key, and
+the ETag, a hash of the key, changes with it; a client's ``If-None-Match`` can be answered without rendering or
+reading the cache.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -23,13 +25,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from . import charts, patient_data
+from . import charts, instruments, patient_data, scales
 from .models import ChartCache, Patient
 from .patient_data import PatientData
 
 log = logging.getLogger(__name__)
 
-CHART_VERSION = 2  # raise when any chart is drawn differently, so no cached picture of the old kind is served
+CHART_VERSION = 3  # raise when any chart is drawn differently, so no cached picture of the old kind is served
 NAMES = ("outcomes", "assessments", "adherence")
 MIMETYPES = {"png": "image/png", "svg": "image/svg+xml"}
 DEFAULT_DAYS = patient_data.DEFAULT_DAYS
@@ -43,7 +45,7 @@ def parse_days(value: str | None) -> int | None:
     return int(value) if value.isdigit() and int(value) in RANGES else None
 
 
-TITLES = {"outcomes": "Daily outcomes", "assessments": "PHQ-9 and GAD-7", "adherence": "Diary days"}
+TITLES = {"outcomes": "Daily outcomes", "assessments": "Questionnaires", "adherence": "Diary days"}
 
 
 # --- What the page says about each chart ---------------------------------------------------------------------
@@ -65,14 +67,15 @@ def describe(data: PatientData) -> list[ChartInfo]:
     """The three charts of ``data``, in the order a page shows them."""
     daily = patient_data.daily_series(data)
     states = patient_data.adherence_by_day(data)
+    forms = assessment_series(data)
     sizes = {
         "outcomes": charts.pixels(charts.outcomes_size(daily)),
-        "assessments": charts.pixels(charts.ASSESSMENTS_SIZE),
+        "assessments": charts.pixels(charts.assessments_size(forms)),
         "adherence": charts.pixels(charts.adherence_size(states)),
     }
     sentences = {
         "outcomes": charts.outcomes_summary(daily),
-        "assessments": charts.assessments_summary(patient_data.assessment_series(data)),
+        "assessments": charts.assessments_summary(forms),
         "adherence": charts.adherence_summary(states),
     }
     return [ChartInfo(name, TITLES[name], sentences[name], *sizes[name]) for name in NAMES]
@@ -83,10 +86,41 @@ def figure(data: PatientData, name: str) -> Figure:
     if name == "outcomes":
         return charts.outcomes_figure(patient_data.daily_series(data))
     if name == "assessments":
-        return charts.assessments_figure(patient_data.assessment_series(data))
+        return charts.assessments_figure(assessment_series(data))
     if name == "adherence":
         return charts.adherence_figure(patient_data.adherence_by_day(data), data.given_days)
     raise ValueError(name)
+
+
+def assessment_series(data: PatientData) -> charts.AssessmentSeries:
+    """Every questionnaire the patient's indications call for (``instruments.for_patient``: the clinic's PHQ-9 or
+    PHQ-8, the GAD-7, then PCL-5, PEG, AUDIT-C, PACS as indicated), each with its scored forms in the range, its
+    stored baseline, and the cut-point in force where the forms carry none."""
+    legacy = patient_data.assessment_series(data)  # the PHQ-9 and GAD-7 lists, as the report draws them
+    patient = data.patient
+    settings = {
+        "pcl5": patient.user.clinic.pcl5_cut_point,
+        "auditc": scales.AUDITC_THRESHOLDS.get(patient.sex, scales.AUDITC_DEFAULT_THRESHOLD),
+    }
+    panels = []
+    for definition in instruments.for_patient(patient):
+        forms = [
+            (data.local(form.completed_at), form.total, form.scores or {})
+            for form in data.forms
+            if form.instrument == definition.key
+            and form.total is not None
+            and data.first <= data.local(form.completed_at)
+        ]
+        baseline = data.baselines.get(definition.key)
+        panels.append(
+            charts.InstrumentForms(
+                definition.key,
+                forms,
+                baseline.total if baseline is not None else None,
+                settings.get(definition.key),
+            )
+        )
+    return dataclasses.replace(legacy, instruments=tuple(panels))
 
 
 # --- The cache ------------------------------------------------------------------------------------------------
@@ -116,8 +150,18 @@ class ChartKey:
         return MIMETYPES[self.fmt]
 
 
+def questionnaire_settings(patient: Patient) -> str:
+    """What the questionnaires chart depends on beyond the patient's data version, none of which raises it: the
+    indications (which panels), the clinic's depression questionnaire (SAFE-R4) and PCL-5 cut-point, and the
+    patient's recorded sex (the AUDIT-C threshold), the last two drawn when no form carries its own."""
+    clinic = patient.user.clinic
+    indications = "+".join(sorted(patient.indications or ())) or "-"
+    return f"i{indications}/{clinic.depression_instrument}/c{clinic.pcl5_cut_point}/s{patient.sex}"
+
+
 def key_for(patient: Patient, name: str, fmt: str, days: int, now: datetime) -> ChartKey:
-    """The cache key of a chart as of ``now``, from the patient row alone (no other query)."""
+    """The cache key of a chart as of ``now``, from the patient row, its user and their clinic (one primary-key
+    lookup at most, usually already in the session)."""
     if name not in NAMES or fmt not in MIMETYPES:
         raise ValueError(f"{name}.{fmt}")
     user = patient.user
@@ -126,6 +170,7 @@ def key_for(patient: Patient, name: str, fmt: str, days: int, now: datetime) -> 
     active = user.activated_at.astimezone(zone).date().isoformat() if user.activated_at is not None else "-"
     generation = (
         f"v{CHART_VERSION}/p{patient.user_id}/{today.isoformat()}/dv{patient.data_version}/{user.timezone}/{active}"
+        f"/{questionnaire_settings(patient)}"
     )
     return ChartKey(patient.user_id, name, fmt, days, generation)
 

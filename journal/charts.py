@@ -277,10 +277,20 @@ def outcomes_summary(series: DailySeries) -> str:
     return sentence
 
 
-BAND_SHADES = {  # (instrument, band lower edges, greys light to dark)
-    "phq9": ((0, 5, 10, 15, 20, 27.5), ("minimal", "mild", "moderate", "moderately severe", "severe")),
-    "gad7": ((0, 5, 10, 15, 21.5), ("minimal", "mild", "moderate", "severe")),
-}
+# --- The questionnaires chart: one panel per instrument of the patient (journal/instruments.py) ----------------
+
+
+@dataclass(frozen=True)
+class InstrumentForms:
+    """One instrument's scored forms in the chart's range, as plain data: ``key`` names the definition in
+    ``instruments``; each form is (local date, total, the instrument's ``scores``), oldest first."""
+
+    key: str
+    forms: list[tuple[date, int, dict]]
+    baseline: int | None = None  # the stored baseline's total (PHQ-R9, PCL-R8, PEG-R4)
+    # The cut-point in force when no form in the range carries one: the clinic's PCL-5 cut-point, the AUDIT-C
+    # threshold for the patient's recorded sex. A form's own (stored with it) wins: it is what it was judged by.
+    cut_point: int | None = None
 
 
 @dataclass(frozen=True)
@@ -291,70 +301,258 @@ class AssessmentSeries:
     sessions: list[date]
     first: date
     last: date
+    # Every instrument of the patient (``instruments.for_patient``), in page order. Empty: the PHQ-9 and GAD-7
+    # from the two lists above (what the report still passes).
+    instruments: tuple[InstrumentForms, ...] = ()
+
+    def panels(self) -> tuple[InstrumentForms, ...]:
+        if self.instruments:
+            return self.instruments
+        return tuple(
+            InstrumentForms(key, [(day, total, {}) for day, total in getattr(self, key)], self.baseline.get(key))
+            for key in ("phq9", "gad7")
+        )
+
+
+@dataclass(frozen=True)
+class Level:
+    """A horizontal line on an instrument's panel, in the panel's units, with its legend label."""
+
+    value: float
+    label: str
+    gid: str
+    colour: str
+    style: str | tuple
+
+
+BASELINE_COLOUR = "#111827"
+CUT_STYLE = (0, (6, 2, 1, 2, 1, 2))  # dash-dot-dot: neither the sessions' dashes nor the change lines' styles
+PANEL_STYLES = {  # (colour, marker) of each instrument's totals
+    "phq9": (BLUE, "o"),
+    "phq8": (BLUE, "o"),
+    "gad7": (ORANGE, "s"),
+    "pcl5": (VERMILLION, "D"),
+    "peg": (PURPLE, "^"),
+    "pacs": (GREEN, "v"),
+    "auditc": (SKY, "P"),
+}
+PANEL_HEIGHT = 3.125  # inches a panel (with its legend): 300 CSS px, whole pixels at SCALE
+
+
+def assessments_size(series: AssessmentSeries) -> tuple[float, float]:
+    return (ASSESSMENTS_SIZE[0], PANEL_HEIGHT * len(series.panels()))
+
+
+def _definition(key: str):
+    from . import instruments
+
+    return instruments.ALL[key]
+
+
+def _peg_score(total: int, scores: dict) -> float:
+    """PEG-R3: the chart draws the score (the mean, 0-10) stored with the form; decisions use the sum."""
+    from .scales import peg_tenths
+
+    return scores.get("score", peg_tenths(total) / 10)
+
+
+def _value(forms: InstrumentForms, total: int, scores: dict) -> float:
+    return _peg_score(total, scores) if _definition(forms.key).chart_total == "score" else total
+
+
+def _top(forms: InstrumentForms) -> int:
+    definition = _definition(forms.key)
+    return 10 if definition.chart_total == "score" else definition.total_max
+
+
+def cut_point_in_force(forms: InstrumentForms) -> tuple[int | None, str]:
+    """The PCL-5 cut-point or AUDIT-C threshold the latest form was judged by (stored with it), else the current
+    setting; and whose it is, in words."""
+    stored = "cut_point" if forms.key == "pcl5" else "threshold"
+    for _day, _total, scores in reversed(forms.forms):
+        if scores.get(stored) is not None:
+            return scores[stored], "stored with the latest form"
+    return forms.cut_point, "the current setting"
+
+
+def _auditc_basis(threshold: int) -> str:
+    from .scales import AUDITC_THRESHOLDS
+
+    return "men" if threshold == AUDITC_THRESHOLDS["male"] else "women and when sex is not recorded"
+
+
+def panel_levels(forms: InstrumentForms) -> list[Level]:
+    """The baseline, the change rule's thresholds and the cut-points of one instrument, as lines in the units the
+    panel draws. A threshold that no total on the scale can reach (under 0) is left out."""
+    key, baseline = forms.key, forms.baseline
+    definition = _definition(key)
+    levels = []
+    if baseline is not None:
+        shown = f"{_peg_score(baseline, {}):.1f}" if definition.chart_total == "score" else str(baseline)
+        levels.append(Level(_value(forms, baseline, {}), f"baseline {shown}", f"{key}-baseline", BASELINE_COLOUR, "-"))
+    if key in ("phq9", "phq8"):  # PHQ-R9 (SAFE-R4: the PHQ-8 by the same rule): 2 x total <= baseline
+        if baseline:
+            levels.append(Level(baseline / 2, "response: at least 50 % below baseline", f"{key}-response", GREEN, ":"))
+        levels.append(Level(4.5, "remission: under 5", f"{key}-remission", SKY, "-."))
+    elif key == "pcl5" and baseline is not None:  # PCL-R8
+        from .scales import PCL5_MEANINGFUL_POINTS, PCL5_RESPONSE_POINTS
+
+        for points, label, gid, colour, style in (
+            (PCL5_RESPONSE_POINTS, "response", "response", GREEN, ":"),
+            (PCL5_MEANINGFUL_POINTS, "clinically meaningful", "meaningful", SKY, "-."),
+        ):
+            if baseline - points >= 0:
+                levels.append(
+                    Level(baseline - points, f"{label}: {points} points below baseline", f"pcl5-{gid}", colour, style)
+                )
+    elif key == "peg" and baseline:  # PEG-R4: 10 x (baseline - current) >= 3 x baseline, i.e. at most 70 %
+        levels.append(Level(0.7 * baseline / 3, "improved: at least 30 % below baseline", "peg-improved", GREEN, ":"))
+    if key == "pcl5":
+        cut, whose = cut_point_in_force(forms)
+        if cut is not None:  # PCL-R6/R7: the cut-point in force, never a diagnosis
+            label = f"screening cut-point: {cut} or more, {whose}"
+            levels.append(Level(cut - 0.5, label, "pcl5-cut-point", VERMILLION, CUT_STYLE))
+    elif key == "auditc":
+        threshold, whose = cut_point_in_force(forms)
+        if threshold is not None:  # AUDC-R5: the threshold for the patient's recorded sex
+            label = f"positive screen: {threshold} or more, the threshold for {_auditc_basis(threshold)}, {whose}"
+            levels.append(Level(threshold - 0.5, label, "auditc-threshold", VERMILLION, CUT_STYLE))
+    elif not definition.bands:  # PACS-R5: the published reference lines, "15 or more" drawn under 15
+        for line in definition.reference_lines:
+            levels.append(Level(line.value - 0.5, line.label, f"{key}-reference-{line.value}", VERMILLION, CUT_STYLE))
+    return levels
+
+
+def _band_spans(forms: InstrumentForms) -> list[tuple[float, float, str]]:
+    """The severity bands (SPEC 1.3, 2.3) as (bottom, top, label) in drawing units: each band's totals inside."""
+    definition = _definition(forms.key)
+    edges = [low for low, _ in definition.bands] + [definition.total_max + 1]
+    return [
+        (edges[index] - 0.5, edges[index + 1] - 0.5, band.replace("_", " "))
+        for index, (_, band) in enumerate(definition.bands)
+    ]
 
 
 def assessments_figure(series: AssessmentSeries) -> Figure:
-    """PHQ-9 and GAD-7 totals over time over their severity bands, with the baseline; the PHQ-9 also has the
-    response line (half the baseline: 2 x total <= baseline, PHQ-R9) and the remission line (under 5). The
-    GAD-7 has neither: no validated GAD-7 response or remission exists (GAD-R2), as the page's table says."""
-    figure = Figure(figsize=ASSESSMENTS_SIZE, dpi=DPI, layout="constrained")
-    axes_pair = figure.subplots(2, 1, sharex=True)
-    for axes, key, name, colour, marker in (
-        (axes_pair[0], "phq9", "PHQ-9", BLUE, "o"),
-        (axes_pair[1], "gad7", "GAD-7", ORANGE, "s"),
-    ):
-        edges, labels = BAND_SHADES[key]
-        greys = ("#ffffff", "#f3f4f6", "#e5e7eb", "#d1d5db", "#c4c8cf")
-        for index, label in enumerate(labels):
-            axes.axhspan(edges[index] - 0.5, edges[index + 1] - 0.5, color=greys[index], zorder=0, gid=f"band-{label}")
+    """Each of the patient's questionnaires on its own panel and scale, against the dosing sessions: its totals
+    (the PEG its score, 0-10), its severity bands or cut-points, the baseline and the lines of its own change
+    rule: PHQ-9 response (half the baseline: 2 x total <= baseline, PHQ-R9) and remission (under 5); PCL-5 5 and
+    10 points below the baseline (PCL-R8) and the cut-point stored with the latest form; PEG 30 % below the
+    baseline (PEG-R4); PACS the reference lines at 15 and 21 (PACS-R5); AUDIT-C the positive-screen threshold
+    (AUDC-R5). The GAD-7 has no response or remission line: none is validated (GAD-R2)."""
+    panels = series.panels()
+    figure = Figure(figsize=assessments_size(series), dpi=DPI, layout="constrained")
+    axes_list = figure.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    greys = ("#ffffff", "#f3f4f6", "#e5e7eb", "#d1d5db", "#c4c8cf")
+    for axes, forms in zip(axes_list, panels, strict=True):
+        definition = _definition(forms.key)
+        colour, marker = PANEL_STYLES.get(forms.key, (BLUE, "o"))
+        top = _top(forms)
+        for index, (bottom, ceiling, label) in enumerate(_band_spans(forms)):
+            axes.axhspan(bottom, ceiling, color=greys[index % len(greys)], zorder=0, gid=f"band-{label}")
             axes.text(
-                1.005, (edges[index] + edges[index + 1] - 1) / 2, label, transform=axes.get_yaxis_transform(),
-                fontsize=FONT_PT, va="center", color="#374151",
+                1.005, (bottom + ceiling) / 2, label, transform=axes.get_yaxis_transform(), fontsize=FONT_PT,
+                va="center", color="#374151",
             )  # fmt: skip
-        points = sorted(getattr(series, key))
+        unit = "score" if definition.chart_total == "score" else "total"
         axes.plot(
-            [d for d, _ in points], [t for _, t in points], color=colour, marker=marker, linewidth=1.5,
-            markersize=5, gid=f"{key}-totals", label=f"{name} total",
+            [day for day, _, _ in forms.forms], [_value(forms, total, scores) for _, total, scores in forms.forms],
+            color=colour, marker=marker, linewidth=1.5, markersize=5, gid=f"{forms.key}-totals",
+            label=f"{definition.name} {unit}",
         )  # fmt: skip
-        baseline = series.baseline.get(key)
-        if baseline is not None:
-            axes.axhline(baseline, color="#111827", linewidth=1, gid=f"{key}-baseline", label=f"baseline {baseline}")
-        if baseline is not None and key == "phq9":
+        for level in panel_levels(forms):
             axes.axhline(
-                baseline / 2, color=GREEN, linestyle=":", linewidth=1.5, gid=f"{key}-response",
-                label="response: 50% below baseline",
+                level.value, color=level.colour, linestyle=level.style, linewidth=1.5 if level.style != "-" else 1,
+                gid=level.gid, label=level.label,
             )  # fmt: skip
-        if key == "phq9":
-            axes.axhline(
-                4.5, color=SKY, linestyle="-.", linewidth=1.5, gid=f"{key}-remission", label="remission: under 5"
-            )
         _mark_sessions(axes, series.sessions, series.first, series.last)
-        axes.set_ylim(-0.5, edges[-1] - 0.5)
-        axes.set_yticks(range(0, int(edges[-1]), 5))
-        axes.set_ylabel(f"{name} total\n(higher is worse)", fontsize=FONT_PT)
+        axes.set_ylim(-0.5, top + 0.5)
+        step = 10 if top > 40 else 2 if top <= 12 else 5
+        axes.set_yticks(range(0, top + 1, step))
+        scale = f"{definition.name} score 0–10" if unit == "score" else f"{definition.name} total"
+        axes.set_ylabel(f"{scale}\n(higher is worse)", fontsize=FONT_PT)
         axes.tick_params(labelsize=FONT_PT)
-        axes.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=LEGEND_PT, ncols=4, frameon=False)
-    axes_pair[0].plot([], [], color=SESSION_COLOUR, linestyle="--", linewidth=1, label="dosing session")
-    axes_pair[0].legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=LEGEND_PT, ncols=3, frameon=False)
-    axes_pair[-1].set_xlim(series.first - timedelta(days=0.5), series.last + timedelta(days=0.5))
-    _page_dates(axes_pair[-1])
+        if axes is axes_list[0]:
+            axes.plot([], [], color=SESSION_COLOUR, linestyle="--", linewidth=1, label="dosing session")
+        labels = axes.get_legend_handles_labels()[1]
+        longest = max(len(label) for label in labels)
+        columns = 3 if longest <= 30 else 2 if longest <= 48 else 1  # every column inside the picture's width
+        axes.legend(loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=LEGEND_PT, ncols=columns, frameon=False)
+    axes_list[-1].set_xlim(series.first - timedelta(days=0.5), series.last + timedelta(days=0.5))
+    _page_dates(axes_list[-1])
     return figure
 
 
-def assessments_summary(series: AssessmentSeries) -> str:
-    if not series.phq9:
-        return "No PHQ-9 yet."
-    latest_day, latest = max(series.phq9)
-    sentence = f"Latest PHQ-9 {latest} on {latest_day:%-d %b %Y}"
-    baseline = series.baseline.get("phq9")
-    if baseline is not None:
-        from .scoring import remission, response
+def _instrument_sentence(forms: InstrumentForms) -> str:
+    """What one panel shows, in words: the latest form against the baseline by the instrument's rule, and the
+    lines drawn (the text alternative lists what the picture does)."""
+    definition = _definition(forms.key)
+    name = definition.name
+    if not forms.forms:
+        sentence = f"No {name} in this period"
+    else:
+        day, total, scores = forms.forms[-1]
+        shown = f"{_peg_score(total, scores):.1f}" if definition.chart_total == "score" else str(total)
+        sentence = f"Latest {name} {shown} on {day:%-d %b %Y}"
+        if forms.baseline is not None:
+            sentence += f", against a baseline of {_baseline_shown(forms)}: {_verdict(forms, total)}"
+        sentence += "".join(f", {flag}" for flag in _result_flags(forms.key, scores))
+    lines = [level.label for level in panel_levels(forms) if not level.gid.endswith("-baseline")]
+    if forms.key == "gad7":  # GAD-R2: said, so the missing lines are not read as an omission
+        lines.append("no validated response or remission rule")
+    if forms.baseline is None:
+        lines.append("no baseline")
+    if lines:
+        sentence += f" ({'; '.join(lines)})"
+    return sentence
 
-        status = "remission" if remission(latest) else "response" if response(baseline, latest) else "no response yet"
-        sentence += f", against a baseline of {baseline}: {status}"
-    if series.gad7:
-        sentence += f"; latest GAD-7 {max(series.gad7)[1]}"
-    return sentence + "."
+
+def _result_flags(key: str, scores: dict) -> list[str]:
+    """What a form's own result says, as the pages word it: the PCL-5's two flags (PCL-R7, never a diagnosis)
+    and the AUDIT-C screen (AUDC-R5)."""
+    if key == "pcl5":
+        flags = ["score at or above screening cut-point"] if scores.get("probable_ptsd") else []
+        return flags + (["provisional DSM-5 symptom pattern"] if scores.get("provisional_ptsd") else [])
+    if key == "auditc" and scores.get("positive") is not None:
+        return ["positive screen" if scores["positive"] else "negative screen"]
+    return []
+
+
+def _baseline_shown(forms: InstrumentForms) -> str:
+    if _definition(forms.key).chart_total == "score":
+        return f"{_peg_score(forms.baseline, {}):.1f}"
+    return str(forms.baseline)
+
+
+def _verdict(forms: InstrumentForms, total: int) -> str:
+    """The latest form by the instrument's own change rule (``Instrument.judge``)."""
+    definition = _definition(forms.key)
+    judged = definition.judge(forms.baseline, total)
+    if forms.key in ("phq9", "phq8"):
+        if judged["remission"]:
+            return "remission"
+        return "response" if judged["response"] else "no response yet"
+    if forms.key == "pcl5":
+        change = total - forms.baseline
+        moved = f"{abs(change)} points {'lower' if change < 0 else 'higher'}" if change else "no change"
+        if judged["pcl_clinically_meaningful"]:
+            return f"{moved}, a clinically meaningful improvement"
+        if judged["pcl_response"]:
+            return f"{moved}, a response"
+        return f"{moved}, worsening" if judged["worsening"] else f"{moved}, no response yet"
+    if forms.key == "peg":
+        if judged["peg_pct_reduction"] is None:
+            return "no percentage from a baseline of 0"
+        pct = judged["peg_pct_reduction"]
+        moved = f"{abs(pct):g} % {'lower' if pct > 0 else 'higher'}" if pct else "no change"
+        return f"{moved}, {'improved' if judged['peg_improved_30'] else 'not yet 30 % lower'}"
+    change = total - forms.baseline
+    return f"{'+' if change > 0 else ''}{change} from baseline"
+
+
+def assessments_summary(series: AssessmentSeries) -> str:
+    """The chart's text alternative: one sentence a panel, with the same facts as the picture."""
+    return ". ".join(_instrument_sentence(forms) for forms in series.panels()) + "."
 
 
 ADHERENCE_COLOURS = {"on_time": BLUE, "retrospective": SKY, "missed": "#ffffff", "not_scheduled": "#d1d5db"}

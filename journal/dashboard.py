@@ -16,10 +16,10 @@ from fractions import Fraction
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, false, func, or_, select
+from sqlalchemy import Select, and_, case, false, func, literal_column, null, or_, select, union_all
 from sqlalchemy.orm import Session, aliased, joinedload
 
-from . import analytics, scoring
+from . import analytics, baselines, instruments, scoring
 from .access import visible_patients
 from .models import (
     SUBSTANCES,
@@ -27,6 +27,7 @@ from .models import (
     Assessment,
     Baseline,
     CheckIn,
+    Clinic,
     DosingSession,
     Patient,
     ReportMode,
@@ -111,6 +112,7 @@ class LatestForm:
     completed_at: datetime
     change_from_baseline: int | None  # negative is better: lower totals are better on both
     mcid: int  # PHQ-R10 / GAD-R1
+    instrument: str = PHQ9  # phq9, phq8 (a SAFE-R4 clinic's in its place) or gad7
 
     @property
     def meaningful(self) -> bool:
@@ -133,15 +135,18 @@ class TriageRow:
     moods: tuple[int | None, ...]  # the last SPARK_DAYS days, oldest first, today last; None: no entry
     sparkline: Sparkline
     alerts: dict[str, int]  # open alerts by severity
-    phq9: LatestForm | None
+    phq9: LatestForm | None  # the clinic's depression questionnaire: the PHQ-9, or the PHQ-8 in its place (SAFE-R4)
     gad7: LatestForm | None
-    outcome: analytics.Outcome  # PHQ-9 response and remission against the stored baseline (PHQ-R9)
+    outcome: analytics.Outcome  # PHQ-9 (PHQ-8) response and remission against the stored baseline (PHQ-R9)
     days_since_last_session: int | None
     next_session: datetime | None
     booster_review: bool  # an open KET-R2 "consider booster review" alert: shown beside the days since the session
     substance_use: tuple = ()  # (name, analytics.SubstanceUseFigures) per substance reported in 14 days (SUD-R3)
     unseen_notes: int = 0  # check-in notes no one on the care team has opened yet
     timezone: str = "UTC"  # the patient's own zone: the next session at their clock as well as the reader's
+    indications: tuple[str, ...] = ()  # what the patient is treated for: which questionnaires (instruments)
+    depression: str = PHQ9  # the clinic's depression questionnaire (SAFE-R4)
+    tracks_pain: bool = False
 
     @property
     def below_target(self) -> bool:
@@ -210,7 +215,7 @@ def _rows(session: Session, ids: Select, now: datetime) -> Iterable[TriageRow]:
             if last_before_today is not None:
                 first_missed = max(active_since, last_before_today + timedelta(days=1))
             missed = max(0, (today - first_missed).days)
-        phq9 = forms.get((row.user_id, PHQ9))
+        phq9 = forms.get((row.user_id, row.depression_instrument))
         given = row.last_given.astimezone(zone).date() if row.last_given is not None else None
         moods = tuple(days[day][0] if day in days else None for day in _spark_days(today))
         yield TriageRow(
@@ -225,7 +230,7 @@ def _rows(session: Session, ids: Select, now: datetime) -> Iterable[TriageRow]:
             moods=moods,
             sparkline=sparkline(moods),
             alerts={severity: int(getattr(row, severity) or 0) for severity in SEVERITIES},
-            phq9=_latest(phq9, PHQ9),
+            phq9=_latest(phq9, row.depression_instrument),
             gad7=_latest(forms.get((row.user_id, GAD7)), GAD7),
             outcome=_outcome(phq9),
             days_since_last_session=(today - given).days if given is not None else None,
@@ -234,28 +239,52 @@ def _rows(session: Session, ids: Select, now: datetime) -> Iterable[TriageRow]:
             substance_use=_substance_use(uses.get(row.user_id, {}), today),
             unseen_notes=int(row.unseen_notes or 0),
             timezone=row.timezone,
+            indications=tuple(row.indications or ()),
+            depression=row.depression_instrument,
+            tracks_pain=bool(row.tracks_pain),
         )
 
 
-def pain_changes(session: Session, rows: Sequence[TriageRow], now: datetime) -> dict[int, analytics.PainChange]:
-    """PAIN-R2 for the patients of one dashboard page who track pain: the week before the first given session of
-    their course (``baselines.anchor``, as the summary) against the latest week. Two statements whatever the
-    number of rows: the given sessions with their courses, then only the ratings inside each patient's two weeks."""
-    from .baselines import anchor
+@dataclass(frozen=True)
+class PageDetails:
+    """What one page of the triage table shows beyond its rows: PAIN-R2 and the questionnaires."""
 
-    zones = {row.patient_id: ZoneInfo(row.timezone) for row in rows}
+    pain: dict[int, analytics.PainChange]
+    questionnaires: dict[int, RowQuestionnaires]
+
+
+def page_details(session: Session, rows: Sequence[TriageRow], now: datetime) -> PageDetails:
+    """PAIN-R2 and the questionnaires of the page's rows, in three statements whatever the number of rows: the
+    given sessions (which both read), the pain ratings, and the forms."""
+    given = given_sessions(session, [row.patient_id for row in rows])
+    return PageDetails(pain_changes(session, rows, now, given), questionnaires(session, rows, now, given))
+
+
+def given_sessions(session: Session, ids: Sequence[int]) -> dict[int, list[DosingSession]]:
+    """The given sessions of the patients ``ids``, with their courses (``baselines.anchor`` reads them)."""
     given: dict[int, list[DosingSession]] = {}
     for record in session.scalars(
         select(DosingSession)
         .options(joinedload(DosingSession.course))
-        .join(Patient, Patient.user_id == DosingSession.patient_id)
-        .where(
-            DosingSession.patient_id.in_(list(zones)),
-            DosingSession.status == SessionStatus.GIVEN,
-            Patient.tracks_pain.is_(True),
-        )
+        .where(DosingSession.patient_id.in_(list(ids)), DosingSession.status == SessionStatus.GIVEN)
     ).unique():
         given.setdefault(record.patient_id, []).append(record)
+    return given
+
+
+def pain_changes(
+    session: Session, rows: Sequence[TriageRow], now: datetime, given: dict[int, list[DosingSession]] | None = None
+) -> dict[int, analytics.PainChange]:
+    """PAIN-R2 for the patients of one dashboard page who track pain: the week before the first given session of
+    their course (``baselines.anchor``, as the summary) against the latest week. Two statements whatever the
+    number of rows (one with ``given``, the rows' given sessions): the given sessions with their courses, then
+    only the ratings inside each patient's two weeks."""
+    from .baselines import anchor
+
+    zones = {row.patient_id: ZoneInfo(row.timezone) for row in rows if row.tracks_pain}
+    if given is None:
+        given = given_sessions(session, list(zones))
+    given = {patient_id: sessions for patient_id, sessions in given.items() if patient_id in zones}
     weeks: dict[int, tuple[date, date]] = {}  # patient -> (first day before treatment, first day of the latest)
     for patient_id, sessions in given.items():
         first = anchor(sessions)
@@ -284,6 +313,189 @@ def pain_changes(session: Session, rows: Sequence[TriageRow], now: datetime) -> 
         if day >= latest:
             ratings[patient_id][1].append(pain)
     return {patient_id: analytics.pain_change(*values) for patient_id, values in ratings.items()}
+
+
+# --- Every questionnaire of the patient's indications, for one page of rows -----------------------------------------
+
+INDICATION_KEYS = tuple(
+    key for key, definition in instruments.ALL.items() if definition.indication != instruments.EVERYONE
+)
+
+
+@dataclass(frozen=True)
+class InstrumentCell:
+    """One questionnaire of a patient's indications on their dashboard row: the latest total (the PEG its score)
+    with what the result itself says, and the change against the stored baseline by the instrument's own rule."""
+
+    key: str
+    name: str
+    shown: str | None  # the latest total as the pages write it (PEG: the score to one decimal); None: no form yet
+    completed_at: datetime | None
+    flags: tuple[str, ...]  # the result's own words: a cut-point or screen (PCL-R7, AUDC-R5)
+    baseline: str | None  # the baseline as written, or None
+    change: str | None  # against the baseline, by the rule (PCL-R8, PEG-R4); None before a form after it
+    meaningful: bool  # the change meets the instrument's rule (bold on the page)
+
+
+@dataclass(frozen=True)
+class RowQuestionnaires:
+    """What a dashboard row adds for the questionnaires: a cell per instrument of the patient's indications, and
+    which of all their instruments have no baseline, grouped by the reason (``baselines.REASONS``)."""
+
+    cells: tuple[InstrumentCell, ...]
+    no_baseline: tuple[tuple[str, tuple[str, ...]], ...]  # (reason in words, instrument names)
+
+
+def _shown(definition: instruments.Instrument, total: int, scores: dict | None) -> str:
+    if definition.chart_total == "score":  # PEG-R3: always one decimal
+        from .scales import peg_tenths
+
+        return f"{(scores or {}).get('score', peg_tenths(total) / 10):.1f}"
+    return str(total)
+
+
+def _result_flags(key: str, scores: dict | None) -> tuple[str, ...]:
+    scores = scores or {}
+    if key == "pcl5":  # PCL-R7: the two flags in their own words, never "PTSD"
+        flags = []
+        if scores.get("probable_ptsd"):
+            flags.append(f"score at or above screening cut-point ({scores.get('cut_point')})")
+        if scores.get("provisional_ptsd"):
+            flags.append("provisional DSM-5 symptom pattern")
+        return tuple(flags)
+    if key == "auditc" and scores.get("positive") is not None:  # AUDC-R5, with the threshold used
+        word = "positive" if scores["positive"] else "negative"
+        return (f"{word} screen ({scores.get('threshold')} or more is positive)",)
+    return ()
+
+
+def _judged_change(definition: instruments.Instrument, baseline: int, total: int) -> tuple[str, bool]:
+    """The latest form against the baseline in words, by the instrument's rule, and whether the rule is met."""
+    judged = definition.judge(baseline, total)
+    if definition.key == "pcl5":
+        moved = f"{total - baseline:+d} from baseline"
+        if judged["pcl_clinically_meaningful"]:
+            return f"{moved}: clinically meaningful improvement", True
+        if judged["pcl_response"]:
+            return f"{moved}: response", True
+        return (f"{moved}: worsening", True) if judged["worsening"] else (f"{moved}: no response yet", False)
+    if definition.key == "peg":
+        pct = judged["peg_pct_reduction"]
+        if pct is None:
+            return "no percentage from a baseline of 0", False
+        moved = f"{abs(pct):g} % {'lower' if pct >= 0 else 'higher'} than baseline"
+        return (f"{moved}: improved", True) if judged["peg_improved_30"] else (moved, False)
+    return f"{total - baseline:+d} from baseline", False  # PACS and AUDIT-C define no change rule
+
+
+def questionnaires(
+    session: Session, rows: Sequence[TriageRow], now: datetime, given: dict[int, list[DosingSession]] | None = None
+) -> dict[int, RowQuestionnaires]:
+    """For the patients of one dashboard page: each questionnaire their indications add (PCL-5, PEG, AUDIT-C,
+    PACS) with its latest result and change by its rule, and every one of their instruments without a stored
+    baseline, with the reason (PHQ-R9's rule, as ``baselines.state`` gives it). One statement whatever the number
+    of rows (two without ``given``, the rows' given sessions): each instrument's latest form with its stored
+    baseline, and the forms in each patient's baseline window, which say whether the rule could choose one."""
+    by_id = {row.patient_id: row for row in rows}
+    ids = list(by_id)
+    if given is None:
+        given = given_sessions(session, ids)
+    anchors = {patient_id: baselines.anchor(sessions) for patient_id, sessions in given.items() if patient_id in by_id}
+    wanted = {row.patient_id: _instruments_of(row) for row in rows}
+    latest: dict[tuple[int, str], tuple] = {}
+    stored: set[tuple[int, str]] = set()  # a stored baseline is a form: the latest of its instrument joins it
+    candidates: dict[int, list] = {}
+    for form in session.execute(_page_forms_statement(ids, anchors)):
+        if form.kind == "window":
+            candidates.setdefault(form.patient_id, []).append(form)
+            continue
+        latest[form.patient_id, form.instrument] = form
+        if form.baseline_id is not None:
+            stored.add((form.patient_id, form.instrument))
+
+    result = {}
+    for patient_id, chosen in wanted.items():
+        zone = ZoneInfo(by_id[patient_id].timezone)
+        missing: dict[str, list[str]] = {}
+        for definition in chosen:
+            if (patient_id, definition.key) in stored:
+                continue
+            first = anchors.get(patient_id)
+            if first is None:
+                reason = baselines.NO_SESSION
+            elif baselines.rule_choice(candidates.get(patient_id, []), first, definition.key, zone) is None:
+                reason = baselines.NO_FORM
+            else:
+                reason = baselines.NOT_CHOSEN
+            missing.setdefault(baselines.REASONS[reason], []).append(definition.name)
+        cells = tuple(
+            _instrument_cell(definition, latest.get((patient_id, definition.key)))
+            for definition in chosen
+            if definition.key in INDICATION_KEYS
+        )
+        result[patient_id] = RowQuestionnaires(cells, tuple((text, tuple(names)) for text, names in missing.items()))
+    return result
+
+
+def _page_forms_statement(ids: list[int], anchors: dict[int, DosingSession]) -> Select:
+    """The latest scored form of every instrument (the clinic's PHQ-9 or PHQ-8, the GAD-7 and those of the
+    indications) of each patient ``ids``, with its stored baseline (``kind`` "latest"); and, after them, every
+    scored form in the days before each patient's anchoring session that the rule reads (``kind`` "window")."""
+    pairs = [(Clinic.depression_instrument, "depression"), (GAD7, GAD7), *((key, key) for key in INDICATION_KEYS)]
+    latest = _latest_forms_statement(ids, pairs).add_columns(literal_column("'latest'").label("kind"))
+    # The days the rule reads: before the anchoring session, back past its first local day (zones differ).
+    windows = [
+        and_(
+            Assessment.patient_id == patient_id,
+            Assessment.completed_at < first.start,
+            Assessment.completed_at >= first.start - timedelta(days=baselines.WINDOW_DAYS + 2),
+        )
+        for patient_id, first in anchors.items()
+        if first is not None
+    ]
+    window = select(
+        Assessment.id,
+        Assessment.patient_id,
+        Assessment.instrument,
+        Assessment.total,
+        Assessment.band,
+        Assessment.scores,
+        Assessment.completed_at,
+        null().label("baseline_id"),
+        null().label("baseline_total"),
+        null().label("baseline_at"),
+        literal_column("'window'").label("kind"),
+    ).where(Assessment.total.is_not(None), or_(false(), *windows))
+    return union_all(latest, window)
+
+
+def _instruments_of(row: TriageRow) -> list[instruments.Instrument]:
+    """``instruments.for_patient`` from the row's plain values (the rule stays in one place)."""
+    from types import SimpleNamespace
+
+    clinic = SimpleNamespace(depression_instrument=row.depression)
+    return instruments.for_patient(SimpleNamespace(indications=row.indications, user=SimpleNamespace(clinic=clinic)))
+
+
+def _instrument_cell(definition: instruments.Instrument, form) -> InstrumentCell:
+    if form is None:
+        return InstrumentCell(definition.key, definition.name, None, None, (), None, None, False)
+    baseline = None
+    change, meaningful = None, False
+    if form.baseline_total is not None:
+        baseline = _shown(definition, form.baseline_total, None)
+        if (form.completed_at, form.id) > (form.baseline_at, form.baseline_id):  # measured forwards (PHQ-R9)
+            change, meaningful = _judged_change(definition, form.baseline_total, form.total)
+    return InstrumentCell(
+        definition.key,
+        definition.name,
+        _shown(definition, form.total, form.scores),
+        form.completed_at,
+        _result_flags(definition.key, form.scores),
+        baseline,
+        change,
+        meaningful,
+    )
 
 
 def _substance_use(reports: dict[str, dict[date, tuple[bool, None]]], today: date) -> tuple:
@@ -347,22 +559,28 @@ def _patients_statement(ids: Select, now: datetime, window_start: date) -> Selec
             sessions.c.next_planned,
             earlier_checkin.label("earlier_checkin"),
             unseen_notes.label("unseen_notes"),
+            Patient.indications,
+            Patient.tracks_pain,
+            Clinic.depression_instrument,
         )
         .join(User, User.id == Patient.user_id)
+        .join(Clinic, Clinic.id == User.clinic_id)
         .outerjoin(open_alerts, open_alerts.c.patient_id == Patient.user_id)
         .outerjoin(sessions, sessions.c.patient_id == Patient.user_id)
         .where(Patient.user_id.in_(ids))
     )
 
 
-def _latest_forms_statement(ids: Select) -> Select:
-    """Each patient's latest scored PHQ-9 and GAD-7, with the stored baseline of each.
+def _latest_forms_statement(ids: Select | list[int], pairs: Sequence[tuple] | None = None) -> Select:
+    """Each patient's latest scored form of each instrument of ``pairs`` (the instrument, or a column naming it,
+    with a label; by default their clinic's PHQ-9 or PHQ-8, SAFE-R4, and the GAD-7), with the stored baseline of
+    each.
 
     The latest form is a correlated top-1 subquery per patient and instrument, which reads the end of the
     (patient, instrument, completed_at) index: its cost grows with the number of patients, not with their years
     of forms (a window function over every form measured three times slower at 20 forms a patient)."""
 
-    def latest_id(instrument: str):
+    def latest_id(instrument, label: str):
         return (
             select(Assessment.id)
             .where(
@@ -372,12 +590,20 @@ def _latest_forms_statement(ids: Select) -> Select:
             )
             .order_by(Assessment.completed_at.desc(), Assessment.id.desc())
             .limit(1)
-            .correlate(Patient)
+            .correlate(Patient, Clinic)
             .scalar_subquery()
-            .label(instrument)
+            .label(label)
         )
 
-    latest = select(Patient.user_id, latest_id(PHQ9), latest_id(GAD7)).where(Patient.user_id.in_(ids)).subquery()
+    # The instrument is one value per patient either way, so the subquery still reads the end of the index.
+    chosen = list(pairs) if pairs is not None else [(Clinic.depression_instrument, "depression"), (GAD7, GAD7)]
+    latest = (
+        select(Patient.user_id, *(latest_id(instrument, label) for instrument, label in chosen))
+        .join(User, User.id == Patient.user_id)
+        .join(Clinic, Clinic.id == User.clinic_id)
+        .where(Patient.user_id.in_(ids))
+        .subquery()
+    )
     form, base = aliased(Assessment), aliased(Assessment)
     return (
         select(
@@ -386,13 +612,14 @@ def _latest_forms_statement(ids: Select) -> Select:
             form.instrument,
             form.total,
             form.band,
+            form.scores,
             form.completed_at,
             base.id.label("baseline_id"),
             base.total.label("baseline_total"),
             base.completed_at.label("baseline_at"),
         )
         .select_from(latest)
-        .join(form, form.id.in_([latest.c[PHQ9], latest.c[GAD7]]))
+        .join(form, form.id.in_([latest.c[label] for _, label in chosen]))
         .outerjoin(Baseline, and_(Baseline.patient_id == form.patient_id, Baseline.instrument == form.instrument))
         .outerjoin(base, base.id == Baseline.assessment_id)
     )
@@ -402,7 +629,7 @@ def _latest(row, instrument: str) -> LatestForm | None:
     if row is None:
         return None
     change = row.total - row.baseline_total if row.baseline_total is not None else None
-    return LatestForm(row.total, row.band, row.completed_at, change, scoring.MCID[instrument])
+    return LatestForm(row.total, row.band, row.completed_at, change, scoring.MCID[instrument], instrument)
 
 
 def _outcome(phq9) -> analytics.Outcome:
@@ -614,15 +841,21 @@ def _overview_counts_statement(ids: Select) -> Select:
             func.sum(case((base.total >= USUAL_BASELINE, 1), else_=0)).label("usual_baseline"),
         )
         .select_from(Patient)
-        .outerjoin(Baseline, and_(Baseline.patient_id == Patient.user_id, Baseline.instrument == PHQ9))
+        .join(User, User.id == Patient.user_id)
+        .join(Clinic, Clinic.id == User.clinic_id)
+        # SAFE-R4: the clinic's PHQ-9, or the PHQ-8 in its place, by the same rules.
+        .outerjoin(
+            Baseline,
+            and_(Baseline.patient_id == Patient.user_id, Baseline.instrument == Clinic.depression_instrument),
+        )
         .outerjoin(base, base.id == Baseline.assessment_id)
         .where(Patient.user_id.in_(ids))
     )
 
 
 def _overview_forms_statement(ids: Select, now: datetime) -> Select:
-    """Every scored PHQ-9 after the patient's stored baseline, with the baseline total and the first given
-    session."""
+    """Every scored PHQ-9 (the PHQ-8 in a SAFE-R4 clinic) after the patient's stored baseline, with the baseline
+    total and the first given session."""
     first = (
         select(DosingSession.patient_id, func.min(DosingSession.start).label("first_given"))
         .where(
@@ -643,12 +876,17 @@ def _overview_forms_statement(ids: Select, now: datetime) -> Select:
             base.total.label("baseline_total"),
             first.c.first_given,
         )
-        .join(Baseline, and_(Baseline.patient_id == Assessment.patient_id, Baseline.instrument == PHQ9))
+        .join(User, User.id == Assessment.patient_id)
+        .join(Clinic, Clinic.id == User.clinic_id)
+        .join(
+            Baseline,
+            and_(Baseline.patient_id == Assessment.patient_id, Baseline.instrument == Clinic.depression_instrument),
+        )
         .join(base, base.id == Baseline.assessment_id)
         .outerjoin(first, first.c.patient_id == Assessment.patient_id)
         .where(
             Assessment.patient_id.in_(ids),
-            Assessment.instrument == PHQ9,
+            Assessment.instrument == Clinic.depression_instrument,
             Assessment.total.is_not(None),
             base.total.is_not(None),
             Assessment.completed_at <= now,

@@ -167,6 +167,152 @@ def test_assessment_panels_have_their_severity_bands_and_the_phq_r9_lines():
     assert not any("response" in label or "remission" in label for label in gad7_legend)
 
 
+def _every_instrument(**changes) -> charts.AssessmentSeries:
+    """A patient with every indication: the PHQ-9, GAD-7, PCL-5, PEG, PACS and AUDIT-C, each with a baseline or
+    the cut-point in force stored with its forms."""
+    forms = charts.InstrumentForms
+    panels = {
+        "phq9": forms("phq9", [(date(2026, 1, 2), 18, {}), (date(2026, 1, 30), 9, {})], 18),
+        "gad7": forms("gad7", [(date(2026, 1, 2), 12, {})], 12),
+        "pcl5": forms(
+            "pcl5",
+            [
+                (date(2026, 1, 2), 50, {"cut_point": 33, "probable_ptsd": True, "provisional_ptsd": True}),
+                (date(2026, 1, 30), 38, {"cut_point": 31, "probable_ptsd": True, "provisional_ptsd": False}),
+            ],
+            50,
+            33,  # the clinic's setting now; the latest form was judged at 31
+        ),
+        "peg": forms("peg", [(date(2026, 1, 2), 21, {"score": 7.0}), (date(2026, 1, 30), 14, {"score": 4.7})], 21),
+        "pacs": forms("pacs", [(date(2026, 1, 9), 22, {}), (date(2026, 1, 23), 16, {})], None),
+        "auditc": forms("auditc", [(date(2026, 1, 2), 5, {"threshold": 4, "positive": True})], 5, 3),
+    }
+    panels.update(changes)
+    return charts.AssessmentSeries(
+        phq9=[], gad7=[], baseline={}, sessions=SESSIONS, first=FIRST, last=LAST, instruments=tuple(panels.values())
+    )
+
+
+def _levels(axes) -> dict[str, float]:
+    """Every horizontal line of a panel by its gid, at its height."""
+    return {
+        line.get_gid(): line.get_ydata()[0]
+        for line in axes.get_lines()
+        if line.get_gid() and not line.get_gid().endswith("-totals") and line.get_gid() != "session"
+    }
+
+
+def _legend(axes) -> list[str]:
+    return [text.get_text() for text in axes.get_legend().get_texts()]
+
+
+def test_each_instrument_has_its_own_panel_and_scale_against_the_sessions():
+    figure = charts.assessments_figure(_every_instrument())
+    assert [axes.get_ylabel().split("\n")[0] for axes in figure.axes] == [
+        "PHQ-9 total", "GAD-7 total", "PCL-5 total", "PEG score 0–10", "PACS total", "AUDIT-C total",
+    ]  # fmt: skip
+    assert all(axes.get_ylabel().endswith("(higher is worse)") for axes in figure.axes)  # GEN-R1
+    tops = [axes.get_ylim()[1] for axes in figure.axes]
+    assert tops == [27.5, 21.5, 80.5, 10.5, 30.5, 12.5]
+    for axes in figure.axes:
+        assert _session_dates(axes) == SESSIONS
+        assert axes.get_shared_x_axes().joined(axes, figure.axes[0])
+    # The chart is one panel taller for each instrument, in whole CSS pixels.
+    assert charts.pixels(charts.assessments_size(_every_instrument())) == (864, 6 * 300)
+
+
+def test_pcl_r8_lines_at_5_and_10_points_below_the_baseline_and_the_cut_point_stored_with_the_latest_form():
+    pcl5 = charts.assessments_figure(_every_instrument()).axes[2]
+    assert _levels(pcl5) == {"pcl5-baseline": 50, "pcl5-response": 45, "pcl5-meaningful": 40, "pcl5-cut-point": 30.5}
+    (totals,) = _lines(pcl5, "pcl5-totals")
+    assert list(totals.get_ydata()) == [50, 38]
+    legend = _legend(pcl5)
+    # PCL-R6: the cut-point in force is the one the latest result was judged by (31), not today's setting (33).
+    assert "screening cut-point: 31 or more, stored with the latest form" in legend
+    assert "response: 5 points below baseline" in legend and "clinically meaningful: 10 points below baseline" in legend
+    # No form in the range: the clinic's setting is drawn, and says so.
+    empty = charts.InstrumentForms("pcl5", [], None, 32)
+    (alone,) = charts.assessments_figure(_assessments_of(empty)).axes
+    assert _levels(alone) == {"pcl5-cut-point": 31.5}
+    assert _legend(alone)[1] == "screening cut-point: 32 or more, the current setting"
+
+
+def _assessments_of(*panels) -> charts.AssessmentSeries:
+    return charts.AssessmentSeries([], [], {}, SESSIONS, FIRST, LAST, instruments=panels)
+
+
+def test_a_pcl5_baseline_under_5_draws_no_line_below_zero():
+    low = charts.InstrumentForms("pcl5", [(FIRST, 4, {"cut_point": 33})], 4, 33)
+    (axes,) = charts.assessments_figure(_assessments_of(low)).axes
+    assert set(_levels(axes)) == {"pcl5-baseline", "pcl5-cut-point"}
+
+
+def test_peg_r3_r4_the_score_is_drawn_0_to_10_with_the_30_percent_line_at_70_percent_of_the_baseline():
+    peg = charts.assessments_figure(_every_instrument()).axes[3]
+    (totals,) = _lines(peg, "peg-totals")
+    assert list(totals.get_ydata()) == [7.0, 4.7]  # the stored score (the mean), not the sum
+    levels = _levels(peg)
+    assert levels["peg-baseline"] == 7.0
+    assert levels["peg-improved"] == pytest.approx(0.7 * 7.0)  # 14 of a baseline sum of 21: exactly 70 %: improved
+    assert {"baseline 7.0", "improved: at least 30 % below baseline"} <= set(_legend(peg))
+    assert not [patch for patch in peg.patches if patch.get_gid()]  # no severity bands: the PEG has none
+
+
+def test_pacs_r5_reference_lines_at_15_and_21_with_their_source_and_no_band():
+    pacs = charts.assessments_figure(_every_instrument()).axes[4]
+    assert _levels(pacs) == {"pacs-reference-15": 14.5, "pacs-reference-21": 20.5}  # a total of 15 is above its line
+    legend = _legend(pacs)
+    assert "≥ 15: best balance (Hartwell 2019, community heavy drinkers)" in legend
+    assert "> 20: DSM-5 craving stand-in" in legend
+    assert not [patch for patch in pacs.patches if patch.get_gid()]  # PACS-R5: no category
+
+
+def test_audc_r5_the_threshold_in_force_is_drawn_for_the_patients_recorded_sex():
+    auditc = charts.assessments_figure(_every_instrument()).axes[5]
+    assert _levels(auditc) == {"auditc-baseline": 5, "auditc-threshold": 3.5}
+    assert "positive screen: 4 or more, the threshold for men, stored with the latest form" in _legend(auditc)
+    unknown = charts.InstrumentForms("auditc", [], None, 3)  # no form yet; sex not recorded: the lower one
+    (axes,) = charts.assessments_figure(_assessments_of(unknown)).axes
+    assert _levels(axes) == {"auditc-threshold": 2.5}
+    assert "the threshold for women and when sex is not recorded, the current setting" in _legend(axes)[1]
+
+
+def test_safe_r4_a_phq8_panel_has_its_0_to_24_scale_bands_and_the_phq9_lines():
+    phq8 = charts.InstrumentForms("phq8", [(FIRST, 16, {}), (LAST, 8, {})], 16)
+    (axes,) = charts.assessments_figure(_assessments_of(phq8)).axes
+    assert axes.get_ylim()[1] == 24.5 and axes.get_ylabel().startswith("PHQ-8 total")
+    assert _levels(axes) == {"phq8-baseline": 16, "phq8-response": 8, "phq8-remission": 4.5}
+    bands = {patch.get_gid(): patch.get_y() + patch.get_height() for patch in axes.patches}  # top edges
+    assert bands["band-severe"] == 24.5 and bands["band-moderately severe"] == 19.5
+
+
+def test_a_phq9_baseline_of_0_draws_no_response_line():
+    zero = charts.InstrumentForms("phq9", [(FIRST, 0, {})], 0)
+    (axes,) = charts.assessments_figure(_assessments_of(zero)).axes
+    assert set(_levels(axes)) == {"phq9-baseline", "phq9-remission"}  # PHQ-R9: response is null at baseline 0
+
+
+def test_the_text_alternative_gives_each_instruments_latest_result_by_its_rule_and_its_lines():
+    sentence = charts.assessments_summary(_every_instrument())
+    parts = sentence.split(". Latest ")
+    assert len(parts) == 6 and sentence.endswith(".")
+    assert parts[0].startswith("Latest PHQ-9 9 on 30 Jan 2026, against a baseline of 18: response")
+    assert "remission: under 5" in parts[0]
+    assert parts[2].startswith("PCL-5 38 on 30 Jan 2026, against a baseline of 50: 12 points lower, a clinically")
+    assert "score at or above screening cut-point" in parts[2] and "provisional DSM-5" not in parts[2]
+    assert "screening cut-point: 31 or more, stored with the latest form" in parts[2]
+    assert parts[3].startswith("PEG 4.7 on 30 Jan 2026, against a baseline of 7.0: 33.3 % lower, improved")
+    assert parts[4].startswith("PACS 16 on 23 Jan 2026") and "≥ 15: best balance" in parts[4]
+    assert "no baseline" in parts[4]
+    assert parts[5].startswith("AUDIT-C 5 on 2 Jan 2026") and "positive screen" in parts[5]
+    assert (
+        parts[1]
+        == "GAD-7 12 on 2 Jan 2026, against a baseline of 12: 0 from baseline (no validated response or remission rule)"
+    )
+    worse = charts.InstrumentForms("pcl5", [(LAST, 56, {"cut_point": 33})], 50, 33)
+    assert "6 points higher, worsening" in charts.assessments_summary(_assessments_of(worse))
+
+
 def test_adherence_calendar_shows_missed_days_and_session_days():
     today = date(2026, 1, 25)
     entries = {day: True for day in (FIRST + timedelta(days=n) for n in range(24)) if day not in GAP}
@@ -201,7 +347,7 @@ def _all_three_figures():
     states = charts.adherence_states({FIRST: True}, FIRST, LAST, active_since=FIRST, today=date(2026, 1, 25))
     return {
         "outcomes": charts.outcomes_figure(daily),
-        "assessments": charts.assessments_figure(_assessments()),
+        "assessments": charts.assessments_figure(_every_instrument()),
         "adherence": charts.adherence_figure(states, SESSIONS),
     }
 
@@ -456,6 +602,72 @@ def test_another_clinician_and_the_patient_get_404_for_every_chart(client, pat_d
         assert _api(client, pat_data, name, who=pat_data.charlie).status_code == 404
         assert _api(client, pat_data, name, who=pat_data.pat).status_code == 404
     assert _cached_rows() == 0
+
+
+def _paper(user, clinician, instrument: str, answers: list[int], completed_at) -> None:
+    from journal.assessments import submit
+
+    submit(db.session, user.patient, {"instrument": instrument, "answers": answers, "completed_at": completed_at},
+           completed_at + timedelta(hours=1), clinician)  # fmt: skip
+
+
+def test_the_questionnaires_chart_draws_each_instrument_of_the_patients_indications_with_its_baseline(people):
+    """PTSD and chronic pain: the PHQ-9 and GAD-7, then the PCL-5 and PEG, each baseline chosen by the rule
+    (a form 5 days before the first session) and drawn with its lines."""
+    pat, alice, now = people.pat, people.alice, utcnow()
+    today = local_today(pat, now)
+    pat.patient.indications = ["ptsd", "chronic_pain"]
+    _paper(pat, alice, "pcl5", [2] * 20, at_local(pat, today - timedelta(days=25)))  # 40
+    _paper(pat, alice, "peg", [7, 7, 7], at_local(pat, today - timedelta(days=25)))  # sum 21, score 7.0
+    given_session(pat, alice, at_local(pat, today - timedelta(days=20)), now)
+    _paper(pat, alice, "pcl5", [2] * 10 + [1] * 10, at_local(pat, today - timedelta(days=2)))  # 30
+    _paper(pat, alice, "peg", [5, 5, 4], at_local(pat, today - timedelta(days=2)))  # sum 14: a third lower
+    db.session.commit()
+
+    data = patient_data.load(db.session, db.session.get(Patient, pat.id), now)
+    series = chart_cache.assessment_series(data)
+    assert [panel.key for panel in series.instruments] == ["phq9", "gad7", "pcl5", "peg"]
+    figure = chart_cache.figure(data, "assessments")
+    pcl5, peg = figure.axes[2], figure.axes[3]
+    assert _levels(pcl5) == {"pcl5-baseline": 40, "pcl5-response": 35, "pcl5-meaningful": 30, "pcl5-cut-point": 32.5}
+    assert list(_lines(peg, "peg-totals")[0].get_ydata()) == [7.0, 4.7]
+    assert _levels(peg)["peg-baseline"] == 7.0
+    assert _session_dates(pcl5) == [today - timedelta(days=20)]
+    (info,) = [info for info in chart_cache.describe(data) if info.name == "assessments"]
+    assert info.title == "Questionnaires" and info.height == 4 * 300
+    assert (
+        "Latest PCL-5 30" in info.sentence and "10 points lower, a clinically meaningful improvement" in info.sentence
+    )
+    assert "Latest PEG 4.7" in info.sentence and "33.3 % lower, improved" in info.sentence
+    assert "No PHQ-9 in this period" in info.sentence
+
+
+def test_a_safe_r4_clinic_draws_the_phq8_in_place_of_the_phq9(people):
+    people.clinic.depression_instrument = "phq8"
+    db.session.commit()
+    data = patient_data.load(db.session, db.session.get(Patient, people.pat.id), utcnow())
+    assert [panel.key for panel in chart_cache.assessment_series(data).instruments] == ["phq8", "gad7"]
+    assert chart_cache.figure(data, "assessments").axes[0].get_ylabel().startswith("PHQ-8 total")
+
+
+def test_the_chart_key_changes_with_what_the_questionnaires_chart_reads_beyond_the_data_version(people):
+    patient, now = db.session.get(Patient, people.pat.id), utcnow()
+
+    def key() -> str:
+        return chart_cache.key_for(patient, "assessments", "png", 90, now).key
+
+    keys = [key()]
+    assert key() == keys[0]  # the same state, the same key
+    patient.indications = ["ptsd"]
+    keys.append(key())
+    people.clinic.depression_instrument = "phq8"
+    keys.append(key())
+    people.clinic.pcl5_cut_point = 31
+    keys.append(key())
+    patient.sex = "male"
+    keys.append(key())
+    assert len(set(keys)) == 5
+    assert all(f"/dv{patient.data_version}/" in k for k in keys)  # none of them raised the data version
 
 
 # --- The patient page ----------------------------------------------------------------------------------------------

@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, insert, select, update
 
-from journal import dashboard
+from journal import baselines, dashboard
 from journal.accounts import PatientDetails, enrol_patient
 from journal.alerts import raise_alert
 from journal.assessments import set_baseline, submit
@@ -782,3 +782,188 @@ def test_the_patient_list_has_the_same_search_and_still_names_every_alerted_pati
     page = client.get("/clinician/patients?q=quinn").get_data(as_text=True)  # Charlie's patient
     assert "No patient on your care teams matches “quinn”." in page
     assert "No patients yet" not in page
+
+
+# --- The questionnaires of each patient's indications (issue 15) ---------------------------------------------------
+
+PCL5_40 = [2] * 20  # every item endorsed: a provisional DSM-5 pattern, and 40 is at or above the cut-point 33
+PCL5_28 = [2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 1, 1, 1]  # 28; cluster C not endorsed
+
+
+def _form(user: User, instrument: str, answers: list, at: datetime, by: User, now: datetime = T) -> Assessment:
+    form, _ = submit(
+        db.session, user.patient, {"instrument": instrument, "answers": answers, "completed_at": at}, now, by
+    )
+    return form
+
+
+def _treated(user: User, by: User, session_at: datetime, now: datetime = T) -> None:
+    """PTSD, chronic pain and alcohol: PCL-5, PEG, AUDIT-C and PACS five days before the first given session (each
+    becomes its baseline by the rule), then a PCL-5 and a PEG after it; no PHQ-9 or GAD-7 at all."""
+    user.patient.indications = ["ptsd", "chronic_pain", "alcohol"]
+    user.patient.sex = "male"
+    before = session_at - timedelta(days=5)
+    _form(user, "pcl5", PCL5_40, before, by, now)
+    _form(user, "peg", [7, 7, 7], before, by, now)  # sum 21: 7.0
+    _form(user, "auditc", [2, 1, 1], before, by, now)  # 4: positive for a man (AUDC-R5)
+    _form(user, "pacs", [3, 3, 3, 3, 3], before, by, now)  # 15
+    _session(user, "given", session_at, by, now)
+    _form(user, "pcl5", PCL5_28, session_at + timedelta(days=8), by, now)
+    _form(user, "peg", [5, 5, 4], session_at + timedelta(days=8), by, now)  # sum 14: a third lower
+
+
+def _details(user: User, clinician: User, now: datetime = T) -> dashboard.RowQuestionnaires:
+    rows = dashboard.triage(db.session, clinician, now)
+    return dashboard.page_details(db.session, rows, now).questionnaires[user.id]
+
+
+def test_each_row_shows_the_questionnaires_of_the_patients_indications_by_their_own_rules(people):
+    pat, alice = people.pat, people.alice
+    _treated(pat, alice, datetime(2026, 3, 10, 16, 0, tzinfo=UTC))
+    db.session.commit()
+
+    cells = {cell.key: cell for cell in _details(pat, alice).cells}
+    assert list(cells) == ["pcl5", "peg", "auditc", "pacs"]  # instruments.for_patient's order
+    pcl5, peg, auditc, pacs = cells.values()
+    # PCL-R8: 12 points lower is a clinically meaningful improvement; the latest result raises neither flag.
+    assert (pcl5.shown, pcl5.baseline, pcl5.flags) == ("28", "40", ())
+    assert (pcl5.change, pcl5.meaningful) == ("-12 from baseline: clinically meaningful improvement", True)
+    # PEG-R3/R4: the score to one decimal; 14 against 21 is 33.3 % lower, at least 30 %: improved.
+    assert (peg.shown, peg.baseline, peg.change, peg.meaningful) == (
+        "4.7",
+        "7.0",
+        "33.3 % lower than baseline: improved",
+        True,
+    )
+    # AUDC-R5 with the threshold stored with the result; the form is its own baseline: no change yet.
+    assert (auditc.shown, auditc.flags, auditc.change) == ("4", ("positive screen (4 or more is positive)",), None)
+    assert (pacs.shown, pacs.baseline, pacs.change) == ("15", "15", None)  # PACS: no change rule, no category
+
+
+def test_a_pcl5_at_the_cut_point_and_a_worsening_are_said_in_the_pcl_r7_words(people):
+    pat, alice = people.pat, people.alice
+    pat.patient.indications = ["ptsd"]
+    _form(pat, "pcl5", PCL5_28, datetime(2026, 3, 5, 15, 0, tzinfo=UTC), alice)
+    _session(pat, "given", datetime(2026, 3, 10, 16, 0, tzinfo=UTC), alice)
+    _form(pat, "pcl5", [2] * 17 + [0, 0, 0], datetime(2026, 3, 18, 15, 0, tzinfo=UTC), alice)  # 34
+    db.session.commit()
+    (cell,) = _details(pat, alice).cells
+    assert cell.flags == ("score at or above screening cut-point (33)", "provisional DSM-5 symptom pattern")
+    assert (cell.change, cell.meaningful) == ("+6 from baseline: worsening", True)
+
+
+def test_a_course_without_a_qualifying_form_says_so_with_the_rules_reason(people):
+    """PHQ-R9/PCL-R8: a PCL-5 twenty days before the first session is no baseline; no form at all is none either;
+    a patient with no session given yet has none to be chosen."""
+    pat, alice = people.pat, people.alice
+    pat.patient.indications = ["ptsd"]
+    _form(pat, "pcl5", PCL5_40, datetime(2026, 2, 18, 15, 0, tzinfo=UTC), alice)
+    _session(pat, "given", datetime(2026, 3, 10, 16, 0, tzinfo=UTC), alice)
+    nia = make_patient(alice, "nia", "Nia New")
+    nia.patient.indications = ["chronic_pain"]
+    db.session.commit()
+
+    details = _details(pat, alice)
+    assert details.no_baseline == ((baselines.REASONS[baselines.NO_FORM], ("PHQ-9", "GAD-7", "PCL-5")),)
+    (cell,) = details.cells
+    assert (cell.shown, cell.baseline, cell.change) == ("40", None, None)
+    assert _details(nia, alice).no_baseline == ((baselines.REASONS[baselines.NO_SESSION], ("PHQ-9", "GAD-7", "PEG")),)
+    assert [cell.shown for cell in _details(nia, alice).cells] == [None]  # no PEG yet
+
+
+def test_the_page_writes_the_questionnaires_and_the_missing_baselines_in_each_row(client, auth, people):
+    pat, alice, now = people.pat, people.alice, utcnow()
+    _treated(pat, alice, now - timedelta(days=12), now)
+    db.session.commit()
+    auth.login(alice)
+    page = client.get("/clinician/dashboard").get_data(as_text=True)
+    row = re.search(rf'<tr[^>]*>\s*<th scope="row"><a href="/clinician/patients/{pat.id}">.*?</tr>', page, re.S).group(
+        0
+    )
+    assert '<th scope="col">Questionnaires of the indications</th>' in page
+    assert (
+        '<strong>PCL-5</strong> 28; <strong class="meaningful">-12 from baseline: clinically meaningful '
+        "improvement</strong>" in row
+    )
+    assert '<strong>PEG</strong> 4.7; <strong class="meaningful">33.3 % lower than baseline: improved</strong>' in row
+    assert "<strong>AUDIT-C</strong> 4, positive screen (4 or more is positive); baseline 4" in row
+    assert "<strong>PACS</strong> 15; baseline 15" in row
+    assert (
+        '<span class="cell-detail no-baseline">No baseline: no form was completed in the 14 days before the first '
+        "dosing session of the course. (PHQ-9, GAD-7)</span>"
+    ) in row
+    assert "PCL-5 (PTSD, 0 to 80) a response at 5 points lower" in page  # the legend names each rule
+    assert "style=" not in page
+
+
+def test_another_clinicians_patients_questionnaires_never_appear(client, auth, people):
+    quinn, charlie, now = people.quinn, people.charlie, utcnow()
+    quinn.patient.indications = ["ptsd"]
+    _form(quinn, "pcl5", [4] * 19 + [1], now - timedelta(days=2), charlie, now)  # 77
+    db.session.commit()
+    rows = dashboard.triage(db.session, people.alice, now)
+    assert quinn.id not in dashboard.page_details(db.session, rows, now).questionnaires
+    auth.login(people.alice)
+    assert "<strong>PCL-5</strong> 77" not in client.get("/clinician/dashboard").get_data(as_text=True)
+    auth.logout()
+    auth.login(charlie)  # Quinn's own clinician sees it: the absence above is the care team, not a missing cell
+    assert "<strong>PCL-5</strong> 77" in client.get("/clinician/dashboard").get_data(as_text=True)
+
+
+def test_the_questionnaires_take_as_many_statements_for_20_patients_as_for_1(client, auth, people):
+    now = utcnow()
+    _treated(people.pat, people.alice, now - timedelta(days=12), now)
+    db.session.commit()
+    auth.login(people.alice)
+    one, page = _count_statements(client, "/clinician/dashboard")
+    assert len(_table_names(page)) == 1 and page.count("<strong>PCL-5</strong>") == 1
+
+    ids = _bulk_patients(people.alice, 19, now, "twenty")
+    db.session.execute(update(Patient).where(Patient.user_id.in_(ids)).values(indications=["ptsd", "chronic_pain"]))
+    db.session.execute(
+        insert(Assessment),
+        [
+            {"patient_id": i, "instrument": instrument, "answers": [], "total": total, "scores": scores,
+             "completed_at": now - timedelta(days=2), "source": EntrySource.CLINICIAN}
+            for i in ids
+            for instrument, total, scores in (("pcl5", 30 + i % 20, {"cut_point": 33}), ("peg", 12, {"score": 4.0}))
+        ],
+    )  # fmt: skip
+    db.session.commit()
+    twenty, page = _count_statements(client, "/clinician/dashboard")
+    assert len(_table_names(page)) == 20 and page.count("<strong>PCL-5</strong>") == 20
+    assert page.count("<strong>PEG</strong> 4.0") == 19
+    assert twenty == one <= 10
+
+
+def test_a_safe_r4_clinic_sees_the_phq8_in_the_phq9_columns(client, auth, people):
+    pat, alice = people.pat, people.alice
+    people.clinic.depression_instrument = "phq8"
+    _form(pat, "phq8", [2] * 8, datetime(2026, 3, 5, 15, 0, tzinfo=UTC), alice)  # 16
+    _session(pat, "given", datetime(2026, 3, 10, 16, 0, tzinfo=UTC), alice)
+    _form(pat, "phq8", [1] * 8, datetime(2026, 3, 18, 15, 0, tzinfo=UTC), alice)  # 8: exactly 50 % lower
+    db.session.commit()
+    row = _row(dashboard.triage(db.session, alice, T), pat)
+    assert (row.phq9.instrument, row.phq9.total, row.phq9.change_from_baseline) == ("phq8", 8, -8)
+    assert (row.outcome.baseline_total, row.outcome.response, row.outcome.remission) == (16, True, False)
+    auth.login(alice)
+    page = client.get("/clinician/dashboard").get_data(as_text=True)
+    assert '<th scope="col">PHQ-8</th>' in page and '<th scope="col">PHQ-9</th>' not in page
+    assert "Your clinic uses the PHQ-8 in place of the PHQ-9" in page
+
+
+def test_a_safe_r4_clinics_overview_counts_the_phq8_in_place_of_the_phq9(people):
+    """The overview's response and remission rates (SPEC 1.6) for a clinic that records the PHQ-8 (SAFE-R4)."""
+    alice = people.alice
+    people.clinic.depression_instrument = "phq8"
+    first = datetime(2026, 1, 1, 15, 0, tzinfo=UTC)
+    for n, (baseline_each, later_each) in enumerate(((2, 1), (2, 2))):  # 16 then 8 (response), 16 then 16
+        user = make_patient(alice, f"eight{n}", f"Eight {n}")
+        _form(user, "phq8", [baseline_each] * 8, first - timedelta(days=1), alice)
+        _session(user, "given", first, alice)
+        _form(user, "phq8", [later_each] * 8, first + timedelta(days=7), alice)
+    db.session.commit()
+    figures = dashboard.overview(db.session, dashboard.visible_ids(alice), T)
+    assert (figures.patients, figures.with_baseline, figures.usual_baseline) == (3, 2, 2)  # Pat has no form
+    week_one = next(row for row in figures.rates if row.weeks == "0–2")
+    assert (week_one.patients, week_one.responders, week_one.remitters) == (2, 1, 0)

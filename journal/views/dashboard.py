@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, render_template, request, url_for
 from flask_login import current_user
 
-from .. import audit, dashboard
+from .. import audit, dashboard, instruments
 from ..analytics import ADHERENCE_DAYS, ADHERENCE_TARGET
 from ..db import db, utcnow
 from ..models import Role
@@ -43,10 +43,15 @@ def clinician_dashboard():
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     page = min(max(request.args.get("page", 1, type=int), 1), pages)
     shown = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    details = dashboard.page_details(db.session, shown, utcnow())  # for this page's rows only
     return render_template(
         "clinician/dashboard.html",
         rows=shown,
-        pain=dashboard.pain_changes(db.session, shown, utcnow()),  # PAIN-R2, for this page's rows only
+        pain=details.pain,  # PAIN-R2
+        questionnaires=details.questionnaires,
+        # The care team's clinic chose the PHQ-9 or the PHQ-8 (SAFE-R4): its rows all carry that choice.
+        depression=instruments.ALL[shown[0].depression].name if shown else instruments.PHQ9.name,
+        window_days=dashboard.baselines.WINDOW_DAYS,
         total=len(rows),
         first_number=(page - 1) * PAGE_SIZE + 1,
         page=page,
