@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import analytics, baselines, instruments, people
+from . import analytics, baselines, instruments, people, scales, scoring
 from .charts import AssessmentSeries, DailySeries, adherence_states
 from .checkins import use_day
 from .models import (
@@ -167,6 +167,68 @@ def baseline_document(state: baselines.BaselineState) -> dict:
         "missing": state.missing,
         "note": state.note,
     }
+
+
+# Which rule judges change from the baseline, as a code for the API (the words are ``Instrument.change_rule``).
+CHANGE_RULES = {
+    instruments.PHQ9.key: "response_remission",  # PHQ-R9
+    instruments.PHQ8.key: "response_remission",  # SAFE-R4: the PHQ-9's cut-points
+    instruments.PCL5.key: "pcl5_points",  # PCL-R8: 5 and 10 points, a rise of 5 is worsening
+    instruments.PEG.key: "peg_30_percent",  # PEG-R4
+}
+NO_RULE = "none"  # GAD-7 (GAD-R2), PACS and AUDIT-C define no response
+
+
+def form_document(form: Assessment) -> dict:
+    """A scored form as the summary gives it: its total and what its instrument reports beyond it, under the
+    SPEC's names (PCL-5 clusters and flags with the cut-point in force, PEG score, AUDIT-C screen)."""
+    return {
+        "assessment_id": form.id,
+        "total": form.total,
+        "band": form.band,
+        "completed_at": form.completed_at,
+        **(form.scores or {}),
+    }
+
+
+def instrument_document(definition: instruments.Instrument, data: PatientData, state: baselines.BaselineState) -> dict:
+    """One instrument of the patient's: its baseline (who chose it, or why none), its latest scored form, the change
+    between them and the instrument's own judgement of it (``Instrument.judge``), measured only for a form after
+    the baseline, as ``assessments.history`` does."""
+    scored = [form for form in data.forms if form.instrument == definition.key and form.total is not None]
+    latest = scored[-1] if scored else None
+    base = state.form
+    after = (
+        latest is not None
+        and base is not None
+        and base.total is not None
+        and (latest.completed_at, latest.id) > (base.completed_at, base.id)
+    )
+    judged = definition.judge(base.total, latest.total) if after else {}
+    flags = {key: value for key, value in judged.items() if key not in ("response", "remission", "change")}
+    is_phq = definition.key in (instruments.PHQ9.key, instruments.PHQ8.key)
+    baseline = baseline_document(state)
+    if definition.key == instruments.PEG.key and base is not None and base.total is not None:
+        baseline["score"] = scales.peg_tenths(base.total) / 10  # PEG-R3: the mean, for display
+    return {
+        "instrument": definition.key,
+        "name": definition.name,
+        "baseline": baseline,
+        "baseline_missing": state.missing is not None,
+        "baseline_missing_reason": state.missing,
+        "latest": form_document(latest) if latest is not None else None,
+        "change": latest.total - base.total if after else None,
+        "response": judged.get("response"),
+        "remission": judged.get("remission"),
+        "pct_reduction": scoring.pct_reduction(base.total, latest.total) if after and is_phq else None,
+        "baseline_below_usual": is_phq and base is not None and base.total is not None and base.total < USUAL_BASELINE,
+        "flags": flags,
+        "rule": CHANGE_RULES.get(definition.key, NO_RULE),
+        "change_rule": definition.change_rule,
+    }
+
+
+USUAL_BASELINE = 10  # SPEC 1.6: response and remission usually count only baselines of 10 or more
 
 
 def daily_series(data: PatientData) -> DailySeries:
@@ -350,6 +412,10 @@ def summary(data: PatientData, now: datetime) -> dict:
     for item in substances:
         item["line"] = substance_line(item)
     states = baseline_states(data)
+    each = [
+        instrument_document(definition, data, states[definition.key])
+        for definition in instruments.for_patient(data.patient)
+    ]
     pain = _pain_document(pain_change(data))
     return {
         "patient_id": data.patient.user_id,
@@ -367,6 +433,7 @@ def summary(data: PatientData, now: datetime) -> dict:
         # PHQ-R9: whether the PHQ-9 has no baseline, and each instrument's baseline with who chose it or why none.
         "baseline_missing": baseline_total is None,
         "baselines": [baseline_document(state) for state in states.values()],
+        "instruments": each,
         "consider_booster_review": watch.flag,
         "booster_reasons": list(watch.reasons),
         "days_since_last_session": (data.today - data.local(given[-1].start)).days if given else None,
