@@ -230,6 +230,148 @@ def instrument_document(definition: instruments.Instrument, data: PatientData, s
 
 USUAL_BASELINE = 10  # SPEC 1.6: response and remission usually count only baselines of 10 or more
 
+# PCL-R7: the two PCL-5 flags are labelled exactly so, never "PTSD" or "no PTSD".
+PCL5_PATTERN_LABEL = "provisional DSM-5 symptom pattern"
+PCL5_CUT_POINT_LABEL = "score at or above screening cut-point"
+PCL5_CLUSTER_NAMES = {
+    "B": "B, intrusion",
+    "C": "C, avoidance",
+    "D": "D, negative thoughts and mood",
+    "E": "E, arousal and reactivity",
+}
+PCL5_CLUSTER_MAX = {name: 4 * len(items) for name, items in scales.PCL5_CLUSTERS.items()}
+# PACS-R5: the reference lines named with their source and the population they were found in.
+PACS_REFERENCE_TEXT = (
+    "15 and 21. In non-treatment-seeking heavy drinkers (Hartwell et al. 2019), a total of 15 or more gave the best "
+    "balance against interview (sensitivity 67 %, specificity 81 %), and a total over 20 has been used as a "
+    "stand-in for the DSM-5 craving criterion (41 %, 95 %). Neither is a severity band."
+)
+AUDITC_ITEM1_NOTE = (
+    "Every point comes from the first question (items 2 and 3 are 0): the patient is likely drinking below "
+    "recommended limits; the clinician may review their intake. This does not change the screen."
+)
+PEG_MID_NOTE = (
+    "A change of 1.0 point or more of the mean is an estimate of the minimal important difference (trials gave "
+    "mostly 1.0 to 1.75), not a second success rule."
+)
+THRESHOLD_BASES = {"male": "for a man", "female": "for a woman", "default-lower": "the lower one: sex not recorded"}
+
+
+def _yes(value: bool | None) -> str:
+    return "yes" if value else "no"
+
+
+def _total_text(key: str, form: dict, *, short: bool = False) -> str:
+    """A form's result as a clinician reads it: the PEG as its one-decimal mean (PEG-R3), others as a total
+    (``short``: the number alone)."""
+    definition = instruments.ALL[key]
+    if key == instruments.PEG.key:
+        return f"{scales.peg_tenths(form['total']) / 10:.1f} (sum {form['total']} of {definition.total_max})"
+    if short:
+        return str(form["total"])
+    text = f"{form['total']} of {definition.total_max}"
+    if form.get("band"):
+        text += f", {scoring.BAND_LABELS.get(form['band'], form['band']).lower()}"
+    return text
+
+
+def baseline_text(item: dict, when) -> str:
+    """The baseline, who chose it (the rule or a clinician), or why there is none (PHQ-R9)."""
+    base = item["baseline"]
+    if base["total"] is None:
+        return base["note"] or "Not set"
+    if base["chosen_by"] == "rule":
+        chooser = "the rule (the closest form at most 14 days before the first dosing session)"
+    else:
+        chooser = base["chosen_by_name"] or "a clinician"
+    total = _total_text(item["instrument"], base, short=True)
+    return f"{total}, completed {when(base['completed_at'])}, chosen by {chooser}"
+
+
+def change_text(item: dict) -> str:
+    """The change from the baseline and what the instrument's own rule makes of it, in words."""
+    base, latest = item["baseline"], item["latest"]
+    if item["change"] is None:
+        if base["total"] is None:
+            return "Not measured: no baseline"
+        if latest is None or latest["assessment_id"] == base["assessment_id"]:
+            return "Not measured yet: no form since the baseline"
+        return "Not measured: the latest form is not after the baseline"
+    change, rule, flags = item["change"], item["rule"], item["flags"]
+    text = (
+        f"{change:+d} from the baseline of {base['total']}"
+        if change
+        else f"No change from the baseline of {base['total']}"
+    )
+    if rule == "response_remission":
+        if item["response"] is None:
+            text += "; response not defined (baseline 0)"
+        else:
+            text += f"; {'response' if item['response'] else 'no response'}"
+            if item["pct_reduction"] is not None:
+                pct = item["pct_reduction"]
+                text += f" ({abs(pct):.1f} % {'lower' if pct >= 0 else 'higher'})"
+        text += f"; {'remission' if item['remission'] else 'no remission'}"
+        if item["baseline_below_usual"]:
+            text += f" (outside the usual definition: baseline under {USUAL_BASELINE})"
+    elif rule == "pcl5_points":
+        text += f"; response (5 points or more lower): {_yes(flags['pcl_response'])}"
+        text += f"; clinically meaningful (10 points or more lower): {_yes(flags['pcl_clinically_meaningful'])}"
+        if flags["worsening"]:
+            text += "; worsening (5 points or more higher)"
+    elif rule == "peg_30_percent":
+        pct = flags["peg_pct_reduction"]
+        if flags["peg_improved_30"] is None:
+            text += "; 30 % lower: not defined (baseline 0)"
+        else:
+            text += f"; 30 % or more lower: {_yes(flags['peg_improved_30'])}"
+            text += f" ({abs(pct):.1f} % {'lower' if pct >= 0 else 'higher'})"
+        text += f"; a change of 1.0 point of the mean or more: {_yes(flags['mid_change'])}"
+    else:
+        text += "; no change rule"
+    return text
+
+
+def instrument_lines(item: dict, when, clinic_cut_point: int) -> list[tuple[str, str]]:
+    """One instrument's facts as (label, sentence) pairs, for the patient page and the report alike."""
+    key, latest = item["instrument"], item["latest"]
+    lines = []
+    if latest is None:
+        lines.append(("Latest", f"No {item['name']} yet"))
+    else:
+        lines.append(("Latest", f"{_total_text(key, latest)}, completed {when(latest['completed_at'])}"))
+    if key == instruments.PCL5.key:
+        if latest is not None:
+            clusters = latest["clusters"]
+            lines.append(
+                (
+                    "Clusters",
+                    "; ".join(
+                        f"{PCL5_CLUSTER_NAMES[name]} {clusters[name]} of {PCL5_CLUSTER_MAX[name]}"
+                        for name in PCL5_CLUSTER_NAMES
+                    ),
+                )
+            )
+            lines.append((PCL5_PATTERN_LABEL, _yes(latest["provisional_ptsd"])))
+            lines.append((PCL5_CUT_POINT_LABEL, f"{_yes(latest['probable_ptsd'])} (cut-point {latest['cut_point']})"))
+        in_force = f"{clinic_cut_point} (the clinic's setting, from the published range of 31 to 33)"
+        if latest is not None and latest["cut_point"] != clinic_cut_point:
+            in_force += f"; the latest form was scored at {latest['cut_point']}"
+        lines.append(("Cut-point in force", in_force))
+    if key == instruments.AUDITC.key and latest is not None:
+        basis = THRESHOLD_BASES.get(latest["threshold_basis"], latest["threshold_basis"])
+        lines.append(("Positive screen", f"{_yes(latest['positive'])} (threshold {latest['threshold']}, {basis})"))
+        if latest["all_points_from_item1"]:
+            lines.append(("Note", AUDITC_ITEM1_NOTE))
+    if key == instruments.PACS.key:
+        lines.append(("Reference lines", PACS_REFERENCE_TEXT))
+    lines.append(("Baseline", baseline_text(item, when)))
+    lines.append(("Change", change_text(item)))
+    lines.append(("Rule", item["change_rule"]))
+    if key == instruments.PEG.key:
+        lines.append(("Minimal important difference", PEG_MID_NOTE))
+    return lines
+
 
 def daily_series(data: PatientData) -> DailySeries:
     sleep = {c.local_date: round(c.sleep.tst_min / 60, 2) for c in data.checkins if c.sleep is not None}

@@ -64,6 +64,7 @@ STYLES = {
     "title": ParagraphStyle("title", fontName=BOLD, fontSize=16, leading=20, spaceAfter=4),
     "subtitle": ParagraphStyle("subtitle", fontName=FONT, fontSize=9.5, leading=13, textColor=GREY),
     "h2": ParagraphStyle("h2", fontName=BOLD, fontSize=12, leading=15, spaceBefore=12, spaceAfter=5),
+    "h3": ParagraphStyle("h3", fontName=BOLD, fontSize=10, leading=13, spaceBefore=8, spaceAfter=3),
     "body": ParagraphStyle("body", fontName=FONT, fontSize=9, leading=12),
     "cell": ParagraphStyle("cell", fontName=FONT, fontSize=8, leading=10),
     "head": ParagraphStyle("head", fontName=BOLD, fontSize=8, leading=10),
@@ -224,6 +225,7 @@ def build(data: PatientData, summary: dict, alerts: list[Alert], now: datetime) 
         TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LINEBELOW", (0, 0), (-1, -1), 0.4, RULE)])
     )
     story.append(summary_table)
+    story += instruments_story(data, summary, width)
 
     story.append(_p("Open alerts", "h2"))
     if alerts:
@@ -342,6 +344,31 @@ class _NumberedCanvas(Canvas):
             self.drawRightString(LETTER[0] - MARGIN, FOOTER_Y, f"Page {self._pageNumber} of {len(self._held)}")
             super().showPage()
         super().save()
+
+
+def _facts_table(rows: list[tuple[str, str]], width: float) -> Table:
+    table = Table(
+        [[_p(label, "head"), _p(text, "cell")] for label, text in rows],
+        colWidths=[2.3 * inch, width - 2.3 * inch],
+        hAlign="LEFT",
+    )
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LINEBELOW", (0, 0), (-1, -1), 0.4, RULE)]))
+    return table
+
+
+def instruments_story(data: PatientData, summary: dict, width: float) -> list:
+    """Each questionnaire of the patient's indications: its baseline (and who chose it), latest form, and the
+    change judged by its own rule, in the same sentences as the patient page."""
+
+    def when(instant: datetime) -> str:
+        return data.local(instant).strftime("%-d %b %Y")
+
+    cut_point = data.patient.user.clinic.pcl5_cut_point
+    story: list = [_p("Each questionnaire: baseline, latest and change", "h2")]
+    for item in summary["instruments"]:
+        rows = patient_data.instrument_lines(item, when, cut_point)
+        story.append(KeepTogether([_p(item["name"], "h3"), _facts_table(rows, width)]))
+    return story
 
 
 def session_check_story(data: PatientData, shown: list, width: float) -> list:
