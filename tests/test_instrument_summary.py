@@ -232,3 +232,36 @@ def test_the_phq9_fields_the_summary_had_stay_as_they_were(client, people):
         False,
         False,
     )
+
+
+def _report_text(client, people) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    response = client.get(f"/api/v1/patients/{people.pat.id}/report.pdf", headers=bearer(client, people.alice))
+    assert response.status_code == 200
+    return " ".join(" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(response.data)).pages)
+
+
+def test_the_report_gives_each_questionnaires_baseline_latest_and_change_rule_result(client, people):
+    _treated(people, "ptsd", "chronic_pain", "alcohol", sex="male")
+    _form(people, "pcl5", spread(40, 20, 4), 5)
+    _form(people, "peg", spread(20, 3, 10), 3)
+    _form(people, "auditc", [2, 1, 1], 2)
+    _session(people)
+    _form(people, "pcl5", spread(30, 20, 4), -14)
+    _form(people, "peg", spread(14, 3, 10), -14)
+    db.session.commit()
+
+    text = _report_text(client, people)
+    assert "Each questionnaire: baseline, latest and change" in text
+    assert "chosen by the rule (the closest form at most 14 days before the first dosing session)" in text
+    assert (
+        "-10 from the baseline of 40; response (5 points or more lower): yes; clinically meaningful (10 points or "
+        "more lower): yes" in text
+    )
+    assert "provisional DSM-5 symptom pattern" in text and "score at or above screening cut-point" in text
+    assert "4.7 (sum 14 of 30)" in text and "30 % or more lower: yes (30.0 % lower)" in text
+    assert "Positive screen yes (threshold 4, for a man)" in text
+    assert "No baseline: no form was completed in the 14 days before the first dosing session" in text  # PHQ-9
