@@ -265,3 +265,25 @@ def test_the_report_gives_each_questionnaires_baseline_latest_and_change_rule_re
     assert "4.7 (sum 14 of 30)" in text and "30 % or more lower: yes (30.0 % lower)" in text
     assert "Positive screen yes (threshold 4, for a man)" in text
     assert "No baseline: no form was completed in the 14 days before the first dosing session" in text  # PHQ-9
+
+
+def test_a_summary_with_every_instrument_keeps_to_the_api_document(app, client, people):
+    from tests.test_api_fuzz import call_and_check, schema
+
+    _treated(people, "ptsd", "chronic_pain", "alcohol", sex="female")
+    _form(people, "pcl5", spread(40, 20, 4), 5)
+    _form(people, "peg", spread(20, 3, 10), 3)
+    _form(people, "auditc", [0, None, None], 2)  # AUDC-R3: items 2 and 3 not asked after "Never"
+    _form(people, "pacs", [1, 1, 1, 1, 1], 1)
+    _form(people, "phq9", PHQ9_ANSWERS[18], 1)
+    _session(people)
+    _form(people, "pcl5", spread(45, 20, 4), -14)
+    _form(people, "peg", spread(0, 3, 10), -14)
+    _form(people, "phq9", PHQ9_ANSWERS[4], -14)
+    db.session.commit()
+
+    case = schema["/api/v1/patients/{patient_id}/summary"]["GET"].Case(path_parameters={"patient_id": people.pat.id})
+    response = call_and_check(case, app, client, bearer(client, people.alice))
+    each = {item["instrument"]: item for item in response.json()["instruments"]}
+    assert each["pcl5"]["flags"]["worsening"] is True and each["peg"]["flags"]["peg_improved_30"] is True
+    assert each["auditc"]["latest"]["skipped"] is True and each["phq9"]["remission"] is True
