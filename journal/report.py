@@ -2,7 +2,7 @@
 
 No Flask. Drawn with ReportLab's page-layout engine (platypus): page 1 holds the summary, the open alerts and
 the sessions (flowing on if they are long), then one page of daily outcomes and one of questionnaires and diary
-adherence. Text is set in DejaVu Sans, the font matplotlib ships and draws the charts with: it is read from
+adherence, the last 30 days, and each questionnaire's baseline, latest form and change by its own rule. Text is set in DejaVu Sans, the font matplotlib ships and draws the charts with: it is read from
 the installed package (no font is fetched), and unlike the PDF standard fonts it covers names written in
 Greek, Cyrillic and extended Latin letters.
 """
@@ -64,7 +64,6 @@ STYLES = {
     "title": ParagraphStyle("title", fontName=BOLD, fontSize=16, leading=20, spaceAfter=4),
     "subtitle": ParagraphStyle("subtitle", fontName=FONT, fontSize=9.5, leading=13, textColor=GREY),
     "h2": ParagraphStyle("h2", fontName=BOLD, fontSize=12, leading=15, spaceBefore=12, spaceAfter=5),
-    "h3": ParagraphStyle("h3", fontName=BOLD, fontSize=10, leading=13, spaceBefore=8, spaceAfter=3),
     "body": ParagraphStyle("body", fontName=FONT, fontSize=9, leading=12),
     "cell": ParagraphStyle("cell", fontName=FONT, fontSize=8, leading=10),
     "head": ParagraphStyle("head", fontName=BOLD, fontSize=8, leading=10),
@@ -225,7 +224,6 @@ def build(data: PatientData, summary: dict, alerts: list[Alert], now: datetime) 
         TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LINEBELOW", (0, 0), (-1, -1), 0.4, RULE)])
     )
     story.append(summary_table)
-    story += instruments_story(data, summary, width)
 
     story.append(_p("Open alerts", "h2"))
     if alerts:
@@ -301,6 +299,8 @@ def build(data: PatientData, summary: dict, alerts: list[Alert], now: datetime) 
         )
     )
     story += days_story(data, width)
+    # Last: page 1 (the summary, alerts and sessions) and the two pages of charts are full as they are.
+    story += instruments_story(data, summary, width)
 
     def footer(canvas, _document) -> None:
         canvas.saveState()
@@ -346,29 +346,35 @@ class _NumberedCanvas(Canvas):
         super().save()
 
 
-def _facts_table(rows: list[tuple[str, str]], width: float) -> Table:
-    table = Table(
-        [[_p(label, "head"), _p(text, "cell")] for label, text in rows],
-        colWidths=[2.3 * inch, width - 2.3 * inch],
-        hAlign="LEFT",
-    )
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LINEBELOW", (0, 0), (-1, -1), 0.4, RULE)]))
-    return table
-
-
 def instruments_story(data: PatientData, summary: dict, width: float) -> list:
-    """Each questionnaire of the patient's indications: its baseline (and who chose it), latest form, and the
-    change judged by its own rule, in the same sentences as the patient page."""
+    """Each questionnaire of the patient's indications in one compact table: its baseline (and who chose it), its
+    latest form, and the change judged by its own rule, in the same sentences as the patient page."""
 
     def when(instant: datetime) -> str:
         return data.local(instant).strftime("%-d %b %Y")
 
     cut_point = data.patient.user.clinic.pcl5_cut_point
-    story: list = [_p("Each questionnaire: baseline, latest and change", "h2")]
+    rows = []
     for item in summary["instruments"]:
-        rows = patient_data.instrument_lines(item, when, cut_point)
-        story.append(KeepTogether([_p(item["name"], "h3"), _facts_table(rows, width)]))
-    return story
+        lines = dict(patient_data.instrument_lines(item, when, cut_point))
+        latest = lines.pop("Latest")
+        if item["instrument"] == "pcl5" and item["latest"] is not None:
+            # PCL-R7: both flags, labelled as on the page, with the cut-point in force.
+            latest += (
+                f"; {patient_data.PCL5_PATTERN_LABEL}: {lines[patient_data.PCL5_PATTERN_LABEL]}"
+                f"; {patient_data.PCL5_CUT_POINT_LABEL}: {lines[patient_data.PCL5_CUT_POINT_LABEL]}"
+            )
+        if "Positive screen" in lines:
+            latest += f"; positive screen: {lines['Positive screen']}"
+        if "Note" in lines:  # AUDC-R6
+            latest += f". {lines['Note']}"
+        rows.append([item["name"], lines["Baseline"], latest, f"{lines['Change']}. {lines['Rule']}"])
+    table = _table(
+        ["Questionnaire", "Baseline", "Latest", "Change, by its own rule"],
+        rows,
+        [0.95 * inch, 1.85 * inch, 1.75 * inch, width - 4.55 * inch],
+    )
+    return [_p("Each questionnaire: baseline, latest and change", "h2"), table]
 
 
 def session_check_story(data: PatientData, shown: list, width: float) -> list:

@@ -263,7 +263,7 @@ def test_the_report_gives_each_questionnaires_baseline_latest_and_change_rule_re
     )
     assert "provisional DSM-5 symptom pattern" in text and "score at or above screening cut-point" in text
     assert "4.7 (sum 14 of 30)" in text and "30 % or more lower: yes (30.0 % lower)" in text
-    assert "Positive screen yes (threshold 4, for a man)" in text
+    assert "positive screen: yes (threshold 4, for a man)" in text
     assert "No baseline: no form was completed in the 14 days before the first dosing session" in text  # PHQ-9
 
 
