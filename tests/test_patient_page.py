@@ -368,3 +368,12 @@ def test_a_safe_r4_clinic_enters_the_phq8_on_paper_and_not_the_phq9(client, auth
     assert auth.post(_paper_url(people, "phq8"), form).status_code == 302
     (stored,) = _stored("phq8")
     assert stored.total == 8
+
+
+def test_the_summary_at_the_top_gives_each_further_instrument_with_its_change(client, auth, pat_measured):
+    auth.login(pat_measured.alice)
+    page = _page(client, pat_measured)
+    summary = _text(page[page.index('id="summary"') : page.index('id="charts"')])
+    assert "Latest PCL-5 30 of 80, completed" in summary and "; -10 from the baseline of 40; response" in summary
+    assert "Latest PEG 4.7 (sum 14 of 30)" in summary
+    assert re.search(r"Latest PACS 15 of 30, completed [^;]+; not measured yet: no form since the baseline", summary)
