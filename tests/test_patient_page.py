@@ -249,6 +249,9 @@ def test_the_questionnaire_section_shows_each_instrument_with_its_rule_in_words(
     # PACS-R5: the reference lines named with their source and population; no category word.
     assert "Reference lines 15 and 21." in section and "non-treatment-seeking heavy drinkers" in section
     assert "Hartwell et al. 2019" in section
+    # The table's "meaningful change" is each instrument's own, and the legend says which.
+    assert "At least 5 points on the PHQ-9 or 4 on the GAD-7, 10 on the PCL-5, 3 of the PEG's sum" in section
+    assert "(none is defined for the PACS or the AUDIT-C). Higher totals are worse on all of them." in section
     # No baseline for the PHQ-9: the course had no qualifying form, said in words.
     assert "PHQ-9 baseline: No baseline: no form was completed in the 14 days before the first" in section
 

@@ -47,7 +47,7 @@ from ..schemas import (
     form_input,
     iana_zones,
 )
-from ..scoring import BAND_LABELS, MCID
+from ..scoring import BAND_LABELS
 from ..security import roles_required
 from ..sessions import (
     SessionChanged,
@@ -270,7 +270,7 @@ def _render_patient(
         band_labels=BAND_LABELS,
         source_labels=SOURCE_LABELS,
         answers=ANSWERS,
-        mcid=MCID,
+        mcid={key: definition.mcid for key, definition in instruments.ALL.items()},
         usual_baseline=USUAL_BASELINE,
         local_time=local_time,
         zone=zone,
