@@ -372,7 +372,7 @@ def instruments_story(data: PatientData, summary: dict, width: float) -> list:
     table = _table(
         ["Questionnaire", "Baseline", "Latest", "Change, by its own rule"],
         rows,
-        [0.95 * inch, 1.85 * inch, 1.75 * inch, width - 4.55 * inch],
+        [1.05 * inch, 1.8 * inch, 1.7 * inch, width - 4.55 * inch],
     )
     return [_p("Each questionnaire: baseline, latest and change", "h2"), table]
 
