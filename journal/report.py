@@ -2,9 +2,10 @@
 
 No Flask. Drawn with ReportLab's page-layout engine (platypus): page 1 holds the summary, the open alerts and
 the sessions (flowing on if they are long), then one page of daily outcomes and one of questionnaires and diary
-adherence, the last 30 days, and each questionnaire's baseline, latest form and change by its own rule. Text is set in DejaVu Sans, the font matplotlib ships and draws the charts with: it is read from
-the installed package (no font is fetched), and unlike the PDF standard fonts it covers names written in
-Greek, Cyrillic and extended Latin letters.
+adherence, the last 30 days, and each questionnaire's baseline, latest form and change by its own rule. Text
+is set in DejaVu Sans, the font matplotlib ships and draws the charts with: it is read from the installed
+package (no font is fetched), and unlike the PDF standard fonts it covers names written in Greek, Cyrillic and
+extended Latin letters.
 """
 
 from __future__ import annotations
