@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from journal.assessments import submit
 from journal.db import db, utcnow
-from journal.models import Assessment, AuditEvent, Baseline, DosingSession, Patient
+from journal.models import Alert, Assessment, AuditEvent, Baseline, DosingSession, Patient
 from tests.outcome_data import active_since, at_local, baseline, checkin, given_session, local_today, paper_phq9
 
 NEW_YORK = ZoneInfo("America/New_York")  # Alice's zone (conftest.make_staff)
@@ -380,3 +380,30 @@ def test_the_summary_at_the_top_gives_each_further_instrument_with_its_change(cl
     assert "Latest PCL-5 30 of 80, completed" in summary and "; -10 from the baseline of 40; response" in summary
     assert "Latest PEG 4.7 (sum 14 of 30)" in summary
     assert re.search(r"Latest PACS 15 of 30, completed [^;]+; not measured yet: no form since the baseline", summary)
+
+
+def test_a_paper_auditc_after_never_leaves_items_2_and_3_unasked(client, auth, people):
+    auth.login(people.alice)
+    form = {"item-1": "0", "completed_at": _yesterday_at(9).strftime("%Y-%m-%dT%H:%M")}
+    assert auth.post(_paper_url(people, "auditc"), form).status_code == 302
+    (stored,) = _stored("auditc")
+    assert (stored.total, stored.answers, stored.scores["skipped"]) == (0, [0, 0, 0], True)  # AUDC-R3
+
+
+def test_a_paper_phq9_with_item_9_blank_is_not_scored_and_raises_the_review_alert(client, auth, people):
+    auth.login(people.alice)
+    form = {f"item-{n}": "1" for n in range(1, 9)}
+    form["completed_at"] = _yesterday_at(9).strftime("%Y-%m-%dT%H:%M")
+    assert auth.post(_paper_url(people, "phq9"), form).status_code == 302
+    (stored,) = _stored("phq9")
+    assert (stored.total, stored.item9, stored.safety) == (None, None, "unknown")  # PHQ-R7: never imputed
+    kinds = db.session.scalars(select(Alert.kind).where(Alert.patient_id == people.pat.id)).all()
+    assert kinds == ["safety_unknown"]
+
+
+def test_a_paper_form_sent_twice_is_stored_once(client, auth, people):
+    auth.login(people.alice)
+    form = {**PACS_FORM, "completed_at": _yesterday_at(9).strftime("%Y-%m-%dT%H:%M"), "submission_id": "paper-form-1"}
+    assert auth.post(_paper_url(people, "pacs"), form).status_code == 302
+    assert auth.post(_paper_url(people, "pacs"), form).status_code == 302
+    assert len(_stored("pacs")) == 1

@@ -377,7 +377,7 @@ def _paper_answers(definition: instruments.Instrument, form) -> tuple[list[int |
             skipped = definition.key == instruments.AUDITC.key and number > 1 and answers and answers[0] == 0
             if not (blanks_allowed or skipped):
                 errors[name] = ["Choose an answer."]
-            answers.append(None)
+            answers.append(0 if skipped else None)  # AUDC-R3: a question not asked is stored as 0, marked skipped
         elif not value.isdigit() or int(value) > highest:
             errors[name] = [f"Choose a whole number from 0 to {highest}."]
             answers.append(None)
