@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import analytics, baselines, instruments, people
+from . import analytics, baselines, instruments, people, scales, scoring
 from .charts import AssessmentSeries, DailySeries, adherence_states
 from .checkins import use_day
 from .models import (
@@ -167,6 +167,210 @@ def baseline_document(state: baselines.BaselineState) -> dict:
         "missing": state.missing,
         "note": state.note,
     }
+
+
+# Which rule judges change from the baseline, as a code for the API (the words are ``Instrument.change_rule``).
+CHANGE_RULES = {
+    instruments.PHQ9.key: "response_remission",  # PHQ-R9
+    instruments.PHQ8.key: "response_remission",  # SAFE-R4: the PHQ-9's cut-points
+    instruments.PCL5.key: "pcl5_points",  # PCL-R8: 5 and 10 points, a rise of 5 is worsening
+    instruments.PEG.key: "peg_30_percent",  # PEG-R4
+}
+NO_RULE = "none"  # GAD-7 (GAD-R2), PACS and AUDIT-C define no response
+
+
+def form_document(form: Assessment) -> dict:
+    """A scored form as the summary gives it: its total and what its instrument reports beyond it, under the
+    SPEC's names (PCL-5 clusters and flags with the cut-point in force, PEG score, AUDIT-C screen)."""
+    return {
+        "assessment_id": form.id,
+        "total": form.total,
+        "band": form.band,
+        "completed_at": form.completed_at,
+        **(form.scores or {}),
+    }
+
+
+def instrument_document(definition: instruments.Instrument, data: PatientData, state: baselines.BaselineState) -> dict:
+    """One instrument of the patient's: its baseline (who chose it, or why none), its latest scored form, the change
+    between them and the instrument's own judgement of it (``Instrument.judge``), measured only for a form after
+    the baseline, as ``assessments.history`` does."""
+    scored = [form for form in data.forms if form.instrument == definition.key and form.total is not None]
+    latest = scored[-1] if scored else None
+    base = state.form
+    after = (
+        latest is not None
+        and base is not None
+        and base.total is not None
+        and (latest.completed_at, latest.id) > (base.completed_at, base.id)
+    )
+    judged = definition.judge(base.total, latest.total) if after else {}
+    flags = {key: value for key, value in judged.items() if key not in ("response", "remission", "change")}
+    is_phq = definition.key in (instruments.PHQ9.key, instruments.PHQ8.key)
+    baseline = baseline_document(state)
+    if definition.key == instruments.PEG.key and base is not None and base.total is not None:
+        baseline["score"] = scales.peg_tenths(base.total) / 10  # PEG-R3: the mean, for display
+    return {
+        "instrument": definition.key,
+        "name": definition.name,
+        "baseline": baseline,
+        "baseline_missing": state.missing is not None,
+        "baseline_missing_reason": state.missing,
+        "latest": form_document(latest) if latest is not None else None,
+        "change": latest.total - base.total if after else None,
+        "response": judged.get("response"),
+        "remission": judged.get("remission"),
+        "pct_reduction": scoring.pct_reduction(base.total, latest.total) if after and is_phq else None,
+        "baseline_below_usual": is_phq and base is not None and base.total is not None and base.total < USUAL_BASELINE,
+        "flags": flags,
+        "rule": CHANGE_RULES.get(definition.key, NO_RULE),
+        "change_rule": definition.change_rule,
+    }
+
+
+USUAL_BASELINE = 10  # SPEC 1.6: response and remission usually count only baselines of 10 or more
+
+# PCL-R7: the two PCL-5 flags are labelled exactly so, never "PTSD" or "no PTSD".
+PCL5_PATTERN_LABEL = "provisional DSM-5 symptom pattern"
+PCL5_CUT_POINT_LABEL = "score at or above screening cut-point"
+PCL5_CLUSTER_NAMES = {
+    "B": "B, intrusion",
+    "C": "C, avoidance",
+    "D": "D, negative thoughts and mood",
+    "E": "E, arousal and reactivity",
+}
+PCL5_CLUSTER_MAX = {name: 4 * len(items) for name, items in scales.PCL5_CLUSTERS.items()}
+# PACS-R5: the reference lines named with their source and the population they were found in.
+PACS_REFERENCE_TEXT = (
+    "15 and 21. In non-treatment-seeking heavy drinkers (Hartwell et al. 2019), a total of 15 or more gave the best "
+    "balance against interview (sensitivity 67 %, specificity 81 %), and a total over 20 has been used as a "
+    "stand-in for the DSM-5 craving criterion (41 %, 95 %). Neither is a severity band."
+)
+AUDITC_ITEM1_NOTE = (
+    "Every point comes from the first question (items 2 and 3 are 0): the patient is likely drinking below "
+    "recommended limits; the clinician may review their intake. This does not change the screen."
+)
+PEG_MID_NOTE = (
+    "A change of 1.0 point or more of the mean is an estimate of the minimal important difference (trials gave "
+    "mostly 1.0 to 1.75), not a second success rule."
+)
+THRESHOLD_BASES = {"male": "for a man", "female": "for a woman", "default-lower": "the lower one: sex not recorded"}
+
+
+def _yes(value: bool | None) -> str:
+    return "yes" if value else "no"
+
+
+def _total_text(key: str, form: dict, *, short: bool = False) -> str:
+    """A form's result as a clinician reads it: the PEG as its one-decimal mean (PEG-R3), others as a total
+    (``short``: the number alone)."""
+    definition = instruments.ALL[key]
+    if key == instruments.PEG.key:
+        return f"{scales.peg_tenths(form['total']) / 10:.1f} (sum {form['total']} of {definition.total_max})"
+    if short:
+        return str(form["total"])
+    text = f"{form['total']} of {definition.total_max}"
+    if form.get("band"):
+        text += f", {scoring.BAND_LABELS.get(form['band'], form['band']).lower()}"
+    return text
+
+
+def baseline_text(item: dict, when) -> str:
+    """The baseline, who chose it (the rule or a clinician), or why there is none (PHQ-R9)."""
+    base = item["baseline"]
+    if base["total"] is None:
+        return base["note"] or "Not set"
+    if base["chosen_by"] == "rule":
+        chooser = "the rule (the closest form at most 14 days before the first dosing session)"
+    else:
+        chooser = base["chosen_by_name"] or "a clinician"
+    total = _total_text(item["instrument"], base, short=True)
+    return f"{total}, completed {when(base['completed_at'])}, chosen by {chooser}"
+
+
+def change_text(item: dict) -> str:
+    """The change from the baseline and what the instrument's own rule makes of it, in words."""
+    base, latest = item["baseline"], item["latest"]
+    if item["change"] is None:
+        if base["total"] is None:
+            return "Not measured: no baseline"
+        if latest is None or latest["assessment_id"] == base["assessment_id"]:
+            return "Not measured yet: no form since the baseline"
+        return "Not measured: the latest form is not after the baseline"
+    change, rule, flags = item["change"], item["rule"], item["flags"]
+    text = (
+        f"{change:+d} from the baseline of {base['total']}"
+        if change
+        else f"No change from the baseline of {base['total']}"
+    )
+    if rule == "response_remission":
+        if item["response"] is None:
+            text += "; response not defined (baseline 0)"
+        else:
+            text += f"; {'response' if item['response'] else 'no response'}"
+            if item["pct_reduction"] is not None:
+                pct = item["pct_reduction"]
+                text += f" ({abs(pct):.1f} % {'lower' if pct >= 0 else 'higher'})"
+        text += f"; {'remission' if item['remission'] else 'no remission'}"
+        if item["baseline_below_usual"]:
+            text += f" (outside the usual definition: baseline under {USUAL_BASELINE})"
+    elif rule == "pcl5_points":
+        text += f"; response (5 points or more lower): {_yes(flags['pcl_response'])}"
+        text += f"; clinically meaningful (10 points or more lower): {_yes(flags['pcl_clinically_meaningful'])}"
+        if flags["worsening"]:
+            text += "; worsening (5 points or more higher)"
+    elif rule == "peg_30_percent":
+        pct = flags["peg_pct_reduction"]
+        if flags["peg_improved_30"] is None:
+            text += "; 30 % lower: not defined (baseline 0)"
+        else:
+            text += f"; 30 % or more lower: {_yes(flags['peg_improved_30'])}"
+            text += f" ({abs(pct):.1f} % {'lower' if pct >= 0 else 'higher'})"
+        text += f"; a change of 1.0 point of the mean or more: {_yes(flags['mid_change'])}"
+    else:
+        text += "; no change rule"
+    return text
+
+
+def instrument_lines(item: dict, when, clinic_cut_point: int) -> list[tuple[str, str]]:
+    """One instrument's facts as (label, sentence) pairs, for the patient page and the report alike."""
+    key, latest = item["instrument"], item["latest"]
+    lines = []
+    if latest is None:
+        lines.append(("Latest", f"No {item['name']} yet"))
+    else:
+        lines.append(("Latest", f"{_total_text(key, latest)}, completed {when(latest['completed_at'])}"))
+    if key == instruments.PCL5.key:
+        if latest is not None:
+            clusters = latest["clusters"]
+            lines.append(
+                (
+                    "Clusters",
+                    "; ".join(
+                        f"{PCL5_CLUSTER_NAMES[name]} {clusters[name]} of {PCL5_CLUSTER_MAX[name]}"
+                        for name in PCL5_CLUSTER_NAMES
+                    ),
+                )
+            )
+            lines.append((PCL5_PATTERN_LABEL, _yes(latest["provisional_ptsd"])))
+            lines.append((PCL5_CUT_POINT_LABEL, f"{_yes(latest['probable_ptsd'])} (cut-point {latest['cut_point']})"))
+        in_force = f"{clinic_cut_point} (the clinic's setting, from the published range of 31 to 33)"
+        if latest is not None and latest["cut_point"] != clinic_cut_point:
+            in_force += f"; the latest form was scored at {latest['cut_point']}"
+        lines.append(("Cut-point in force", in_force))
+    if key == instruments.AUDITC.key and latest is not None:
+        basis = THRESHOLD_BASES.get(latest["threshold_basis"], latest["threshold_basis"])
+        lines.append(("Positive screen", f"{_yes(latest['positive'])} (threshold {latest['threshold']}, {basis})"))
+        if latest["all_points_from_item1"]:
+            lines.append(("Note", AUDITC_ITEM1_NOTE))
+    if key == instruments.PACS.key:
+        lines.append(("Reference lines", PACS_REFERENCE_TEXT))
+    lines.append(("Baseline", baseline_text(item, when)))
+    lines.append(("Change", change_text(item)))
+    lines.append(("Rule", item["change_rule"]))
+    if key == instruments.PEG.key:
+        lines.append(("Minimal important difference", PEG_MID_NOTE))
+    return lines
 
 
 def daily_series(data: PatientData) -> DailySeries:
@@ -350,6 +554,10 @@ def summary(data: PatientData, now: datetime) -> dict:
     for item in substances:
         item["line"] = substance_line(item)
     states = baseline_states(data)
+    each = [
+        instrument_document(definition, data, states[definition.key])
+        for definition in instruments.for_patient(data.patient)
+    ]
     pain = _pain_document(pain_change(data))
     return {
         "patient_id": data.patient.user_id,
@@ -367,6 +575,7 @@ def summary(data: PatientData, now: datetime) -> dict:
         # PHQ-R9: whether the PHQ-9 has no baseline, and each instrument's baseline with who chose it or why none.
         "baseline_missing": baseline_total is None,
         "baselines": [baseline_document(state) for state in states.values()],
+        "instruments": each,
         "consider_booster_review": watch.flag,
         "booster_reasons": list(watch.reasons),
         "days_since_last_session": (data.today - data.local(given[-1].start)).days if given else None,

@@ -2,9 +2,10 @@
 
 No Flask. Drawn with ReportLab's page-layout engine (platypus): page 1 holds the summary, the open alerts and
 the sessions (flowing on if they are long), then one page of daily outcomes and one of questionnaires and diary
-adherence. Text is set in DejaVu Sans, the font matplotlib ships and draws the charts with: it is read from
-the installed package (no font is fetched), and unlike the PDF standard fonts it covers names written in
-Greek, Cyrillic and extended Latin letters.
+adherence, the last 30 days, and each questionnaire's baseline, latest form and change by its own rule. Text
+is set in DejaVu Sans, the font matplotlib ships and draws the charts with: it is read from the installed
+package (no font is fetched), and unlike the PDF standard fonts it covers names written in Greek, Cyrillic and
+extended Latin letters.
 """
 
 from __future__ import annotations
@@ -299,6 +300,8 @@ def build(data: PatientData, summary: dict, alerts: list[Alert], now: datetime) 
         )
     )
     story += days_story(data, width)
+    # Last: page 1 (the summary, alerts and sessions) and the two pages of charts are full as they are.
+    story += instruments_story(data, summary, width)
 
     def footer(canvas, _document) -> None:
         canvas.saveState()
@@ -342,6 +345,37 @@ class _NumberedCanvas(Canvas):
             self.drawRightString(LETTER[0] - MARGIN, FOOTER_Y, f"Page {self._pageNumber} of {len(self._held)}")
             super().showPage()
         super().save()
+
+
+def instruments_story(data: PatientData, summary: dict, width: float) -> list:
+    """Each questionnaire of the patient's indications in one compact table: its baseline (and who chose it), its
+    latest form, and the change judged by its own rule, in the same sentences as the patient page."""
+
+    def when(instant: datetime) -> str:
+        return data.local(instant).strftime("%-d %b %Y")
+
+    cut_point = data.patient.user.clinic.pcl5_cut_point
+    rows = []
+    for item in summary["instruments"]:
+        lines = dict(patient_data.instrument_lines(item, when, cut_point))
+        latest = lines.pop("Latest")
+        if item["instrument"] == "pcl5" and item["latest"] is not None:
+            # PCL-R7: both flags, labelled as on the page, with the cut-point in force.
+            latest += (
+                f"; {patient_data.PCL5_PATTERN_LABEL}: {lines[patient_data.PCL5_PATTERN_LABEL]}"
+                f"; {patient_data.PCL5_CUT_POINT_LABEL}: {lines[patient_data.PCL5_CUT_POINT_LABEL]}"
+            )
+        if "Positive screen" in lines:
+            latest += f"; positive screen: {lines['Positive screen']}"
+        if "Note" in lines:  # AUDC-R6
+            latest += f". {lines['Note']}"
+        rows.append([item["name"], lines["Baseline"], latest, f"{lines['Change']}. {lines['Rule']}"])
+    table = _table(
+        ["Questionnaire", "Baseline", "Latest", "Change, by its own rule"],
+        rows,
+        [1.05 * inch, 1.8 * inch, 1.7 * inch, width - 4.55 * inch],
+    )
+    return [_p("Each questionnaire: baseline, latest and change", "h2"), table]
 
 
 def session_check_story(data: PatientData, shown: list, width: float) -> list:

@@ -31,6 +31,7 @@ CARE_TEAM = {"clinician"}  # for routes about Pat, whose care team is Alice alon
 ADMINS = {"admin"}
 STAFF = CLINICIANS | ADMINS
 
+BASELINE_INSTRUMENT = "<any(phq9,phq8,gad7,pcl5,peg,pacs,auditc):instrument>"
 CHART = "charts/<any(outcomes,assessments,adherence):name>.<any(png,svg):fmt>"
 
 POLICY: dict[tuple[str, str], set[str]] = {
@@ -108,6 +109,8 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/clinician/alerts"): CLINICIANS,
     ("POST", "/clinician/alerts/<id:alert_id>/ack"): CARE_TEAM,
     ("POST", "/clinician/patients/<id:patient_id>/baseline"): CARE_TEAM,
+    ("GET", "/clinician/patients/<id:patient_id>/assessments/<instrument>"): CARE_TEAM,  # a paper form's entry
+    ("POST", "/clinician/patients/<id:patient_id>/assessments/<instrument>"): CARE_TEAM,
     ("GET", "/clinician/patients/<id:patient_id>/sessions"): CARE_TEAM,  # the form on a page of its own
     ("POST", "/clinician/patients/<id:patient_id>/sessions"): CARE_TEAM,
     ("GET", "/clinician/patients/<id:patient_id>/sessions/<id:session_id>"): CARE_TEAM,
@@ -134,9 +137,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/assessments"): PATIENTS | CLINICIANS,
     ("GET", "/api/v1/assessments"): PATIENTS,
     ("GET", "/api/v1/patients/<id:patient_id>/assessments"): CARE_TEAM,
-    ("PUT", "/api/v1/patients/<id:patient_id>/baselines/<any(phq9,phq8,gad7,pcl5,peg,pacs,auditc):instrument>"): (
-        CARE_TEAM
-    ),
+    ("PUT", f"/api/v1/patients/<id:patient_id>/baselines/{BASELINE_INSTRUMENT}"): CARE_TEAM,
     ("POST", "/api/v1/patients/<id:patient_id>/sessions"): CARE_TEAM,
     ("GET", "/api/v1/patients/<id:patient_id>/sessions"): CARE_TEAM,
     ("GET", "/api/v1/patients/<id:patient_id>/sessions/<id:session_id>"): CARE_TEAM,
@@ -247,7 +248,8 @@ def _concrete(path: str, people, token: str) -> str:
         .replace("<id:session_id>", str(people.pat_session.id))
         .replace("<id:shift_id>", str(people.future_shift.id))
         .replace("<any(phq9,phq8,gad7,pcl5,peg,auditc):instrument>", "phq9")
-        .replace("<any(phq9,phq8,gad7,pcl5,peg,pacs,auditc):instrument>", "phq9")
+        .replace(BASELINE_INSTRUMENT, "phq9")
+        .replace("assessments/<instrument>", "assessments/pcl5")
         .replace("<any(outcomes,assessments,adherence):name>", "outcomes")
         .replace("<any(png,svg):fmt>", "png")
         .replace("<any(morning_after,72h):kind>", "morning_after")

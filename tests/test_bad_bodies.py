@@ -160,6 +160,10 @@ FORMS: dict[str, Form] = {
         {"assessment_id": "the first one"},
         ("Choose a form from the table.",),
     ),
+    "/clinician/patients/<id:patient_id>/assessments/<instrument>": Form(  # a paper PCL-5
+        {"completed_at": "yesterday", "item-1": "often", "item-2": "7", "item-3": "-1", "item-4": "1.5"},
+        ("Give a date and a time", "Choose a whole number from 0 to 4.", "Choose an answer."),
+    ),
     "/clinician/patients/<id:patient_id>/sessions": Form(
         {
             "start": "tomorrow morning",

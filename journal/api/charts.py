@@ -101,6 +101,84 @@ class BaselineSummarySchema(Schema):
         allow_none=True, required=True, metadata={"description": "no_given_session | no_form_in_window | not_chosen"}
     )
     note = fields.String(allow_none=True, required=True)
+    score = fields.Float(metadata={"description": "PEG only: the baseline's mean of the three items, one decimal."})
+
+
+class InstrumentFormSchema(Schema):
+    """An instrument's latest scored form: its total and what the instrument reports beyond it (SPEC's names)."""
+
+    assessment_id = fields.Integer(required=True)
+    total = fields.Integer(
+        required=True, metadata={"description": "The sum of the items (PEG: ``peg_sum``, 0-30, which decides)."}
+    )
+    band = fields.String(allow_none=True, required=True, metadata={"description": "PHQ and GAD-7 only."})
+    completed_at = fields.AwareDateTime(required=True)
+    clusters = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), metadata={"description": "PCL-5: B, C, D and E subtotals"}
+    )
+    provisional_ptsd = fields.Boolean(metadata={"description": "PCL-5: the provisional DSM-5 symptom pattern"})
+    probable_ptsd = fields.Boolean(metadata={"description": "PCL-5: total at or above the screening cut-point"})
+    cut_point = fields.Integer(metadata={"description": "PCL-5: the cut-point in force when it was scored"})
+    score = fields.Float(metadata={"description": "PEG: the mean of the three items, one decimal (0.0-10.0)"})
+    peg_sum = fields.Integer(metadata={"description": "PEG: the sum of the three items (0-30)"})
+    positive = fields.Boolean(metadata={"description": "AUDIT-C: a positive screen at the threshold used"})
+    threshold = fields.Integer(metadata={"description": "AUDIT-C: 4 for men, 3 for women and when not recorded"})
+    threshold_basis = fields.String(metadata={"description": "AUDIT-C: male, female or default-lower"})
+    skipped = fields.Boolean(metadata={"description": "AUDIT-C: items 2 and 3 not asked after Never (stored as 0)"})
+    all_points_from_item1 = fields.Boolean(metadata={"description": "AUDIT-C: every point from item 1 (AUDC-R6)"})
+
+
+class InstrumentFlagsSchema(Schema):
+    """The instrument's own change flags against the baseline; only its own keys are present."""
+
+    pcl_response = fields.Boolean(metadata={"description": "PCL-5: at least 5 points below baseline"})
+    pcl_clinically_meaningful = fields.Boolean(metadata={"description": "PCL-5: at least 10 points below baseline"})
+    worsening = fields.Boolean(metadata={"description": "PCL-5: at least 5 points above baseline"})
+    peg_improved_30 = fields.Boolean(
+        allow_none=True, metadata={"description": "PEG: at least 30 % below baseline (null for a baseline of 0)"}
+    )
+    peg_pct_reduction = fields.Float(allow_none=True, metadata={"description": "PEG: % below baseline, display only"})
+    mid_change = fields.Boolean(metadata={"description": "PEG: 1.0 point of the mean from baseline (an MID estimate)"})
+
+
+class InstrumentSummarySchema(Schema):
+    """One of the questionnaires the patient's indications call for: its baseline, latest form, the change between
+    them and the instrument's own rule. Change and its judgement are null until a scored form follows the
+    baseline."""
+
+    instrument = fields.String(
+        required=True, metadata={"description": "phq9 | phq8 | gad7 | pcl5 | peg | pacs | auditc"}
+    )
+    name = fields.String(required=True)
+    baseline = fields.Nested(BaselineSummarySchema, required=True)
+    baseline_missing = fields.Boolean(required=True)
+    baseline_missing_reason = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "no_given_session | no_form_in_window | not_chosen; null with a baseline"},
+    )
+    latest = fields.Nested(InstrumentFormSchema, allow_none=True, required=True)
+    change = fields.Integer(
+        allow_none=True, required=True, metadata={"description": "latest - baseline (negative is lower)"}
+    )
+    response = fields.Boolean(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "PHQ-9/PHQ-8: 2 x latest <= baseline; PCL-5: 5 points lower; PEG: 30 % lower; "
+            "null where the instrument defines none (GAD-7, PACS, AUDIT-C) or before a form follows the baseline."
+        },
+    )
+    remission = fields.Boolean(allow_none=True, required=True, metadata={"description": "PHQ-9/PHQ-8: under 5."})
+    pct_reduction = fields.Float(allow_none=True, required=True, metadata={"description": "PHQ-9/PHQ-8, display."})
+    baseline_below_usual = fields.Boolean(
+        required=True, metadata={"description": "PHQ-9/PHQ-8: a baseline under 10 (SPEC 1.6)."}
+    )
+    flags = fields.Nested(InstrumentFlagsSchema, required=True)
+    rule = fields.String(
+        required=True, metadata={"description": "response_remission | pcl5_points | peg_30_percent | none"}
+    )
+    change_rule = fields.String(required=True, metadata={"description": "The rule in words, for legends."})
 
 
 class PainChangeSchema(Schema):
@@ -133,6 +211,11 @@ class PatientSummarySchema(Schema):
     baseline_total = fields.Integer(allow_none=True, required=True, metadata={"description": "The PHQ-9 baseline."})
     baseline_missing = fields.Boolean(required=True, metadata={"description": "The PHQ-9 has no baseline (PHQ-R9)."})
     baselines = fields.List(fields.Nested(BaselineSummarySchema), required=True)
+    instruments = fields.List(
+        fields.Nested(InstrumentSummarySchema),
+        required=True,
+        metadata={"description": "Per questionnaire of the patient's indications: baseline, latest, change, rule."},
+    )
     response = fields.Boolean(allow_none=True, required=True)
     remission = fields.Boolean(allow_none=True, required=True)
     pct_reduction = fields.Float(allow_none=True, required=True)
@@ -206,8 +289,9 @@ def get_chart(args, patient_id: int, name: str, fmt: str):
 @blp.response(200, PatientSummarySchema)
 def get_summary(patient_id: int):
     """Adherence, the latest PHQ-9 and GAD-7 with their change from baseline, response and remission against
-    the stored PHQ-9 baseline (PHQ-R9), the booster-review flag (KET-R2), percent days abstinent with its
-    denominator (SUD-R3) and how long each session's effect lasted."""
+    the stored PHQ-9 baseline (PHQ-R9), each questionnaire of the patient's indications with its baseline,
+    latest form, change and its own rule (``instruments``: PCL-R8, PEG-R4), the booster-review flag (KET-R2),
+    percent days abstinent with its denominator (SUD-R3) and how long each session's effect lasted."""
     patient = get_patient_or_404(current_user, patient_id, action="summary.read")
     now = utcnow()
     return patient_data.summary(patient_data.load(db.session, patient, now), now)

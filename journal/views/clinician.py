@@ -3,6 +3,7 @@ inbox."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -13,13 +14,13 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
-from .. import audit, chart_cache, dashboard, diary, patient_data, session_checks
+from .. import audit, chart_cache, dashboard, diary, instruments, patient_data, scoring, session_checks
 from ..access import get_alert_or_404, get_patient_or_404, open_alerts_for, patient_list
 from ..accounts import EnrolmentError, PatientDetails, create_invitation, enrol_patient, request_password_reset
 from ..alerts import KIND_LABELS, AlertError, RecentData, SessionsAround, acknowledge, recent_data, sessions_around
 from ..api.charts import chart_policy, chart_response
 from ..api.sessions import record_response
-from ..assessments import AssessmentError, Change, history, set_baseline
+from ..assessments import AssessmentError, Change, history, set_baseline, submit
 from ..db import commit_retrying_on_conflict, db, utcnow
 from ..links import invitation_url
 from ..models import (
@@ -36,9 +37,10 @@ from ..models import (
     User,
 )
 from ..people import SEXES
-from ..questionnaires import ANSWERS
+from ..questionnaires import ANSWERS, DIFFICULTY_ANSWERS, DIFFICULTY_QUESTION
 from ..schemas import (
     AcknowledgeSchema,
+    AssessmentSchema,
     BaselineSchema,
     CareTeamAddSchema,
     DosingSessionSchema,
@@ -46,7 +48,7 @@ from ..schemas import (
     form_input,
     iana_zones,
 )
-from ..scoring import BAND_LABELS, GAD7, MCID, PHQ9
+from ..scoring import BAND_LABELS
 from ..security import roles_required
 from ..sessions import (
     SessionChanged,
@@ -63,7 +65,7 @@ from . import describe_wait, local_time
 bp = Blueprint("clinician", __name__, url_prefix="/clinician")
 
 INBOX_LIMIT = 500
-INSTRUMENT_NAMES = {PHQ9: "PHQ-9", GAD7: "GAD-7"}
+INSTRUMENT_NAMES = {key: definition.name for key, definition in instruments.ALL.items()}
 SEVERITY_LABELS = {"high": "High priority", "medium": "Medium priority", "low": "Low priority"}
 SOURCE_LABELS = {EntrySource.PATIENT: "Patient, in the app", EntrySource.CLINICIAN: "Paper, entered by staff"}
 USUAL_BASELINE = 10  # SPEC 1.6: response and remission are usually measured from a PHQ-9 baseline of 10 or more
@@ -226,10 +228,23 @@ def _render_patient(
     if chart_days is None:
         abort(400)
     data = patient_data.load(db.session, patient, now, chart_days)
+    summary = patient_data.summary(data, now)
+    zone = _zone()
+
+    def when(instant: datetime) -> str:
+        return instant.astimezone(zone).strftime("%-d %b %Y")
+
+    cut_point = patient.user.clinic.pcl5_cut_point
     return render_template(
         "clinician/patient.html",
         patient=patient,
-        summary=patient_data.summary(data, now),
+        summary=summary,
+        # Each questionnaire of the patient's indications, in words: the same sentences as the report's.
+        instrument_cards=[
+            (item, patient_data.baseline_text(item, when), patient_data.instrument_lines(item, when, cut_point))
+            for item in summary["instruments"]
+        ],
+        paper_instruments=instruments.offered_to(patient.user.clinic),
         charts=chart_cache.describe(data),
         days=diary.last_days(data),
         chart_days=chart_days,
@@ -257,10 +272,10 @@ def _render_patient(
         band_labels=BAND_LABELS,
         source_labels=SOURCE_LABELS,
         answers=ANSWERS,
-        mcid=MCID,
+        mcid={key: definition.mcid for key, definition in instruments.ALL.items()},
         usual_baseline=USUAL_BASELINE,
         local_time=local_time,
-        zone=_zone(),
+        zone=zone,
     ), status
 
 
@@ -331,8 +346,125 @@ def choose_baseline(patient_id: int):
     audit.record(current_user, "baseline.set", patient_id, detail=f"{form.instrument} assessment {form.id}")
     db.session.commit()
     when = form.completed_at.astimezone(_zone()).strftime("%-d %b %Y")
-    flash(f"The {INSTRUMENT_NAMES[form.instrument]} of {when} is now the baseline.", "success")
+    flash(f"The {INSTRUMENT_NAMES.get(form.instrument, form.instrument)} of {when} is now the baseline.", "success")
     return redirect(url_for("clinician.patient", patient_id=patient_id, _anchor="questionnaires"))
+
+
+# --- Paper forms: any questionnaire the clinic records, entered from the clinic's copy ------------------------
+
+
+PACS_HIGHEST = 6  # SPEC 4.4: each PACS item is 0-6
+
+
+def _paper_instrument_or_404(patient: Patient, key: str) -> instruments.Instrument:
+    definition = instruments.get(key)
+    if definition is None or definition not in instruments.offered_to(patient.user.clinic):
+        abort(404)
+    return definition
+
+
+def _paper_answers(definition: instruments.Instrument, form) -> tuple[list[int | None], dict[str, list[str]]]:
+    """The answers as the form gave them, one per item, and the errors at their items. On paper a PHQ or GAD-7
+    item may be left blank (prorated, item 9 never: PHQ-R12, PHQ-R7); AUDIT-C items 2 and 3 are not asked after
+    "Never" (AUDC-R3); every other item is required (PCL-R9, PEG-R5, PACS-R4)."""
+    answers: list[int | None] = []
+    errors: dict[str, list[str]] = {}
+    blanks_allowed = definition.key in scoring.ITEMS
+    for number, item in enumerate(definition.items, start=1):
+        name = f"item-{number}"
+        value = form.get(name, "").strip()
+        # A 0-10 scale (PEG), the labelled answers, or the PACS's unlabelled items 2-5 (0-6, PACS-R3).
+        highest = 10 if item.anchors else len(item.answers) - 1 if item.answers else PACS_HIGHEST
+        if value == "":
+            skipped = definition.key == instruments.AUDITC.key and number > 1 and answers and answers[0] == 0
+            if not (blanks_allowed or skipped):
+                errors[name] = ["Choose an answer."]
+            answers.append(0 if skipped else None)  # AUDC-R3: a question not asked is stored as 0, marked skipped
+        elif not value.isdigit() or int(value) > highest:
+            errors[name] = [f"Choose a whole number from 0 to {highest}."]
+            answers.append(None)
+        else:
+            answers.append(int(value))
+    return answers, errors
+
+
+def _render_paper_form(patient: Patient, definition, *, values=None, errors=None, status: int = 200):
+    return render_template(
+        "clinician/paper_form.html",
+        patient=patient,
+        instrument=definition,
+        values=values or {},
+        errors=errors or {},
+        blanks_allowed=definition.key in scoring.ITEMS,
+        difficulty_question=DIFFICULTY_QUESTION,
+        difficulty_answers=DIFFICULTY_ANSWERS,
+        submission_id=(values or {}).get("submission_id") or uuid.uuid4().hex,
+        zone=_zone(),
+    ), status
+
+
+@bp.get("/patients/<id:patient_id>/assessments/<instrument>")
+@roles_required(Role.CLINICIAN)
+def paper_form(patient_id: int, instrument: str):
+    """The form to enter a questionnaire completed on paper, for any instrument the clinic records."""
+    patient = get_patient_or_404(current_user, patient_id, action=None)
+    return _render_paper_form(patient, _paper_instrument_or_404(patient, instrument))
+
+
+@bp.post("/patients/<id:patient_id>/assessments/<instrument>")
+@roles_required(Role.CLINICIAN)
+def enter_paper_form(patient_id: int, instrument: str):
+    """Score and store a paper form as the API does (``assessments.submit``: the safety pathway, the baseline
+    rule), audited; what to fix comes back at its field, and nothing is written until all of it is right."""
+    patient = get_patient_or_404(current_user, patient_id, action=None)
+    definition = _paper_instrument_or_404(patient, instrument)
+    answers, errors = _paper_answers(definition, request.form)
+    completed_text = request.form.get("completed_at", "").strip()
+    completed_at, problem = (None, "Give the date and time the paper form was completed.")
+    if completed_text:
+        completed_at, problem = _local_instant(completed_text, _zone())
+    if problem:
+        errors["completed_at"] = [problem]
+    assessment = None
+    if not errors:
+        raw = {
+            "instrument": definition.key,
+            "answers": answers,
+            "completed_at": completed_at.isoformat(),
+            "submission_id": request.form.get("submission_id") or None,
+        }
+        if definition.has_difficulty and request.form.get("difficulty"):
+            raw["difficulty"] = request.form["difficulty"]
+        try:
+            data = AssessmentSchema().load(raw)
+            assessment, _created = commit_retrying_on_conflict(db.session, lambda: _store_paper_form(patient, data))
+        except ValidationError as error:
+            db.session.rollback()
+            errors = {
+                ("form" if name == "answers" else name): _messages(value) for name, value in error.messages.items()
+            }
+        except AssessmentError as error:
+            db.session.rollback()
+            errors = {("form" if error.field in ("answers", "instrument") else error.field): [error.message]}
+    if assessment is None:
+        values = {name: value for name, value in request.form.items() if name != "csrf_token"}
+        return _render_paper_form(patient, definition, values=values, errors=errors, status=400)
+    when = assessment.completed_at.astimezone(_zone()).strftime("%-d %b %Y")
+    flash(f"The paper {definition.name} of {when} is recorded.", "success")
+    return redirect(url_for("clinician.patient", patient_id=patient_id, _anchor="questionnaires"))
+
+
+def _store_paper_form(patient: Patient, data: dict) -> tuple[Assessment, bool]:
+    assessment, created = submit(db.session, patient, data, utcnow(), current_user)
+    if created:
+        audit.record(current_user, "assessment.write", patient.user_id, detail=f"assessment {assessment.id}")
+    return assessment, created
+
+
+def _messages(value) -> list[str]:
+    if isinstance(value, dict):
+        return [text for inner in value.values() for text in _messages(inner)]
+    return [str(text) for text in value] if isinstance(value, list) else [str(value)]
 
 
 # --- Charts and sessions (KET-R1) ------------------------------------------------------------------------------
