@@ -34,7 +34,7 @@ from reportlab.platypus import (
 )
 from sqlalchemy.orm import object_session
 
-from . import charts, diary, patient_data, session_checks
+from . import chart_cache, charts, diary, patient_data, session_checks
 from .alerts import KIND_LABELS
 from .models import ROUTES, Alert, SessionStatus
 from .patient_data import PatientData
@@ -279,7 +279,7 @@ def build(data: PatientData, summary: dict, alerts: list[Alert], now: datetime) 
         _p(charts.outcomes_summary(daily), "caption"),
         PageBreak(),
     ]
-    forms = patient_data.assessment_series(data)
+    forms = chart_cache.assessment_series(data)  # a panel for each of the patient's questionnaires
     story.append(
         KeepTogether(
             [

@@ -276,8 +276,9 @@ IMAGE = {"schema": {"type": "string", "format": "binary"}}
 @chart_policy
 def get_chart(args, patient_id: int, name: str, fmt: str):
     """A chart of the patient's data, every outcome drawn against the dosing sessions (KET-R1), each axis
-    saying which way is better (GEN-R1): ``outcomes`` (mood, craving, sleep, pain), ``assessments`` (PHQ-9
-    and GAD-7 over their bands, with baseline, response and remission lines) or ``adherence`` (diary days).
+    saying which way is better (GEN-R1): ``outcomes`` (mood, craving, sleep, pain), ``assessments`` (a panel
+    for each questionnaire of the patient's indications, over its bands or cut-points, with its baseline and the
+    lines of its change rule) or ``adherence`` (diary days).
 
     Served with an ETag and ``Cache-Control: private, no-store``: send ``If-None-Match`` to get 304 while
     nothing in the patient's data has changed."""
