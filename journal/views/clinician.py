@@ -34,7 +34,14 @@ from ..models import (
     Role,
     User,
 )
-from ..people import SEXES
+from ..people import (
+    SEXES,
+    DetailsError,
+    enrolment_programme,
+    everyone_questionnaires,
+    indication_effects,
+    start_indications,
+)
 from ..questionnaires import ANSWERS
 from ..schemas import (
     AcknowledgeSchema,
@@ -113,11 +120,13 @@ def enrol():
     if request.method == "POST":
         schema = PatientEnrolmentSchema()
         try:
-            data = schema.load(form_input(schema, request.form))
+            data = enrolment_programme(schema.load(form_input(schema, request.form)))
             # A simultaneous enrolment of the same e-mail that commits first makes this one a sequential duplicate.
             patient, token = commit_retrying_on_conflict(db.session, lambda: _enrol(data))
         except ValidationError as error:
             errors = error.messages
+        except DetailsError as error:  # an indication without the daily item it needs
+            errors = {field: [message] for field, message in error.errors.items()}
         except EnrolmentError as error:
             db.session.rollback()
             errors = {field: [message] for field, message in error.errors.items()}  # every number refused at once
@@ -129,6 +138,8 @@ def enrol():
         values=values,
         substances=SUBSTANCES,
         sexes=SEXES,
+        indications=indication_effects(current_user.clinic),
+        everyone=everyone_questionnaires(current_user.clinic),
         zones=sorted(iana_zones()),
         default_zone=current_user.timezone,
     ), 400 if errors else 200
@@ -136,9 +147,12 @@ def enrol():
 
 def _enrol(data: dict) -> tuple[User, str]:
     """Enrol the patient on the clinician's care team, audited; the patient and their raw invitation token."""
+    data = dict(data)
+    indications = data.pop("indications")
     patient, token = enrol_patient(
         db.session, current_user, PatientDetails(**data), utcnow(), current_app.config["INVITATION_DAYS"]
     )
+    start_indications(db.session, patient.patient, indications)
     audit.record(current_user, "patient.create", patient.id)
     audit.record(current_user, "invitation.create", patient.id)
     return patient, token
