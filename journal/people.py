@@ -319,13 +319,24 @@ def _programme_of_indications(patient: Patient, values: dict) -> dict:
 
 def enrolment_programme(values: dict) -> dict:
     """An enrolment's ``values`` (as PatientEnrolmentSchema loads them) with the indications (inferred when left
-    out) and the daily items they switch on. Raises ``DetailsError`` naming the field."""
+    out) and the daily items they switch on. Raises ``DetailsError`` naming every field to fix, the phone
+    numbers' too (``accounts.enrol_patient`` parses them again), so a form shows each problem at once."""
+    problems: dict[str, str] = {}
+    try:
+        contact_from({name: values.get(name) for name in ("phone", "emergency_contact")}, values["timezone"])
+    except DetailsError as error:
+        problems.update(error.errors)
     indications = values.get("indications")
     if indications is None:
         indications = infer_indications(values.get("substances", ()), values.get("tracks_pain", False))
-    substances, tracks_pain = daily_items_for(
-        indications, values.get("substances", ()), values.get("tracks_pain", False)
-    )
+    substances, tracks_pain = list(values.get("substances", ())), values.get("tracks_pain", False)
+    try:
+        substances, tracks_pain = daily_items_for(indications, substances, tracks_pain)
+    except DetailsError as error:
+        problems.update(error.errors)
+    if problems:
+        (field, message), *rest = problems.items()
+        raise DetailsError(field, message, dict(rest))
     return {**values, "indications": list(indications), "substances": substances, "tracks_pain": tracks_pain}
 
 

@@ -193,6 +193,7 @@ class PatientEnrolmentSchema(StrictSchema):
     sex = _sex(load_default="unknown")
     indications = _indications(
         load_default=None,
+        allow_none=False,  # left out is inferred; null is refused
         metadata={
             "description": INDICATIONS_HELP + " Left out (older clients), they are inferred from the daily items as "
             "migration 0011 did for patients enrolled before: depression, plus chronic_pain, alcohol and "

@@ -49,6 +49,7 @@ from ..schemas import (
     CareTeamAddSchema,
     DosingSessionSchema,
     PatientEnrolmentSchema,
+    flat_errors,
     form_input,
     iana_zones,
 )
@@ -65,6 +66,7 @@ from ..sessions import (
 )
 from ..vitals import vitals_warnings
 from . import describe_wait, local_time
+from .people import phone_errors
 
 bp = Blueprint("clinician", __name__, url_prefix="/clinician")
 
@@ -119,13 +121,14 @@ def enrol():
     values = request.form
     if request.method == "POST":
         schema = PatientEnrolmentSchema()
+        raw = form_input(schema, request.form)
         try:
-            data = enrolment_programme(schema.load(form_input(schema, request.form)))
+            data = enrolment_programme(schema.load(raw))
             # A simultaneous enrolment of the same e-mail that commits first makes this one a sequential duplicate.
             patient, token = commit_retrying_on_conflict(db.session, lambda: _enrol(data))
-        except ValidationError as error:
-            errors = error.messages
-        except DetailsError as error:  # an indication without the daily item it needs
+        except ValidationError as error:  # the numbers checked too, so that every problem shows at once
+            errors = {**phone_errors(raw, error.messages, current_user.timezone), **flat_errors(error.messages)}
+        except DetailsError as error:  # a number that cannot be called, an indication without its daily item
             errors = {field: [message] for field, message in error.errors.items()}
         except EnrolmentError as error:
             db.session.rollback()

@@ -84,7 +84,7 @@ def _save(patient: Patient, form: MultiDict, *, care_team: bool, action: str) ->
         changed = update_details(db.session, patient, values, current_user, utcnow())
     except ValidationError as error:
         db.session.rollback()
-        return {**_phone_errors(raw, error.messages, patient), **flat_errors(error.messages)}
+        return {**phone_errors(raw, error.messages, patient.user.timezone), **flat_errors(error.messages)}
     except DetailsError as error:
         db.session.rollback()
         return {field: [message] for field, message in error.errors.items()}
@@ -93,10 +93,11 @@ def _save(patient: Patient, form: MultiDict, *, care_team: bool, action: str) ->
     return {}
 
 
-def _phone_errors(raw: dict, refused: dict, patient: Patient) -> dict[str, list[str]]:
-    """What is wrong with the numbers too, when other fields were refused first: every error shows at once."""
-    given = {name: raw[name] for name in ("phone", "emergency_contact") if name not in refused}
-    zone = raw["timezone"] if raw.get("timezone") in iana_zones() else patient.user.timezone
+def phone_errors(raw: dict, refused: dict, fallback_zone: str) -> dict[str, list[str]]:
+    """What is wrong with the numbers too, when other fields were refused first: every error shows at once. The
+    numbers are read in the zone given, or in ``fallback_zone`` when that was refused."""
+    given = {name: raw[name] for name in ("phone", "emergency_contact") if name in raw and name not in refused}
+    zone = raw["timezone"] if raw.get("timezone") in iana_zones() else fallback_zone
     try:
         contact_from(given, zone)
     except DetailsError as error:
