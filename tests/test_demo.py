@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import itertools
 import re
 from datetime import UTC, date, datetime, time, timedelta
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 
 from journal import alerts, assessments, checkins, instruments, scoring
 from journal.accounts import password_matches
-from journal.db import db
+from journal.db import db, utcnow
 from journal.demo import DEMO_PATIENTS, patient_email, seed_demo, treatment_plan
 from journal.models import (
     Alert,
@@ -34,7 +35,7 @@ from journal.models import (
 from journal.people import daily_items_for, parse_phone, programme_history
 from journal.schemas import DosingSessionOutSchema, DosingSessionSchema
 from journal.sessions import sessions_of
-from tests.conftest import NOW
+from tests.conftest import NOW, AuthActions
 
 
 def _run(app, *args):
@@ -639,3 +640,23 @@ def test_demo_sessions_in_the_clinic_fall_in_clinic_hours_on_weekdays_in_the_pat
             if record.discharge_at is not None:
                 assert record.discharge_at.astimezone(zone).time() <= time(18, 0), where
     assert in_clinic >= 100 and at_home >= 5
+
+
+def test_each_demo_patients_page_and_summary_show_their_indications_to_their_clinician(app):
+    """The patient page says what each demo patient is treated for and which questionnaires that calls for."""
+    seed_demo(db.session, "demo password 1", utcnow())
+    db.session.commit()
+    for patient in _patients():
+        clinician = patient.clinicians[0]
+        client = app.test_client()
+        assert AuthActions(client).login(clinician, password="demo password 1").status_code == 302
+        page = html.unescape(client.get(f"/clinician/patients/{patient.user_id}").get_data(as_text=True))
+        treated_for = ", ".join(instruments.INDICATIONS[key] for key in patient.indications)
+        assert f"<dt>Treated for</dt><dd>{treated_for}</dd>" in page, patient.user.email
+        for instrument in instruments.for_patient(patient):
+            assert instrument.name in page.split("<dt>Questionnaires</dt>")[1].split("</dd>")[0]
+        token = client.post("/api/v1/auth/token", json={"email": clinician.email, "password": "demo password 1"})
+        headers = {"Authorization": f"Bearer {token.get_json()['token']}"}
+        document = client.get(f"/api/v1/patients/{patient.user_id}", headers=headers).get_json()
+        assert document["indications"] == patient.indications
+        assert client.get(f"/api/v1/patients/{patient.user_id}/summary", headers=headers).status_code == 200
