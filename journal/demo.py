@@ -13,6 +13,7 @@ the demo passwords when asked to.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import random
 from dataclasses import dataclass, field, replace
@@ -753,6 +754,7 @@ INDICATION_ITEMS = {
     instruments.AUDITC.key: (4, (1.0, 1.0, 0.7)),
 }  # fmt: skip
 PCL5_EVERY = timedelta(days=28)  # PCL-R10: monthly
+PEG_EVERY = timedelta(days=7)  # PEG-R6: weekly
 PACS_BEFORE_DOSING = timedelta(minutes=30)  # filled in on the clinic's copy while waiting for the session
 
 
@@ -791,8 +793,12 @@ def seed_indication_forms(
             for at in instants[1:]:
                 if at - chosen[-1] >= PCL5_EVERY:
                     chosen.append(at)
-        else:  # the PEG, weekly: with each PHQ-9 (never closer than 7 days, SPEC 1.10)
-            chosen = list(instants)
+        else:  # the PEG weekly (PEG-R6): with each PHQ-9, and midway between two a fortnight or more apart
+            chosen = instants[:1]
+            for before, after in itertools.pairwise(instants):
+                if after - before >= 2 * PEG_EVERY:
+                    chosen.append(before + (after - before) / 2)
+                chosen.append(after)
         entries += [(key, at + timedelta(minutes=3), patient.user) for at in chosen]
     for key, completed, by in sorted(entries, key=lambda entry: entry[1]):
         top, weights = INDICATION_ITEMS[key]

@@ -272,6 +272,10 @@ def test_demo_forms_of_each_indication_come_before_and_after_the_first_session_w
             assert forms and forms[0].completed_at < first, (patient.user.email, instrument.key)
             if instrument.key in after_first:
                 assert forms[-1].completed_at > first, (patient.user.email, instrument.key)
+            gaps = [later.completed_at - earlier.completed_at for earlier, later in itertools.pairwise(forms)]
+            assert all(gap >= timedelta(days=instrument.schedule.min_gap_days) for gap in gaps), instrument.key
+            if instrument.key == "peg":  # weekly, a day or two late now and then (PEG-R6)
+                assert all(gap < timedelta(days=15) for gap in gaps), patient.user.email
             entered_by = {form.entered_by_id for form in forms}
             if instrument.self_report:
                 assert entered_by == {patient.user_id}, instrument.key
