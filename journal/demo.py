@@ -1,16 +1,19 @@
-"""The demo clinic: staff on two separate care teams and a dozen patients with varied programmes and zones.
+"""The demo clinic: staff on two separate care teams and a dozen patients with varied programmes and zones,
+treated for every indication the journal knows (depression, PTSD, chronic pain, alcohol and other substance use).
 
 Each patient has a record of every dosing session (an induction course, then maintenance boosters, and the
-next ones booked) stored through ``sessions.save_session``, months of daily check-ins and PHQ-9 and GAD-7 forms
-that follow those sessions' effect, the forms stored through the real scoring and safety pathway
-(``assessments.submit``) with explicit baselines, and the alerts the clinic's rules raise on that data, the older
-ones acknowledged with a note. Seeding is idempotent: a second run finds the clinic and only resets
+next ones booked) stored through ``sessions.save_session``, months of daily check-ins and the questionnaires
+their indications call for (PHQ-9 and GAD-7 for everyone; PCL-5, PEG, AUDIT-C and PACS) that follow those
+sessions' effect, the forms stored through the real scoring and safety pathway (``assessments.submit``), whose
+baselines are chosen by the rule (PHQ-R9), never by hand, and the alerts the clinic's rules raise on that data,
+the older ones acknowledged with a note. Seeding is idempotent: a second run finds the clinic and only resets
 the demo passwords when asked to.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import random
 from dataclasses import dataclass, field, replace
@@ -20,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import alerts, assessments
+from . import alerts, assessments, instruments
 from .accounts import hash_password
 from .models import (
     Alert,
@@ -69,10 +72,23 @@ class Course:
     maintenance_paused_days: int | None = None
     # A positive item 9 (PHQ-R5) on one form: "baseline", "midcourse", or "recent" (left open for the demo).
     item9: str | None = None
+    # The baselines of the questionnaires an indication adds (asked only of patients with that indication).
+    pcl5: int = 45  # PTSD: above the provisional cut-point of 31-33
+    peg: int = 20  # chronic pain: the sum of the three items (a mean of 6.7)
+    pacs: int = 17  # alcohol use: above the reference line at 15
+    auditc: int = 7  # alcohol use: a positive screen
 
     def total(self, instrument: str, effect: float) -> float:
-        """The total a form would have without noise; the GAD-7 moves a little less than the PHQ-9."""
-        baseline, strength = (self.phq9, self.strength) if instrument == PHQ9 else (self.gad7, 0.9 * self.strength)
+        """The total a form would have without noise; the GAD-7 moves a little less than the PHQ-9, craving and
+        pain a little less again. The AUDIT-C is asked at baseline only (AUDC-R7)."""
+        baseline, strength = {
+            PHQ9: (self.phq9, self.strength),
+            GAD7: (self.gad7, 0.9 * self.strength),
+            instruments.PCL5.key: (self.pcl5, 0.9 * self.strength),
+            instruments.PEG.key: (self.peg, 0.8 * self.strength),
+            instruments.PACS.key: (self.pacs, 0.8 * self.strength),
+            instruments.AUDITC.key: (self.auditc, 0.0),
+        }[instrument]
         return baseline * (1 - strength * min(1.0, effect / self.saturation))
 
 
@@ -121,6 +137,7 @@ SUBLINGUAL_HOME = Protocol(
 class DemoPatient:
     name: str
     timezone: str
+    indications: tuple[str, ...]  # keys of instruments.INDICATIONS; their daily items are in the programme below
     substances: list[str] = field(default_factory=list)
     tracks_pain: bool = False
     sleep_detail: bool = True
@@ -141,42 +158,53 @@ class DemoPatient:
 # Most have IV infusions; patient03 and patient05 intranasal esketamine for treatment-resistant depression,
 # patient09 intramuscular injections, patient12 sublingual doses at home.
 DEMO_PATIENTS = [
-    DemoPatient("Avery Brooks", "America/New_York", ["alcohol"], course=Course(18, 13, 0.92), open_today=True),
     DemoPatient(
-        "Jordan Lee", "America/Chicago", ["opioids", "nicotine"],
+        "Avery Brooks", "America/New_York", ("depression", "alcohol"), ["alcohol"],
+        course=Course(18, 13, 0.92, pacs=19, auditc=8), open_today=True,
+    ),
+    DemoPatient(
+        "Jordan Lee", "America/Chicago", ("depression", "substance_use"), ["opioids", "nicotine"],
         course=Course(17, 12, 0.85, maintenance_paused_days=45),
     ),
     DemoPatient(
-        "Riley Patel", "America/Denver", [], tracks_pain=True, urinary_check=True,
-        course=Course(22, 15, 0.65, item9="baseline"), protocol=replace(ESKETAMINE, doses=(56,)),
+        "Riley Patel", "America/Denver", ("depression", "chronic_pain"), [], tracks_pain=True, urinary_check=True,
+        course=Course(22, 15, 0.65, item9="baseline", peg=22), protocol=replace(ESKETAMINE, doses=(56,)),
     ),
-    DemoPatient("Casey Nguyen", "America/Los_Angeles", ["stimulants", "cannabis"], course=Course(13, 16, 0.7)),
     DemoPatient(
-        "Morgan Diaz", "America/Phoenix", [], course=Course(19, 11, 0.35, item9="recent"), protocol=ESKETAMINE,
-        bp_rise_at=1,
+        "Casey Nguyen", "America/Los_Angeles", ("ptsd", "substance_use"), ["stimulants", "cannabis"],
+        course=Course(13, 16, 0.7, pcl5=48),
     ),
-    DemoPatient("Quinn Harper", "Pacific/Honolulu", ["alcohol", "benzodiazepines"], course=Course(15, 17, 0.75)),
     DemoPatient(
-        "Taylor Kim", "Europe/London", ["ketamine"], sleep_detail=False, urinary_check=True,
-        course=Course(12, 9, 0.75),
+        "Morgan Diaz", "America/Phoenix", ("depression",), [], course=Course(19, 11, 0.35, item9="recent"),
+        protocol=ESKETAMINE, bp_rise_at=1,
+    ),
+    DemoPatient(
+        "Quinn Harper", "Pacific/Honolulu", ("alcohol", "substance_use"), ["alcohol", "benzodiazepines"],
+        course=Course(15, 17, 0.75, pacs=16, auditc=6),
+    ),
+    DemoPatient(
+        "Taylor Kim", "Europe/London", ("ptsd",), ["ketamine"], sleep_detail=False, urinary_check=True,
+        course=Course(12, 9, 0.75, pcl5=39),
     ),
     DemoPatient(  # a poor response: the dose goes up after three infusions
-        "Jamie Rossi", "Asia/Kolkata", [], tracks_pain=True, course=Course(16, 10, 0.2),
+        "Jamie Rossi", "Asia/Kolkata", ("chronic_pain",), [], tracks_pain=True, course=Course(16, 10, 0.2, peg=19),
         protocol=replace(IV, doses=(0.5, 0.5, 0.5, 0.75)),
     ),
     DemoPatient(
-        "Drew Walker", "Asia/Kathmandu", ["opioids"], clinician="clinician2", course=Course(14, 12, 0.75), protocol=IM,
+        "Drew Walker", "Asia/Kathmandu", ("substance_use",), ["opioids"], clinician="clinician2",
+        course=Course(14, 12, 0.75), protocol=IM,
     ),
     DemoPatient(
-        "Skyler Moreau", "Australia/Sydney", ["alcohol"], clinician="clinician2",
-        course=Course(20, 14, 0.7, item9="midcourse"),
+        "Skyler Moreau", "Australia/Sydney", ("depression", "alcohol"), ["alcohol"], clinician="clinician2",
+        course=Course(20, 14, 0.7, item9="midcourse", pacs=21, auditc=9),
     ),
     DemoPatient(
-        "Parker Singh", "America/St_Johns", ["cannabis", "other"], clinician="clinician2", course=Course(11, 13, 0.35)
+        "Parker Singh", "America/St_Johns", ("ptsd", "substance_use"), ["cannabis", "other"], clinician="clinician2",
+        course=Course(11, 13, 0.35, pcl5=52),
     ),
     DemoPatient(
-        "Reese Okoro", "Australia/Adelaide", [], tracks_pain=True, clinician="clinician2", urinary_check=True,
-        course=Course(17, 8, 0.7), protocol=SUBLINGUAL_HOME,
+        "Reese Okoro", "Australia/Adelaide", ("chronic_pain", "depression"), [], tracks_pain=True,
+        clinician="clinician2", urinary_check=True, course=Course(17, 8, 0.7, peg=24), protocol=SUBLINGUAL_HOME,
     ),
 ]  # fmt: skip
 
@@ -250,6 +278,7 @@ def seed_demo(
             plan = treatment_plan(user, spec, number, now)
             patient = Patient(
                 user_id=user.id,
+                indications=list(spec.indications),
                 substances=spec.substances,
                 tracks_pain=spec.tracks_pain,
                 sleep_detail=spec.sleep_detail,
@@ -270,6 +299,7 @@ def seed_demo(
                 ProgrammeChange(
                     patient_id=user.id, effective_at=enrolled, changed_by_id=staff[spec.clinician].id,
                     substances=spec.substances, tracks_pain=spec.tracks_pain, sleep_detail=spec.sleep_detail,
+                    indications=list(spec.indications),
                 )
             )  # fmt: skip
             seed_sessions(session, patient, spec, number, plan, staff[spec.clinician], now)
@@ -668,11 +698,11 @@ def recall_effect(day: date, sessions: list[date]) -> float:
     return sum(treatment_effect(day - timedelta(days=n), sessions) for n in range(RECALL_DAYS)) / RECALL_DAYS
 
 
-def item_answers(rng, total: int, weights: list[float]) -> list[int]:
-    """Answers 0-3 that add up to ``total``, spread over the items by this patient's symptom profile."""
+def item_answers(rng, total: int, weights: list[float], top: int = 3) -> list[int]:
+    """Answers 0-``top`` that add up to ``total``, spread over the items by this patient's symptom profile."""
     answers = [0] * len(weights)
-    for _ in range(min(total, 3 * len(weights))):
-        open_items = [i for i, answer in enumerate(answers) if answer < 3]
+    for _ in range(min(total, top * len(weights))):
+        open_items = [i for i, answer in enumerate(answers) if answer < top]
         answers[rng.choices(open_items, [weights[i] for i in open_items])[0]] += 1
     return answers
 
@@ -687,8 +717,9 @@ def seed_questionnaires(
     session: Session, patient: Patient, spec: DemoPatient, number: int, plan: Plan, clinician: User, now: datetime
 ) -> None:
     """PHQ-9 and GAD-7 together on the clinic's cadence, each submitted at its completion instant through
-    ``assessments.submit`` (so scoring, ``days_since_previous`` and the alerts are the app's own), with the
-    baselines the clinician sets before the first session (PHQ-R9)."""
+    ``assessments.submit`` (so scoring, ``days_since_previous``, the alerts and the baselines are the app's own:
+    each baseline is the form the rule chooses before the first session, PHQ-R9); then the questionnaires the
+    patient's indications add."""
     rng = random.Random(1000 + number)  # nosec B311 # demo data
     user, course = patient.user, spec.course
     zone = ZoneInfo(user.timezone)
@@ -708,11 +739,79 @@ def seed_questionnaires(
             if instrument == PHQ9:
                 answers.append(item9)
                 data["difficulty"] = difficulty_for(rng, sum(answers))
-            form, _ = assessments.submit(session, patient, data, data["completed_at"] + timedelta(seconds=20), user)
-            if index == 0:  # the clinician sets the baseline on the morning of the first session
-                chosen = datetime.combine(plan.sessions[0], time(8, 30), tzinfo=zone).astimezone(UTC)
-                assessments.set_baseline(session, patient, form.id, clinician, chosen)
+            assessments.submit(session, patient, data, data["completed_at"] + timedelta(seconds=20), user)
+    seed_indication_forms(session, patient, spec, rng, plan, clinician, instants, now)
     session.flush()
+
+
+# How each questionnaire an indication adds is answered: the items' highest answer, and how strongly each item
+# carries the patient's symptoms (pain intensity leads interference on the PEG; a few PCL-5 items trail).
+INDICATION_ITEMS = {
+    instruments.PCL5.key: (4, (1.2, 1.0, 0.8, 1.2, 1.0, 1.1, 1.1, 0.6, 1.0, 0.9, 1.2, 1.0, 1.0, 1.0, 0.9, 0.5, 1.2,
+                               1.1, 1.1, 1.3)),
+    instruments.PEG.key: (10, (1.2, 1.0, 1.0)),
+    instruments.PACS.key: (6, (1.2, 1.0, 0.9, 1.0, 1.1)),
+    instruments.AUDITC.key: (4, (1.0, 1.0, 0.7)),
+}  # fmt: skip
+PCL5_EVERY = timedelta(days=28)  # PCL-R10: monthly
+PEG_EVERY = timedelta(days=7)  # PEG-R6: weekly
+PACS_BEFORE_DOSING = timedelta(minutes=30)  # filled in on the clinic's copy while waiting for the session
+
+
+def seed_indication_forms(
+    session: Session,
+    patient: Patient,
+    spec: DemoPatient,
+    rng,
+    plan: Plan,
+    clinician: User,
+    instants: list[datetime],
+    now: datetime,
+) -> None:
+    """The questionnaires the patient's indications add (SPEC 11), before and after the first session, each
+    through ``assessments.submit`` like the PHQ-9: the PCL-5 monthly and the PEG weekly with the PHQ-9 (the
+    patient's own), the AUDIT-C once at baseline (AUDC-R7), and the PACS entered by the clinician from the
+    clinic's copy (PACS-R3), filled in at the baseline visit and then before a session in the clinic, weekly."""
+    zone = ZoneInfo(patient.user.timezone)
+    wanted = [i.key for i in instruments.for_patient(patient) if i.indication != instruments.EVERYONE]
+    entries: list[tuple[str, datetime, User]] = []  # (instrument, completed at, entered by)
+    for key in wanted:
+        if key == instruments.PACS.key:
+            visits = [instants[0], *(plan.starts[day] - PACS_BEFORE_DOSING for day in plan.sessions)]
+            if spec.protocol.home_after_first:
+                visits = visits[:2]  # the later doses are taken at home
+            chosen: list[datetime] = []
+            for at in sorted(visits):
+                if at < now and (not chosen or at - chosen[-1] >= timedelta(days=7)):
+                    chosen.append(at)
+            entries += [(key, at, clinician) for at in chosen]
+            continue
+        if key == instruments.AUDITC.key:
+            chosen = instants[:1]
+        elif key == instruments.PCL5.key:
+            chosen = list(instants[:1])
+            for at in instants[1:]:
+                if at - chosen[-1] >= PCL5_EVERY:
+                    chosen.append(at)
+        else:  # the PEG weekly (PEG-R6): with each PHQ-9, and midway between two a fortnight or more apart
+            chosen = instants[:1]
+            for before, after in itertools.pairwise(instants):
+                if after - before >= 2 * PEG_EVERY:
+                    chosen.append(before + (after - before) / 2)
+                chosen.append(after)
+        entries += [(key, at + timedelta(minutes=3), patient.user) for at in chosen]
+    for key, completed, by in sorted(entries, key=lambda entry: entry[1]):
+        top, weights = INDICATION_ITEMS[key]
+        effect = recall_effect(completed.astimezone(zone).date(), plan.sessions)
+        total = max(0, round(spec.course.total(key, effect) + rng.gauss(0, 1.2)))
+        answers = item_answers(rng, total, [w * rng.uniform(0.8, 1.2) for w in weights], top)
+        if key == instruments.AUDITC.key and total and answers[0] == 0:  # AUDC-R4: a drinker's item 1 is not "Never"
+            answers[answers.index(max(answers))] -= 1
+            answers[0] += 1
+        data = {"instrument": key, "answers": answers, "completed_at": completed}
+        # A patient sends the form as they finish it; the clinician enters the paper form later that day.
+        entered = completed + (timedelta(seconds=20) if by is patient.user else timedelta(hours=rng.randint(1, 5)))
+        assessments.submit(session, patient, data, min(now, entered), by)
 
 
 # --- Alerts: the older ones have been dealt with ----------------------------------------------------------------

@@ -1,5 +1,5 @@
 """People: how the care team reaches a patient (phone, emergency contact), the patient's time zone and sex, and
-the programme (what the daily check-in asks) with its history.
+the programme (what the patient is treated for, and what the daily check-in asks) with its history.
 
 Plain domain functions: no Flask. Input has been through a schema (types, lengths, the list of zones); what a
 schema cannot judge alone is judged here and refused with ``DetailsError`` naming the field: a phone number,
@@ -28,6 +28,7 @@ from phonenumbers import NumberParseException, ValidationResult
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from . import instruments
 from .models import SUBSTANCES, CheckIn, Patient, ProgrammeChange, User
 
 DEFAULT_REGION = "US"
@@ -202,13 +203,15 @@ DETAIL_NAMES = {
     "phone": "phone",
     "emergency_contact": "emergency contact",
     "sex": "sex",
+    "indications": "indications",
     "substances": "substances",
     "tracks_pain": "pain",
     "sleep_detail": "sleep diary",
     "urinary_check": "urinary check",
     "induction_until": "induction end",
 }
-PROGRAMME_FIELDS = ("substances", "tracks_pain", "sleep_detail")
+PROGRAMME_FIELDS = ("indications", "substances", "tracks_pain", "sleep_detail")
+_LIST_FIELDS = ("indications", "substances")
 _PATIENT_FIELDS = ("sex", "urinary_check", "induction_until")
 
 
@@ -218,7 +221,19 @@ def update_details(session: Session, patient: Patient, values: dict, by: User, n
     in a fixed order. Raises ``DetailsError`` before changing anything. A programme change is recorded in the
     programme history (``set_programme``); a new time zone moves the reminders, which are read in it."""
     zone = values.get("timezone", patient.user.timezone)
-    contact = contact_from(values, zone)  # every check first: nothing is half-written
+    problems: dict[str, str] = {}
+    try:
+        contact = contact_from(values, zone)  # every check first: nothing is half-written
+    except DetailsError as error:
+        contact, problems = {}, dict(error.errors)
+    if any(name in values for name in ("indications", "substances", "tracks_pain")):
+        try:
+            values = {**values, **_programme_of_indications(patient, values)}
+        except DetailsError as error:
+            problems.update(error.errors)
+    if problems:  # every problem at once, so a form shows each at its field
+        (field, message), *rest = problems.items()
+        raise DetailsError(field, message, dict(rest))
     changed: list[str] = []
     if "timezone" in values and values["timezone"] != patient.user.timezone:
         patient.user.timezone = values["timezone"]
@@ -251,20 +266,152 @@ def unseen_notes(session: Session, patient_id: int) -> int:
     )
 
 
+# --- Indications: what the patient is treated for (SPEC 11) --------------------------------------------------
+
+# The daily items an indication switches on (SPEC 11's "every day" row): chronic pain the pain item (PAIN-R1),
+# alcohol use alcohol's craving and use (CRV-R1, SUD-R1); other substance use asks for the substances chosen, of
+# which there must be one besides alcohol. Depression and PTSD add questionnaires only.
+PAIN_INDICATION, ALCOHOL_INDICATION, SUBSTANCE_INDICATION = "chronic_pain", "alcohol", "substance_use"
+NEEDS_A_SUBSTANCE = (
+    f"{instruments.INDICATIONS[SUBSTANCE_INDICATION]} is an indication: choose at least one substance besides "
+    f"{SUBSTANCES['alcohol'].lower()} to track."
+)
+
+
+def infer_indications(substances: Sequence[str], tracks_pain: bool) -> list[str]:
+    """The indications of a programme given without them (an older API client): depression, plus those its daily
+    items point to, as migration 0011 inferred them for the patients enrolled before indications were kept."""
+    found = ["depression"]
+    if tracks_pain:
+        found.append(PAIN_INDICATION)
+    if "alcohol" in substances:
+        found.append(ALCOHOL_INDICATION)
+    if any(code != "alcohol" for code in substances):
+        found.append(SUBSTANCE_INDICATION)
+    return found
+
+
+def daily_items_for(
+    indications: Sequence[str], substances: Sequence[str], tracks_pain: bool, field: str = "substances"
+) -> tuple[list[str], bool]:
+    """The substances and pain item with what ``indications`` switch on added (the order given kept, alcohol
+    after it); raises ``DetailsError`` at ``field`` when other substance use has no substance besides alcohol."""
+    substances = list(substances)
+    if ALCOHOL_INDICATION in indications and "alcohol" not in substances:
+        substances.append("alcohol")
+    if SUBSTANCE_INDICATION in indications and not any(code != "alcohol" for code in substances):
+        raise DetailsError(field, NEEDS_A_SUBSTANCE)
+    return substances, bool(tracks_pain) or PAIN_INDICATION in indications
+
+
+def _programme_of_indications(patient: Patient, values: dict) -> dict:
+    """The indications, substances and pain item a change leaves the patient with, those switched on added."""
+    indications = list(values.get("indications", patient.indications or ()))
+    substances, tracks_pain = daily_items_for(
+        indications,
+        values.get("substances", patient.substances or ()),
+        values.get("tracks_pain", patient.tracks_pain),
+        # The field to fix: the substances when they were given (a form gives both), else the indications.
+        field="substances" if "substances" in values else "indications",
+    )
+    return {"indications": indications, "substances": substances, "tracks_pain": tracks_pain}
+
+
+def enrolment_programme(values: dict) -> dict:
+    """An enrolment's ``values`` (as PatientEnrolmentSchema loads them) with the indications (inferred when left
+    out) and the daily items they switch on. Raises ``DetailsError`` naming every field to fix, the phone
+    numbers' too (``accounts.enrol_patient`` parses them again), so a form shows each problem at once."""
+    problems: dict[str, str] = {}
+    try:
+        contact_from({name: values.get(name) for name in ("phone", "emergency_contact")}, values["timezone"])
+    except DetailsError as error:
+        problems.update(error.errors)
+    indications = values.get("indications")
+    if indications is None:
+        indications = infer_indications(values.get("substances", ()), values.get("tracks_pain", False))
+    substances, tracks_pain = list(values.get("substances", ())), values.get("tracks_pain", False)
+    try:
+        substances, tracks_pain = daily_items_for(indications, substances, tracks_pain)
+    except DetailsError as error:
+        problems.update(error.errors)
+    if problems:
+        (field, message), *rest = problems.items()
+        raise DetailsError(field, message, dict(rest))
+    return {**values, "indications": list(indications), "substances": substances, "tracks_pain": tracks_pain}
+
+
+def start_indications(session: Session, patient: Patient, indications: Sequence[str]) -> None:
+    """Record the indications a patient was just enrolled with, on the patient and on the programme history's
+    first row (written by ``accounts.enrol_patient``, which does not take them)."""
+    patient.indications = list(indications)
+    for row in session.scalars(select(ProgrammeChange).where(ProgrammeChange.patient_id == patient.user_id)):
+        row.indications = list(indications)
+
+
+@dataclass(frozen=True)
+class IndicationEffect:
+    """What choosing an indication adds, in words, from the instruments' definitions."""
+
+    key: str
+    label: str
+    questionnaires: tuple[str, ...]
+    daily_items: tuple[str, ...]
+
+
+def questionnaire_words(instrument: instruments.Instrument) -> str:
+    return instrument.name if instrument.self_report else f"{instrument.name} (entered by the care team)"
+
+
+def _daily_item_words(key: str) -> tuple[str, ...]:
+    if key == PAIN_INDICATION:
+        return ("pain (0–10)",)
+    if key == ALCOHOL_INDICATION:
+        return (f"craving and use: {SUBSTANCES['alcohol']}",)
+    if key == SUBSTANCE_INDICATION:
+        return ("craving and use of each substance chosen (at least one besides alcohol)",)
+    return ()
+
+
+def everyone_questionnaires(clinic) -> tuple[str, ...]:
+    """The questionnaires every patient of ``clinic`` is asked, whatever their indications."""
+    return tuple(questionnaire_words(i) for i in instruments.offered_to(clinic) if i.indication == instruments.EVERYONE)
+
+
+def indication_effects(clinic) -> list[IndicationEffect]:
+    """Each indication with the questionnaires and daily items it adds for ``clinic``'s patients."""
+    offered = instruments.offered_to(clinic)
+    return [
+        IndicationEffect(
+            key,
+            label,
+            tuple(questionnaire_words(i) for i in offered if i.indication == key),
+            _daily_item_words(key),
+        )
+        for key, label in instruments.INDICATIONS.items()
+    ]
+
+
 # --- The programme and its history ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Programme:
-    """What the daily check-in asks: each substance's craving and use, pain, the sleep diary."""
+    """What the daily check-in asks (each substance's craving and use, pain, the sleep diary) and what the patient
+    is treated for (which chooses the questionnaires)."""
 
     substances: tuple[str, ...]
     tracks_pain: bool
     sleep_detail: bool
+    indications: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, record: Patient | ProgrammeChange) -> Programme:
-        return cls(tuple(record.substances or ()), bool(record.tracks_pain), bool(record.sleep_detail))
+        return cls(
+            tuple(record.substances or ()),
+            bool(record.tracks_pain),
+            bool(record.sleep_detail),
+            tuple(record.indications or ()),
+        )
 
 
 def first_programme(session: Session, patient: Patient, by: User | None, now: datetime) -> ProgrammeChange:
@@ -280,15 +427,17 @@ def _history_row(session: Session, patient: Patient, by_id: int | None, at: date
         substances=list(patient.substances),
         tracks_pain=patient.tracks_pain,
         sleep_detail=patient.sleep_detail,
+        indications=list(patient.indications or ()),
     )
     session.add(row)
     return row
 
 
 def set_programme(session: Session, patient: Patient, values: dict, by: User | None, now: datetime) -> list[str]:
-    """Set any of ``substances``, ``tracks_pain`` and ``sleep_detail``; when something changed, append a history
-    row (the whole programme, effective ``now``, by ``by``) and return the names that changed. Substances keep
-    the order given (the same substances in another order are no change)."""
+    """Set any of ``indications``, ``substances``, ``tracks_pain`` and ``sleep_detail`` as given (the daily items
+    the indications call for are worked out before: ``update_details``); when something changed, append a
+    history row (the whole programme, effective ``now``, by ``by``) and return the names that changed. Lists keep
+    the order given (the same substances or indications in another order are no change)."""
     changed = [name for name in PROGRAMME_FIELDS if name in values and _differs(getattr(patient, name), values[name])]
     if not changed:
         return []
@@ -296,7 +445,7 @@ def set_programme(session: Session, patient: Patient, values: dict, by: User | N
         # A patient made without a history row (before it was kept): the programme until now is its first row.
         _history_row(session, patient, patient.enrolled_by_id, patient.enrolled_at)
     for name in changed:
-        setattr(patient, name, list(values[name]) if name == "substances" else values[name])
+        setattr(patient, name, list(values[name]) if name in _LIST_FIELDS else values[name])
     _history_row(session, patient, by.id if by is not None else None, now)
     return changed
 
@@ -327,6 +476,7 @@ def programme_history(session: Session, patient: Patient) -> list[ProgrammeChang
             substances=list(patient.substances),
             tracks_pain=patient.tracks_pain,
             sleep_detail=patient.sleep_detail,
+            indications=list(patient.indications or ()),
         )
     ]
 
@@ -344,6 +494,10 @@ def _names(codes) -> str:
     return ", ".join(SUBSTANCES.get(code, code) for code in codes)
 
 
+def indication_names(codes) -> str:
+    return ", ".join(instruments.INDICATIONS.get(code, code) for code in codes)
+
+
 def describe_history(rows: Sequence[ProgrammeChange], names: dict[int, str]) -> list[HistoryEntry]:
     """The history in words, newest first: what each row changed from the one before (``names`` maps a user's
     id to their name)."""
@@ -356,9 +510,16 @@ def describe_history(rows: Sequence[ProgrammeChange], names: dict[int, str]) -> 
                 f"Substances: {_names(current.substances) or 'none'}",
                 f"Pain: {'tracked' if current.tracks_pain else 'not tracked'}",
                 f"Sleep diary: {'tracked' if current.sleep_detail else 'not tracked'}",
+                f"Indications: {indication_names(current.indications) or 'none recorded'}",
             ]
         else:
             changes = []
+            added = [c for c in current.indications if c not in previous.indications]
+            removed = [c for c in previous.indications if c not in current.indications]
+            if added:
+                changes.append(f"Added the indication {indication_names(added)}")
+            if removed:
+                changes.append(f"Removed the indication {indication_names(removed)}")
             added = [c for c in current.substances if c not in previous.substances]
             removed = [c for c in previous.substances if c not in current.substances]
             if added:

@@ -159,6 +159,28 @@ def _substances(**kwargs) -> fields.List:
     )
 
 
+INDICATIONS_HELP = (
+    "What the patient is treated for, one or more of "
+    + ", ".join(instruments.INDICATIONS)
+    + ": they choose the questionnaires and switch on daily items (chronic_pain the daily pain item, alcohol the "
+    "alcohol craving and use; substance_use needs at least one substance besides alcohol)."
+)
+
+
+def _indications(**kwargs) -> fields.List:
+    keys = list(instruments.INDICATIONS)
+    return fields.List(
+        fields.String(validate=validate.OneOf(keys, error=f"Unknown indication: choose from {', '.join(keys)}.")),
+        validate=validate.Length(min=1, max=len(keys), error="Choose at least one indication, each once."),
+        **kwargs,
+    )
+
+
+def _one_of_each(value: list[str] | None, what: str) -> None:
+    if value is not None and len(set(value)) != len(value):  # None: the indications left out of an enrolment
+        raise ValidationError(f"List each {what} once.")
+
+
 class PatientEnrolmentSchema(StrictSchema):
     name = _name_field()
     email = fields.Email(required=True, validate=validate.Length(max=254))
@@ -169,11 +191,23 @@ class PatientEnrolmentSchema(StrictSchema):
     phone = _phone_number(load_default=None)
     emergency_contact = _emergency_contact(load_default=None)
     sex = _sex(load_default="unknown")
+    indications = _indications(
+        load_default=None,
+        allow_none=False,  # left out is inferred; null is refused
+        metadata={
+            "description": INDICATIONS_HELP + " Left out (older clients), they are inferred from the daily items as "
+            "migration 0011 did for patients enrolled before: depression, plus chronic_pain, alcohol and "
+            "substance_use for the pain item, alcohol and the other substances."
+        },
+    )
 
     @validates("substances")
     def _no_repeats(self, value: list[str], **_kwargs) -> None:
-        if len(set(value)) != len(value):
-            raise ValidationError("List each substance once.")
+        _one_of_each(value, "substance")
+
+    @validates("indications")
+    def _no_repeated_indications(self, value: list[str], **_kwargs) -> None:
+        _one_of_each(value, "indication")
 
 
 class MeUpdateSchema(StrictSchema):
@@ -190,6 +224,7 @@ class PatientUpdateSchema(MeUpdateSchema):
     and programme. Any of these; a field left out is left as it is. A programme change is kept in its history."""
 
     sex = _sex()
+    indications = _indications(metadata={"description": INDICATIONS_HELP})
     substances = _substances(metadata={"description": "The substances the check-in asks about, each once."})
     tracks_pain = StrictBoolean()
     sleep_detail = StrictBoolean()
@@ -203,8 +238,11 @@ class PatientUpdateSchema(MeUpdateSchema):
 
     @validates("substances")
     def _no_repeats(self, value: list[str], **_kwargs) -> None:
-        if len(set(value)) != len(value):
-            raise ValidationError("List each substance once.")
+        _one_of_each(value, "substance")
+
+    @validates("indications")
+    def _no_repeated_indications(self, value: list[str], **_kwargs) -> None:
+        _one_of_each(value, "indication")
 
 
 class StaffSchema(StrictSchema):
@@ -258,6 +296,9 @@ class PatientSchema(Schema):
     name = fields.String(required=True, attribute="user.name")
     email = fields.String(required=True, attribute="user.email")
     timezone = fields.String(required=True, attribute="user.timezone")
+    indications = fields.List(
+        fields.String(), required=True, metadata={"description": "What the patient is treated for (see enrolment)."}
+    )
     substances = fields.List(fields.String(), required=True)
     tracks_pain = fields.Boolean(required=True)
     sleep_detail = fields.Boolean(required=True)
@@ -1163,6 +1204,7 @@ def details_form_input(form: MultiDict, *, care_team: bool) -> dict:
     }
     if care_team:
         data["sex"] = form.get("sex", "")
+        data["indications"] = form.getlist("indications")
         data["substances"] = form.getlist("substances")
         data.update({name: name in form for name in DETAIL_FORM_BOXES})
         data["induction_until"] = (form.get("induction_until") or "").strip() or None

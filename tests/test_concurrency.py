@@ -145,7 +145,13 @@ def api(app: Flask, method: str, url: str, body: dict, headers: dict) -> Callabl
 
 # --- Enrolment ----------------------------------------------------------------------------------------------
 
-ROBIN = {"name": "Robin Reed", "email": "robin@patient.test", "timezone": "Europe/London", "substances": ["alcohol"]}
+ROBIN = {
+    "name": "Robin Reed",
+    "email": "robin@patient.test",
+    "timezone": "Europe/London",
+    "substances": ["alcohol"],
+    "indications": ["alcohol"],
+}
 TAKEN = ADDRESS_UNAVAILABLE
 
 

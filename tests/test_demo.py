@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import itertools
 import re
 from datetime import UTC, date, datetime, time, timedelta
@@ -10,9 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from journal import alerts, assessments, checkins, scoring
+from journal import alerts, assessments, checkins, instruments, scoring
 from journal.accounts import password_matches
-from journal.db import db
+from journal.db import db, utcnow
 from journal.demo import DEMO_PATIENTS, patient_email, seed_demo, treatment_plan
 from journal.models import (
     Alert,
@@ -31,10 +32,10 @@ from journal.models import (
     TreatmentCourse,
     User,
 )
-from journal.people import parse_phone, programme_history
+from journal.people import daily_items_for, parse_phone, programme_history
 from journal.schemas import DosingSessionOutSchema, DosingSessionSchema
 from journal.sessions import sessions_of
-from tests.conftest import NOW
+from tests.conftest import NOW, AuthActions
 
 
 def _run(app, *args):
@@ -66,6 +67,7 @@ def test_every_demo_patient_can_be_called_and_has_an_emergency_contact_and_a_pro
         assert patient.emergency_contact_name and parse_phone(patient.emergency_contact_phone, "US")
         (first,) = programme_history(db.session, patient)
         assert (first.substances, first.effective_at) == (patient.substances, patient.enrolled_at)
+        assert first.indications == patient.indications
         assert first.id is not None  # stored, not the stand-in for patients enrolled before history was kept
 
 
@@ -172,9 +174,20 @@ def _baseline(patient: Patient, instrument: str) -> Assessment:
     return db.session.get(Baseline, {"patient_id": patient.user_id, "instrument": instrument}).assessment
 
 
-def test_demo_questionnaires_follow_the_cadence_from_an_explicit_baseline(seeded):
-    """PHQ-R9 and PHQ-R13: a baseline form within 14 days before the first session, set by the patient's
-    clinician; then weekly during the induction series and every ~14 days after, up to now (SPEC 1.10)."""
+def _rule_choice(patient: Patient, forms: list[Assessment]) -> Assessment | None:
+    """PHQ-R9 read from the SPEC: the form closest to, and before, the first given session, on or after the local
+    day 14 days before it."""
+    first = _given(patient)[0]
+    before = [form for form in forms if form.completed_at < first.start]
+    if not before:
+        return None
+    closest = before[-1]
+    return closest if (_local(first.start, patient) - _local(closest.completed_at, patient)).days <= 14 else None
+
+
+def test_demo_questionnaires_follow_the_cadence_from_a_baseline_chosen_by_the_rule(seeded):
+    """PHQ-R9 and PHQ-R13: a form within 14 days before the first session, chosen as the baseline by the rule
+    (never by hand); then weekly during the induction series and every ~14 days after, up to now (SPEC 1.10)."""
     now = seeded
     clinic = db.session.scalar(select(Clinic))
     assert clinic.weekly_during_induction
@@ -189,9 +202,9 @@ def test_demo_questionnaires_follow_the_cadence_from_an_explicit_baseline(seeded
         )
         for forms in (phq9, gad7):
             baseline = db.session.get(Baseline, {"patient_id": patient.user_id, "instrument": forms[0].instrument})
-            assert baseline is not None and baseline.assessment_id == forms[0].id
-            assert baseline.chosen_by_id in _care_team(patient)
-            assert forms[0].completed_at <= baseline.chosen_at <= now
+            assert baseline is not None and baseline.assessment_id == _rule_choice(patient, forms).id
+            assert baseline.chosen_by_id is None  # chosen by the rule
+            assert baseline.assessment.completed_at <= baseline.chosen_at <= now
             assert 0 < (first_session - _local(forms[0].completed_at, patient)).days <= 14
             assert forms[0].days_since_previous is None
             for before, form in itertools.pairwise(forms):
@@ -206,9 +219,19 @@ def test_demo_questionnaires_follow_the_cadence_from_an_explicit_baseline(seeded
 
 def test_every_demo_total_recomputes_from_its_items(seeded):
     """GEN-R2: the stored totals, bands and safety status are what scoring gives for the stored answers, and the
-    answers look like a real patient's: 0-3, spread over several items, item 9 nearly always 0."""
-    forms = db.session.scalars(select(Assessment)).all()
+    answers look like a real patient's: 0-3, spread over several items, item 9 nearly always 0. The questionnaires
+    the indications add recompute too, with the patient's sex and the clinic's PCL-5 cut-point."""
+    forms = db.session.scalars(select(Assessment).where(Assessment.instrument.in_((scoring.PHQ9, scoring.GAD7)))).all()
     assert len(forms) > 100
+    others = db.session.scalars(select(Assessment).where(Assessment.instrument.not_in((scoring.PHQ9, scoring.GAD7))))
+    for form in others:
+        patient = db.session.get(Patient, form.patient_id)
+        result = instruments.get(form.instrument).score(
+            form.answers, sex=patient.sex, pcl5_cut_point=patient.user.clinic.pcl5_cut_point
+        )
+        assert (form.total, form.band, form.scores) == (result.total, result.band, result.scores), form.instrument
+        top = {"pcl5": 4, "peg": 10, "pacs": 6, "auditc": 4}[form.instrument]
+        assert all(type(answer) is int and 0 <= answer <= top for answer in form.answers)
     for form in forms:
         assert len(form.answers) == scoring.ITEMS[form.instrument]
         assert all(type(answer) is int and 0 <= answer <= 3 for answer in form.answers)
@@ -223,6 +246,52 @@ def test_every_demo_total_recomputes_from_its_items(seeded):
     phq9 = [form for form in forms if form.instrument == scoring.PHQ9]
     positive = [form for form in phq9 if form.item9]
     assert 1 <= len(positive) <= 3 and all(form.item9 == 1 for form in positive)
+
+
+def test_demo_has_patients_of_every_indication_with_the_daily_items_their_indications_switch_on(seeded):
+    patients = _patients()
+    assert {key for patient in patients for key in patient.indications} == set(instruments.INDICATIONS)
+    for patient in patients:
+        assert patient.indications and set(patient.indications) <= set(instruments.INDICATIONS)
+        assert daily_items_for(patient.indications, patient.substances, patient.tracks_pain) == (
+            patient.substances, patient.tracks_pain,
+        ), patient.user.email  # fmt: skip
+
+
+def test_demo_forms_of_each_indication_come_before_and_after_the_first_session_with_baselines_by_the_rule(seeded):
+    """PCL-5 for PTSD, PEG for chronic pain, AUDIT-C (at baseline only, AUDC-R7) and the PACS (entered by the
+    clinician, PACS-R3) for alcohol use; every instrument with a form in the 14 days before the first session has
+    that form as its baseline, chosen by the rule (chosen_by_id NULL), and none has a baseline chosen by hand."""
+    after_first = {"pcl5", "peg", "pacs", "phq9", "gad7"}
+    asked = set()
+    for patient in _patients():
+        first = _given(patient)[0].start
+        for instrument in instruments.for_patient(patient):
+            forms = _forms(patient, instrument.key)
+            asked.add(instrument.key)
+            assert forms and forms[0].completed_at < first, (patient.user.email, instrument.key)
+            if instrument.key in after_first:
+                assert forms[-1].completed_at > first, (patient.user.email, instrument.key)
+            gaps = [later.completed_at - earlier.completed_at for earlier, later in itertools.pairwise(forms)]
+            assert all(gap >= timedelta(days=instrument.schedule.min_gap_days) for gap in gaps), instrument.key
+            if instrument.key == "peg":  # weekly, a day or two late now and then (PEG-R6)
+                assert all(gap < timedelta(days=15) for gap in gaps), patient.user.email
+            entered_by = {form.entered_by_id for form in forms}
+            if instrument.self_report:
+                assert entered_by == {patient.user_id}, instrument.key
+            else:  # the PACS: from the clinic's copy, by the care team
+                assert entered_by <= _care_team(patient) and all(form.source == "clinician" for form in forms)
+            baseline = db.session.get(Baseline, {"patient_id": patient.user_id, "instrument": instrument.key})
+            chosen = _rule_choice(patient, forms)
+            assert chosen is not None, (patient.user.email, instrument.key)
+            assert baseline is not None and baseline.assessment_id == chosen.id, (patient.user.email, instrument.key)
+            assert baseline.chosen_by_id is None
+        asked_of_patient = {
+            a.instrument for a in db.session.scalars(select(Assessment).where(Assessment.patient_id == patient.user_id))
+        }
+        assert asked_of_patient == {i.key for i in instruments.for_patient(patient)}, patient.user.email
+    assert asked == {"phq9", "gad7", "pcl5", "peg", "pacs", "auditc"}
+    assert db.session.scalar(select(func.count()).select_from(Baseline).where(Baseline.chosen_by_id.is_not(None))) == 0
 
 
 def _responds_then_remits(patient: Patient) -> bool:
@@ -575,3 +644,23 @@ def test_demo_sessions_in_the_clinic_fall_in_clinic_hours_on_weekdays_in_the_pat
             if record.discharge_at is not None:
                 assert record.discharge_at.astimezone(zone).time() <= time(18, 0), where
     assert in_clinic >= 100 and at_home >= 5
+
+
+def test_each_demo_patients_page_and_summary_show_their_indications_to_their_clinician(app):
+    """The patient page says what each demo patient is treated for and which questionnaires that calls for."""
+    seed_demo(db.session, "demo password 1", utcnow())
+    db.session.commit()
+    for patient in _patients():
+        clinician = patient.clinicians[0]
+        client = app.test_client()
+        assert AuthActions(client).login(clinician, password="demo password 1").status_code == 302
+        page = html.unescape(client.get(f"/clinician/patients/{patient.user_id}").get_data(as_text=True))
+        treated_for = ", ".join(instruments.INDICATIONS[key] for key in patient.indications)
+        assert f"<dt>Treated for</dt><dd>{treated_for}</dd>" in page, patient.user.email
+        for instrument in instruments.for_patient(patient):
+            assert instrument.name in page.split("<dt>Questionnaires</dt>")[1].split("</dd>")[0]
+        token = client.post("/api/v1/auth/token", json={"email": clinician.email, "password": "demo password 1"})
+        headers = {"Authorization": f"Bearer {token.get_json()['token']}"}
+        document = client.get(f"/api/v1/patients/{patient.user_id}", headers=headers).get_json()
+        assert document["indications"] == patient.indications
+        assert client.get(f"/api/v1/patients/{patient.user_id}/summary", headers=headers).status_code == 200

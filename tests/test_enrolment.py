@@ -31,7 +31,13 @@ def _link_token(url: str) -> str:
 
 
 def _enrol_by_page(auth, client, **overrides) -> str:
-    form = {**ENROLMENT, "substances": ["alcohol", "nicotine"], "tracks_pain": "yes", **overrides}
+    form = {
+        **ENROLMENT,
+        "indications": ["depression"],
+        "substances": ["alcohol", "nicotine"],
+        "tracks_pain": "yes",
+        **overrides,
+    }
     response = auth.post("/clinician/patients/new", form, follow_redirects=True)
     assert response.status_code == 200, response.get_data(as_text=True)
     match = re.search(r'id="invitation-url" class="copy" readonly value="([^"]+)"', response.get_data(as_text=True))
@@ -180,7 +186,7 @@ def test_enrolling_an_address_in_use_is_refused_alike_whoever_uses_it(auth, clie
     auth.login(people.alice)
     pages = []
     for address in (people.pat.email, people.quinn.email, people.bob.email, people.ada.email.upper()):
-        response = auth.post("/clinician/patients/new", {**ENROLMENT, "email": address})
+        response = auth.post("/clinician/patients/new", {**ENROLMENT, "email": address, "indications": ["ptsd"]})
         assert response.status_code == 400
         page = response.get_data(as_text=True)
         assert ADDRESS_UNAVAILABLE in page

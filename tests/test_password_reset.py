@@ -346,6 +346,7 @@ def test_an_invitation_link_is_in_no_column_and_no_cookie_until_the_email_carrie
 ):
     auth.login(people.alice)
     form = {"name": "Robin Reed", "email": "robin@patient.test", "timezone": "UTC", "substances": ["alcohol"]}
+    form["indications"] = ["alcohol"]  # the enrolment form asks for at least one
     response = auth.post("/clinician/patients/new", form)
     assert response.status_code == 200
     (url,) = re.findall(r'id="invitation-url" class="copy" readonly value="([^"]+)"', response.get_data(as_text=True))

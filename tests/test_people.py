@@ -165,6 +165,7 @@ def test_enrolment_page_takes_phone_contact_and_sex(auth, client, people):
         "emergency_contact_name": "Sam Reed",
         "emergency_contact_phone": "07400 123457",
         "sex": "female",
+        "indications": ["depression"],
     }
     assert auth.post("/clinician/patients/new", form).status_code == 200
     patient = db.session.scalar(select(User).where(User.email == "robin@patient.test")).patient
@@ -281,6 +282,7 @@ def _edit_form(**overrides) -> dict:
         "emergency_contact_phone": "",
         "sex": "unknown",
         "substances": ["alcohol"],
+        "indications": ["depression"],
         "sleep_detail": "yes",
         "induction_until": "",
     }
@@ -290,6 +292,7 @@ def _edit_form(**overrides) -> dict:
 def test_edit_page_clears_the_urinary_check_and_the_induction_end(auth, client, people):
     patient = people.pat.patient
     patient.urinary_check, patient.induction_until = True, NOW.date()
+    patient.indications = ["depression"]  # as the form gives them (_edit_form)
     db.session.commit()
     auth.login(people.alice)
     path = f"/clinician/patients/{people.pat.id}/details"
@@ -304,6 +307,8 @@ def test_edit_page_clears_the_urinary_check_and_the_induction_end(auth, client, 
 
 
 def test_care_team_changes_details_and_programme_and_the_history_shows_who_and_what(auth, client, people):
+    people.pat.patient.indications = ["depression"]  # as the form gives them (_edit_form)
+    db.session.commit()
     auth.login(people.alice)
     path = f"/clinician/patients/{people.pat.id}/details"
     page = client.get(path).get_data(as_text=True)

@@ -28,9 +28,21 @@ from tests.outcome_data import active_since, at_local, local_today
 CHICAGO = ZoneInfo("America/Chicago")
 
 
-def _row(at: datetime, substances: list[str], pain: bool = False, sleep: bool = True, by: int | None = 1):
+def _row(
+    at: datetime,
+    substances: list[str],
+    pain: bool = False,
+    sleep: bool = True,
+    by: int | None = 1,
+    indications: list[str] | None = None,
+):
     return ProgrammeChange(
-        effective_at=at, substances=substances, tracks_pain=pain, sleep_detail=sleep, changed_by_id=by
+        effective_at=at,
+        substances=substances,
+        tracks_pain=pain,
+        sleep_detail=sleep,
+        changed_by_id=by,
+        indications=indications,
     )
 
 
@@ -88,9 +100,24 @@ def test_history_in_words_says_what_each_change_added_and_removed_newest_first()
     assert [entry.changes for entry in entries] == [
         ("Stopped tracking Alcohol", "Stopped tracking pain"),
         ("Started tracking Opioids", "Started tracking pain"),
-        ("Substances: Alcohol", "Pain: not tracked", "Sleep diary: tracked"),
+        ("Substances: Alcohol", "Pain: not tracked", "Sleep diary: tracked", "Indications: none recorded"),
     ]
     assert {entry.by for entry in entries} == {"Alice Adams"}
+
+
+def test_history_in_words_says_which_indications_were_there_and_which_were_added_or_removed():
+    history = [
+        _row(_at(2), ["alcohol"], indications=["depression", "alcohol"]),
+        _row(_at(10), ["alcohol"], pain=True, indications=["depression", "alcohol", "chronic_pain"]),
+        _row(_at(20), ["alcohol"], pain=True, indications=["alcohol", "chronic_pain", "ptsd"]),
+    ]
+    entries = describe_history(history, {1: "Alice Adams"})
+    assert [entry.changes for entry in entries] == [
+        ("Added the indication PTSD", "Removed the indication Depression"),
+        ("Added the indication Chronic pain", "Started tracking pain"),
+        ("Substances: Alcohol", "Pain: not tracked", "Sleep diary: tracked", "Indications: Depression, Alcohol use"),
+    ]
+    assert programme_on(history, date(2026, 3, 15), CHICAGO).indications == ("depression", "alcohol", "chronic_pain")
 
 
 def test_sud_r3_a_substances_days_count_only_while_it_was_in_the_programme():

@@ -12,7 +12,7 @@ from ..accounts import EnrolmentError, PatientDetails, enrol_patient
 from ..db import commit_retrying_on_conflict, db, utcnow
 from ..links import invitation_url
 from ..models import Patient, Role, User
-from ..people import DetailsError, unseen_notes
+from ..people import DetailsError, enrolment_programme, start_indications, unseen_notes
 from ..schemas import EnrolledPatientSchema, PatientDetailSchema, PatientEnrolmentSchema, PatientSchema
 from ..security import roles_required
 
@@ -40,7 +40,13 @@ def enrol(details):
     """Enrol a patient on the caller's care team; the response carries their single-use invitation link.
 
     ``phone`` (and the emergency contact's) is read in the country of ``timezone`` unless it starts with + and
-    a country code; a number that cannot be called is a 422 naming the field, an address in use a 409."""
+    a country code; a number that cannot be called is a 422 naming the field, an address in use a 409.
+    ``indications`` switch on their daily items (chronic_pain the pain item, alcohol the alcohol item); with
+    substance_use and no substance besides alcohol the answer is a 422 naming ``substances``."""
+    try:
+        details = enrolment_programme(details)
+    except DetailsError as error:
+        abort(422, message=error.message, errors={"json": error.json_errors})
     try:
         # A simultaneous enrolment of the same e-mail that commits first makes this one a sequential duplicate.
         patient, token = commit_retrying_on_conflict(db.session, lambda: _enrol(details))
@@ -57,9 +63,12 @@ def enrol(details):
 
 def _enrol(details: dict) -> tuple[User, str]:
     """Enrol the patient on the caller's care team, audited; the patient and their raw invitation token."""
+    details = dict(details)
+    indications = details.pop("indications")
     patient, token = enrol_patient(
         db.session, current_user, PatientDetails(**details), utcnow(), current_app.config["INVITATION_DAYS"]
     )
+    start_indications(db.session, patient.patient, indications)
     audit.record(current_user, "patient.create", patient.id)
     audit.record(current_user, "invitation.create", patient.id)
     return patient, token

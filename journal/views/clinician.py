@@ -36,7 +36,14 @@ from ..models import (
     Role,
     User,
 )
-from ..people import SEXES
+from ..people import (
+    SEXES,
+    DetailsError,
+    enrolment_programme,
+    everyone_questionnaires,
+    indication_effects,
+    start_indications,
+)
 from ..questionnaires import ANSWERS, DIFFICULTY_ANSWERS, DIFFICULTY_QUESTION
 from ..schemas import (
     AcknowledgeSchema,
@@ -45,6 +52,7 @@ from ..schemas import (
     CareTeamAddSchema,
     DosingSessionSchema,
     PatientEnrolmentSchema,
+    flat_errors,
     form_input,
     iana_zones,
 )
@@ -61,6 +69,7 @@ from ..sessions import (
 )
 from ..vitals import SEDATION_SCALE, vitals_warnings
 from . import describe_wait, local_time
+from .people import phone_errors
 
 bp = Blueprint("clinician", __name__, url_prefix="/clinician")
 
@@ -115,12 +124,15 @@ def enrol():
     values = request.form
     if request.method == "POST":
         schema = PatientEnrolmentSchema()
+        raw = form_input(schema, request.form)
         try:
-            data = schema.load(form_input(schema, request.form))
+            data = enrolment_programme(schema.load(raw))
             # A simultaneous enrolment of the same e-mail that commits first makes this one a sequential duplicate.
             patient, token = commit_retrying_on_conflict(db.session, lambda: _enrol(data))
-        except ValidationError as error:
-            errors = error.messages
+        except ValidationError as error:  # the numbers checked too, so that every problem shows at once
+            errors = {**phone_errors(raw, error.messages, current_user.timezone), **flat_errors(error.messages)}
+        except DetailsError as error:  # a number that cannot be called, an indication without its daily item
+            errors = {field: [message] for field, message in error.errors.items()}
         except EnrolmentError as error:
             db.session.rollback()
             errors = {field: [message] for field, message in error.errors.items()}  # every number refused at once
@@ -132,6 +144,8 @@ def enrol():
         values=values,
         substances=SUBSTANCES,
         sexes=SEXES,
+        indications=indication_effects(current_user.clinic),
+        everyone=everyone_questionnaires(current_user.clinic),
         zones=sorted(iana_zones()),
         default_zone=current_user.timezone,
     ), 400 if errors else 200
@@ -139,9 +153,12 @@ def enrol():
 
 def _enrol(data: dict) -> tuple[User, str]:
     """Enrol the patient on the clinician's care team, audited; the patient and their raw invitation token."""
+    data = dict(data)
+    indications = data.pop("indications")
     patient, token = enrol_patient(
         db.session, current_user, PatientDetails(**data), utcnow(), current_app.config["INVITATION_DAYS"]
     )
+    start_indications(db.session, patient.patient, indications)
     audit.record(current_user, "patient.create", patient.id)
     audit.record(current_user, "invitation.create", patient.id)
     return patient, token

@@ -12,7 +12,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from .. import audit
+from .. import audit, instruments
 from ..access import get_patient_or_404
 from ..db import db, utcnow
 from ..models import SUBSTANCES, Patient, Role, User
@@ -22,7 +22,11 @@ from ..people import (
     contact_from,
     describe_history,
     display_phone,
+    everyone_questionnaires,
+    indication_effects,
+    indication_names,
     programme_history,
+    questionnaire_words,
     update_details,
 )
 from ..schemas import MeUpdateSchema, PatientUpdateSchema, details_form_input, flat_errors, iana_zones
@@ -40,6 +44,15 @@ def phone_filter(e164: str | None, zone: str | None = None) -> str:
     return display_phone(e164, zone)
 
 
+@bp.app_template_global("programme_summary")
+def programme_summary(patient: Patient) -> dict:
+    """What a patient is treated for, and the questionnaires that calls for, in words (the patient page)."""
+    return {
+        "indications": indication_names(patient.indications or ()),
+        "questionnaires": ", ".join(questionnaire_words(i) for i in instruments.for_patient(patient)),
+    }
+
+
 def _form_values(patient: Patient) -> MultiDict:
     """A patient's details as the form's values."""
     values = MultiDict(
@@ -52,6 +65,8 @@ def _form_values(patient: Patient) -> MultiDict:
             "induction_until": patient.induction_until.isoformat() if patient.induction_until else "",
         }
     )
+    for code in patient.indications or ():
+        values.add("indications", code)
     for code in patient.substances:
         values.add("substances", code)
     for name in ("tracks_pain", "sleep_detail", "urinary_check"):
@@ -69,7 +84,7 @@ def _save(patient: Patient, form: MultiDict, *, care_team: bool, action: str) ->
         changed = update_details(db.session, patient, values, current_user, utcnow())
     except ValidationError as error:
         db.session.rollback()
-        return {**_phone_errors(raw, error.messages, patient), **flat_errors(error.messages)}
+        return {**phone_errors(raw, error.messages, patient.user.timezone), **flat_errors(error.messages)}
     except DetailsError as error:
         db.session.rollback()
         return {field: [message] for field, message in error.errors.items()}
@@ -78,10 +93,11 @@ def _save(patient: Patient, form: MultiDict, *, care_team: bool, action: str) ->
     return {}
 
 
-def _phone_errors(raw: dict, refused: dict, patient: Patient) -> dict[str, list[str]]:
-    """What is wrong with the numbers too, when other fields were refused first: every error shows at once."""
-    given = {name: raw[name] for name in ("phone", "emergency_contact") if name not in refused}
-    zone = raw["timezone"] if raw.get("timezone") in iana_zones() else patient.user.timezone
+def phone_errors(raw: dict, refused: dict, fallback_zone: str) -> dict[str, list[str]]:
+    """What is wrong with the numbers too, when other fields were refused first: every error shows at once. The
+    numbers are read in the zone given, or in ``fallback_zone`` when that was refused."""
+    given = {name: raw[name] for name in ("phone", "emergency_contact") if name in raw and name not in refused}
+    zone = raw["timezone"] if raw.get("timezone") in iana_zones() else fallback_zone
     try:
         contact_from(given, zone)
     except DetailsError as error:
@@ -156,6 +172,8 @@ def _render_edit(patient: Patient, values, errors: dict, status: int = 200):
         zone_now=_zone_now(patient.user.timezone, utcnow()),
         sexes=SEXES,
         substances=SUBSTANCES,
+        indications=indication_effects(patient.user.clinic),
+        everyone=everyone_questionnaires(patient.user.clinic),
         history=programme_history_entries(patient),
         local_time=local_time,
         zone=zone,

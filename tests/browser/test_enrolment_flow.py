@@ -73,9 +73,10 @@ def test_clinician_enrols_patient_who_sets_password_on_phone_and_lands_home(
     clinician.get_by_label("Name").fill("Robin Example")
     clinician.get_by_label("E-mail address").fill("robin@patient.test")
     clinician.get_by_label("Time zone").select_option("Europe/London")
-    clinician.get_by_label("Alcohol").check()
+    clinician.get_by_label("Depression", exact=True).check()
+    clinician.get_by_label("Alcohol", exact=True).check()  # the substance: "Alcohol use" is the indication
     clinician.get_by_label("Cannabis").check()
-    clinician.get_by_label("Pain").check()
+    clinician.get_by_label("Pain (0–10)").check()
     clinician.get_by_role("button", name="Enrol and create the link").click()
 
     # The answer shows the link once, pointing at this server (in this page only: never in a cookie).
