@@ -6,8 +6,12 @@ Rules (issue "reminders that arrive exactly once", SPEC EMA-R1..R5):
 - a day that is over is never reminded of (a reminder expires at the patient's local midnight);
 - after ``missed_limit`` consecutive missed days reminders stop, and the care team gets one alert for that
   run of missed days instead; a check-in resumes them;
-- when the PHQ-9 and GAD-7 fall due (PHQ-R13), one more neutral message on the due date, at the same
-  time and under the same rules; once per due date, never a second nudge (EMA-R3);
+- EMA-R2: one follow-up reminder, the clinic's ``follow_up_minutes`` after the first, if that day's check-in is
+  still not saved; under the same rules (quiet hours, pause, observation window) and its own key, so once;
+  never more than that (EMA-R3);
+- when questionnaires fall due by the clinic's schedules (journal/schedules.py), one more neutral message on the
+  date the latest of them fell due, at the same time and under the same rules; once per such date, never a
+  second nudge (EMA-R3), and never naming the questionnaire (PRIV-R1);
 - nothing while the patient is in a post-dose observation window (EMA-R3): a reminder due then goes at the
   first run after the window, under the same key, so still once.
 Wall-clock comparison in the patient's zone is what makes skipped and repeated hours come out right: on a
@@ -28,7 +32,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, Row, and_, bindparam, case, cast, column, delete, func, literal, select, true
@@ -36,11 +40,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from .assessments import MIN_GAP, interval_days, next_due
+from . import schedules
 from .channels import PushEndpointRefused, PushEndpoints
 from .models import (
     Alert,
-    Assessment,
     CareTeamMember,
     CheckIn,
     Clinic,
@@ -52,7 +55,6 @@ from .models import (
     User,
 )
 from .outbox import insert_ignoring_duplicates, queue_alert_notifications
-from .scoring import PHQ9
 from .sessions import observing_patients
 
 DEFAULT_TIME = time(20, 0)
@@ -168,6 +170,7 @@ def queue_daily_reminders(session: Session, now: datetime, *, missed_limit: int 
     """
     clocks = _Clocks(now, missed_limit)
     reached: dict[tuple[str, Settings | None], bool] = {}  # reminder_time_reached, per zone and settings
+    cadence = _Schedules(schedules.clinic_rows(session))
     queued = 0
     last_id = session.scalar(select(func.max(User.id))) or 0
     with _cycle_collector_paused():
@@ -177,7 +180,7 @@ def queue_daily_reminders(session: Session, now: datetime, *, missed_limit: int 
             # row's attributes by name cost more than the rest of the loop.
             patients = list(map(_Patient._make, session.connection().execute(_patients_in(id_range)).all()))
             if patients:
-                queued += _queue_batch(session, now, id_range, patients, clocks, reached)
+                queued += _queue_batch(session, now, id_range, patients, clocks, reached, cadence)
                 session.commit()
     return queued
 
@@ -205,9 +208,13 @@ class _Patient(NamedTuple):
     email: str
     activated_at: datetime
     induction_until: date | None
-    # the clinic's questionnaire cadence (PHQ-R13), under the names ``interval_days`` reads
+    indications: list[str] | None
+    clinic_id: int
+    # the clinic's questionnaire cadence (PHQ-R13), under the names ``schedules.interval_days`` reads
     assessment_interval_days: int
     weekly_during_induction: bool
+    depression_instrument: str  # SAFE-R4
+    follow_up_minutes: int | None  # EMA-R2
     # the reminder settings; all None without a settings row (the defaults then)
     settings_of: int | None
     local_time: str | None
@@ -237,8 +244,12 @@ def _patients_in(id_range: tuple[int, int]):
             User.email,
             User.activated_at,
             Patient.induction_until,
+            Patient.indications,
+            User.clinic_id,
             Clinic.assessment_interval_days,
             Clinic.weekly_during_induction,
+            Clinic.depression_instrument,
+            Clinic.follow_up_minutes,
             ReminderSettings.patient_id,
             ReminderSettings.local_time,
             ReminderSettings.email,
@@ -274,11 +285,14 @@ def _queue_batch(
     patients: list[_Patient],
     clocks: _Clocks,
     reached: dict[tuple[str, Settings | None], bool],
+    cadence: _Schedules,
 ) -> int:
     """Queue what is due for these patients. The other tables are read by the batch's id range, which may hold
     a few rows of others (disabled patients, say); those are never looked up."""
     checkins = _checkins(session, id_range, now, clocks.missed_limit)
-    last_phq9 = _last_phq9(session, id_range)
+    completions = schedules.last_completions(session, id_range)
+    anchors = schedules.session_anchors(session, id_range, now) if cadence.uses_sessions else {}
+    first_reminders = _first_reminders(session, id_range, now) if any(p.follow_up_minutes for p in patients) else {}
     wants_push = {patient.id for patient in patients if patient.webpush}
     devices = _push_devices(session, id_range, wants_push) if wants_push else {}
     observing = observing_patients(session, [patient.id for patient in patients], now)
@@ -304,10 +318,15 @@ def _queue_batch(
         if not checked_in_today:
             key = f"reminder:{patient.id}:{clock.today.isoformat()}"
             messages += _message_rows(patient.id, key, channels, "daily_reminder", "/checkin", clock.expires_at)
-        last_form = last_phq9.get(patient.id)
-        due_date = assessment_due_date(patient, patient.induction_until, active_since, last_form, clock.now)
-        if due_date is not None:
-            key = f"assessment:{patient.id}:{due_date.isoformat()}"
+            if follow_up_due(patient.follow_up_minutes, first_reminders.get((patient.id, clock.today)), now):
+                # EMA-R2: the one follow-up, with the first's neutral text; its own key makes it once.
+                key = f"follow-up:{patient.id}:{clock.today.isoformat()}"
+                messages += _message_rows(patient.id, key, channels, "daily_reminder", "/checkin", clock.expires_at)
+        due = cadence.due(patient, active_since, completions.get(patient.id, {}), anchors.get(patient.id), clock)
+        if due:
+            # One message for what is due, keyed by the date the latest of it fell due: a questionnaire falling
+            # due later brings a new one; one already due never brings a second (EMA-R3).
+            key = f"assessment:{patient.id}:{max(d.since for d in due).isoformat()}"
             messages += _message_rows(patient.id, key, channels, "assessment_due", "/assessments", clock.expires_at)
     queued = _insert_messages(session, now, messages)
     if missed:
@@ -342,18 +361,32 @@ def _checkins(session: Session, id_range: tuple[int, int], now: datetime, missed
 _NO_CHECKINS = (None, 0, 0, 0, 0, 0, 0)
 
 
-def _last_phq9(session: Session, id_range: tuple[int, int]) -> dict[int, datetime]:
-    """patient id -> when they last completed the PHQ-9, for the patients in ``id_range`` who ever did."""
+def _first_reminders(session: Session, id_range: tuple[int, int], now: datetime) -> dict[tuple[int, date], datetime]:
+    """(patient id, local date) -> when that day's first reminder was queued, for the patients in ``id_range``
+    reminded in the last day (a local date is less than a day from UTC, so that covers every possible today)."""
     after, last = id_range
-    return dict(
-        session.connection()
-        .execute(
-            select(Assessment.patient_id, func.max(Assessment.completed_at))
-            .where(Assessment.patient_id > after, Assessment.patient_id <= last, Assessment.instrument == PHQ9)
-            .group_by(Assessment.patient_id)
+    rows = session.execute(
+        select(OutboxMessage.recipient_id, OutboxMessage.dedup_key, OutboxMessage.created_at).where(
+            OutboxMessage.recipient_id > after,
+            OutboxMessage.recipient_id <= last,
+            OutboxMessage.template == "daily_reminder",
+            OutboxMessage.created_at > now - timedelta(days=2),
+            OutboxMessage.dedup_key.startswith("reminder:"),
         )
-        .all()
     )
+    first: dict[tuple[int, date], datetime] = {}
+    for patient_id, key, created_at in rows:
+        day = date.fromisoformat(key.split(":")[2])  # reminder:<patient>:<local date>:<channel>
+        if (patient_id, day) not in first or created_at < first[patient_id, day]:
+            first[patient_id, day] = created_at
+    return first
+
+
+def follow_up_due(minutes: int | None, first_queued: datetime | None, now: datetime) -> bool:
+    """EMA-R2: ``minutes`` after the day's first reminder (None: the clinic sends no follow-up). The caller has
+    checked the rest: no check-in that day, reminder time reached outside quiet hours, not paused, no
+    observation window."""
+    return minutes is not None and first_queued is not None and now - first_queued >= timedelta(minutes=minutes)
 
 
 def _push_devices(session: Session, id_range: tuple[int, int], wanted: set[int]) -> dict[int, list[int]]:
@@ -370,30 +403,38 @@ def _push_devices(session: Session, id_range: tuple[int, int], wanted: set[int])
     return devices
 
 
-class Cadence(Protocol):
-    """The clinic's questionnaire cadence (PHQ-R13): a ``Clinic``, or anything with the same two values."""
+class _Schedules:
+    """The clinics' questionnaire schedules for one run, with the rules worked out once per clinic, instrument
+    and stage of the induction series rather than once per patient."""
 
-    assessment_interval_days: int
-    weekly_during_induction: bool
+    def __init__(self, rows: dict[tuple[int, str], schedules.Rules]):
+        self.rows = rows
+        self.uses_sessions = schedules.uses_sessions(rows.values())
+        self._rules: dict[tuple, schedules.Rules] = {}
 
-
-def assessment_due_date(
-    cadence: Cadence,
-    induction_until: date | None,
-    active_since: date,
-    last_completed: datetime | None,
-    local: datetime,
-) -> date | None:
-    """The due date of the PHQ-9 and GAD-7 if they are due on the patient's local date, else None. The 7-day
-    gap is measured on the patient's wall clock (both instants in their zone)."""
-    zone = local.tzinfo
-    today = local.date()
-    if last_completed is not None and local - last_completed.astimezone(zone) < MIN_GAP:
-        return None
-    interval = interval_days(cadence, induction_until, today)
-    last_day = last_completed.astimezone(zone).date() if last_completed is not None else None
-    due = next_due(last_day, active_since, interval)
-    return due if due <= today else None
+    def due(
+        self,
+        patient: _Patient,
+        active_since: date,
+        completed: dict[str, datetime],
+        sessions: tuple[datetime | None, datetime | None] | None,
+        clock: LocalClock,
+    ) -> list[schedules.Due]:
+        """What the patient is due to fill in at ``clock.now``."""
+        chosen = schedules.scheduled_instruments(tuple(patient.indications or ()), patient.depression_instrument)
+        interval = schedules.interval_days(patient, patient.induction_until, clock.today)
+        given, planned = sessions or (None, None)
+        rules, anchors = {}, {}
+        for instrument in chosen:
+            cached = (patient.clinic_id, instrument.key, interval)
+            if cached not in self._rules:
+                row = self.rows.get((patient.clinic_id, instrument.key))
+                self._rules[cached] = schedules.rules_for(
+                    instrument, row, patient, patient.induction_until, clock.today
+                )
+            rules[instrument.key] = self._rules[cached]
+            anchors[instrument.key] = schedules.Anchors(completed.get(instrument.key), given, planned)
+        return schedules.due_list(chosen, rules, anchors, active_since, clock.now, clock.zone)
 
 
 def _channels(email: str, settings, devices) -> list[tuple[str, str, str]]:

@@ -1,0 +1,240 @@
+"""When each questionnaire is due: every N days, N days after each given session, N days before each planned one,
+never twice inside the instrument's minimum gap (SPEC 1.10 PHQ-R13, 3.6 PCL-R10, 4.4 PACS-R6, 4.5 AUDC-R7,
+6.4 PEG-R6, 11).
+
+A clinic's ``InstrumentSchedule`` row replaces an instrument's default ``Schedule`` (journal/instruments.py). The
+PHQ-9 (or PHQ-8) and GAD-7 keep the clinic's older cadence settings for their "every N days" rule:
+``assessment_interval_days``, weekly until the end of an induction series when ``weekly_during_induction`` is
+set; their row, if any, adds the session rules and the minimum gap.
+
+The rules are pure functions of plain values (``due_since``); the query layer below reads those values for one
+patient (the pages) or for a range of patient ids (the reminder job, which runs every minute over every patient).
+Due dates are local calendar dates in the patient's zone; the minimum gap is elapsed time, as ``assessments.submit``
+measures it, so a form the pages offer is never one that submit refuses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cache
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from . import instruments
+from .instruments import Instrument
+from .models import Assessment, Clinic, DosingSession, InstrumentSchedule, Patient, SessionStatus, User
+
+# The instruments whose "every N days" is the clinic's questionnaire interval (PHQ-R13) rather than a row's.
+INTERVAL_SETTING = (instruments.PHQ9.key, instruments.PHQ8.key, instruments.GAD7.key)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """One instrument's schedule as it applies to one patient today."""
+
+    every_days: int | None
+    days_after_session: int | None
+    days_before_session: int | None
+    min_gap_days: int
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """What the rules measure from: when the form was last completed, the latest given session that has started
+    and the next planned one (instants, UTC)."""
+
+    last_completed: datetime | None
+    last_given: datetime | None = None
+    next_planned: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Due:
+    instrument: str
+    since: date  # the local date it fell due: its reminder is keyed by it
+
+
+def due_since(rules: Rules, anchors: Anchors, first_day: date, now: datetime, zone: ZoneInfo) -> date | None:
+    """The local date since which the form has been due at ``now``, or None when it is not due.
+
+    - Never completed: due at once, since ``first_day`` (the baseline).
+    - Never inside ``min_gap_days`` of the last completion (elapsed time).
+    - Every N days: from the local date N days after the last completion.
+    - N days after a given session: from that session's local date + N, while no form was completed since it began.
+    - N days before a planned session: from its local date - N until it begins, unless a form was completed on or
+      after that date.
+    Of the rules that fire, the earliest date: a form already due does not fall due again for a second reason.
+    """
+    today = now.astimezone(zone).date()
+    last = anchors.last_completed
+    if last is None:
+        return min(first_day, today)
+    if now - last < timedelta(days=rules.min_gap_days):
+        return None
+    last_day = last.astimezone(zone).date()
+    fired = []
+    if rules.every_days is not None:
+        fired.append(last_day + timedelta(days=rules.every_days))
+    given = anchors.last_given
+    if rules.days_after_session is not None and given is not None and last < given <= now:
+        fired.append(given.astimezone(zone).date() + timedelta(days=rules.days_after_session))
+    planned = anchors.next_planned
+    if rules.days_before_session is not None and planned is not None and planned > now:
+        opens = planned.astimezone(zone).date() - timedelta(days=rules.days_before_session)
+        if last_day < opens:
+            fired.append(opens)
+    fired = [day for day in fired if day <= today]
+    return min(fired) if fired else None
+
+
+def uses_sessions(rules: Iterable[Rules]) -> bool:
+    return any(r.days_after_session is not None or r.days_before_session is not None for r in rules)
+
+
+# --- Which rules apply ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """A clinic's questionnaire interval settings (PHQ-R13): a ``Clinic`` has the same two values."""
+
+    assessment_interval_days: int
+    weekly_during_induction: bool
+
+
+def interval_days(cadence: Cadence | Clinic, induction_until: date | None, today: date) -> int:
+    """Every ``assessment_interval_days``; weekly until the end of an induction series if the clinic chooses."""
+    if cadence.weekly_during_induction and induction_until is not None and today <= induction_until:
+        return 7
+    return cadence.assessment_interval_days
+
+
+def rules_for(
+    instrument: instruments.Instrument,
+    row: InstrumentSchedule | Rules | None,
+    cadence: Cadence | Clinic,
+    induction_until: date | None,
+    today: date,
+) -> Rules:
+    """The clinic's row for this instrument if it has one, else the definition's default; the PHQ-9 (PHQ-8) and
+    GAD-7 take their "every N days" from the clinic's interval settings."""
+    source = row if row is not None else instrument.schedule
+    every = source.every_days
+    if instrument.key in INTERVAL_SETTING:
+        every = interval_days(cadence, induction_until, today)
+    return Rules(every, source.days_after_session, source.days_before_session, source.min_gap_days)
+
+
+@cache
+def scheduled_instruments(indications: tuple[str, ...], depression_instrument: str) -> tuple[Instrument, ...]:
+    """The questionnaires a patient is asked in the app: ``instruments.for_patient``'s choice, made from plain values
+    (the reminder job reads columns, not objects), less those only the care team enters (PACS-R3)."""
+    clinic = SimpleNamespace(depression_instrument=depression_instrument)
+    patient = SimpleNamespace(indications=list(indications), user=SimpleNamespace(clinic=clinic))
+    return tuple(instrument for instrument in instruments.for_patient(patient) if instrument.self_report)
+
+
+def due_list(
+    chosen: Iterable[instruments.Instrument],
+    rules: dict[str, Rules],
+    anchors: dict[str, Anchors],
+    first_day: date,
+    now: datetime,
+    zone: ZoneInfo,
+) -> list[Due]:
+    """Each of ``chosen`` that is due at ``now``, in their order."""
+    found = []
+    for instrument in chosen:
+        since = due_since(rules[instrument.key], anchors.get(instrument.key, Anchors(None)), first_day, now, zone)
+        if since is not None:
+            found.append(Due(instrument.key, since))
+    return found
+
+
+# --- Queries ---------------------------------------------------------------------------------------------------
+
+
+def clinic_rows(session: Session, clinic_ids: Iterable[int] | None = None) -> dict[tuple[int, str], Rules]:
+    """(clinic id, instrument) -> the clinic's schedule row, as ``Rules``; every clinic's when ``clinic_ids`` is
+    None (a handful of rows per clinic)."""
+    query = select(InstrumentSchedule)
+    if clinic_ids is not None:
+        query = query.where(InstrumentSchedule.clinic_id.in_(list(clinic_ids)))
+    return {
+        (row.clinic_id, row.instrument): Rules(
+            row.every_days, row.days_after_session, row.days_before_session, row.min_gap_days
+        )
+        for row in session.scalars(query)
+    }
+
+
+def last_completions(session: Session, id_range: tuple[int, int]) -> dict[int, dict[str, datetime]]:
+    """patient id -> instrument -> when it was last completed, for patients with ids in (after, last]."""
+    after, last = id_range
+    found: dict[int, dict[str, datetime]] = {}
+    for patient_id, instrument, completed in session.execute(
+        select(Assessment.patient_id, Assessment.instrument, func.max(Assessment.completed_at))
+        .where(Assessment.patient_id > after, Assessment.patient_id <= last)
+        .group_by(Assessment.patient_id, Assessment.instrument)
+    ):
+        found.setdefault(patient_id, {})[instrument] = completed
+    return found
+
+
+def session_anchors(
+    session: Session, id_range: tuple[int, int], now: datetime
+) -> dict[int, tuple[datetime | None, datetime | None]]:
+    """patient id -> (latest given session begun by ``now``, next planned session after ``now``), for patients
+    with ids in (after, last] who have either; one grouped statement."""
+    after, last = id_range
+    given = func.max(
+        case(((DosingSession.status == SessionStatus.GIVEN) & (DosingSession.start <= now), DosingSession.start))
+    )
+    planned = func.min(
+        case(((DosingSession.status == SessionStatus.PLANNED) & (DosingSession.start > now), DosingSession.start))
+    )
+    rows = session.execute(
+        select(DosingSession.patient_id, given, planned)
+        .where(
+            DosingSession.patient_id > after,
+            DosingSession.patient_id <= last,
+            DosingSession.status.in_((SessionStatus.GIVEN, SessionStatus.PLANNED)),
+        )
+        .group_by(DosingSession.patient_id)
+    )
+    return {
+        patient_id: (_aware(latest_given), _aware(next_planned))
+        for patient_id, latest_given, next_planned in rows
+        if latest_given is not None or next_planned is not None
+    }
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """An aggregate over a UTC column comes back without the column type's processing on SQLite: as text there."""
+    if value is None or isinstance(value, datetime):
+        return value if value is None or value.tzinfo is not None else value.replace(tzinfo=ZoneInfo("UTC"))
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=ZoneInfo("UTC"))
+
+
+def patient_due(session: Session, patient: Patient, now: datetime) -> list[Due]:
+    """What ``patient`` is due to fill in at ``now``: four small statements."""
+    user: User = patient.user
+    clinic = user.clinic
+    zone = ZoneInfo(user.timezone)
+    today = now.astimezone(zone).date()
+    chosen = scheduled_instruments(tuple(patient.indications or ()), clinic.depression_instrument)
+    rows = clinic_rows(session, [clinic.id])
+    rules = {i.key: rules_for(i, rows.get((clinic.id, i.key)), clinic, patient.induction_until, today) for i in chosen}
+    id_range = (user.id - 1, user.id)
+    completed = last_completions(session, id_range).get(user.id, {})
+    given, planned = None, None
+    if uses_sessions(rules.values()):
+        given, planned = session_anchors(session, id_range, now).get(user.id, (None, None))
+    anchors = {key: Anchors(completed.get(key), given, planned) for key in rules}
+    return due_list(chosen, rules, anchors, today, now, zone)
