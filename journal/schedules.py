@@ -207,19 +207,12 @@ def session_anchors(
         )
         .group_by(DosingSession.patient_id)
     )
+    # A CASE over a UTC column keeps the column's type: the instants come back aware on both databases.
     return {
-        patient_id: (_aware(latest_given), _aware(next_planned))
+        patient_id: (latest_given, next_planned)
         for patient_id, latest_given, next_planned in rows
         if latest_given is not None or next_planned is not None
     }
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """An aggregate over a UTC column comes back without the column type's processing on SQLite: as text there."""
-    if value is None or isinstance(value, datetime):
-        return value if value is None or value.tzinfo is not None else value.replace(tzinfo=ZoneInfo("UTC"))
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=ZoneInfo("UTC"))
 
 
 def patient_due(session: Session, patient: Patient, now: datetime) -> list[Due]:
