@@ -231,3 +231,75 @@ def patient_due(session: Session, patient: Patient, now: datetime) -> list[Due]:
         given, planned = session_anchors(session, id_range, now).get(user.id, (None, None))
     anchors = {key: Anchors(completed.get(key), given, planned) for key in rules}
     return due_list(chosen, rules, anchors, today, now, zone)
+
+
+# --- The clinic's settings ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What an admin may choose for one group of the clinic settings page. ``every`` None: the group's "every N
+    days" is the clinic's questionnaire interval (PHQ-9 / PHQ-8 and GAD-7)."""
+
+    instruments: tuple[str, ...]  # the rows a group is saved as
+    min_gap: tuple[int, int]
+    every: tuple[int, int] | None
+
+
+AFTER_SESSION = (1, 90)  # days after a given session
+BEFORE_SESSION = (1, 14)  # days before a planned one: a booster-decision visit
+# The smallest gaps are each form's recall window (SPEC 1.10, PCL-R10, PEG-R6, PACS-R6, AUDC-R7): a shorter one
+# would ask about days the last form already covered.
+LIMITS = {
+    # One schedule for the depression questionnaire, whichever of the PHQ-9 and the PHQ-8 the clinic uses (SAFE-R4).
+    "depression": Limits((instruments.PHQ9.key, instruments.PHQ8.key), (7, 90), None),
+    "gad7": Limits((instruments.GAD7.key,), (7, 90), None),
+    "pcl5": Limits((instruments.PCL5.key,), (21, 365), (21, 365)),
+    "peg": Limits((instruments.PEG.key,), (7, 365), (7, 365)),
+    "auditc": Limits((instruments.AUDITC.key,), (365, 730), (365, 730)),
+}
+RULES = ("every_days", "days_after_session", "days_before_session", "min_gap_days")
+
+
+def setting_fields() -> list[str]:
+    """The clinic settings page's schedule fields, ``<group>_<rule>``."""
+    return [
+        f"{group}_{rule}"
+        for group, limits in LIMITS.items()
+        for rule in RULES
+        if rule != "every_days" or limits.every is not None
+    ]
+
+
+def setting_values(session: Session, clinic: Clinic) -> dict[str, int | None]:
+    """The schedule fields as the clinic has them now: its rows, else the definitions' defaults."""
+    rows = clinic_rows(session, [clinic.id])
+    values: dict[str, int | None] = {}
+    for group, limits in LIMITS.items():
+        key = limits.instruments[0]
+        current = rows.get((clinic.id, key)) or instruments.ALL[key].schedule
+        for rule in RULES:
+            if rule != "every_days" or limits.every is not None:
+                values[f"{group}_{rule}"] = getattr(current, rule)
+    return values
+
+
+def save_settings(session: Session, clinic: Clinic, data: dict, user: User, now: datetime) -> list[str]:
+    """Store the schedule fields of ``data`` as the clinic's rows; return the fields that changed. A group whose
+    values did not change is not written (its instruments keep their defaults until the clinic chooses)."""
+    before = setting_values(session, clinic)
+    changed = [name for name in setting_fields() if name in data and data[name] != before[name]]
+    for group, limits in LIMITS.items():
+        if not any(name.startswith(f"{group}_") for name in changed):
+            continue
+        chosen = {rule: data.get(f"{group}_{rule}", before.get(f"{group}_{rule}")) for rule in RULES}
+        for key in limits.instruments:
+            row = session.get(InstrumentSchedule, {"clinic_id": clinic.id, "instrument": key})
+            if row is None:
+                row = InstrumentSchedule(clinic_id=clinic.id, instrument=key)
+                session.add(row)
+            for rule, value in chosen.items():
+                setattr(row, rule, value)
+            row.updated_by_id = user.id
+            row.updated_at = now
+    return changed
