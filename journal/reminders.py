@@ -9,9 +9,10 @@ Rules (issue "reminders that arrive exactly once", SPEC EMA-R1..R5):
 - EMA-R2: one follow-up reminder, the clinic's ``follow_up_minutes`` after the first, if that day's check-in is
   still not saved; under the same rules (quiet hours, pause, observation window) and its own key, so once;
   never more than that (EMA-R3);
-- when questionnaires fall due by the clinic's schedules (journal/schedules.py), one more neutral message on the
-  date the latest of them fell due, at the same time and under the same rules; once per such date, never a
-  second nudge (EMA-R3), and never naming the questionnaire (PRIV-R1);
+- when a questionnaire falls due by the clinic's schedules (journal/schedules.py), one more neutral message, at
+  the same time and under the same rules: at most one a day, and only when something became available since the
+  last one, so a questionnaire already due, or left half done, never brings a second nudge (EMA-R3); it never
+  names the questionnaire (PRIV-R1);
 - nothing while the patient is in a post-dose observation window (EMA-R3): a reminder due then goes at the
   first run after the window, under the same key, so still once.
 Wall-clock comparison in the patient's zone is what makes skipped and repeated hours come out right: on a
@@ -299,6 +300,7 @@ def _queue_batch(
 
     messages: list[tuple] = []
     missed: list[tuple[int, date]] = []
+    questionnaires_due: list[tuple[_Patient, list, LocalClock, datetime]] = []
     for patient in patients:
         clock = clocks[patient.zone]
         checked = checkins.get(patient.id, _NO_CHECKINS)
@@ -324,10 +326,15 @@ def _queue_batch(
                 messages += _message_rows(patient.id, key, channels, "daily_reminder", "/checkin", clock.expires_at)
         due = cadence.due(patient, active_since, completions.get(patient.id, {}), anchors.get(patient.id), clock)
         if due:
-            # One message for what is due, keyed by the date the latest of it fell due: a questionnaire falling
-            # due later brings a new one; one already due never brings a second (EMA-R3).
-            key = f"assessment:{patient.id}:{max(d.since for d in due).isoformat()}"
-            messages += _message_rows(patient.id, key, channels, "assessment_due", "/assessments", clock.expires_at)
+            questionnaires_due.append((patient, channels, clock, max(d.available_at for d in due)))
+    if questionnaires_due:
+        last_sent = _last_questionnaire_reminders(session, id_range)
+        for patient, channels, clock, newest in questionnaires_due:
+            # One message a day at most, and only for a questionnaire that became available since the last one:
+            # one already due, or left half done, never brings a second (EMA-R3).
+            if patient.id not in last_sent or newest > last_sent[patient.id]:
+                key = f"assessment:{patient.id}:{clock.today.isoformat()}"
+                messages += _message_rows(patient.id, key, channels, "assessment_due", "/assessments", clock.expires_at)
     queued = _insert_messages(session, now, messages)
     if missed:
         queued += _raise_missed_alerts(session, now, missed)
@@ -380,6 +387,22 @@ def _first_reminders(session: Session, id_range: tuple[int, int], now: datetime)
         if (patient_id, day) not in first or created_at < first[patient_id, day]:
             first[patient_id, day] = created_at
     return first
+
+
+def _last_questionnaire_reminders(session: Session, id_range: tuple[int, int]) -> dict[int, datetime]:
+    """patient id -> when their last questionnaire reminder was queued, for the patients in ``id_range``."""
+    after, last = id_range
+    return dict(
+        session.execute(
+            select(OutboxMessage.recipient_id, func.max(OutboxMessage.created_at))
+            .where(
+                OutboxMessage.recipient_id > after,
+                OutboxMessage.recipient_id <= last,
+                OutboxMessage.template == "assessment_due",
+            )
+            .group_by(OutboxMessage.recipient_id)
+        ).all()
+    )
 
 
 def follow_up_due(minutes: int | None, first_queued: datetime | None, now: datetime) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -56,7 +56,8 @@ class Anchors:
 @dataclass(frozen=True)
 class Due:
     instrument: str
-    since: date  # the local date it fell due: its reminder is keyed by it
+    since: date  # the local date it fell due
+    available_at: datetime  # when it could first be filled in: that date's start, or the end of the gap if later
 
 
 def due_since(rules: Rules, anchors: Anchors, first_day: date, now: datetime, zone: ZoneInfo) -> date | None:
@@ -152,8 +153,20 @@ def due_list(
     for instrument in chosen:
         since = due_since(rules[instrument.key], anchors.get(instrument.key, Anchors(None)), first_day, now, zone)
         if since is not None:
-            found.append(Due(instrument.key, since))
+            found.append(
+                Due(
+                    instrument.key, since, available_at(rules[instrument.key], anchors.get(instrument.key), since, zone)
+                )
+            )
     return found
+
+
+def available_at(rules: Rules, anchors: Anchors | None, since: date, zone: ZoneInfo) -> datetime:
+    """When a form due since the local date ``since`` could first be filled in: the start of that date, or the end
+    of the minimum gap if that came later (a rule's date may fall inside the gap: a session the day after a form)."""
+    start = datetime.combine(since, time(0), tzinfo=zone).astimezone(UTC)
+    last = anchors.last_completed if anchors is not None else None
+    return start if last is None else max(start, last + timedelta(days=rules.min_gap_days))
 
 
 # --- Queries ---------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ The rules are tested as pure functions with explicit instants; the query layer o
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from journal import instruments
@@ -279,3 +279,20 @@ def test_the_session_anchors_are_the_latest_given_and_the_next_planned_as_aware_
     anchors = session_anchors(db.session, (people.pat.id - 1, people.pat.id), at(CHICAGO, 2026, 3, 15, 9))
     assert anchors == {people.pat.id: (given, planned)}
     assert anchors[people.pat.id][0].tzinfo is not None
+
+
+def test_a_form_due_by_a_session_inside_the_gap_becomes_available_when_the_gap_ends():
+    from journal.schedules import Due, due_list
+
+    rules = {"pcl5": Rules(every_days=None, days_after_session=1, days_before_session=None, min_gap_days=21)}
+    done = at(NEW_YORK, 2026, 3, 1, 20, 0)
+    anchors = {"pcl5": Anchors(done, last_given=at(NEW_YORK, 2026, 3, 6, 10, 0))}
+    now = at(NEW_YORK, 2026, 3, 23, 9, 0)
+    # due since the day after the session, but open only 21 days after the last form (an hour later in EDT)
+    assert due_list([instruments.PCL5], rules, anchors, date(2026, 2, 1), now, NEW_YORK) == [
+        Due("pcl5", date(2026, 3, 7), done + timedelta(days=21))
+    ]
+    # a form never completed is available from the start of its first day
+    assert due_list([instruments.PCL5], rules, {}, date(2026, 2, 1), now, NEW_YORK) == [
+        Due("pcl5", date(2026, 2, 1), at(NEW_YORK, 2026, 2, 1, 0, 0))
+    ]
