@@ -329,12 +329,6 @@ def history(session: Session, patient_id: int) -> list[tuple[Assessment, Change]
 # --- Cadence (PHQ-R13; the rules are journal/schedules.py's) ------------------------------------------------------
 
 
-def next_due(last_completed: date | None, first_day: date, interval: int) -> date:
-    """The local date the next form is due by an interval alone: at once for a new patient (the baseline), then
-    ``interval`` days after the last one."""
-    return first_day if last_completed is None else last_completed + timedelta(days=interval)
-
-
 def due_instruments(session: Session, patient: Patient, now: datetime) -> list[str]:
     """The questionnaires the patient may fill in now, in the order the pages show them: those of their indications
     that they answer themselves, due by the clinic's schedule and outside each one's minimum gap."""

@@ -293,7 +293,6 @@ def _queue_batch(
     checkins = _checkins(session, id_range, now, clocks.missed_limit)
     completions = schedules.last_completions(session, id_range)
     anchors = schedules.session_anchors(session, id_range, now) if cadence.uses_sessions else {}
-    first_reminders = _first_reminders(session, id_range, now) if any(p.follow_up_minutes for p in patients) else {}
     wants_push = {patient.id for patient in patients if patient.webpush}
     devices = _push_devices(session, id_range, wants_push) if wants_push else {}
     observing = observing_patients(session, [patient.id for patient in patients], now)
@@ -301,6 +300,7 @@ def _queue_batch(
     messages: list[tuple] = []
     missed: list[tuple[int, date]] = []
     questionnaires_due: list[tuple[_Patient, list, LocalClock, datetime]] = []
+    follow_ups: list[tuple[_Patient, list, LocalClock]] = []  # not checked in, and the day's reminder time reached
     for patient in patients:
         clock = clocks[patient.zone]
         checked = checkins.get(patient.id, _NO_CHECKINS)
@@ -320,13 +320,18 @@ def _queue_batch(
         if not checked_in_today:
             key = f"reminder:{patient.id}:{clock.today.isoformat()}"
             messages += _message_rows(patient.id, key, channels, "daily_reminder", "/checkin", clock.expires_at)
+            if _follow_up_possible(clock, settings, patient.follow_up_minutes):
+                follow_ups.append((patient, channels, clock))
+        due = cadence.due(patient, active_since, completions.get(patient.id, {}), anchors.get(patient.id), clock)
+        if due:
+            questionnaires_due.append((patient, channels, clock, max(d.available_at for d in due)))
+    if follow_ups:
+        first_reminders = _first_reminders(session, id_range, now)
+        for patient, channels, clock in follow_ups:
             if follow_up_due(patient.follow_up_minutes, first_reminders.get((patient.id, clock.today)), now):
                 # EMA-R2: the one follow-up, with the first's neutral text; its own key makes it once.
                 key = f"follow-up:{patient.id}:{clock.today.isoformat()}"
                 messages += _message_rows(patient.id, key, channels, "daily_reminder", "/checkin", clock.expires_at)
-        due = cadence.due(patient, active_since, completions.get(patient.id, {}), anchors.get(patient.id), clock)
-        if due:
-            questionnaires_due.append((patient, channels, clock, max(d.available_at for d in due)))
     if questionnaires_due:
         last_sent = _last_questionnaire_reminders(session, id_range)
         for patient, channels, clock, newest in questionnaires_due:
@@ -370,14 +375,14 @@ _NO_CHECKINS = (None, 0, 0, 0, 0, 0, 0)
 
 def _first_reminders(session: Session, id_range: tuple[int, int], now: datetime) -> dict[tuple[int, date], datetime]:
     """(patient id, local date) -> when that day's first reminder was queued, for the patients in ``id_range``
-    reminded in the last day (a local date is less than a day from UTC, so that covers every possible today)."""
+    reminded since the start of any local today."""
     after, last = id_range
     rows = session.execute(
         select(OutboxMessage.recipient_id, OutboxMessage.dedup_key, OutboxMessage.created_at).where(
             OutboxMessage.recipient_id > after,
             OutboxMessage.recipient_id <= last,
             OutboxMessage.template == "daily_reminder",
-            OutboxMessage.created_at > now - timedelta(days=2),
+            OutboxMessage.created_at > now - timedelta(hours=26),  # a local day is at most 25 hours long
             OutboxMessage.dedup_key.startswith("reminder:"),
         )
     )
@@ -403,6 +408,20 @@ def _last_questionnaire_reminders(session: Session, id_range: tuple[int, int]) -
             .group_by(OutboxMessage.recipient_id)
         ).all()
     )
+
+
+def _follow_up_possible(clock: LocalClock, settings: Settings | None, minutes: int | None) -> bool:
+    """Could a follow-up be due yet? Not before ``minutes`` after the reminder time, since the first goes at it or
+    later: this spares the outbox query for everyone in the hours before."""
+    if minutes is None:
+        return False
+    at = parse_hhmm(settings.local_time) if settings else DEFAULT_TIME
+    # The earliest instant the wall clock showed that time today: the first of a repeated hour, or the jump itself
+    # when it was skipped (each reading, fold 0 and 1, taken as an instant).
+    # In UTC: aware datetimes of one zone compare and add on the wall clock, ignoring the fold.
+    local = datetime.combine(clock.today, at, tzinfo=clock.zone)
+    earliest = min(local.replace(fold=fold).astimezone(UTC) for fold in (0, 1))
+    return clock.now.astimezone(UTC) >= earliest + timedelta(minutes=minutes)
 
 
 def follow_up_due(minutes: int | None, first_queued: datetime | None, now: datetime) -> bool:

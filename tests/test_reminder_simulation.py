@@ -146,7 +146,7 @@ def _every_due_reminder_is_sent_once_at_the_first_run_after_its_local_time(simul
         user = simulated[plan.local]
         zone = ZoneInfo(plan.zone)
         rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.recipient_id == user.id)).all()
-        sent = {row.dedup_key: row for row in rows if row.template == "daily_reminder"}
+        sent = {row.dedup_key: row for row in rows if row.dedup_key.startswith("reminder:")}  # the first of a day
         first_day = START.astimezone(zone).date() + timedelta(days=1)
         last_day = END.astimezone(zone).date() - timedelta(days=1)
         expected_keys = set()
@@ -191,6 +191,13 @@ def _clock_change_days_are_reminded_once_at_the_right_instant(simulated):
     # Kolkata's 20:00 falls in quiet hours until 20:30 (15:00 UTC).
     (kolkata,) = sent_on("kolkata", "2026-03-10")
     assert kolkata.sent_at == datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+    # EMA-R2: every check-in comes 90 wall-clock minutes after the reminder time, when the follow-up would be due,
+    # so none goes; except in Sydney on 5 April, where 90 minutes after the first 02:30 the clock shows 03:00 (the
+    # hour was repeated) and the check-in comes at 04:00: the one follow-up goes at 17:00 UTC.
+    follow_ups = db.session.scalars(select(OutboxMessage).where(OutboxMessage.dedup_key.startswith("follow-up:"))).all()
+    assert [(row.dedup_key, row.sent_at) for row in follow_ups] == [
+        (f"follow-up:{simulated['sydney'].id}:2026-04-05:email", datetime(2026, 4, 4, 17, 0, tzinfo=UTC))
+    ]
 
 
 # --- A course of sessions: the questionnaire schedules and the follow-up reminder --------------------------------
