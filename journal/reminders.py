@@ -301,6 +301,7 @@ def _queue_batch(
     missed: list[tuple[int, date]] = []
     questionnaires_due: list[tuple[_Patient, list, LocalClock, datetime]] = []
     follow_ups: list[tuple[_Patient, list, LocalClock]] = []  # not checked in, and the day's reminder time reached
+    follow_up_times: dict[tuple, bool] = {}  # _follow_up_possible, per zone, settings and minutes
     for patient in patients:
         clock = clocks[patient.zone]
         checked = checkins.get(patient.id, _NO_CHECKINS)
@@ -320,7 +321,10 @@ def _queue_batch(
         if not checked_in_today:
             key = f"reminder:{patient.id}:{clock.today.isoformat()}"
             messages += _message_rows(patient.id, key, channels, "daily_reminder", "/checkin", clock.expires_at)
-            if _follow_up_possible(clock, settings, patient.follow_up_minutes):
+            possible = (patient.zone, settings, patient.follow_up_minutes)
+            if possible not in follow_up_times:
+                follow_up_times[possible] = _follow_up_possible(clock, settings, patient.follow_up_minutes)
+            if follow_up_times[possible]:
                 follow_ups.append((patient, channels, clock))
         due = cadence.due(patient, active_since, completions.get(patient.id, {}), anchors.get(patient.id), clock)
         if due:
@@ -446,13 +450,32 @@ def _push_devices(session: Session, id_range: tuple[int, int], wanted: set[int])
 
 
 class _Schedules:
-    """The clinics' questionnaire schedules for one run, with the rules worked out once per clinic, instrument
-    and stage of the induction series rather than once per patient."""
+    """The clinics' questionnaire schedules for one run: which instruments with which rules, worked out once per
+    programme (indications, clinic, its depression questionnaire, the interval in force) rather than per patient."""
 
     def __init__(self, rows: dict[tuple[int, str], schedules.Rules]):
         self.rows = rows
         self.uses_sessions = schedules.uses_sessions(rows.values())
-        self._rules: dict[tuple, schedules.Rules] = {}
+        self._programmes: dict[tuple, list[tuple[str, schedules.Rules]]] = {}
+
+    def _programme(self, patient: _Patient, interval: int, today: date) -> list[tuple[str, schedules.Rules]]:
+        key = (tuple(patient.indications or ()), patient.depression_instrument, patient.clinic_id, interval)
+        if key not in self._programmes:
+            chosen = schedules.scheduled_instruments(key[0], patient.depression_instrument)
+            self._programmes[key] = [
+                (
+                    instrument.key,
+                    schedules.rules_for(
+                        instrument,
+                        self.rows.get((patient.clinic_id, instrument.key)),
+                        patient,
+                        patient.induction_until,
+                        today,
+                    ),
+                )
+                for instrument in chosen
+            ]
+        return self._programmes[key]
 
     def due(
         self,
@@ -463,20 +486,15 @@ class _Schedules:
         clock: LocalClock,
     ) -> list[schedules.Due]:
         """What the patient is due to fill in at ``clock.now``."""
-        chosen = schedules.scheduled_instruments(tuple(patient.indications or ()), patient.depression_instrument)
         interval = schedules.interval_days(patient, patient.induction_until, clock.today)
         given, planned = sessions or (None, None)
-        rules, anchors = {}, {}
-        for instrument in chosen:
-            cached = (patient.clinic_id, instrument.key, interval)
-            if cached not in self._rules:
-                row = self.rows.get((patient.clinic_id, instrument.key))
-                self._rules[cached] = schedules.rules_for(
-                    instrument, row, patient, patient.induction_until, clock.today
-                )
-            rules[instrument.key] = self._rules[cached]
-            anchors[instrument.key] = schedules.Anchors(completed.get(instrument.key), given, planned)
-        return schedules.due_list(chosen, rules, anchors, active_since, clock.now, clock.zone)
+        found = []
+        for key, rules in self._programme(patient, interval, clock.today):
+            anchors = schedules.Anchors(completed.get(key), given, planned)
+            since = schedules.due_since(rules, anchors, active_since, clock.now, clock.zone)
+            if since is not None:
+                found.append(schedules.Due(key, since, schedules.available_at(rules, anchors, since, clock.zone)))
+        return found
 
 
 def _channels(email: str, settings, devices) -> list[tuple[str, str, str]]:
