@@ -14,12 +14,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import instruments, scoring
+from . import instruments, schedules, scoring
 from .alerts import raise_alert
 from .baselines import apply_rule
 from .models import Assessment, Baseline, Clinic, EntrySource, Patient, User
 from .questionnaires import ANSWERS
-from .scoring import GAD7, PHQ8, PHQ9
+from .schedules import interval_days  # noqa: F401 (the demo and older callers use it from here)
+from .scoring import PHQ8, PHQ9
 from .sessions import bump_data_version
 
 MIN_GAP = timedelta(days=7)  # SPEC 1.10: never ask the PHQ-9 more than once in 7 days
@@ -330,34 +331,13 @@ def history(session: Session, patient_id: int) -> list[tuple[Assessment, Change]
     return annotated
 
 
-# --- Cadence (PHQ-R13) -----------------------------------------------------------------------------------------
-
-
-def interval_days(clinic: Clinic, induction_until: date | None, today: date) -> int:
-    """Every ``assessment_interval_days``; weekly until the end of an induction series if the clinic chooses."""
-    if clinic.weekly_during_induction and induction_until is not None and today <= induction_until:
-        return 7
-    return clinic.assessment_interval_days
-
-
-def next_due(last_completed: date | None, first_day: date, interval: int) -> date:
-    """The local date the next form is due: at once for a new patient (the baseline), then ``interval`` days
-    after the last one."""
-    return first_day if last_completed is None else last_completed + timedelta(days=interval)
+# --- Cadence (PHQ-R13; the rules are journal/schedules.py's) ------------------------------------------------------
 
 
 def due_instruments(session: Session, patient: Patient, now: datetime) -> list[str]:
-    """The questionnaires the patient may fill in now: due by the cadence, and not within 7 days of the last."""
-    user = patient.user
-    today = local_date(now, user.timezone)
-    interval = interval_days(user.clinic, patient.induction_until, today)
-    due = []
-    for instrument in (PHQ9, GAD7):
-        last = latest(session, user.id, instrument)
-        last_day = local_date(last.completed_at, user.timezone) if last is not None else None
-        if (last is None or now - last.completed_at >= MIN_GAP) and today >= next_due(last_day, today, interval):
-            due.append(instrument)
-    return due
+    """The questionnaires the patient may fill in now, in the order the pages show them: those of their indications
+    that they answer themselves, due by the clinic's schedule and outside each one's minimum gap."""
+    return [due.instrument for due in schedules.patient_due(session, patient, now)]
 
 
 DEFAULT_CRISIS_RESOURCES = {

@@ -6,8 +6,13 @@ Rules (issue "reminders that arrive exactly once", SPEC EMA-R1..R5):
 - a day that is over is never reminded of (a reminder expires at the patient's local midnight);
 - after ``missed_limit`` consecutive missed days reminders stop, and the care team gets one alert for that
   run of missed days instead; a check-in resumes them;
-- when the PHQ-9 and GAD-7 fall due (PHQ-R13), one more neutral message on the due date, at the same
-  time and under the same rules; once per due date, never a second nudge (EMA-R3);
+- EMA-R2: one follow-up reminder, the clinic's ``follow_up_minutes`` after the first, if that day's check-in is
+  still not saved; under the same rules (quiet hours, pause, observation window) and its own key, so once;
+  never more than that (EMA-R3);
+- when a questionnaire falls due by the clinic's schedules (journal/schedules.py), one more neutral message, at
+  the same time and under the same rules: at most one a day, and only when something became available since the
+  last one, so a questionnaire already due, or left half done, never brings a second nudge (EMA-R3); it never
+  names the questionnaire (PRIV-R1);
 - nothing while the patient is in a post-dose observation window (EMA-R3): a reminder due then goes at the
   first run after the window, under the same key, so still once.
 Wall-clock comparison in the patient's zone is what makes skipped and repeated hours come out right: on a
@@ -28,7 +33,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, Row, and_, bindparam, case, cast, column, delete, func, literal, select, true
@@ -36,11 +41,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from .assessments import MIN_GAP, interval_days, next_due
+from . import schedules
 from .channels import PushEndpointRefused, PushEndpoints
 from .models import (
     Alert,
-    Assessment,
     CareTeamMember,
     CheckIn,
     Clinic,
@@ -52,7 +56,6 @@ from .models import (
     User,
 )
 from .outbox import insert_ignoring_duplicates, queue_alert_notifications
-from .scoring import PHQ9
 from .sessions import observing_patients
 
 DEFAULT_TIME = time(20, 0)
@@ -168,6 +171,7 @@ def queue_daily_reminders(session: Session, now: datetime, *, missed_limit: int 
     """
     clocks = _Clocks(now, missed_limit)
     reached: dict[tuple[str, Settings | None], bool] = {}  # reminder_time_reached, per zone and settings
+    cadence = _Schedules(schedules.clinic_rows(session))
     queued = 0
     last_id = session.scalar(select(func.max(User.id))) or 0
     with _cycle_collector_paused():
@@ -177,7 +181,7 @@ def queue_daily_reminders(session: Session, now: datetime, *, missed_limit: int 
             # row's attributes by name cost more than the rest of the loop.
             patients = list(map(_Patient._make, session.connection().execute(_patients_in(id_range)).all()))
             if patients:
-                queued += _queue_batch(session, now, id_range, patients, clocks, reached)
+                queued += _queue_batch(session, now, id_range, patients, clocks, reached, cadence)
                 session.commit()
     return queued
 
@@ -205,9 +209,13 @@ class _Patient(NamedTuple):
     email: str
     activated_at: datetime
     induction_until: date | None
-    # the clinic's questionnaire cadence (PHQ-R13), under the names ``interval_days`` reads
+    indications: list[str] | None
+    clinic_id: int
+    # the clinic's questionnaire cadence (PHQ-R13), under the names ``schedules.interval_days`` reads
     assessment_interval_days: int
     weekly_during_induction: bool
+    depression_instrument: str  # SAFE-R4
+    follow_up_minutes: int | None  # EMA-R2
     # the reminder settings; all None without a settings row (the defaults then)
     settings_of: int | None
     local_time: str | None
@@ -237,8 +245,12 @@ def _patients_in(id_range: tuple[int, int]):
             User.email,
             User.activated_at,
             Patient.induction_until,
+            Patient.indications,
+            User.clinic_id,
             Clinic.assessment_interval_days,
             Clinic.weekly_during_induction,
+            Clinic.depression_instrument,
+            Clinic.follow_up_minutes,
             ReminderSettings.patient_id,
             ReminderSettings.local_time,
             ReminderSettings.email,
@@ -274,17 +286,22 @@ def _queue_batch(
     patients: list[_Patient],
     clocks: _Clocks,
     reached: dict[tuple[str, Settings | None], bool],
+    cadence: _Schedules,
 ) -> int:
     """Queue what is due for these patients. The other tables are read by the batch's id range, which may hold
     a few rows of others (disabled patients, say); those are never looked up."""
     checkins = _checkins(session, id_range, now, clocks.missed_limit)
-    last_phq9 = _last_phq9(session, id_range)
+    completions = schedules.last_completions(session, id_range)
+    anchors = schedules.session_anchors(session, id_range, now) if cadence.uses_sessions else {}
     wants_push = {patient.id for patient in patients if patient.webpush}
     devices = _push_devices(session, id_range, wants_push) if wants_push else {}
     observing = observing_patients(session, [patient.id for patient in patients], now)
 
     messages: list[tuple] = []
     missed: list[tuple[int, date]] = []
+    questionnaires_due: list[tuple[_Patient, list, LocalClock, datetime]] = []
+    follow_ups: list[tuple[_Patient, list, LocalClock]] = []  # not checked in, and the day's reminder time reached
+    follow_up_times: dict[tuple, bool] = {}  # _follow_up_possible, per zone, settings and minutes
     for patient in patients:
         clock = clocks[patient.zone]
         checked = checkins.get(patient.id, _NO_CHECKINS)
@@ -304,11 +321,29 @@ def _queue_batch(
         if not checked_in_today:
             key = f"reminder:{patient.id}:{clock.today.isoformat()}"
             messages += _message_rows(patient.id, key, channels, "daily_reminder", "/checkin", clock.expires_at)
-        last_form = last_phq9.get(patient.id)
-        due_date = assessment_due_date(patient, patient.induction_until, active_since, last_form, clock.now)
-        if due_date is not None:
-            key = f"assessment:{patient.id}:{due_date.isoformat()}"
-            messages += _message_rows(patient.id, key, channels, "assessment_due", "/assessments", clock.expires_at)
+            possible = (patient.zone, settings, patient.follow_up_minutes)
+            if possible not in follow_up_times:
+                follow_up_times[possible] = _follow_up_possible(clock, settings, patient.follow_up_minutes)
+            if follow_up_times[possible]:
+                follow_ups.append((patient, channels, clock))
+        due = cadence.due(patient, active_since, completions.get(patient.id, {}), anchors.get(patient.id), clock)
+        if due:
+            questionnaires_due.append((patient, channels, clock, max(d.available_at for d in due)))
+    if follow_ups:
+        first_reminders = _first_reminders(session, id_range, now)
+        for patient, channels, clock in follow_ups:
+            if follow_up_due(patient.follow_up_minutes, first_reminders.get((patient.id, clock.today)), now):
+                # EMA-R2: the one follow-up, with the first's neutral text; its own key makes it once.
+                key = f"follow-up:{patient.id}:{clock.today.isoformat()}"
+                messages += _message_rows(patient.id, key, channels, "daily_reminder", "/checkin", clock.expires_at)
+    if questionnaires_due:
+        last_sent = _last_questionnaire_reminders(session, id_range)
+        for patient, channels, clock, newest in questionnaires_due:
+            # One message a day at most, and only for a questionnaire that became available since the last one:
+            # one already due, or left half done, never brings a second (EMA-R3).
+            if patient.id not in last_sent or newest > last_sent[patient.id]:
+                key = f"assessment:{patient.id}:{clock.today.isoformat()}"
+                messages += _message_rows(patient.id, key, channels, "assessment_due", "/assessments", clock.expires_at)
     queued = _insert_messages(session, now, messages)
     if missed:
         queued += _raise_missed_alerts(session, now, missed)
@@ -342,18 +377,62 @@ def _checkins(session: Session, id_range: tuple[int, int], now: datetime, missed
 _NO_CHECKINS = (None, 0, 0, 0, 0, 0, 0)
 
 
-def _last_phq9(session: Session, id_range: tuple[int, int]) -> dict[int, datetime]:
-    """patient id -> when they last completed the PHQ-9, for the patients in ``id_range`` who ever did."""
+def _first_reminders(session: Session, id_range: tuple[int, int], now: datetime) -> dict[tuple[int, date], datetime]:
+    """(patient id, local date) -> when that day's first reminder was queued, for the patients in ``id_range``
+    reminded since the start of any local today."""
+    after, last = id_range
+    rows = session.execute(
+        select(OutboxMessage.recipient_id, OutboxMessage.dedup_key, OutboxMessage.created_at).where(
+            OutboxMessage.recipient_id > after,
+            OutboxMessage.recipient_id <= last,
+            OutboxMessage.template == "daily_reminder",
+            OutboxMessage.created_at > now - timedelta(hours=26),  # a local day is at most 25 hours long
+            OutboxMessage.dedup_key.startswith("reminder:"),
+        )
+    )
+    first: dict[tuple[int, date], datetime] = {}
+    for patient_id, key, created_at in rows:
+        day = date.fromisoformat(key.split(":")[2])  # reminder:<patient>:<local date>:<channel>
+        if (patient_id, day) not in first or created_at < first[patient_id, day]:
+            first[patient_id, day] = created_at
+    return first
+
+
+def _last_questionnaire_reminders(session: Session, id_range: tuple[int, int]) -> dict[int, datetime]:
+    """patient id -> when their last questionnaire reminder was queued, for the patients in ``id_range``."""
     after, last = id_range
     return dict(
-        session.connection()
-        .execute(
-            select(Assessment.patient_id, func.max(Assessment.completed_at))
-            .where(Assessment.patient_id > after, Assessment.patient_id <= last, Assessment.instrument == PHQ9)
-            .group_by(Assessment.patient_id)
-        )
-        .all()
+        session.execute(
+            select(OutboxMessage.recipient_id, func.max(OutboxMessage.created_at))
+            .where(
+                OutboxMessage.recipient_id > after,
+                OutboxMessage.recipient_id <= last,
+                OutboxMessage.template == "assessment_due",
+            )
+            .group_by(OutboxMessage.recipient_id)
+        ).all()
     )
+
+
+def _follow_up_possible(clock: LocalClock, settings: Settings | None, minutes: int | None) -> bool:
+    """Could a follow-up be due yet? Not before ``minutes`` after the reminder time, since the first goes at it or
+    later: this spares the outbox query for everyone in the hours before."""
+    if minutes is None:
+        return False
+    at = parse_hhmm(settings.local_time) if settings else DEFAULT_TIME
+    # The earliest instant the wall clock showed that time today: the first of a repeated hour, or the jump itself
+    # when it was skipped (each reading, fold 0 and 1, taken as an instant).
+    # In UTC: aware datetimes of one zone compare and add on the wall clock, ignoring the fold.
+    local = datetime.combine(clock.today, at, tzinfo=clock.zone)
+    earliest = min(local.replace(fold=fold).astimezone(UTC) for fold in (0, 1))
+    return clock.now.astimezone(UTC) >= earliest + timedelta(minutes=minutes)
+
+
+def follow_up_due(minutes: int | None, first_queued: datetime | None, now: datetime) -> bool:
+    """EMA-R2: ``minutes`` after the day's first reminder (None: the clinic sends no follow-up). The caller has
+    checked the rest: no check-in that day, reminder time reached outside quiet hours, not paused, no
+    observation window."""
+    return minutes is not None and first_queued is not None and now - first_queued >= timedelta(minutes=minutes)
 
 
 def _push_devices(session: Session, id_range: tuple[int, int], wanted: set[int]) -> dict[int, list[int]]:
@@ -370,30 +449,52 @@ def _push_devices(session: Session, id_range: tuple[int, int], wanted: set[int])
     return devices
 
 
-class Cadence(Protocol):
-    """The clinic's questionnaire cadence (PHQ-R13): a ``Clinic``, or anything with the same two values."""
+class _Schedules:
+    """The clinics' questionnaire schedules for one run: which instruments with which rules, worked out once per
+    programme (indications, clinic, its depression questionnaire, the interval in force) rather than per patient."""
 
-    assessment_interval_days: int
-    weekly_during_induction: bool
+    def __init__(self, rows: dict[tuple[int, str], schedules.Rules]):
+        self.rows = rows
+        self.uses_sessions = schedules.uses_sessions(rows.values())
+        self._programmes: dict[tuple, list[tuple[str, schedules.Rules]]] = {}
 
+    def _programme(self, patient: _Patient, interval: int, today: date) -> list[tuple[str, schedules.Rules]]:
+        key = (tuple(patient.indications or ()), patient.depression_instrument, patient.clinic_id, interval)
+        if key not in self._programmes:
+            chosen = schedules.scheduled_instruments(key[0], patient.depression_instrument)
+            self._programmes[key] = [
+                (
+                    instrument.key,
+                    schedules.rules_for(
+                        instrument,
+                        self.rows.get((patient.clinic_id, instrument.key)),
+                        patient,
+                        patient.induction_until,
+                        today,
+                    ),
+                )
+                for instrument in chosen
+            ]
+        return self._programmes[key]
 
-def assessment_due_date(
-    cadence: Cadence,
-    induction_until: date | None,
-    active_since: date,
-    last_completed: datetime | None,
-    local: datetime,
-) -> date | None:
-    """The due date of the PHQ-9 and GAD-7 if they are due on the patient's local date, else None. The 7-day
-    gap is measured on the patient's wall clock (both instants in their zone)."""
-    zone = local.tzinfo
-    today = local.date()
-    if last_completed is not None and local - last_completed.astimezone(zone) < MIN_GAP:
-        return None
-    interval = interval_days(cadence, induction_until, today)
-    last_day = last_completed.astimezone(zone).date() if last_completed is not None else None
-    due = next_due(last_day, active_since, interval)
-    return due if due <= today else None
+    def due(
+        self,
+        patient: _Patient,
+        active_since: date,
+        completed: dict[str, datetime],
+        sessions: tuple[datetime | None, datetime | None] | None,
+        clock: LocalClock,
+    ) -> list[schedules.Due]:
+        """What the patient is due to fill in at ``clock.now``."""
+        interval = schedules.interval_days(patient, patient.induction_until, clock.today)
+        given, planned = sessions or (None, None)
+        found = []
+        for key, rules in self._programme(patient, interval, clock.today):
+            anchors = schedules.Anchors(completed.get(key), given, planned)
+            since = schedules.due_since(rules, anchors, active_since, clock.now, clock.zone)
+            if since is not None:
+                found.append(schedules.Due(key, since, schedules.available_at(rules, anchors, since, clock.zone)))
+        return found
 
 
 def _channels(email: str, settings, devices) -> list[tuple[str, str, str]]:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate, validates, validates_schema
 from werkzeug.datastructures import MultiDict
 
-from . import instruments
+from . import instruments, schedules
 from .accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, TOO_LONG, TOO_SHORT
 from .checkins import CRAVING_FREQUENCIES, SIDE_EFFECTS, URINARY_SYMPTOMS
 from .models import SUBSTANCES, Role
@@ -920,8 +920,38 @@ class DefaultOrBoolean(fields.Field):
         return self.CHOICES[value]
 
 
+class _OptionalNumber(fields.Integer):
+    """A whole number a form may leave empty: the empty box is None (a rule not used)."""
+
+    def deserialize(self, value, attr=None, data=None, **kwargs):
+        return super().deserialize(None if value == "" else value, attr, data, **kwargs)
+
+
+def _schedule_number(group: str, rule: str) -> fields.Integer:
+    """A schedule field of the clinic settings page, within journal/schedules.py's limits for its group."""
+    limits = schedules.LIMITS[group]
+    low, high = {
+        "every_days": limits.every,
+        "days_after_session": schedules.AFTER_SESSION,
+        "days_before_session": schedules.BEFORE_SESSION,
+        "min_gap_days": limits.min_gap,
+    }[rule]
+    if rule == "min_gap_days":
+        return _setting_number(low, high, "the minimum gap in days")
+    message = f"Give a number of days from {low} to {high}, or leave it empty."
+    return _OptionalNumber(
+        required=True,
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(low, high, error=message),
+        error_messages={"required": message, "invalid": "Give a whole number."},
+    )
+
+
 class ClinicSettingsSchema(StrictSchema):
-    """The clinic's crisis numbers (SAFE-R1, reviewed at each release: SAFE-R2), cadence and alert thresholds."""
+    """The clinic's crisis numbers (SAFE-R1, reviewed at each release: SAFE-R2), cadence and alert thresholds, the
+    questionnaire schedules (journal/schedules.py), the follow-up reminder (EMA-R2), the PHQ-8 in place of the
+    PHQ-9 (SAFE-R4) and the PCL-5 cut-point (PCL-R6)."""
 
     crisis_call_number = _phone(required=True)
     crisis_text_number = _phone(required=True)
@@ -940,6 +970,60 @@ class ClinicSettingsSchema(StrictSchema):
     booster_review_points = _setting_number(1, 27, "the number of points")
     urinary_alert_severity = fields.String(required=True, validate=validate.OneOf(["high", "medium", "low"]))
     require_staff_mfa = DefaultOrBoolean()  # left out: unchanged
+    depression_instrument = fields.String(
+        required=True,
+        validate=validate.OneOf(["phq9", "phq8"], error="Choose the PHQ-9 or the PHQ-8."),
+        error_messages={"required": "Choose the PHQ-9 or the PHQ-8."},
+    )
+    pcl5_cut_point = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.OneOf([31, 32, 33], error="Choose 31, 32 or 33."),
+        error_messages={"required": "Choose 31, 32 or 33.", "invalid": "Choose 31, 32 or 33."},
+    )
+    follow_up_minutes = _OptionalNumber(
+        required=True,
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(30, 180, error="Give the minutes from 30 to 180, or leave it empty for none."),
+        error_messages={"required": "Give the minutes from 30 to 180, or leave it empty for none."},
+    )
+    depression_days_after_session = _schedule_number("depression", "days_after_session")
+    depression_days_before_session = _schedule_number("depression", "days_before_session")
+    depression_min_gap_days = _schedule_number("depression", "min_gap_days")
+    gad7_days_after_session = _schedule_number("gad7", "days_after_session")
+    gad7_days_before_session = _schedule_number("gad7", "days_before_session")
+    gad7_min_gap_days = _schedule_number("gad7", "min_gap_days")
+    pcl5_every_days = _schedule_number("pcl5", "every_days")
+    pcl5_days_after_session = _schedule_number("pcl5", "days_after_session")
+    pcl5_days_before_session = _schedule_number("pcl5", "days_before_session")
+    pcl5_min_gap_days = _schedule_number("pcl5", "min_gap_days")
+    peg_every_days = _schedule_number("peg", "every_days")
+    peg_days_after_session = _schedule_number("peg", "days_after_session")
+    peg_days_before_session = _schedule_number("peg", "days_before_session")
+    peg_min_gap_days = _schedule_number("peg", "min_gap_days")
+    auditc_every_days = _schedule_number("auditc", "every_days")
+    auditc_days_after_session = _schedule_number("auditc", "days_after_session")
+    auditc_days_before_session = _schedule_number("auditc", "days_before_session")
+    auditc_min_gap_days = _schedule_number("auditc", "min_gap_days")
+
+    @validates_schema
+    def _never_due_inside_the_gap(self, data, **_kwargs):
+        """An interval shorter than the minimum gap could never be kept: say so where the admin can fix it."""
+        errors = {}
+        interval = data.get("assessment_interval_days")
+        for group in ("depression", "gad7"):
+            gap = data.get(f"{group}_min_gap_days")
+            if interval is not None and gap is not None and gap > interval:
+                errors[f"{group}_min_gap_days"] = [
+                    f"Give at most the days between questionnaires ({interval}), or lengthen those."
+                ]
+        for group in ("pcl5", "peg", "auditc"):
+            every, gap = data.get(f"{group}_every_days"), data.get(f"{group}_min_gap_days")
+            if every is not None and gap is not None and every < gap:
+                errors[f"{group}_every_days"] = [f"Give at least the minimum gap ({gap} days), or leave it empty."]
+        if errors:
+            raise ValidationError(errors)
 
 
 # --- Treatment sessions (SPEC 7.1, 7.4; KET-R1) ------------------------------------------------------------------

@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from journal.alerts import KIND_LABELS, acknowledge, escalate_overdue, raise_alert
+from journal.assessments import due_instruments
 from journal.db import db, utcnow
-from journal.models import AuditEvent, Clinic
+from journal.models import AuditEvent, Clinic, InstrumentSchedule, Role
 from tests.conftest import NOW, make_patient, make_staff
 
 SETTINGS = {
@@ -34,6 +35,28 @@ SETTINGS = {
     "abstinent_run_days": "10",
     "booster_review_points": "6",
     "urinary_alert_severity": "high",
+    "depression_instrument": "phq9",
+    "pcl5_cut_point": "33",
+    "follow_up_minutes": "90",
+    # The questionnaire schedules (journal/schedules.py), as the page shows them for a new clinic: the defaults.
+    "depression_days_after_session": "",
+    "depression_days_before_session": "",
+    "depression_min_gap_days": "7",
+    "gad7_days_after_session": "",
+    "gad7_days_before_session": "",
+    "gad7_min_gap_days": "7",
+    "pcl5_every_days": "28",
+    "pcl5_days_after_session": "",
+    "pcl5_days_before_session": "",
+    "pcl5_min_gap_days": "21",
+    "peg_every_days": "7",
+    "peg_days_after_session": "",
+    "peg_days_before_session": "",
+    "peg_min_gap_days": "7",
+    "auditc_every_days": "365",
+    "auditc_days_after_session": "",
+    "auditc_days_before_session": "",
+    "auditc_min_gap_days": "365",
 }
 
 
@@ -80,6 +103,116 @@ def test_admin_saves_every_clinic_setting_and_the_change_is_audited(client, auth
     assert 'value="741741"' in page and 'name="weekly_during_induction" value="yes" checked' in page
 
 
+def _schedule_rows() -> dict[tuple[int, str], tuple]:
+    db.session.expire_all()
+    return {
+        (row.clinic_id, row.instrument): (
+            row.every_days,
+            row.days_after_session,
+            row.days_before_session,
+            row.min_gap_days,
+            row.updated_by_id,
+        )
+        for row in db.session.scalars(select(InstrumentSchedule))
+    }
+
+
+def test_the_page_shows_each_questionnaires_default_schedule_and_the_follow_up(client, auth, people):
+    auth.login(people.ada)
+    page = client.get("/admin/clinic").get_data(as_text=True)
+    for field, value in (
+        ("pcl5_every_days", "28"),
+        ("pcl5_min_gap_days", "21"),
+        ("peg_every_days", "7"),
+        ("auditc_min_gap_days", "365"),
+        ("depression_min_gap_days", "7"),
+        ("follow_up_minutes", "90"),
+        ("pcl5_days_after_session", ""),
+    ):
+        assert re.search(rf'id="{field}" name="{field}"[^>]* value="{value}"', page), field
+    assert '<option value="phq9" selected>' in page and '<option value="33" selected>' in page
+    assert "no schedule here" in page  # the PACS is entered by the care team
+
+
+def test_safe_r4_the_page_says_plainly_what_choosing_the_phq8_means(client, auth, people):
+    auth.login(people.ada)
+    page = client.get("/admin/clinic").get_data(as_text=True).replace("&#39;", "'")
+    assert "item 9, about thoughts of death or of self-harm, is not asked" in page
+    assert "the journal then does not screen for thoughts of self-harm" in page
+    assert "The crisis numbers stay on every patient's help page" in page
+
+
+def test_admin_saves_the_schedules_follow_up_phq8_and_cut_point_and_the_change_is_audited(client, auth, people):
+    auth.login(people.ada)
+    assert auth.post("/admin/clinic", SETTINGS).status_code == 302
+    assert _schedule_rows() == {}  # the defaults were kept: no row stands in for them
+    changes = {
+        "depression_days_after_session": "1",
+        "depression_days_before_session": "3",
+        "depression_min_gap_days": "10",
+        "pcl5_every_days": "",
+        "pcl5_days_after_session": "2",
+        "pcl5_min_gap_days": "28",
+        "follow_up_minutes": "",
+        "depression_instrument": "phq8",
+        "pcl5_cut_point": "31",
+    }
+    assert auth.post("/admin/clinic", {**SETTINGS, **changes}).status_code == 302
+    clinic_id = people.clinic.id
+    assert _schedule_rows() == {
+        (clinic_id, "phq9"): (None, 1, 3, 10, people.ada.id),  # one depression schedule, whichever form is used
+        (clinic_id, "phq8"): (None, 1, 3, 10, people.ada.id),
+        (clinic_id, "pcl5"): (None, 2, None, 28, people.ada.id),
+    }
+    clinic = _clinic(people)
+    assert (clinic.follow_up_minutes, clinic.depression_instrument, clinic.pcl5_cut_point) == (None, "phq8", 31)
+    (actor, patient, detail) = _events("clinic.settings")[-1]
+    assert (actor, patient) == (people.ada.id, None)
+    assert set(detail.split(", ")) == set(changes)  # exactly what changed, and nothing about a patient
+    page = client.get("/admin/clinic").get_data(as_text=True)
+    assert re.search(r'id="pcl5_every_days" name="pcl5_every_days"[^>]* value=""', page)
+    assert re.search(r'id="follow_up_minutes" name="follow_up_minutes"[^>]* value=""', page)
+    assert '<option value="phq8" selected>' in page and '<option value="31" selected>' in page
+    # The choice takes effect: Pat is now asked the PHQ-8.
+    assert due_instruments(db.session, people.pat.patient, utcnow()) == ["phq8", "gad7"]
+
+
+def test_an_interval_the_gap_would_never_allow_is_refused_at_its_field(client, auth, people):
+    auth.login(people.ada)
+    response = auth.post("/admin/clinic", {**SETTINGS, "peg_every_days": "10", "peg_min_gap_days": "14"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert (
+        '<p class="field-error" id="peg_every_days-error">Give at least the minimum gap (14 days), or leave it empty.'
+    )
+    assert 'id="peg_every_days-error">Give at least the minimum gap (14 days), or leave it empty.</p>' in page
+    response = auth.post("/admin/clinic", {**SETTINGS, "assessment_interval_days": "10", "gad7_min_gap_days": "12"})
+    assert response.status_code == 400
+    assert 'id="gad7_min_gap_days-error">Give at most the days between questionnaires (10)' in response.get_data(
+        as_text=True
+    )
+    assert _schedule_rows() == {} and _events("clinic.settings") == []
+
+
+def test_a_clinician_cannot_change_the_schedules_and_another_clinics_admin_changes_only_theirs(client, auth, people):
+    auth.login(people.alice)
+    assert auth.post("/admin/clinic", {**SETTINGS, "pcl5_min_gap_days": "28"}).status_code == 404
+    auth.logout()
+    elsewhere = Clinic(name="Elsewhere", created_at=NOW)
+    db.session.add(elsewhere)
+    db.session.flush()
+    erin = make_staff(elsewhere, "erin", "Erin Admin", Role.ADMIN)
+    db.session.commit()
+    assert _schedule_rows() == {}
+    auth.login(erin)
+    assert auth.post("/admin/clinic", {**SETTINGS, "pcl5_min_gap_days": "28"}).status_code == 302
+    assert set(_schedule_rows()) == {(elsewhere.id, "pcl5")}
+    auth.logout()
+    auth.login(people.ada)
+    page = client.get("/admin/clinic").get_data(as_text=True)
+    assert re.search(r'id="pcl5_min_gap_days" name="pcl5_min_gap_days"[^>]* value="21"', page)
+
+
 def test_an_unticked_weekly_box_saves_false(client, auth, people):
     auth.login(people.ada)
     auth.post("/admin/clinic", SETTINGS)
@@ -101,6 +234,23 @@ def test_an_unticked_weekly_box_saves_false(client, auth, people):
         ("emergency_number", "call 911", "Use digits, spaces, +, ( ) and - only, with at least one digit."),
         ("urinary_alert_severity", "urgent", "Must be one of: high, medium, low."),
         ("review_promise", None, "Fill this in."),  # left out of the form altogether
+        # The questionnaire schedules: never under each form's recall window (SPEC 1.10, PCL-R10, PEG-R6, AUDC-R7)
+        ("depression_min_gap_days", "5", "Give the minimum gap in days from 7 to 90."),
+        ("gad7_min_gap_days", "", "Give a whole number."),
+        ("pcl5_min_gap_days", "14", "Give the minimum gap in days from 21 to 365."),
+        ("peg_min_gap_days", "6", "Give the minimum gap in days from 7 to 365."),
+        ("auditc_min_gap_days", "300", "Give the minimum gap in days from 365 to 730."),
+        ("pcl5_every_days", "14", "Give a number of days from 21 to 365, or leave it empty."),
+        ("pcl5_every_days", "often", "Give a whole number."),
+        ("auditc_every_days", "90", "Give a number of days from 365 to 730, or leave it empty."),
+        ("depression_days_after_session", "0", "Give a number of days from 1 to 90, or leave it empty."),
+        ("peg_days_before_session", "30", "Give a number of days from 1 to 14, or leave it empty."),
+        ("pcl5_days_before_session", None, "Give a number of days from 1 to 14, or leave it empty."),
+        # EMA-R2, SAFE-R4, PCL-R6
+        ("follow_up_minutes", "20", "Give the minutes from 30 to 180, or leave it empty for none."),
+        ("follow_up_minutes", "240", "Give the minutes from 30 to 180, or leave it empty for none."),
+        ("depression_instrument", "none", "Choose the PHQ-9 or the PHQ-8."),
+        ("pcl5_cut_point", "30", "Choose 31, 32 or 33."),
     ],
 )
 def test_a_bad_setting_is_a_400_with_the_message_at_its_field_and_nothing_is_saved(
@@ -117,6 +267,7 @@ def test_a_bad_setting_is_a_400_with_the_message_at_its_field_and_nothing_is_sav
     clinic = _clinic(people)
     assert (clinic.crisis_text_number, clinic.escalation_minutes) == ("988", 30)  # the defaults, untouched
     assert _events("clinic.settings") == []
+    assert _schedule_rows() == {}
 
 
 @pytest.mark.parametrize("number", ["   ", "()-", ""])

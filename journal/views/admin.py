@@ -11,7 +11,7 @@ from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import and_, false, func, or_, select, true
 
-from .. import audit
+from .. import audit, schedules
 from ..accounts import EnrolmentError, create_invitation, create_staff, request_password_reset, revoke_everything
 from ..alerts import care_team
 from ..db import commit_retrying_on_conflict, db, utcnow
@@ -304,12 +304,16 @@ def _friendlier(messages: dict) -> dict[str, list[str]]:
 @bp.route("/clinic", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
 def clinic_settings():
-    """The clinic's crisis numbers (SAFE-R1, checked at each release: SAFE-R2), questionnaire cadence (PHQ-R13),
-    escalation time (SAFE-R3) and the thresholds of its alert rules, which are its own choices."""
+    """The clinic's crisis numbers (SAFE-R1, checked at each release: SAFE-R2), questionnaire cadence (PHQ-R13) and
+    schedules (journal/schedules.py), the PHQ-8 in place of the PHQ-9 (SAFE-R4), the PCL-5 cut-point (PCL-R6),
+    the follow-up reminder (EMA-R2), escalation time (SAFE-R3) and the thresholds of its alert rules, which are its
+    own choices. Audited, naming the settings that changed."""
     clinic = current_user.clinic
     schema = ClinicSettingsSchema()
     errors: dict = {}
-    values = {name: getattr(clinic, name) for name in schema.fields}
+    schedule_fields = set(schedules.setting_fields())
+    values = {name: getattr(clinic, name) for name in schema.fields if name not in schedule_fields}
+    values.update(schedules.setting_values(db.session, clinic))
     if request.method == "POST":
         submitted = form_input(schema, request.form)
         try:
@@ -318,14 +322,29 @@ def clinic_settings():
             errors = _friendlier(error.messages)
             values = {name: submitted.get(name, "") for name in schema.fields}
         else:
-            changed = [name for name, value in data.items() if getattr(clinic, name) != value]
-            for name, value in data.items():
-                setattr(clinic, name, value)
-            audit.record(current_user, "clinic.settings", detail=", ".join(changed) or "no change")
-            db.session.commit()
+            settings = {name: value for name, value in data.items() if name not in schedule_fields}
+
+            def save() -> list[str]:
+                changed = [name for name, value in settings.items() if getattr(clinic, name) != value]
+                for name, value in settings.items():
+                    setattr(clinic, name, value)
+                changed += schedules.save_settings(db.session, clinic, data, current_user, utcnow())
+                audit.record(current_user, "clinic.settings", detail=", ".join(changed) or "no change")
+                return changed
+
+            # Two admins saving at once may both add a schedule row: the second's retry finds the first's.
+            changed = commit_retrying_on_conflict(db.session, save)
             flash("The clinic settings are saved." if changed else "Nothing had changed.", "success")
             return redirect(url_for("admin.clinic_settings"))
-    return render_template("admin/clinic.html", clinic=clinic, values=values, errors=errors), 400 if errors else 200
+    return render_template(
+        "admin/clinic.html",
+        clinic=clinic,
+        values=values,
+        errors=errors,
+        limits=schedules.LIMITS,
+        after=schedules.AFTER_SESSION,
+        before=schedules.BEFORE_SESSION,
+    ), 400 if errors else 200
 
 
 # --- Escalated alerts (SAFE-R3) -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
-from .. import charts, device
+from .. import charts, device, instruments
 from ..assessments import due_instruments
 from ..checkins import (
     BACKFILL_DAYS,
@@ -85,7 +85,7 @@ def home():
         has_chart=len(mood_points) >= 2,
         progress_size=charts.PROGRESS_CSS,  # the CSS size it is drawn for, so it is shown unscaled
         day_label=lambda d: day_label(d, today),
-        questionnaires_due=due_instruments(db.session, current_user.patient, now),
+        questionnaires_due=[instruments.ALL[key] for key in due_instruments(db.session, current_user.patient, now)],
         session_cards=session_cards_for_home(),
         # KET-R2: the loss-of-response flag is for the clinician; the patient sees only a neutral word.
         team_may_check_in=db.session.scalar(
