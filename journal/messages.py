@@ -30,7 +30,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     ),
     "assessment_due": (
         "You have something new to fill in",
-        "Hello,\n\nThere is something new for you to fill in. It takes about five minutes.\n\n{link}\n\n"
+        "Hello,\n\nThere is something new for you to fill in.\n\n{link}\n\n"
         "You can change the time of these reminders, or pause them, in the app.",
     ),
     # SPEC 7.5: the evening before a planned visit. What to do before it is shown only inside the app.

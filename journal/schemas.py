@@ -960,6 +960,7 @@ class ClinicSettingsSchema(StrictSchema):
     clinic_hours = _text(200)
     review_promise = _text(300)
     note_review_promise = _text(300)  # what the check-in's note field promises: who reads notes and when
+    standard_drink = _text(200)  # AUDC-R2: shown with the AUDIT-C
     assessment_interval_days = _setting_number(7, 90, "the days between questionnaires")  # never under 7 (SPEC 1.10)
     weekly_during_induction = StrictBoolean(required=True)
     check_window_hours = _setting_number(12, 14 * 24, "the hours a post-session check stays open")

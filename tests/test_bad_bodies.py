@@ -208,6 +208,7 @@ FORMS: dict[str, Form] = {
             "clinic_hours": "9-5",
             "review_promise": "Soon.",
             "note_review_promise": "Soon.",
+            "standard_drink": "14 g.",
             "assessment_interval_days": "weekly",
             "escalation_minutes": "soon",
             "craving_threshold": "7.5",

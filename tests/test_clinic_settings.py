@@ -26,6 +26,7 @@ SETTINGS = {
     "clinic_hours": "Monday to Saturday, 8 am to 6 pm",
     "review_promise": "Your care team reads answers every day, usually within four hours.",
     "note_review_promise": "Dr Lee reads notes each weekday morning.",
+    "standard_drink": "One standard drink contains 10 grams of pure alcohol.",
     "assessment_interval_days": "21",
     "weekly_during_induction": "yes",
     "check_window_hours": "36",
@@ -85,6 +86,7 @@ def test_admin_saves_every_clinic_setting_and_the_change_is_audited(client, auth
     assert clinic.clinic_hours == SETTINGS["clinic_hours"]
     assert clinic.review_promise == SETTINGS["review_promise"]
     assert clinic.note_review_promise == SETTINGS["note_review_promise"]
+    assert clinic.standard_drink == SETTINGS["standard_drink"]
     assert clinic.check_window_hours == 36
     assert (clinic.assessment_interval_days, clinic.weekly_during_induction, clinic.escalation_minutes) == (
         21,
