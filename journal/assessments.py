@@ -77,7 +77,7 @@ def submit(session: Session, patient: Patient, data: dict, now: datetime, entere
         if not now - LATE_LIMIT <= completed_at <= now + CLOCK_SKEW:
             raise AssessmentError("completed_at", "Give the time you finished, within the last 24 hours.")
         last = latest(session, user.id, instrument)
-        gap = timedelta(days=definition.schedule.min_gap_days)
+        gap = timedelta(days=schedules.min_gap_days(session, user.clinic, definition))
         if last is not None and completed_at - last.completed_at < gap:
             next_day = local_date(last.completed_at + gap, user.timezone)
             raise AssessmentError(

@@ -186,6 +186,12 @@ def clinic_rows(session: Session, clinic_ids: Iterable[int] | None = None) -> di
     }
 
 
+def min_gap_days(session: Session, clinic: Clinic, instrument: Instrument) -> int:
+    """The least number of days between two forms of ``instrument`` at this clinic: its row's, else the default."""
+    row = session.get(InstrumentSchedule, {"clinic_id": clinic.id, "instrument": instrument.key})
+    return row.min_gap_days if row is not None else instrument.schedule.min_gap_days
+
+
 def last_completions(session: Session, id_range: tuple[int, int]) -> dict[int, dict[str, datetime]]:
     """patient id -> instrument -> when it was last completed, for patients with ids in (after, last]."""
     after, last = id_range

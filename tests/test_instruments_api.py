@@ -185,3 +185,23 @@ def test_pcl_r10_a_patient_cannot_fill_in_the_pcl5_again_within_21_days(client, 
     again = client.post(ASSESSMENTS, json={"instrument": "pcl5", "answers": [1] * 20}, headers=headers)
     assert again.status_code == 409
     assert _count(Assessment) == 1
+
+
+def test_a_clinics_longer_minimum_gap_holds_for_a_form_sent_through_the_api(client, people):
+    from journal.assessments import submit
+    from journal.models import InstrumentSchedule
+
+    _give(people.pat, "ptsd")
+    db.session.add(InstrumentSchedule(clinic_id=people.clinic.id, instrument="pcl5", every_days=28, min_gap_days=28))
+    submit(
+        db.session,
+        people.pat.patient,
+        {"instrument": "pcl5", "answers": [1] * 20, "completed_at": datetime.now(UTC) - timedelta(days=22)},
+        datetime.now(UTC),
+        people.alice,
+    )
+    db.session.commit()
+    headers = bearer(client, people.pat)
+    again = client.post(ASSESSMENTS, json={"instrument": "pcl5", "answers": [1] * 20}, headers=headers)
+    assert again.status_code == 409  # 22 days is past the definition's 21, not the clinic's 28
+    assert _count(Assessment) == 1
