@@ -77,9 +77,10 @@ def submit(session: Session, patient: Patient, data: dict, now: datetime, entere
         if not now - LATE_LIMIT <= completed_at <= now + CLOCK_SKEW:
             raise AssessmentError("completed_at", "Give the time you finished, within the last 24 hours.")
         last = latest(session, user.id, instrument)
-        gap = timedelta(days=schedules.min_gap_days(session, user.clinic, definition))
-        if last is not None and completed_at - last.completed_at < gap:
-            next_day = local_date(last.completed_at + gap, user.timezone)
+        gap_days = schedules.min_gap_days(session, user.clinic, definition)
+        zone = ZoneInfo(user.timezone)
+        next_day = schedules.reopens_on(last.completed_at, gap_days, zone) if last is not None else None
+        if next_day is not None and local_date(completed_at, user.timezone) < next_day:
             raise AssessmentError(
                 "instrument", f"You filled this in recently. It opens again on {next_day:%A %-d %B}.", 409
             )

@@ -64,7 +64,7 @@ def due_since(rules: Rules, anchors: Anchors, first_day: date, now: datetime, zo
     """The local date since which the form has been due at ``now``, or None when it is not due.
 
     - Never completed: due at once, since ``first_day`` (the baseline).
-    - Never inside ``min_gap_days`` of the last completion (elapsed time).
+    - Never inside ``min_gap_days`` of the last completion (local calendar days: ``reopens_on``).
     - Every N days: from the local date N days after the last completion.
     - N days after a given session: from that session's local date + N, while no form was completed since it began.
     - N days before a planned session: from its local date - N until it begins, unless a form was completed on or
@@ -75,9 +75,9 @@ def due_since(rules: Rules, anchors: Anchors, first_day: date, now: datetime, zo
     last = anchors.last_completed
     if last is None:
         return min(first_day, today)
-    if now - last < timedelta(days=rules.min_gap_days):
-        return None
     last_day = last.astimezone(zone).date()
+    if today < reopens_on(last, rules.min_gap_days, zone):
+        return None
     fired = []
     if rules.every_days is not None:
         fired.append(last_day + timedelta(days=rules.every_days))
@@ -161,12 +161,21 @@ def due_list(
     return found
 
 
+def reopens_on(last_completed: datetime, gap_days: int, zone: ZoneInfo) -> date:
+    """The local date from which a form may be filled in again: ``gap_days`` calendar days after the last one's
+    local date (SPEC 1.10: not more than once per 7 days), so a weekly form keeps its weekday whatever the hour
+    it was filled in, and "opens again on Monday" is true from the start of Monday."""
+    return last_completed.astimezone(zone).date() + timedelta(days=gap_days)
+
+
 def available_at(rules: Rules, anchors: Anchors | None, since: date, zone: ZoneInfo) -> datetime:
-    """When a form due since the local date ``since`` could first be filled in: the start of that date, or the end
-    of the minimum gap if that came later (a rule's date may fall inside the gap: a session the day after a form)."""
-    start = datetime.combine(since, time(0), tzinfo=zone).astimezone(UTC)
+    """When a form due since the local date ``since`` could first be filled in: the start of that date, or the
+    start of the date the minimum gap ends if that came later (a rule's date may fall inside the gap: a session the
+    day after a form)."""
     last = anchors.last_completed if anchors is not None else None
-    return start if last is None else max(start, last + timedelta(days=rules.min_gap_days))
+    if last is not None:
+        since = max(since, reopens_on(last, rules.min_gap_days, zone))
+    return datetime.combine(since, time(0), tzinfo=zone).astimezone(UTC)
 
 
 # --- Queries ---------------------------------------------------------------------------------------------------

@@ -216,22 +216,18 @@ def _ny(day: date, hour: int) -> datetime:
 # Worked out by hand from the rules as the issue and SPEC 11 state them, not from the code. The clinic asks the PHQ-9
 # every 14 days and 2 days before each planned session (a booster decision), the GAD-7 every 14 days, the PCL-5 every
 # 28 days and the day after each given session but never within 21 days, the PEG every 7 days; Sam fills in what is
-# due the moment a reminder comes (20:00, or the first hourly run after a gap ends). New York moves to EDT on 8 March.
+# due the moment a reminder comes (20:00). Gaps are counted in local calendar days. New York moves to EDT on 8 March.
 SAM_FORMS = [
-    (_ny(date(2026, 2, 26), 20), ["phq9", "gad7", "pcl5", "peg"]),  # the baselines, the day Sam starts
-    (_ny(date(2026, 3, 5), 20), ["peg"]),  # 7 days on: the gap ends at 20:00 exactly
-    (_ny(date(2026, 3, 12), 20), ["phq9", "gad7"]),  # 14 days on; the PEG's gap ends an hour later (EDT) ...
-    (_ny(date(2026, 3, 13), 20), ["peg"]),  # ... so it is reminded the next evening: one reminder a day at most
-    # sessions on 2, 4 and 6 March call for a PCL-5 from the 7th, held back until 21 days after the last one
-    (_ny(date(2026, 3, 19), 21), ["pcl5"]),
-    (_ny(date(2026, 3, 20), 20), ["peg"]),
+    (_ny(date(2026, 2, 26), 20), ["phq9", "gad7", "pcl5", "peg"]),  # the baselines, the day Sam starts (a Thursday)
+    (_ny(date(2026, 3, 5), 20), ["peg"]),  # 7 local days on: the PEG keeps its weekday ...
+    (_ny(date(2026, 3, 12), 20), ["phq9", "gad7", "peg"]),  # ... across the clock change; 14 days on for the others
+    # sessions on 2, 4 and 6 March call for a PCL-5 from the 7th, held back until 21 local days after the last one
+    (_ny(date(2026, 3, 19), 20), ["pcl5", "peg"]),
     (_ny(date(2026, 3, 25), 20), ["phq9"]),  # 2 days before the session planned for the 27th
-    (_ny(date(2026, 3, 26), 20), ["gad7"]),  # its own 14 days
-    (_ny(date(2026, 3, 27), 20), ["peg"]),
-    (_ny(date(2026, 4, 3), 20), ["peg"]),  # the session given on 1 April wants a PCL-5: not within 21 days ...
+    (_ny(date(2026, 3, 26), 20), ["gad7", "peg"]),  # their own 14 and 7 days
+    (_ny(date(2026, 4, 2), 20), ["peg"]),  # the session given on 1 April wants a PCL-5: not within 21 days ...
     (_ny(date(2026, 4, 8), 20), ["phq9"]),
-    (_ny(date(2026, 4, 9), 20), ["gad7"]),  # ... which end at 21:00 on the 9th, after that day's reminder
-    (_ny(date(2026, 4, 10), 20), ["pcl5", "peg"]),
+    (_ny(date(2026, 4, 9), 20), ["gad7", "pcl5", "peg"]),  # ... which end on the 9th
 ]
 
 
@@ -350,7 +346,8 @@ def _no_questionnaire_is_asked_twice_inside_its_gap(sam):
     ).all()
     for instrument, gap in gaps.items():
         instants = [completed for name, completed in forms if name == instrument]
-        assert all(b - a >= timedelta(days=gap) for a, b in pairwise(instants)), instrument
+        days = [instant.astimezone(NEW_YORK).date() for instant in instants]
+        assert all((b - a).days >= gap for a, b in pairwise(days)), instrument  # local calendar days
 
 
 def _the_follow_up_goes_once_on_days_the_check_in_is_late_and_never_in_quiet_hours(flo):

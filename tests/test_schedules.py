@@ -8,7 +8,7 @@ The rules are tested as pure functions with explicit instants; the query layer o
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from journal import instruments
@@ -60,12 +60,12 @@ def test_without_an_every_rule_only_the_baseline_and_the_session_rules_bring_a_f
 # --- The minimum gap -------------------------------------------------------------------------------------------
 
 
-def test_min_gap_is_elapsed_time_so_a_form_is_never_offered_before_submit_would_take_it():
+def test_min_gap_is_in_local_calendar_days_so_a_weekly_form_keeps_its_weekday_whatever_the_hour():
     weekly = Rules(every_days=7, days_after_session=None, days_before_session=None, min_gap_days=7)
-    done = at(NEW_YORK, 2026, 3, 12, 20, 0)
-    # the due date has come, but not the seventh full day since the last form
-    assert due_since(weekly, Anchors(done), date(2026, 3, 1), at(NEW_YORK, 2026, 3, 19, 19, 59), NEW_YORK) is None
-    assert due_since(weekly, Anchors(done), date(2026, 3, 1), at(NEW_YORK, 2026, 3, 19, 20, 0), NEW_YORK) == date(
+    done = at(NEW_YORK, 2026, 3, 12, 20, 0)  # a Thursday evening
+    assert due_since(weekly, Anchors(done), date(2026, 3, 1), at(NEW_YORK, 2026, 3, 18, 23, 59), NEW_YORK) is None
+    # from the start of the next Thursday, though fewer than 7 times 24 hours have passed
+    assert due_since(weekly, Anchors(done), date(2026, 3, 1), at(NEW_YORK, 2026, 3, 19, 0, 0), NEW_YORK) == date(
         2026, 3, 19
     )
 
@@ -80,12 +80,12 @@ def test_the_min_gap_holds_back_a_session_rule_too():
     assert due_since(rules, anchors, date(2026, 3, 1), at(NEW_YORK, 2026, 3, 16, 9, 0), NEW_YORK) == date(2026, 3, 11)
 
 
-def test_across_the_spring_clock_change_the_gap_is_seven_full_days_and_the_date_is_local():
-    """New York moved its clocks forward on 8 March 2026: 21:00 on the 1st to 21:00 on the 8th is 6 days 23 hours."""
+def test_across_the_spring_clock_change_the_gap_is_seven_local_days():
+    """New York moved its clocks forward on 8 March 2026: the 1st to the 8th is 7 local days, 6 days 23 hours."""
     weekly = Rules(every_days=7, days_after_session=None, days_before_session=None, min_gap_days=7)
     done = at(NEW_YORK, 2026, 3, 1, 21, 0)
-    assert due_since(weekly, Anchors(done), date(2026, 2, 1), at(NEW_YORK, 2026, 3, 8, 21, 0), NEW_YORK) is None
-    assert due_since(weekly, Anchors(done), date(2026, 2, 1), at(NEW_YORK, 2026, 3, 8, 22, 0), NEW_YORK) == date(
+    assert due_since(weekly, Anchors(done), date(2026, 2, 1), at(NEW_YORK, 2026, 3, 7, 23, 59), NEW_YORK) is None
+    assert due_since(weekly, Anchors(done), date(2026, 2, 1), at(NEW_YORK, 2026, 3, 8, 0, 30), NEW_YORK) == date(
         2026, 3, 8
     )
 
@@ -288,9 +288,9 @@ def test_a_form_due_by_a_session_inside_the_gap_becomes_available_when_the_gap_e
     done = at(NEW_YORK, 2026, 3, 1, 20, 0)
     anchors = {"pcl5": Anchors(done, last_given=at(NEW_YORK, 2026, 3, 6, 10, 0))}
     now = at(NEW_YORK, 2026, 3, 23, 9, 0)
-    # due since the day after the session, but open only 21 days after the last form (an hour later in EDT)
+    # due since the day after the session, but open only from the start of the 21st local day after the last form
     assert due_list([instruments.PCL5], rules, anchors, date(2026, 2, 1), now, NEW_YORK) == [
-        Due("pcl5", date(2026, 3, 7), done + timedelta(days=21))
+        Due("pcl5", date(2026, 3, 7), at(NEW_YORK, 2026, 3, 22, 0, 0))
     ]
     # a form never completed is available from the start of its first day
     assert due_list([instruments.PCL5], rules, {}, date(2026, 2, 1), now, NEW_YORK) == [

@@ -4,13 +4,13 @@ follows a positive PHQ-9 item 9 (SAFE-R1)."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
 
-from .. import instruments
+from .. import instruments, schedules
 from ..assessments import AssessmentError, crisis_resources, due_instruments, latest, local_date, submit
 from ..db import commit_retrying_on_conflict, db, utcnow
 from ..models import Assessment, Role
@@ -80,8 +80,11 @@ def _opens_on(definition: instruments.Instrument):
     last = latest(db.session, current_user.id, definition.key)
     if last is None:
         return None
-    reopens = last.completed_at + timedelta(days=definition.schedule.min_gap_days)
-    return local_date(reopens, current_user.timezone) if utcnow() < reopens else None
+    zone = ZoneInfo(current_user.timezone)
+    reopens = schedules.reopens_on(
+        last.completed_at, schedules.min_gap_days(db.session, current_user.clinic, definition), zone
+    )
+    return reopens if local_date(utcnow(), current_user.timezone) < reopens else None
 
 
 def _not_open(definition: instruments.Instrument, status: int = 200):
