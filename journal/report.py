@@ -303,11 +303,18 @@ def build(data: PatientData, summary: dict, alerts: list[Alert], now: datetime) 
     # Last: page 1 (the summary, alerts and sessions) and the two pages of charts are full as they are.
     story += instruments_story(data, summary, width)
 
+    return build_pdf(story, f"{name} · {period} · Confidential", "Outcome report", canvasmaker=_NumberedCanvas)
+
+
+def build_pdf(story: list, footer_text: str, title: str, canvasmaker=Canvas) -> bytes:
+    """A letter-size PDF of ``story`` with the footer on every page. The file's metadata names nobody (only its
+    ``title``); the pages do."""
+
     def footer(canvas, _document) -> None:
         canvas.saveState()
         canvas.setFont(FONT, 7.5)
         canvas.setFillColor(GREY)
-        canvas.drawString(MARGIN, FOOTER_Y, f"{name} · {period} · Confidential")
+        canvas.drawString(MARGIN, FOOTER_Y, footer_text)
         canvas.restoreState()
 
     buffer = io.BytesIO()
@@ -318,11 +325,11 @@ def build(data: PatientData, summary: dict, alerts: list[Alert], now: datetime) 
         rightMargin=MARGIN,
         topMargin=MARGIN,
         bottomMargin=MARGIN,
-        title="Outcome report",  # the file's metadata names nobody; the pages do
+        title=title,
         author="Journal",
         creator="Journal",
     )
-    document.build(story, onFirstPage=footer, onLaterPages=footer, canvasmaker=_NumberedCanvas)
+    document.build(story, onFirstPage=footer, onLaterPages=footer, canvasmaker=canvasmaker)
     return buffer.getvalue()
 
 

@@ -10,7 +10,6 @@ beside the form's fields the journal has no place for: a blank never passes for 
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import datetime
 from xml.sax.saxutils import escape  # nosec B406 # escapes text for ReportLab's markup; parses no XML
@@ -20,11 +19,11 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import inch
-from reportlab.platypus import KeepInFrame, Paragraph, SimpleDocTemplate, Table, TableStyle
+from reportlab.platypus import KeepInFrame, Paragraph, Table, TableStyle
 
 from .models import ROUTES, DosingSession, Patient, SessionStatus, User
 from .people import SEXES
-from .report import BOLD, FONT, FOOTER_Y, GREY, RULE, STATUS_LABELS, _p, _register_fonts
+from .report import BOLD, FONT, GREY, RULE, STATUS_LABELS, _p, _register_fonts, build_pdf
 from .vitals import SEDATION_SCALE, observed_minutes, vitals_warnings
 
 NOT_RECORDED = "Not recorded"
@@ -216,28 +215,12 @@ def build(record: DosingSession, context: RecordContext, now: datetime) -> bytes
     story.append(_p(f"{NOT_RECORDED}: " + ("; ".join(empty) + "." if empty else "none.")))
     story.append(_p(f"{NOT_STORED} (take them from the clinic's own chart): " + "; ".join(NOT_STORED_FIELDS) + "."))
 
-    def footer(canvas, _document) -> None:
-        canvas.saveState()
-        canvas.setFont(FONT, 7.5)
-        canvas.setFillColor(GREY)
-        canvas.drawString(MARGIN, FOOTER_Y, f"{patient.user.name} · Session record · Confidential")
-        canvas.restoreState()
-
-    buffer = io.BytesIO()
-    document = SimpleDocTemplate(
-        buffer,
-        pagesize=LETTER,
-        leftMargin=MARGIN,
-        rightMargin=MARGIN,
-        topMargin=MARGIN,
-        bottomMargin=MARGIN,
-        title="Session record",  # the file's metadata names nobody; the page does
-        author="Journal",
-        creator="Journal",
-    )
     # One page, always: what would not fit is drawn smaller rather than flowing onto a second page.
-    document.build([KeepInFrame(width, height, story, mode="shrink")], onFirstPage=footer, onLaterPages=footer)
-    return buffer.getvalue()
+    return build_pdf(
+        [KeepInFrame(width, height, story, mode="shrink")],
+        f"{patient.user.name} · Session record · Confidential",
+        "Session record",
+    )
 
 
 def _facts(parts: list[tuple[str, list[Row]]], width: float) -> Table:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 def _alcohol_patient_of_alice(live_server) -> int:
     with live_server.app.app_context():
-        user = make_patient(live_server.user("alice@clinic.test"), "avery", "Avery Paper", zone="UTC")
+        user = make_patient(live_server.user("alice@clinic.test"), "avery.paper", "Avery Paper", zone="UTC")
         db.session.get(Patient, user.id).indications = ["alcohol"]
         db.session.commit()
         return user.id

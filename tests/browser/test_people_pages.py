@@ -62,6 +62,7 @@ def test_patient_sets_contact_details_on_a_phone_and_the_clinician_calls_them_fr
     header.get_by_role("link", name="Edit details").click()
     expect(clinician).to_have_url(f"{url}/clinician/patients/{rowan}/details")
     axe(clinician)
+    clinician.get_by_label("Other substance use", exact=True).check()  # a treated indication is required
     clinician.get_by_label("Opioids").check()
     clinician.get_by_role("button", name="Save the details").click()
     expect(clinician).to_have_url(f"{url}/clinician/patients/{rowan}#details-heading")

@@ -27,7 +27,7 @@ def _seed_session(live_server) -> tuple[int, int]:
     """A patient of Alice's with an esketamine session of three hours ago whose SpO2 fell to 88 % after dosing."""
     with live_server.app.app_context():
         alice = live_server.user("alice@clinic.test")
-        user = make_patient(alice, "robin", "Robin Record", zone="UTC")
+        user = make_patient(alice, "robin.record", "Robin Record", zone="UTC")
         start = utcnow() - timedelta(hours=3)
         record = save_session(
             db.session, user.patient,
