@@ -46,7 +46,7 @@ from .models import (
 )
 from .oncall import on_call_at
 from .outbox import insert_ignoring_duplicates, queue_alert_notifications
-from .scoring import PHQ9
+from .scoring import PHQ8, PHQ9
 
 log = logging.getLogger("journal.alerts")
 
@@ -410,7 +410,10 @@ MOOD_DAYS = 7
 
 
 @dataclass(frozen=True)
-class LatestPhq9:
+class LatestDepressionForm:
+    """The patient's latest PHQ-9, or PHQ-8 where the clinic chose it (SAFE-R4; it has no item 9)."""
+
+    instrument: str
     completed_at: datetime
     total: int | None
     item9: int | None
@@ -418,10 +421,10 @@ class LatestPhq9:
 
 @dataclass(frozen=True)
 class RecentData:
-    """What SAFE-R3 asks the inbox to show beside an alert: recent daily mood and the latest PHQ-9."""
+    """What SAFE-R3 asks the inbox to show beside an alert: recent daily mood and the latest PHQ-9 (or PHQ-8)."""
 
     moods: list[tuple[date, int | None]]  # the patient's last MOOD_DAYS local days, oldest first; None: no entry
-    phq9: LatestPhq9 | None
+    depression: LatestDepressionForm | None
 
 
 def recent_data(session: Session, patients: dict[int, str], now: datetime) -> dict[int, RecentData]:
@@ -441,6 +444,7 @@ def recent_data(session: Session, patients: dict[int, str], now: datetime) -> di
     ranked = (
         select(
             Assessment.patient_id,
+            Assessment.instrument,
             Assessment.completed_at,
             Assessment.total,
             Assessment.item9,
@@ -451,11 +455,11 @@ def recent_data(session: Session, patients: dict[int, str], now: datetime) -> di
             )
             .label("place"),
         )
-        .where(Assessment.patient_id.in_(list(patients)), Assessment.instrument == PHQ9)
+        .where(Assessment.patient_id.in_(list(patients)), Assessment.instrument.in_((PHQ9, PHQ8)))
         .subquery()
     )
     latest = {
-        row.patient_id: LatestPhq9(row.completed_at, row.total, row.item9)
+        row.patient_id: LatestDepressionForm(row.instrument, row.completed_at, row.total, row.item9)
         for row in session.execute(select(ranked).where(ranked.c.place == 1))
     }
     return {
@@ -464,7 +468,7 @@ def recent_data(session: Session, patients: dict[int, str], now: datetime) -> di
                 (day, moods.get((patient_id, day)))
                 for day in (today - timedelta(days=back) for back in range(MOOD_DAYS - 1, -1, -1))
             ],
-            phq9=latest.get(patient_id),
+            depression=latest.get(patient_id),
         )
         for patient_id, today in todays.items()
     }

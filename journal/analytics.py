@@ -309,9 +309,11 @@ def booster_watch(
     *,
     points: int = scoring.MCID[scoring.PHQ9],
     mood_drop: int = MOOD_DROP_POINTS,
+    name: str = "PHQ-9",
 ) -> BoosterWatch:
-    """KET-R2, any of: the latest PHQ-9 at least ``points`` above the post-series nadir; no longer a response
-    against the baseline; the 7-day mean mood ``mood_drop`` or more below its mean since the series ended."""
+    """KET-R2, any of: the latest PHQ-9 (``name``: the PHQ-8 in its place, SAFE-R4) at least ``points`` above the
+    post-series nadir; no longer a response against the baseline; the 7-day mean mood ``mood_drop`` or more below
+    its mean since the series ended."""
     if series_end is None:
         return BoosterWatch(False, ())
     reasons = []
@@ -320,7 +322,7 @@ def booster_watch(
         latest = forms[-1][1]
         nadir = min(total for _, total in forms[:-1])
         if latest - nadir >= points:
-            reasons.append(f"PHQ-9 {latest} is {latest - nadir} points above the post-series low of {nadir}")
+            reasons.append(f"{name} {latest} is {latest - nadir} points above the post-series low of {nadir}")
         if baseline_total is not None:
             responded = any(scoring.response(baseline_total, total) for _, total in forms[:-1])
             if responded and scoring.response(baseline_total, latest) is False:

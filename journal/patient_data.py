@@ -498,11 +498,15 @@ def substance_line(item: dict) -> str:
 
 def summary(data: PatientData, now: datetime) -> dict:
     """What GET /patients/{id}/summary reports, and what the dashboard and the report show."""
+    # SAFE-R4: the outcome fields follow the clinic's depression questionnaire, the PHQ-9 or the PHQ-8, by the
+    # same rule (PHQ-R9); ``phq9`` stays the PHQ-9's latest form, for the clients that read it.
+    depression = instruments.depression_instrument(data.patient.user.clinic)
     phq9 = [f for f in data.forms if f.instrument == PHQ9 and f.total is not None]
     gad7 = [f for f in data.forms if f.instrument == GAD7 and f.total is not None]
-    baseline = data.baselines.get(PHQ9)
+    depression_forms = [f for f in data.forms if f.instrument == depression.key and f.total is not None]
+    baseline = data.baselines.get(depression.key)
     baseline_total = baseline.total if baseline is not None else None
-    latest = phq9[-1] if phq9 else None
+    latest = depression_forms[-1] if depression_forms else None
     after_baseline = latest is not None and baseline is not None and latest.completed_at > baseline.completed_at
     outcome = analytics.outcome(baseline_total, latest.total if after_baseline else None)
     given = [s for s in data.sessions if s.status == SessionStatus.GIVEN and s.start <= now]
@@ -510,11 +514,16 @@ def summary(data: PatientData, now: datetime) -> dict:
     moods = {c.local_date: c.mood for c in data.checkins}
     end = series_end(data)
     watch = analytics.booster_watch(
-        [(data.local(f.completed_at), f.total) for f in phq9 if end is not None and data.local(f.completed_at) > end],
+        [
+            (data.local(f.completed_at), f.total)
+            for f in depression_forms
+            if end is not None and data.local(f.completed_at) > end
+        ],
         baseline_total,
         moods,
         end,
         data.today,
+        name=depression.name,
     )
     used_on = {}
     for c in data.checkins:  # SUD-R1: a check-in's answer is about its own day
@@ -565,6 +574,9 @@ def summary(data: PatientData, now: datetime) -> dict:
         "adherence_on_time": adherence_now.on_time,
         "adherence_backfilled": adherence_now.backfilled,
         "adherence_scheduled": adherence_now.scheduled,
+        "depression_instrument": depression.key,
+        "depression_name": depression.name,  # for the pages; not in the API's document
+        "depression": latest_of(depression_forms, depression.key),
         "phq9": latest_of(phq9, PHQ9),
         "gad7": latest_of(gad7, GAD7),
         "baseline_total": baseline_total,
@@ -572,7 +584,8 @@ def summary(data: PatientData, now: datetime) -> dict:
         "remission": outcome.remission,
         "pct_reduction": outcome.pct_reduction,
         "baseline_below_usual": outcome.baseline_below_usual,
-        # PHQ-R9: whether the PHQ-9 has no baseline, and each instrument's baseline with who chose it or why none.
+        # PHQ-R9: whether the depression questionnaire has no baseline, and each instrument's baseline with who
+        # chose it or why none.
         "baseline_missing": baseline_total is None,
         "baselines": [baseline_document(state) for state in states.values()],
         "instruments": each,

@@ -86,8 +86,8 @@ def _yes_no(value: bool | None, unknown: str = "Not yet measurable") -> str:
 
 
 def _baseline_text(summary: dict, when) -> str:
-    """The PHQ-9 baseline, who chose it (the rule or a clinician), or why there is none (PHQ-R9)."""
-    state = next(item for item in summary["baselines"] if item["instrument"] == "phq9")
+    """The depression baseline, who chose it (the rule or a clinician), or why there is none (PHQ-R9)."""
+    state = next(item for item in summary["baselines"] if item["instrument"] == summary["depression_instrument"])
     if state["total"] is None:
         return state["note"] or "Not set"
     chooser = "the rule" if state["chosen_by"] == "rule" else (state["chosen_by_name"] or "a clinician")
@@ -111,13 +111,14 @@ def summary_rows(data: PatientData, summary: dict) -> list[tuple[str, str]]:
             text += f"; {form['change_from_baseline']:+d} from baseline"
         return text
 
-    rows = [("Latest PHQ-9", latest("phq9", "PHQ-9"))]
-    rows.append(("PHQ-9 baseline", _baseline_text(summary, when)))
+    depression = summary["depression_name"]  # the PHQ-9, or the PHQ-8 where the clinic chose it (SAFE-R4)
+    rows = [(f"Latest {depression}", latest("depression", depression))]
+    rows.append((f"{depression} baseline", _baseline_text(summary, when)))
     response = _yes_no(summary["response"])
     if summary["pct_reduction"] is not None:
         response += f" ({summary['pct_reduction']:g} % lower than baseline)"
-    rows.append(("Response (PHQ-9 at least 50 % below baseline)", response))
-    rows.append(("Remission (PHQ-9 under 5)", _yes_no(summary["remission"])))
+    rows.append((f"Response ({depression} at least 50 % below baseline)", response))
+    rows.append((f"Remission ({depression} under 5)", _yes_no(summary["remission"])))
     if summary["baseline_below_usual"]:
         rows.append(("Note", "The baseline is under 10: response and remission usually assume 10 or more."))
     rows.append(("Latest GAD-7", latest("gad7", "GAD-7")))

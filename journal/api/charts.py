@@ -198,18 +198,35 @@ class PainChangeSchema(Schema):
 
 
 class PatientSummarySchema(Schema):
-    """GET /patients/{id}/summary. Response is a PHQ-9 at least 50 % below ``baseline_total`` (2 x latest <=
-    baseline), remission a PHQ-9 under 5 (PHQ-R9); both are null until a PHQ-9 follows the baseline."""
+    """GET /patients/{id}/summary. Response is a total at least 50 % below ``baseline_total`` (2 x latest <=
+    baseline), remission a total under 5 (PHQ-R9); both are null until a form follows the baseline. They read the
+    clinic's depression questionnaire, ``depression_instrument``: the PHQ-9, or the PHQ-8 where the clinic chose it
+    (SAFE-R4, same cut-points)."""
 
     patient_id = fields.Integer(required=True)
     adherence_pct = fields.Float(allow_none=True, required=True, metadata={"description": "Last 14 days (EMA-R4)."})
     adherence_on_time = fields.Integer(required=True)
     adherence_backfilled = fields.Integer(required=True)
     adherence_scheduled = fields.Integer(required=True)
-    phq9 = fields.Nested(LatestScoreSchema, allow_none=True, required=True)
+    depression_instrument = fields.String(
+        required=True, metadata={"description": "phq9, or phq8 where the clinic chose it (SAFE-R4)."}
+    )
+    depression = fields.Nested(
+        LatestScoreSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "The latest form of depression_instrument."},
+    )
+    phq9 = fields.Nested(
+        LatestScoreSchema, allow_none=True, required=True, metadata={"description": "The latest PHQ-9 form."}
+    )
     gad7 = fields.Nested(LatestScoreSchema, allow_none=True, required=True)
-    baseline_total = fields.Integer(allow_none=True, required=True, metadata={"description": "The PHQ-9 baseline."})
-    baseline_missing = fields.Boolean(required=True, metadata={"description": "The PHQ-9 has no baseline (PHQ-R9)."})
+    baseline_total = fields.Integer(
+        allow_none=True, required=True, metadata={"description": "The baseline of depression_instrument."}
+    )
+    baseline_missing = fields.Boolean(
+        required=True, metadata={"description": "depression_instrument has no baseline (PHQ-R9)."}
+    )
     baselines = fields.List(fields.Nested(BaselineSummarySchema), required=True)
     instruments = fields.List(
         fields.Nested(InstrumentSummarySchema),

@@ -803,6 +803,7 @@ def _render_inbox(errors: dict | None = None, notes: dict | None = None, status:
         kind_labels=KIND_LABELS,
         severity_labels=SEVERITY_LABELS,
         answers=ANSWERS,
+        depression_name=instruments.depression_instrument(current_user.clinic).name,
         describe_wait=describe_wait,
         local_time=local_time,
         zone=_zone(),

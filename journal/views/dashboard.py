@@ -32,6 +32,11 @@ def _common() -> dict:
     }
 
 
+def _overview_names() -> dict:
+    # SAFE-R4: the overview counts the clinic's PHQ-9, or the PHQ-8 in its place, and names it.
+    return {**_common(), "depression_name": instruments.depression_instrument(current_user.clinic).name}
+
+
 @bp.get("/clinician/dashboard")
 @roles_required(Role.CLINICIAN)
 def clinician_dashboard():
@@ -78,7 +83,7 @@ def clinician_overview():
     audit.record(current_user, "overview.read", detail="care team")
     db.session.commit()
     figures = dashboard.overview(db.session, dashboard.visible_ids(current_user), utcnow())
-    return render_template("clinician/overview.html", overview=figures, **_common())
+    return render_template("clinician/overview.html", overview=figures, **_overview_names())
 
 
 @bp.get("/admin/overview")
@@ -90,4 +95,4 @@ def admin_overview():
     figures = dashboard.overview(
         db.session, dashboard.clinic_ids(current_user.clinic_id), utcnow(), min_cell=dashboard.MIN_CELL
     )
-    return render_template("admin/overview.html", overview=figures, **_common())
+    return render_template("admin/overview.html", overview=figures, **_overview_names())
