@@ -31,7 +31,7 @@ from .patient_data import PatientData
 
 log = logging.getLogger(__name__)
 
-CHART_VERSION = 3  # raise when any chart is drawn differently, so no cached picture of the old kind is served
+CHART_VERSION = 4  # raise when any chart is drawn differently, so no cached picture of the old kind is served
 NAMES = ("outcomes", "assessments", "adherence")
 MIMETYPES = {"png": "image/png", "svg": "image/svg+xml"}
 DEFAULT_DAYS = patient_data.DEFAULT_DAYS

@@ -381,6 +381,22 @@ def _auditc_basis(threshold: int) -> str:
     return "men" if threshold == AUDITC_THRESHOLDS["male"] else "women and when sex is not recorded"
 
 
+# SPEC 6.4 MAY: a change of 1.0 point of the PEG's mean (3 of its sum) marked as the minimal important difference
+# estimate (trials gave mostly 1.0-1.75 points). The legend calls it an estimate, so it is not read as a second
+# success rule beside PEG-R4's 30 %.
+PEG_MID_SUM = 3
+PEG_MID_LABEL = "estimate of the minimal important difference: 1.0 point below baseline"
+
+
+def _peg_mid_level(baseline_sum: int) -> float:
+    """The line 1.0 point under the baseline's score, as the dots are drawn: a form is on or under it exactly
+    when its sum is at least 3 below the baseline's (the rounded scores keep that order: peg_tenths(s - 3) is
+    peg_tenths(s) - 10)."""
+    from .scales import peg_tenths
+
+    return peg_tenths(baseline_sum - PEG_MID_SUM) / 10
+
+
 def panel_levels(forms: InstrumentForms) -> list[Level]:
     """The baseline, the change rule's thresholds and the cut-points of one instrument, as lines in the units the
     panel draws. A threshold that no total on the scale can reach (under 0) is left out."""
@@ -405,8 +421,13 @@ def panel_levels(forms: InstrumentForms) -> list[Level]:
                 levels.append(
                     Level(baseline - points, f"{label}: {points} points below baseline", f"pcl5-{gid}", colour, style)
                 )
-    elif key == "peg" and baseline:  # PEG-R4: 10 x (baseline - current) >= 3 x baseline, i.e. at most 70 %
-        levels.append(Level(0.7 * baseline / 3, "improved: at least 30 % below baseline", "peg-improved", GREEN, ":"))
+    elif key == "peg" and baseline is not None:
+        if baseline:  # PEG-R4: 10 x (baseline - current) >= 3 x baseline, i.e. at most 70 %
+            levels.append(
+                Level(0.7 * baseline / 3, "improved: at least 30 % below baseline", "peg-improved", GREEN, ":")
+            )
+        if baseline >= PEG_MID_SUM:  # SPEC 6.4 (MAY): an estimate only, never a second success rule
+            levels.append(Level(_peg_mid_level(baseline), PEG_MID_LABEL, "peg-mid", SKY, "-."))
     if key == "pcl5":
         cut, whose = cut_point_in_force(forms)
         if cut is not None:  # PCL-R6/R7: the cut-point in force, never a diagnosis
@@ -438,8 +459,9 @@ def assessments_figure(series: AssessmentSeries) -> Figure:
     (the PEG its score, 0-10), its severity bands or cut-points, the baseline and the lines of its own change
     rule: PHQ-9 response (half the baseline: 2 x total <= baseline, PHQ-R9) and remission (under 5); PCL-5 5 and
     10 points below the baseline (PCL-R8) and the cut-point stored with the latest form; PEG 30 % below the
-    baseline (PEG-R4); PACS the reference lines at 15 and 21 (PACS-R5); AUDIT-C the positive-screen threshold
-    (AUDC-R5). The GAD-7 has no response or remission line: none is validated (GAD-R2)."""
+    baseline (PEG-R4) and 1.0 point below it, labelled as the minimal important difference estimate (SPEC 6.4);
+    PACS the reference lines at 15 and 21 (PACS-R5); AUDIT-C the positive-screen threshold (AUDC-R5). The GAD-7
+    has no response or remission line: none is validated (GAD-R2)."""
     panels = series.panels()
     figure = Figure(figsize=assessments_size(series), dpi=DPI, layout="constrained")
     axes_list = figure.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]

@@ -299,7 +299,7 @@ def _queue_batch(
 
     messages: list[tuple] = []
     missed: list[tuple[int, date]] = []
-    questionnaires_due: list[tuple[_Patient, list, LocalClock, datetime]] = []
+    questionnaires_due: list[tuple[_Patient, list, LocalClock, date, datetime]] = []
     follow_ups: list[tuple[_Patient, list, LocalClock]] = []  # not checked in, and the day's reminder time reached
     follow_up_times: dict[tuple, bool] = {}  # _follow_up_possible, per zone, settings and minutes
     for patient in patients:
@@ -328,7 +328,7 @@ def _queue_batch(
                 follow_ups.append((patient, channels, clock))
         due = cadence.due(patient, active_since, completions.get(patient.id, {}), anchors.get(patient.id), clock)
         if due:
-            questionnaires_due.append((patient, channels, clock, max(d.available_at for d in due)))
+            questionnaires_due.append((patient, channels, clock, active_since, max(d.available_at for d in due)))
     if follow_ups:
         first_reminders = _first_reminders(session, id_range, now)
         for patient, channels, clock in follow_ups:
@@ -337,8 +337,16 @@ def _queue_batch(
                 key = f"follow-up:{patient.id}:{clock.today.isoformat()}"
                 messages += _message_rows(patient.id, key, channels, "daily_reminder", "/checkin", clock.expires_at)
     if questionnaires_due:
+        # Whether a form is due never depends on when its indication was added, only when it became available
+        # (schedules.due_since): so the programme's history is read only for a batch with someone due, and only a
+        # patient whose programme took an indication on after enrolment has their newest worked out again.
+        added = schedules.indications_added(session, id_range)
         last_sent = _last_questionnaire_reminders(session, id_range)
-        for patient, channels, clock, newest in questionnaires_due:
+        for patient, channels, clock, active_since, newest in questionnaires_due:
+            if patient.id in added:
+                completed, sessions = completions.get(patient.id, {}), anchors.get(patient.id)
+                due = cadence.due(patient, active_since, completed, sessions, clock, added[patient.id])
+                newest = max(d.available_at for d in due)
             # One message a day at most, and only for a questionnaire that became available since the last one:
             # one already due, or left half done, never brings a second (EMA-R3).
             if patient.id not in last_sent or newest > last_sent[patient.id]:
@@ -456,15 +464,16 @@ class _Schedules:
     def __init__(self, rows: dict[tuple[int, str], schedules.Rules]):
         self.rows = rows
         self.uses_sessions = schedules.uses_sessions(rows.values())
-        self._programmes: dict[tuple, list[tuple[str, schedules.Rules]]] = {}
+        self._programmes: dict[tuple, list[tuple[str, str, schedules.Rules]]] = {}
 
-    def _programme(self, patient: _Patient, interval: int, today: date) -> list[tuple[str, schedules.Rules]]:
+    def _programme(self, patient: _Patient, interval: int, today: date) -> list[tuple[str, str, schedules.Rules]]:
         key = (tuple(patient.indications or ()), patient.depression_instrument, patient.clinic_id, interval)
         if key not in self._programmes:
             chosen = schedules.scheduled_instruments(key[0], patient.depression_instrument)
             self._programmes[key] = [
                 (
                     instrument.key,
+                    instrument.indication,
                     schedules.rules_for(
                         instrument,
                         self.rows.get((patient.clinic_id, instrument.key)),
@@ -484,13 +493,16 @@ class _Schedules:
         completed: dict[str, datetime],
         sessions: tuple[datetime | None, datetime | None] | None,
         clock: LocalClock,
+        added: dict[str, datetime] | None = None,
     ) -> list[schedules.Due]:
-        """What the patient is due to fill in at ``clock.now``."""
+        """What the patient is due to fill in at ``clock.now``; ``added``: when each indication the programme took on
+        after enrolment was added (``schedules.indications_added``)."""
         interval = schedules.interval_days(patient, patient.induction_until, clock.today)
         given, planned = sessions or (None, None)
+        added = added or {}
         found = []
-        for key, rules in self._programme(patient, interval, clock.today):
-            anchors = schedules.Anchors(completed.get(key), given, planned)
+        for key, indication, rules in self._programme(patient, interval, clock.today):
+            anchors = schedules.Anchors(completed.get(key), given, planned, added.get(indication))
             since = schedules.due_since(rules, anchors, active_since, clock.now, clock.zone)
             if since is not None:
                 found.append(schedules.Due(key, since, schedules.available_at(rules, anchors, since, clock.zone)))

@@ -10,24 +10,35 @@ set; their row, if any, adds the session rules and the minimum gap.
 The rules are pure functions of plain values (``due_since``); the query layer below reads those values for one
 patient (the pages) or for a range of patient ids (the reminder job, which runs every minute over every patient).
 Due dates are local calendar dates in the patient's zone; the minimum gap is elapsed time, as ``assessments.submit``
-measures it, so a form the pages offer is never one that submit refuses.
+measures it, so a form the pages offer is never one that submit refuses. A questionnaire whose indication the
+programme took on after enrolment counts from the day it was added (``indications_added``), never from before.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import String, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from . import instruments
 from .instruments import Instrument
-from .models import Assessment, Clinic, DosingSession, InstrumentSchedule, Patient, SessionStatus, User
+from .models import (
+    Assessment,
+    Clinic,
+    DosingSession,
+    InstrumentSchedule,
+    Patient,
+    ProgrammeChange,
+    SessionStatus,
+    User,
+)
 
 # The instruments whose "every N days" is the clinic's questionnaire interval (PHQ-R13) rather than a row's.
 INTERVAL_SETTING = (instruments.PHQ9.key, instruments.PHQ8.key, instruments.GAD7.key)
@@ -45,12 +56,14 @@ class Rules:
 
 @dataclass(frozen=True)
 class Anchors:
-    """What the rules measure from: when the form was last completed, the latest given session that has started
-    and the next planned one (instants, UTC)."""
+    """What the rules measure from, as instants (UTC): when the form was last completed, the latest given session
+    that has started, the next planned one, and when the form's indication was last added to the programme (None
+    when it has been there since enrolment)."""
 
     last_completed: datetime | None
     last_given: datetime | None = None
     next_planned: datetime | None = None
+    added_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -63,18 +76,22 @@ class Due:
 def due_since(rules: Rules, anchors: Anchors, first_day: date, now: datetime, zone: ZoneInfo) -> date | None:
     """The local date since which the form has been due at ``now``, or None when it is not due.
 
-    - Never completed: due at once, since ``first_day`` (the baseline).
+    - Never completed: due at once, since ``first_day`` (the baseline), or since the local date its indication was
+      added (``added_at``) if that is later.
     - Never inside ``min_gap_days`` of the last completion (local calendar days: ``reopens_on``).
     - Every N days: from the local date N days after the last completion.
     - N days after a given session: from that session's local date + N, while no form was completed since it began.
     - N days before a planned session: from its local date - N until it begins, unless a form was completed on or
       after that date.
     Of the rules that fire, the earliest date: a form already due does not fall due again for a second reason.
+    Nothing is due from before the local date its indication was added: a form completed in an earlier spell of the
+    indication, or a session before the addition, brings it due from that date, not from the past.
     """
     today = now.astimezone(zone).date()
+    added_on = anchors.added_at.astimezone(zone).date() if anchors.added_at is not None else None
     last = anchors.last_completed
     if last is None:
-        return min(first_day, today)
+        return min(max(first_day, added_on or first_day), today)
     last_day = last.astimezone(zone).date()
     if today < reopens_on(last, rules.min_gap_days, zone):
         return None
@@ -89,7 +106,7 @@ def due_since(rules: Rules, anchors: Anchors, first_day: date, now: datetime, zo
         opens = planned.astimezone(zone).date() - timedelta(days=rules.days_before_session)
         if last_day < opens:
             fired.append(opens)
-    fired = [day for day in fired if day <= today]
+    fired = [max(day, added_on or day) for day in fired if day <= today]
     return min(fired) if fired else None
 
 
@@ -171,11 +188,14 @@ def reopens_on(last_completed: datetime, gap_days: int, zone: ZoneInfo) -> date:
 def available_at(rules: Rules, anchors: Anchors | None, since: date, zone: ZoneInfo) -> datetime:
     """When a form due since the local date ``since`` could first be filled in: the start of that date, or the
     start of the date the minimum gap ends if that came later (a rule's date may fall inside the gap: a session the
-    day after a form)."""
+    day after a form), or the instant its indication was added if later still (the reminder job nudges for what
+    became available since its last nudge, so a change made after the day's nudge still brings one)."""
     last = anchors.last_completed if anchors is not None else None
     if last is not None:
         since = max(since, reopens_on(last, rules.min_gap_days, zone))
-    return datetime.combine(since, time(0), tzinfo=zone).astimezone(UTC)
+    opens = datetime.combine(since, time(0), tzinfo=zone).astimezone(UTC)
+    added = anchors.added_at if anchors is not None else None
+    return max(opens, added.astimezone(UTC)) if added is not None else opens
 
 
 # --- Queries ---------------------------------------------------------------------------------------------------
@@ -243,8 +263,59 @@ def session_anchors(
     }
 
 
+def indications_added(session: Session, id_range: tuple[int, int]) -> dict[int, dict[str, datetime]]:
+    """patient id -> indication -> when it was added, for the patients with ids in (after, last]: each indication
+    of their latest programme that their first one (at enrolment) did not have, from the change that last added
+    it (every change since has kept it). Patients whose indications never changed are left out.
+
+    One statement, run by the reminder job for each batch with someone due, so the database does the sifting:
+    only patients with more than the enrolment row are looked at, each change's indications are compared with the
+    change before (as text: PostgreSQL has no equality on a JSON column), and only the changes that differ come
+    back, which most patients never have (the rows kept for substances or the sleep diary stay in the database)."""
+    after, last = id_range
+    in_range = (ProgrammeChange.patient_id > after, ProgrammeChange.patient_id <= last)
+    changed = select(ProgrammeChange.patient_id).where(*in_range).group_by(ProgrammeChange.patient_id)
+    as_text = cast(ProgrammeChange.indications, String)
+    history = (
+        select(
+            ProgrammeChange.patient_id,
+            ProgrammeChange.id,
+            ProgrammeChange.effective_at,
+            as_text.label("indications"),
+            func.lag(as_text)
+            .over(partition_by=ProgrammeChange.patient_id, order_by=(ProgrammeChange.effective_at, ProgrammeChange.id))
+            .label("before"),
+        )
+        .where(*in_range, ProgrammeChange.patient_id.in_(changed.having(func.count() > 1)))
+        .subquery()
+    )
+    changes = session.execute(
+        select(history.c.patient_id, history.c.effective_at, history.c.indications, history.c.before)
+        .where(history.c.before != history.c.indications)  # the first row has no row before it: never kept
+        .order_by(history.c.patient_id, history.c.effective_at, history.c.id)
+    )
+    found: dict[int, dict[str, datetime]] = {}
+    for patient_id, effective_at, current_text, before_text in changes:
+        current, before = _codes(current_text), _codes(before_text)
+        added = found.setdefault(patient_id, {})
+        for code in before - current:
+            added.pop(code, None)  # removed: a later addition starts a new spell
+        for code in current - before:
+            added[code] = effective_at
+    return {patient_id: added for patient_id, added in found.items() if added}
+
+
+@lru_cache(maxsize=1024)
+def _codes(indications: str) -> frozenset[str]:
+    """A stored list of indications, from its JSON text (a clinic has a few dozen distinct lists)."""
+    return frozenset(json.loads(indications) or ())
+
+
 def patient_due(session: Session, patient: Patient, now: datetime) -> list[Due]:
-    """What ``patient`` is due to fill in at ``now``: four small statements."""
+    """What ``patient`` is due to fill in at ``now``: four small statements.
+
+    Which forms are due does not depend on when an indication was added (that moves only the date a due form counts
+    from, which the reminder job reads), so the pages do not read the programme's history."""
     user: User = patient.user
     clinic = user.clinic
     zone = ZoneInfo(user.timezone)

@@ -258,6 +258,43 @@ def test_peg_r3_r4_the_score_is_drawn_0_to_10_with_the_30_percent_line_at_70_per
     assert not [patch for patch in peg.patches if patch.get_gid()]  # no severity bands: the PEG has none
 
 
+def test_peg_marks_1_point_below_the_baseline_as_an_estimate_of_the_minimal_important_difference():
+    peg = charts.assessments_figure(_every_instrument()).axes[3]
+    assert _levels(peg)["peg-mid"] == 6.0  # a baseline of 7.0 (sum 21): the line at 6.0
+    label = "estimate of the minimal important difference: 1.0 point below baseline"
+    assert label in _legend(peg)  # SPEC 6.4: labelled as an estimate, not a second success rule
+    (mid,) = _lines(peg, "peg-mid")
+    (improved,) = _lines(peg, "peg-improved")
+    assert mid.get_linestyle() != improved.get_linestyle()  # told apart by style as well as colour
+    assert label in charts.assessments_summary(_every_instrument())  # the text alternative names it too
+
+
+def test_the_peg_mid_line_is_drawn_where_the_rounded_scores_put_a_change_of_3_of_the_sum():
+    # A baseline sum of 20 is a score of 6.7: the line is at 5.7, where a sum of 17 (exactly 1.0 lower) is
+    # drawn; a sum of 18 (6.0, less than 1.0 lower) is above it.
+    forms = charts.InstrumentForms("peg", [(FIRST, 20, {"score": 6.7}), (LAST, 17, {"score": 5.7})], 20)
+    (axes,) = charts.assessments_figure(_assessments_of(forms)).axes
+    assert _levels(axes)["peg-mid"] == 5.7
+    for baseline_sum in range(3, 31):
+        (line,) = [
+            lv for lv in charts.panel_levels(charts.InstrumentForms("peg", [], baseline_sum)) if lv.gid == "peg-mid"
+        ]
+        for current in range(31):
+            on_or_under = charts._peg_score(current, {}) <= line.value
+            assert on_or_under == (baseline_sum - current >= 3), (baseline_sum, current)
+
+
+def test_no_peg_mid_line_without_a_baseline_or_below_zero():
+    without = charts.InstrumentForms("peg", [(FIRST, 21, {"score": 7.0})], None)
+    (axes,) = charts.assessments_figure(_assessments_of(without)).axes
+    assert _levels(axes) == {}
+    assert "minimal important difference" not in " ".join(_legend(axes))
+    low = charts.InstrumentForms("peg", [(FIRST, 2, {"score": 0.7})], 2)  # 0.7: 1.0 lower is off the scale
+    assert set(_levels(charts.assessments_figure(_assessments_of(low)).axes[0])) == {"peg-baseline", "peg-improved"}
+    zero = charts.InstrumentForms("peg", [(FIRST, 0, {"score": 0.0})], 0)
+    assert set(_levels(charts.assessments_figure(_assessments_of(zero)).axes[0])) == {"peg-baseline"}
+
+
 def test_pacs_r5_reference_lines_at_15_and_21_with_their_source_and_no_band():
     pacs = charts.assessments_figure(_every_instrument()).axes[4]
     assert _levels(pacs) == {"pacs-reference-15": 14.5, "pacs-reference-21": 20.5}  # a total of 15 is above its line

@@ -8,14 +8,21 @@ The rules are tested as pure functions with explicit instants; the query layer o
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
 
 from journal import instruments
 from journal.assessments import due_instruments, submit
+from journal.checkins import save_checkin
 from journal.db import db
-from journal.models import DosingSession, InstrumentSchedule, SessionStatus
-from journal.schedules import Anchors, Cadence, Rules, due_since, rules_for, scheduled_instruments
+from journal.models import DosingSession, InstrumentSchedule, OutboxMessage, SessionStatus
+from journal.people import set_programme, start_indications
+from journal.reminders import queue_daily_reminders
+from journal.schedules import Anchors, Cadence, Rules, due_since, indications_added, rules_for, scheduled_instruments
+from tests.conftest import NOW, questionnaires_done
 
 NEW_YORK = ZoneInfo("America/New_York")
 KATHMANDU = ZoneInfo("Asia/Kathmandu")
@@ -165,6 +172,75 @@ def test_of_several_rules_that_fire_the_form_is_due_since_the_earliest():
     assert due_since(rules, anchors, date(2026, 2, 1), now, NEW_YORK) == date(2026, 3, 13)
 
 
+# --- An indication added after enrolment ---------------------------------------------------------------------
+# Enrolled 1 January for depression; PTSD added on day 60 (1 March), 10:00 in New York.
+ENROLLED = date(2026, 1, 1)
+PTSD_ADDED = at(NEW_YORK, 2026, 3, 1, 10, 0)
+EVERY_28 = Rules(every_days=28, days_after_session=1, days_before_session=None, min_gap_days=21)
+
+
+def test_a_questionnaire_whose_indication_was_added_on_day_60_is_due_from_day_60_not_overdue_since_day_1():
+    from journal.schedules import available_at
+
+    now = at(NEW_YORK, 2026, 3, 3, 20, 0)
+    anchors = Anchors(None, added_at=PTSD_ADDED)
+    assert due_since(EVERY_28, anchors, ENROLLED, now, NEW_YORK) == date(2026, 3, 1)
+    # it could be filled in from the moment it was added, not from the start of that day
+    assert available_at(EVERY_28, anchors, date(2026, 3, 1), NEW_YORK) == PTSD_ADDED
+    # without the addition (in the programme since enrolment) it is due since the first day, as before
+    assert due_since(EVERY_28, Anchors(None), ENROLLED, now, NEW_YORK) == ENROLLED
+    assert available_at(EVERY_28, Anchors(None), ENROLLED, NEW_YORK) == at(NEW_YORK, 2026, 1, 1, 0, 0)
+
+
+def test_an_indication_removed_and_added_again_counts_from_the_re_addition_not_the_earlier_spell():
+    first_spell = Anchors(
+        at(NEW_YORK, 2026, 1, 5, 9, 0),  # filled in during the first spell; 28 days on was 2 February
+        last_given=at(NEW_YORK, 2026, 1, 20, 10, 0),  # and a session the day after which it would have been due
+        added_at=PTSD_ADDED,
+    )
+    now = at(NEW_YORK, 2026, 3, 2, 20, 0)
+    assert due_since(EVERY_28, first_spell, ENROLLED, now, NEW_YORK) == date(2026, 3, 1)
+    forgotten = Anchors(first_spell.last_completed, first_spell.last_given)  # as if never removed
+    assert due_since(EVERY_28, forgotten, ENROLLED, now, NEW_YORK) == date(2026, 1, 21)
+    # a rule that fires after the re-addition keeps its own date
+    later = Anchors(at(NEW_YORK, 2026, 1, 5, 9, 0), last_given=at(NEW_YORK, 2026, 3, 4, 10, 0), added_at=PTSD_ADDED)
+    assert due_since(Rules(None, 1, None, 21), later, ENROLLED, at(NEW_YORK, 2026, 3, 6, 9, 0), NEW_YORK) == date(
+        2026, 3, 5
+    )
+    # the minimum gap still holds: a form 10 days before the re-addition keeps it closed for 21 local days
+    recent = Anchors(at(NEW_YORK, 2026, 2, 19, 9, 0), added_at=PTSD_ADDED)
+    assert due_since(EVERY_28, recent, ENROLLED, at(NEW_YORK, 2026, 3, 11, 20, 0), NEW_YORK) is None
+
+
+def test_an_addition_on_the_day_of_enrolment_changes_nothing():
+    anchors = Anchors(at(NEW_YORK, 2026, 3, 1, 9, 0), added_at=at(NEW_YORK, 2026, 1, 1, 15, 0))
+    now = at(NEW_YORK, 2026, 3, 30, 9, 0)
+    assert due_since(EVERY_28, anchors, ENROLLED, now, NEW_YORK) == due_since(
+        EVERY_28, Anchors(anchors.last_completed), ENROLLED, now, NEW_YORK
+    )
+
+
+def test_when_an_indication_was_added_moves_only_the_date_a_form_counts_from_never_whether_it_is_due():
+    """The reminder job reads the programme's history only for patients already found due (journal/reminders.py):
+    this holds that shortcut to the rules, over a grid of forms, sessions, additions and instants."""
+    rules = [EVERY_28, Rules(None, 1, 3, 21), Rules(7, None, None, 7), Rules(14, 2, 2, 7)]
+    instants = [at(NEW_YORK, 2026, 2, 1, 9, 0) + timedelta(days=n, hours=7 * n) for n in range(0, 60, 4)]
+    for rule in rules:
+        for last in [None, *instants[::3]]:
+            for given in [None, *instants[1::5]]:
+                for planned in [None, *instants[2::5]]:
+                    for added in instants[::2]:
+                        for now in instants:
+                            if added > now:
+                                continue
+                            plain = due_since(rule, Anchors(last, given, planned), ENROLLED, now, NEW_YORK)
+                            later = due_since(rule, Anchors(last, given, planned, added), ENROLLED, now, NEW_YORK)
+                            assert (plain is None) == (later is None), (rule, last, given, planned, added, now)
+                            if later is not None:  # never from before the day it was added, never in the future
+                                added_on, today = added.astimezone(NEW_YORK).date(), now.astimezone(NEW_YORK).date()
+                                assert max(plain, added_on) == later <= today
+
+
 # --- Which rules, which instruments --------------------------------------------------------------------------
 
 
@@ -279,6 +355,97 @@ def test_the_session_anchors_are_the_latest_given_and_the_next_planned_as_aware_
     anchors = session_anchors(db.session, (people.pat.id - 1, people.pat.id), at(CHICAGO, 2026, 3, 15, 9))
     assert anchors == {people.pat.id: (given, planned)}
     assert anchors[people.pat.id][0].tzinfo is not None
+
+
+def _change(user, by, at_: datetime, **values) -> None:
+    assert set_programme(db.session, user.patient, values, by, at_)
+
+
+def test_indications_added_gives_when_each_current_indication_joined_the_programme(app, people):
+    pat, quinn, alice = people.pat, people.quinn, people.alice
+    start_indications(db.session, pat.patient, ["depression"])
+    start_indications(db.session, quinn.patient, ["depression", "ptsd"])  # present since enrolment
+    _change(pat, alice, NOW + timedelta(days=60), indications=["depression", "ptsd"])
+    _change(pat, alice, NOW + timedelta(days=65), substances=["alcohol", "opioids"])  # not an indication
+    _change(pat, alice, NOW + timedelta(days=70), indications=["depression", "ptsd", "chronic_pain"])
+    _change(pat, alice, NOW + timedelta(days=75), indications=["depression", "chronic_pain"])  # PTSD removed ...
+    _change(pat, alice, NOW + timedelta(days=80), indications=["depression", "chronic_pain", "ptsd"])  # ... and back
+    _change(quinn, people.charlie, NOW + timedelta(days=10), substances=["opioids"])
+    db.session.commit()
+    found = indications_added(db.session, (0, max(pat.id, quinn.id)))
+    assert found == {pat.id: {"chronic_pain": NOW + timedelta(days=70), "ptsd": NOW + timedelta(days=80)}}
+    assert found[pat.id]["ptsd"].tzinfo is not None
+    assert indications_added(db.session, (pat.id, quinn.id)) == {}  # only the ids in the range
+
+
+def _questionnaire_reminders(user) -> list[str]:
+    db.session.expire_all()
+    return db.session.scalars(
+        select(OutboxMessage.dedup_key)
+        .where(OutboxMessage.recipient_id == user.id, OutboxMessage.template == "assessment_due")
+        .order_by(OutboxMessage.id)
+    ).all()
+
+
+ENTRY = {  # Pat's programme tracks alcohol (tests/conftest.py)
+    "mood": 5,
+    "cravings": [{"substance": "alcohol", "intensity": 1}],
+    "use": [{"substance": "alcohol", "used": False}],
+}
+
+
+@pytest.fixture
+def reminded_pat(people):
+    """Pat, enrolled for depression on 2 March 2026 (Chicago) and reminded of her first questionnaires that
+    evening; she checked in on each of the three days before 1 May, 60 days on (so her reminders still go)."""
+    pat = people.pat
+    people.quinn.disabled_at = NOW  # not part of these tests
+    start_indications(db.session, pat.patient, ["depression"])
+    db.session.commit()
+    queue_daily_reminders(db.session, at(CHICAGO, 2026, 3, 2, 20, 30))
+    assert _questionnaire_reminders(pat) == [f"assessment:{pat.id}:2026-03-02:email"]
+    for back in range(1, 4):
+        day = DAY_60 - timedelta(days=back)
+        save_checkin(db.session, pat.patient, day, ENTRY, at(CHICAGO, day.year, day.month, day.day, 19), pat)
+    db.session.commit()
+    return pat
+
+
+DAY_60 = date(2026, 5, 1)  # 60 days after enrolment
+
+
+def test_a_questionnaire_added_on_day_60_brings_a_reminder_that_day_though_the_others_are_done(
+    app, people, reminded_pat
+):
+    pat = reminded_pat
+    questionnaires_done(pat, at(CHICAGO, 2026, 4, 28, 9))
+    _change(pat, people.alice, at(CHICAGO, 2026, 5, 1, 10), indications=["depression", "ptsd"])
+    db.session.commit()
+    run = at(CHICAGO, 2026, 5, 1, 20, 30)
+    assert due_instruments(db.session, pat.patient, run) == ["pcl5"]
+    queue_daily_reminders(db.session, run)
+    # Counted from day 1 it would have been due, unannounced, since before the last nudge, and brought none.
+    assert _questionnaire_reminders(pat) == [
+        f"assessment:{pat.id}:2026-03-02:email",
+        f"assessment:{pat.id}:2026-05-01:email",
+    ]
+
+
+def test_an_indication_added_after_the_days_reminder_brings_one_the_next_day(app, people, reminded_pat):
+    pat = reminded_pat
+    questionnaires_done(pat, at(CHICAGO, 2026, 4, 17, 9))  # 14 days on: due again on day 60
+    db.session.commit()
+    queue_daily_reminders(db.session, at(CHICAGO, 2026, 5, 1, 20, 30))
+    _change(pat, people.alice, at(CHICAGO, 2026, 5, 1, 21, 0), indications=["depression", "ptsd"])
+    save_checkin(db.session, pat.patient, DAY_60, ENTRY, at(CHICAGO, 2026, 5, 1, 22), pat)
+    db.session.commit()
+    queue_daily_reminders(db.session, at(CHICAGO, 2026, 5, 1, 21, 30))  # that day's is already sent
+    queue_daily_reminders(db.session, at(CHICAGO, 2026, 5, 2, 20, 30))
+    assert _questionnaire_reminders(pat) == [
+        f"assessment:{pat.id}:2026-03-02:email",
+        f"assessment:{pat.id}:2026-05-01:email",
+        f"assessment:{pat.id}:2026-05-02:email",  # the PCL-5 became available after the one before
+    ]
 
 
 def test_a_form_due_by_a_session_inside_the_gap_becomes_available_when_the_gap_ends():
