@@ -9,7 +9,7 @@ a SQLite file of its own, or the PostgreSQL test database's schema, which is lef
 from __future__ import annotations
 
 import pytest
-from flask_migrate import upgrade
+from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, text
 
 from journal import create_app
@@ -80,6 +80,28 @@ def test_upgrading_from_0010_keeps_every_session_and_its_checks(empty_database):
     with _app(empty_database).app_context():
         upgrade(revision="0010_use_day")
         _insert(_rows(indications=False))
-        upgrade()  # through 0011, which copies the patient table on SQLite
+        upgrade()  # through 0011 and 0012, which copy the patient and session tables on SQLite
+        assert (_count("patient"), _count("dosing_session"), _count("side_effect_check")) == (1, 1, 1)
+        db.engine.dispose()
+
+
+def test_0012_adds_empty_session_record_fields_and_its_downgrade_keeps_the_sessions(empty_database):
+    with _app(empty_database).app_context():
+        upgrade(revision="0011_instruments")
+        _insert(_rows(indications=True))
+        upgrade(revision="0012_session_record")
+        with db.engine.connect() as connection:
+            session = connection.execute(
+                text("SELECT spo2_pre_at, spo2_post_at, sedation_at, concomitant_classes, concomitant_medication,"
+                     " monitored_by_id FROM dosing_session")
+            ).one()  # fmt: skip
+            patient = connection.execute(text("SELECT birth_date, rems_enrolled FROM patient")).one()
+        assert tuple(session) == (None, None, None, None, "", None)  # nothing was recorded for the old rows
+        assert tuple(patient) == (None, None)
+        with db.engine.begin() as connection:
+            connection.execute(text("UPDATE dosing_session SET monitored_by_id = 1, concomitant_medication = 'x'"))
+        downgrade(revision="0011_instruments")  # copies both tables on SQLite
+        assert (_count("patient"), _count("dosing_session"), _count("side_effect_check")) == (1, 1, 1)
+        upgrade()
         assert (_count("patient"), _count("dosing_session"), _count("side_effect_check")) == (1, 1, 1)
         db.engine.dispose()
