@@ -15,7 +15,7 @@ from . import instruments, schedules
 from .accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, TOO_LONG, TOO_SHORT
 from .checkins import CRAVING_FREQUENCIES, SIDE_EFFECTS, URINARY_SYMPTOMS
 from .models import SUBSTANCES, Role
-from .people import PHONE_MAX_LENGTH, SEXES, emergency_contact
+from .people import OLDEST_AGE, PHONE_MAX_LENGTH, SEXES, emergency_contact
 from .sessions import NOT_A_MONITOR
 from .sleep import QUALITIES, resolve_clock_times
 from .vitals import (
@@ -160,6 +160,20 @@ def _sex(**kwargs) -> fields.String:
     )
 
 
+def _birth_date(**kwargs) -> fields.Date:
+    # Not in the future, nor absurdly far back: people.birth_date_problem judges that on the patient's own date.
+    return fields.Date(
+        allow_none=True,
+        error_messages={"invalid": "Give a date such as 1980-04-23, or leave it empty."},
+        metadata={
+            "description": "The patient's birth date (YYYY-MM-DD), for the care team only (the esketamine REMS "
+            f"monitoring form asks for it): not in the future, nor more than {OLDEST_AGE} years back; null removes "
+            "it. Never in a message or an export."
+        },
+        **kwargs,
+    )
+
+
 def _substances(**kwargs) -> fields.List:
     return fields.List(
         fields.String(validate=validate.OneOf(list(SUBSTANCES), error="Unknown substance.")),
@@ -200,6 +214,7 @@ class PatientEnrolmentSchema(StrictSchema):
     phone = _phone_number(load_default=None)
     emergency_contact = _emergency_contact(load_default=None)
     sex = _sex(load_default="unknown")
+    birth_date = _birth_date(load_default=None)
     indications = _indications(
         load_default=None,
         allow_none=False,  # left out is inferred; null is refused
@@ -243,6 +258,15 @@ class PatientUpdateSchema(MeUpdateSchema):
         validate=validate.Range(date(2000, 1, 1), date(2099, 12, 31), error="Give a date between 2000 and 2099."),
         error_messages={"invalid": "Give a date such as 2026-03-20, or leave it empty."},
         metadata={"description": "The last day of the induction series, or null."},
+    )
+    birth_date = _birth_date()
+    rems_enrolled = StrictBoolean(
+        allow_none=True,
+        error_messages={"invalid": "Choose yes, no or not recorded."},
+        metadata={
+            "description": "Whether the patient is enrolled in the esketamine REMS (the monitoring form asks at the "
+            "first treatment session); null: not recorded. For the care team only."
+        },
     )
 
     @validates("substances")
@@ -321,6 +345,10 @@ class PatientSchema(Schema):
     sex = fields.String(required=True, metadata={"description": "male, female, other or unknown"})
     urinary_check = fields.Boolean()
     induction_until = fields.Date(allow_none=True)
+    birth_date = fields.Date(allow_none=True, metadata={"description": "YYYY-MM-DD, or null if not recorded."})
+    rems_enrolled = fields.Boolean(
+        allow_none=True, metadata={"description": "Enrolled in the esketamine REMS; null if not recorded."}
+    )
 
 
 class PatientDetailSchema(PatientSchema):
@@ -342,8 +370,8 @@ class ActivatedSchema(Schema):
 
 def form_input(schema: Schema, form: MultiDict) -> dict:
     """An HTML form's fields in the shape the schema expects: lists from repeated fields, unticked boxes as
-    false, a nested object from the fields named after it (``emergency_contact_name``), and the CSRF token left
-    out (it was checked before the view ran)."""
+    false, a nested object from the fields named after it (``emergency_contact_name``), an empty date left out,
+    and the CSRF token left out (it was checked before the view ran)."""
     data: dict = {}
     for name, field in schema.fields.items():
         if field.dump_only:
@@ -359,6 +387,8 @@ def form_input(schema: Schema, form: MultiDict) -> dict:
         elif isinstance(field, fields.Boolean):
             data[key] = key in form
         elif key in form:
+            if isinstance(field, fields.Date) and not form[key].strip():
+                continue  # an empty date box: not given, so the field's default
             data[key] = _form_value(field, form[key])
     return data
 
@@ -1383,6 +1413,10 @@ def details_form_input(form: MultiDict, *, care_team: bool) -> dict:
         data["substances"] = form.getlist("substances")
         data.update({name: name in form for name in DETAIL_FORM_BOXES})
         data["induction_until"] = (form.get("induction_until") or "").strip() or None
+        data["birth_date"] = (form.get("birth_date") or "").strip() or None
+        # A choice of yes, no or not recorded (a tick box would say "no" when nobody asked).
+        enrolled = (form.get("rems_enrolled") or "").strip()
+        data["rems_enrolled"] = {"yes": True, "no": False}.get(enrolled, enrolled) if enrolled else None
     return data
 
 

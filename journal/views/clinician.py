@@ -126,7 +126,7 @@ def enrol():
         schema = PatientEnrolmentSchema()
         raw = form_input(schema, request.form)
         try:
-            data = enrolment_programme(schema.load(raw))
+            data = enrolment_programme(schema.load(raw), utcnow())
             # A simultaneous enrolment of the same e-mail that commits first makes this one a sequential duplicate.
             patient, token = commit_retrying_on_conflict(db.session, lambda: _enrol(data))
         except ValidationError as error:  # the numbers checked too, so that every problem shows at once
