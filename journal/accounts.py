@@ -12,7 +12,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -33,7 +33,7 @@ from .models import (
     User,
 )
 from .outbox import password_reset_rows, queue_invitation
-from .people import DetailsError, contact_from, first_programme
+from .people import DetailsError, birth_date_problem, contact_from, first_programme, local_today
 
 # argon2id with the library's defaults (RFC 9106 "low memory" profile: 64 MiB, 3 passes).
 _hasher = PasswordHasher()
@@ -577,6 +577,7 @@ class PatientDetails:
     phone: str | None = None  # as typed; stored in E.164 (people.parse_phone)
     emergency_contact: dict | None = None  # {name, phone}: both or neither
     sex: str = "unknown"
+    birth_date: date | None = None  # staff only (the esketamine REMS form asks for it)
 
 
 def enrol_patient(
@@ -592,6 +593,9 @@ def enrol_patient(
         contact = contact_from(given, details.timezone)
     except DetailsError as error:
         raise EnrolmentError(error.field, error.message, error.errors) from None
+    born_problem = birth_date_problem(details.birth_date, local_today(details.timezone, now))
+    if born_problem:
+        raise EnrolmentError("birth_date", born_problem)
     email = normalise_email(details.email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise EnrolmentError("email", ADDRESS_UNAVAILABLE)
@@ -613,6 +617,7 @@ def enrol_patient(
         enrolled_at=now,
         enrolled_by_id=clinician.id,
         sex=details.sex,
+        birth_date=details.birth_date,
         **contact,
     )
     session.add(patient)

@@ -53,7 +53,8 @@ A ``collection`` Bundle (FHIR R4) holding:
 
 URLs (canonical Questionnaire URLs, the local CodeSystem, ``fullUrl``) sit under the clinic's ``BASE_URL``
 followed by ``/fhir/``; they name things, they are not a FHIR server the journal runs. The daily side effects
-and urinary symptoms, free-text notes and the escort's name are in the CSV only.
+and urinary symptoms, free-text notes, the concomitant medication as written, the escort's name and who monitored
+the patient are in the CSV only. Neither file has the patient's birth date or REMS enrolment (staff only).
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ from .models import (
 )
 from .questionnaires import ANSWERS, ATTRIBUTION, DIFFICULTY_ANSWERS, DIFFICULTY_QUESTION
 from .scoring import BAND_LABELS, PHQ9
+from .vitals import CONCOMITANT_CLASSES, concomitant_answers
 
 # --- Loading -----------------------------------------------------------------------------------------------------
 
@@ -255,6 +257,17 @@ COLUMNS: tuple[Column, ...] = (
     Column("lot_number", "text", "session: the product's lot number"),
     Column("transport_arranged", "bool", "session: a way home other than driving was arranged before dosing"),
     Column("escort", "text", "session: who takes the patient home (not in a patient's own download)"),
+    Column("spo2_pre_at", "instant", "session: when the SpO2 before dosing was read"),
+    Column("spo2_post_at", "instant", "session: when the lowest SpO2 after dosing was read"),
+    Column("sedation_at", "instant", "session: when the sedation score was taken"),
+    Column(
+        "concomitant_classes",
+        "codes",
+        "session: medication that may cause sedation or blood-pressure changes, each class answered as class=yes or "
+        "class=no (benzodiazepines, sedative_hypnotics, psychostimulants, maois, opioids), joined with ';', or none",
+    ),
+    Column("concomitant_medication", "text", "session: medication relevant to the session, as the clinician wrote it"),
+    Column("monitored_by_id", "int", "session: the id of the clinician who monitored the patient"),
     Column("notes", "text", "session: the care team's notes (not in a patient's own download)"),
     # session_check (KET-R3): the patient's answers the morning after a session and at 72 hours
     Column("session_id", "int", "session_check: the id of the session it follows"),
@@ -435,6 +448,16 @@ def csv_records(data: ExportData, *, staff_only: bool = True) -> Iterator[dict]:
             "lot_number": record.lot_number or None,
             "transport_arranged": record.transport_arranged,
             "escort": (record.escort or None) if staff_only else None,
+            "spo2_pre_at": local(record.spo2_pre_at),
+            "spo2_post_at": local(record.spo2_post_at),
+            "sedation_at": local(record.sedation_at),
+            "concomitant_classes": [
+                f"{key}={'yes' if answer else 'no'}"
+                for key, answer in concomitant_answers(record.concomitant_classes).items()
+                if answer is not None
+            ],
+            "concomitant_medication": record.concomitant_medication or None,
+            "monitored_by_id": record.monitored_by_id,
             "notes": record.notes if staff_only else None,
         }
     for check in data.session_checks:
@@ -593,6 +616,10 @@ SESSION_CONCEPTS: dict[str, str] = {
     ),
     "discharge-time": "Discharged",
     "transport-arranged": "A way home other than driving arranged before dosing",
+    **{
+        f"concomitant-{key.replace('_', '-')}": f"Takes medication of this class: {name.lower()}"
+        for key, name in CONCOMITANT_CLASSES.items()
+    },
 }
 
 # The journal's own codes (SPEC 9.1: local CodeSystem; SPEC 12.2: no LOINC code verified for these).
@@ -1081,14 +1108,17 @@ class _Fhir:
 
     def session_measures(self, record: DosingSession) -> list[dict]:
         """The at-session record of a given session (SPEC 7.4, 9.4) as Observations ``partOf`` its
-        MedicationAdministration, under local codes (SPEC 9 verified none). Each is dated by the session, from
-        its start to its discharge when recorded; its code says when in the session it was taken.
+        MedicationAdministration, under local codes (SPEC 9 verified none). A SpO2 or sedation reading whose time
+        was recorded is dated by it (``effectiveDateTime``); every other is dated by the session, from its start to
+        its discharge when recorded, and its code says when in the session it was taken. Each class of concomitant
+        medication answered (the REMS form's item 2) is an Observation of its own, true or false.
 
         Blood pressure, heart rate, oxygen saturation and sedation are in category ``exam`` (a clinician's
         measure with a simple instrument), not ``vital-signs``: FHIR R4 requires a vital-signs Observation to
         carry the vital-signs profile's LOINC codes, which SPEC 9 could not verify. The CADSS is a rating scale
         (``survey``). The escort's name is not here: FHIR has no place for it on these resources, and a
-        patient downloads this file too (the name is third-party data, for staff only: SPEC 7.4)."""
+        patient downloads this file too (the name is third-party data, for staff only: SPEC 7.4). Nor are the
+        staff: who monitored the patient and the medication as written are in the CSV."""
         period = {"start": self.when(record.start)}
         if record.discharge_at is not None:
             period["end"] = self.when(record.discharge_at)
@@ -1102,6 +1132,10 @@ class _Fhir:
                 self.observation(resource_id, self.local_concept(code), effective, category, **part_of, **value)
             )
 
+        def at(instant: datetime | None) -> dict | None:
+            """A timed reading's own instant, where it was recorded; else the session's period."""
+            return None if instant is None else {"effectiveDateTime": self.when(instant)}
+
         readings = {
             "pre-dose": (record.bp_systolic_pre, record.bp_diastolic_pre, record.heart_rate_pre, record.spo2_pre),
             "post-dose": (record.bp_systolic_post, record.bp_diastolic_post, record.heart_rate_post, record.spo2_post),
@@ -1112,6 +1146,7 @@ class _Fhir:
                 None,
             ),
         }
+        spo2_times = {"pre-dose": record.spo2_pre_at, "post-dose": record.spo2_post_at}
         for when, (systolic, diastolic, heart_rate, spo2) in readings.items():
             pressures = [
                 {"code": self.local_concept(code), "valueQuantity": self.quantity(value, "mm[Hg]")}
@@ -1123,9 +1158,9 @@ class _Fhir:
             if heart_rate is not None:
                 add(f"heart-rate-{when}", EXAM, valueQuantity=self.quantity(heart_rate, "/min"))
             if spo2 is not None:
-                add(f"spo2-{when}", EXAM, valueQuantity=self.quantity(spo2, "%"))
+                add(f"spo2-{when}", EXAM, at(spo2_times[when]), valueQuantity=self.quantity(spo2, "%"))
         if record.sedation is not None:
-            add("sedation-moaas", EXAM, valueInteger=record.sedation)
+            add("sedation-moaas", EXAM, at(record.sedation_at), valueInteger=record.sedation)
         if record.dissociation_score is not None:
             add("dissociation-cadss", SURVEY, valueQuantity=self.score(record.dissociation_score))
         for code, minutes in (
@@ -1136,6 +1171,9 @@ class _Fhir:
                 add(code, None, valueQuantity=self.quantity(minutes, "min"))
         if record.transport_arranged is not None:
             add("transport-arranged", None, valueBoolean=record.transport_arranged)
+        for key, answer in concomitant_answers(record.concomitant_classes).items():
+            if answer is not None:
+                add(f"concomitant-{key.replace('_', '-')}", None, valueBoolean=answer)
         if record.discharge_at is not None:
             discharged = self.when(record.discharge_at)
             add("discharge-time", None, {"effectiveDateTime": discharged}, valueDateTime=discharged)

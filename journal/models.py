@@ -175,6 +175,10 @@ class Patient(db.Model):
     sex: Mapped[str] = mapped_column(String(8), default="unknown", server_default="unknown")
     # What the patient is treated for (journal/instruments.py INDICATIONS): chooses the questionnaires.
     indications: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The esketamine REMS monitoring form's first item (SPEC 7.4, KET-R8): birth date, and whether the patient is
+    # enrolled in the REMS (asked at the first treatment session). Staff only: never in a message or an export.
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    rems_enrolled: Mapped[bool | None] = mapped_column(Boolean)  # None: not recorded
 
     user: Mapped[User] = relationship(back_populates="patient", foreign_keys=[user_id])
     clinicians: Mapped[list[User]] = relationship(secondary="care_team_member", order_by="User.name", viewonly=True)
@@ -676,12 +680,24 @@ class DosingSession(db.Model):
     lot_number: Mapped[str] = mapped_column(String(40), default="", server_default="")
     transport_arranged: Mapped[bool | None] = mapped_column(Boolean)  # checked before dosing
     escort: Mapped[str] = mapped_column(String(120), default="", server_default="")  # who takes the patient home
+    # When the SpO2 and sedation readings were taken (SPEC 7.4: time-stamped); None: not recorded.
+    spo2_pre_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    spo2_post_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sedation_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The REMS form's item 2: sedating or pressor medication, yes/no per class (sessions.CONCOMITANT_CLASSES; a class
+    # left out was not recorded), and the medication as the clinician wrote it.
+    concomitant_classes: Mapped[dict[str, bool] | None] = mapped_column(JSON)
+    concomitant_medication: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # The clinician of the patient's care team who monitored the patient (the form's item 3), who need not be the
+    # one who entered the record (entered_by).
+    monitored_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
     notes: Mapped[str] = mapped_column(Text, default="")
     entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     course: Mapped[TreatmentCourse | None] = relationship()
+    monitored_by: Mapped[User | None] = relationship(foreign_keys=[monitored_by_id], viewonly=True)
 
     @property
     def dose_mg_per_kg(self) -> float | None:

@@ -46,6 +46,10 @@ PHONE_BAD_COUNTRY = "The country code is not right. Start a number from another 
 PHONE_INVALID = "This is not a number that can be called. Check the digits and the area code."
 CONTACT_BOTH = "Give both the name and the phone number of the emergency contact, or neither."
 
+OLDEST_AGE = 120  # years: a birth date further back is a typing slip (no one verified has lived past 122)
+BORN_IN_THE_FUTURE = "A birth date cannot be in the future. Check the date."
+BORN_TOO_LONG_AGO = f"Check the year: this birth date would make the patient over {OLDEST_AGE}."
+
 _PHONE_CHARACTERS = re.compile(r"^[0-9+()./ \-\u00a0]*$")
 
 
@@ -198,6 +202,25 @@ def contact_from(values: dict, zone: str) -> dict:
     return columns
 
 
+# --- Birth date (the esketamine REMS form's first item, SPEC 7.4: staff only) ------------------------------------
+
+
+def birth_date_problem(born: date | None, today: date) -> str | None:
+    """What is wrong with a birth date, on ``today`` (the patient's local date), or None: not in the future, and
+    not more than ``OLDEST_AGE`` years back."""
+    if born is None:
+        return None
+    if born > today:
+        return BORN_IN_THE_FUTURE
+    if born.year < today.year - OLDEST_AGE:
+        return BORN_TOO_LONG_AGO
+    return None
+
+
+def local_today(zone: str, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(zone)).date()
+
+
 DETAIL_NAMES = {
     "timezone": "time zone",
     "phone": "phone",
@@ -209,23 +232,29 @@ DETAIL_NAMES = {
     "sleep_detail": "sleep diary",
     "urinary_check": "urinary check",
     "induction_until": "induction end",
+    "birth_date": "birth date",
+    "rems_enrolled": "REMS enrolment",
 }
 PROGRAMME_FIELDS = ("indications", "substances", "tracks_pain", "sleep_detail")
 _LIST_FIELDS = ("indications", "substances")
-_PATIENT_FIELDS = ("sex", "urinary_check", "induction_until")
+_PATIENT_FIELDS = ("sex", "urinary_check", "induction_until", "birth_date", "rems_enrolled")
 
 
 def update_details(session: Session, patient: Patient, values: dict, by: User, now: datetime) -> list[str]:
     """Apply the details given in ``values`` (any of timezone, phone, emergency_contact, sex, the programme's
-    substances, tracks_pain and sleep_detail, urinary_check, induction_until); the names of those that changed,
-    in a fixed order. Raises ``DetailsError`` before changing anything. A programme change is recorded in the
-    programme history (``set_programme``); a new time zone moves the reminders, which are read in it."""
+    substances, tracks_pain and sleep_detail, urinary_check, induction_until, birth_date, rems_enrolled); the names
+    of those that changed, in a fixed order. Raises ``DetailsError`` before changing anything. A programme change
+    is recorded in the programme history (``set_programme``); a new time zone moves the reminders, which are read
+    in it."""
     zone = values.get("timezone", patient.user.timezone)
     problems: dict[str, str] = {}
     try:
         contact = contact_from(values, zone)  # every check first: nothing is half-written
     except DetailsError as error:
         contact, problems = {}, dict(error.errors)
+    born_problem = birth_date_problem(values.get("birth_date"), local_today(zone, now))
+    if born_problem:
+        problems["birth_date"] = born_problem
     if any(name in values for name in ("indications", "substances", "tracks_pain")):
         try:
             values = {**values, **_programme_of_indications(patient, values)}
@@ -317,15 +346,19 @@ def _programme_of_indications(patient: Patient, values: dict) -> dict:
     return {"indications": indications, "substances": substances, "tracks_pain": tracks_pain}
 
 
-def enrolment_programme(values: dict) -> dict:
+def enrolment_programme(values: dict, now: datetime) -> dict:
     """An enrolment's ``values`` (as PatientEnrolmentSchema loads them) with the indications (inferred when left
     out) and the daily items they switch on. Raises ``DetailsError`` naming every field to fix, the phone
-    numbers' too (``accounts.enrol_patient`` parses them again), so a form shows each problem at once."""
+    numbers' and birth date's too (``accounts.enrol_patient`` checks them again), so a form shows each problem at
+    once."""
     problems: dict[str, str] = {}
     try:
         contact_from({name: values.get(name) for name in ("phone", "emergency_contact")}, values["timezone"])
     except DetailsError as error:
         problems.update(error.errors)
+    born_problem = birth_date_problem(values.get("birth_date"), local_today(values["timezone"], now))
+    if born_problem:
+        problems["birth_date"] = born_problem
     indications = values.get("indications")
     if indications is None:
         indications = infer_indications(values.get("substances", ()), values.get("tracks_pain", False))

@@ -15,9 +15,18 @@ from . import instruments, schedules
 from .accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, TOO_LONG, TOO_SHORT
 from .checkins import CRAVING_FREQUENCIES, SIDE_EFFECTS, URINARY_SYMPTOMS
 from .models import SUBSTANCES, Role
-from .people import PHONE_MAX_LENGTH, SEXES, emergency_contact
+from .people import OLDEST_AGE, PHONE_MAX_LENGTH, SEXES, emergency_contact
+from .sessions import NOT_A_MONITOR
 from .sleep import QUALITIES, resolve_clock_times
-from .vitals import SEDATION_SCALE, vitals_warnings
+from .vitals import (
+    CONCOMITANT_CLASSES,
+    POST_READING_WINDOW,
+    PRE_READING_WINDOW,
+    SEDATION_SCALE,
+    concomitant_answers,
+    reading_time_problems,
+    vitals_warnings,
+)
 
 
 @cache
@@ -151,6 +160,20 @@ def _sex(**kwargs) -> fields.String:
     )
 
 
+def _birth_date(**kwargs) -> fields.Date:
+    # Not in the future, nor absurdly far back: people.birth_date_problem judges that on the patient's own date.
+    return fields.Date(
+        allow_none=True,
+        error_messages={"invalid": "Give a date such as 1980-04-23, or leave it empty."},
+        metadata={
+            "description": "The patient's birth date (YYYY-MM-DD), for the care team only (the esketamine REMS "
+            f"monitoring form asks for it): not in the future, nor more than {OLDEST_AGE} years back; null removes "
+            "it. Never in a message or an export."
+        },
+        **kwargs,
+    )
+
+
 def _substances(**kwargs) -> fields.List:
     return fields.List(
         fields.String(validate=validate.OneOf(list(SUBSTANCES), error="Unknown substance.")),
@@ -191,6 +214,7 @@ class PatientEnrolmentSchema(StrictSchema):
     phone = _phone_number(load_default=None)
     emergency_contact = _emergency_contact(load_default=None)
     sex = _sex(load_default="unknown")
+    birth_date = _birth_date(load_default=None)
     indications = _indications(
         load_default=None,
         allow_none=False,  # left out is inferred; null is refused
@@ -234,6 +258,15 @@ class PatientUpdateSchema(MeUpdateSchema):
         validate=validate.Range(date(2000, 1, 1), date(2099, 12, 31), error="Give a date between 2000 and 2099."),
         error_messages={"invalid": "Give a date such as 2026-03-20, or leave it empty."},
         metadata={"description": "The last day of the induction series, or null."},
+    )
+    birth_date = _birth_date()
+    rems_enrolled = StrictBoolean(
+        allow_none=True,
+        error_messages={"invalid": "Choose yes, no or not recorded."},
+        metadata={
+            "description": "Whether the patient is enrolled in the esketamine REMS (the monitoring form asks at the "
+            "first treatment session); null: not recorded. For the care team only."
+        },
     )
 
     @validates("substances")
@@ -312,6 +345,10 @@ class PatientSchema(Schema):
     sex = fields.String(required=True, metadata={"description": "male, female, other or unknown"})
     urinary_check = fields.Boolean()
     induction_until = fields.Date(allow_none=True)
+    birth_date = fields.Date(allow_none=True, metadata={"description": "YYYY-MM-DD, or null if not recorded."})
+    rems_enrolled = fields.Boolean(
+        allow_none=True, metadata={"description": "Enrolled in the esketamine REMS; null if not recorded."}
+    )
 
 
 class PatientDetailSchema(PatientSchema):
@@ -333,8 +370,8 @@ class ActivatedSchema(Schema):
 
 def form_input(schema: Schema, form: MultiDict) -> dict:
     """An HTML form's fields in the shape the schema expects: lists from repeated fields, unticked boxes as
-    false, a nested object from the fields named after it (``emergency_contact_name``), and the CSRF token left
-    out (it was checked before the view ran)."""
+    false, a nested object from the fields named after it (``emergency_contact_name``), an empty date left out,
+    and the CSRF token left out (it was checked before the view ran)."""
     data: dict = {}
     for name, field in schema.fields.items():
         if field.dump_only:
@@ -350,6 +387,8 @@ def form_input(schema: Schema, form: MultiDict) -> dict:
         elif isinstance(field, fields.Boolean):
             data[key] = key in form
         elif key in form:
+            if isinstance(field, fields.Date) and not form[key].strip():
+                continue  # an empty date box: not given, so the field's default
             data[key] = _form_value(field, form[key])
     return data
 
@@ -1045,6 +1084,31 @@ SEDATION_HELP = "MOAA/S when the patient is assessed for discharge: " + "; ".joi
 )
 
 
+def _reading_time(description: str) -> fields.AwareDateTime:
+    return fields.AwareDateTime(load_default=None, allow_none=True, metadata={"description": description})
+
+
+_HOURS = {"pre": PRE_READING_WINDOW.total_seconds() / 3600, "post": POST_READING_WINDOW.total_seconds() / 3600}
+CONCOMITANT_HELP = (
+    "The REMS form's question on medication that may cause sedation or blood-pressure changes: true or false for "
+    "each class, null (or left out) when not recorded."
+)
+
+
+def _yes_no_or_unknown(description: str) -> StrictBoolean:
+    return StrictBoolean(load_default=None, allow_none=True, metadata={"description": description})
+
+
+class ConcomitantClassesSchema(StrictSchema):
+    """Whether the patient takes each class of medication the REMS monitoring form asks about (SPEC 7.4)."""
+
+    benzodiazepines = _yes_no_or_unknown(CONCOMITANT_CLASSES["benzodiazepines"])
+    sedative_hypnotics = _yes_no_or_unknown(CONCOMITANT_CLASSES["sedative_hypnotics"])
+    psychostimulants = _yes_no_or_unknown(CONCOMITANT_CLASSES["psychostimulants"])
+    maois = _yes_no_or_unknown(CONCOMITANT_CLASSES["maois"])
+    opioids = _yes_no_or_unknown(CONCOMITANT_CLASSES["opioids"])
+
+
 class DosingSessionSchema(StrictSchema):
     """POST /api/v1/patients/{id}/sessions: a session, planned or given, with the at-session measures."""
 
@@ -1114,9 +1178,47 @@ class DosingSessionSchema(StrictSchema):
             "another person's data, shown to staff only and never put in a message."
         },
     )
+    # When the SpO2 and sedation readings were taken (SPEC 7.4: time-stamped), each with its reading.
+    spo2_pre_at = _reading_time(
+        f"When the SpO2 before dosing was read (with offset): at or before the start, at most {_HOURS['pre']:g} "
+        "hours before it."
+    )
+    spo2_post_at = _reading_time(
+        f"When the lowest SpO2 after dosing was read (with offset): from the start, at most {_HOURS['post']:g} hours "
+        "after it and not after the discharge."
+    )
+    sedation_at = _reading_time(
+        f"When the sedation score was taken (with offset): from the start, at most {_HOURS['post']:g} hours after "
+        "it and not after the discharge."
+    )
+    concomitant_classes = fields.Nested(
+        ConcomitantClassesSchema, load_default=None, allow_none=True, metadata={"description": CONCOMITANT_HELP}
+    )
+    concomitant_medication = TrimmedString(
+        load_default="",
+        validate=validate.Length(max=500, error="Keep this under 500 characters."),
+        metadata={"description": "Medication relevant to the session (names and doses), as the clinician writes it."},
+    )
+    monitored_by_id = fields.Integer(
+        strict=True,
+        load_default=None,
+        allow_none=True,
+        # An id no row can have is refused here, in the same words as one not on the care team.
+        validate=validate.Range(1, 2**31 - 1, error=NOT_A_MONITOR),
+        metadata={
+            "description": "The clinician who monitored the patient: one of the patient's care team (their ids are "
+            "in GET /patients/{id}, care_team); not necessarily the one who enters the record."
+        },
+    )
     notes = fields.String(
         load_default="", validate=validate.Length(max=2000, error="Keep notes under 2000 characters.")
     )
+
+    @validates_schema
+    def _readings_at_their_times(self, data, **_kwargs):
+        problems = reading_time_problems(data)
+        if problems:
+            raise ValidationError({field: [message] for field, message in problems.items()})
 
     @validates_schema
     def _pressures_in_pairs(self, data, **_kwargs):
@@ -1161,6 +1263,24 @@ class DosingSessionOutSchema(Schema):
     lot_number = fields.String()
     transport_arranged = fields.Boolean(allow_none=True)
     escort = fields.String()
+    spo2_pre_at = fields.AwareDateTime(allow_none=True)
+    spo2_post_at = fields.AwareDateTime(allow_none=True)
+    sedation_at = fields.AwareDateTime(allow_none=True)
+    concomitant_classes = fields.Function(
+        lambda s: concomitant_answers(s.concomitant_classes),
+        metadata={
+            "description": "Each class of the REMS form's medication question: true, false, or null when not recorded.",
+            "type": "object",
+            "properties": {key: {"type": "boolean", "nullable": True} for key in CONCOMITANT_CLASSES},
+            "required": list(CONCOMITANT_CLASSES),
+            "additionalProperties": False,
+        },
+    )
+    concomitant_medication = fields.String()
+    monitored_by_id = fields.Integer(allow_none=True)
+    monitored_by = fields.Nested(
+        ClinicianRefSchema, allow_none=True, metadata={"description": "The clinician who monitored the patient."}
+    )
     notes = fields.String()
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
@@ -1293,6 +1413,10 @@ def details_form_input(form: MultiDict, *, care_team: bool) -> dict:
         data["substances"] = form.getlist("substances")
         data.update({name: name in form for name in DETAIL_FORM_BOXES})
         data["induction_until"] = (form.get("induction_until") or "").strip() or None
+        data["birth_date"] = (form.get("birth_date") or "").strip() or None
+        # A choice of yes, no or not recorded (a tick box would say "no" when nobody asked).
+        enrolled = (form.get("rems_enrolled") or "").strip()
+        data["rems_enrolled"] = {"yes": True, "no": False}.get(enrolled, enrolled) if enrolled else None
     return data
 
 

@@ -24,7 +24,7 @@ from reportlab.platypus import KeepInFrame, Paragraph, Table, TableStyle
 from .models import ROUTES, DosingSession, Patient, SessionStatus, User
 from .people import SEXES
 from .report import BOLD, FONT, GREY, RULE, STATUS_LABELS, _p, _register_fonts, build_pdf
-from .vitals import SEDATION_SCALE, observed_minutes, vitals_warnings
+from .vitals import CONCOMITANT_CLASSES, SEDATION_SCALE, concomitant_answers, observed_minutes, vitals_warnings
 
 NOT_RECORDED = "Not recorded"
 NOT_STORED = "Not stored in the journal"
@@ -42,6 +42,7 @@ class RecordContext:
 
     patient: Patient
     first_given: bool  # no given session of this patient starts before this one
+    monitored_by: User | None
     entered_by: User | None
     last_writer: User | None
     clinic_name: str
@@ -58,23 +59,27 @@ class Row:
 # The form's fields the journal has no place for (SPEC 7.4, by the form's item numbers): the page names them, so the
 # clinic knows to take them from its own chart.
 NOT_STORED_FIELDS = (
-    "birth date and enrolment in the REMS (1)",
-    "concomitant benzodiazepines, non-benzodiazepine sedative hypnotics, psychostimulants, MAOIs or opioids (2)",
     "the monitoring provider's telephone and the setting's address (3)",
     "whether the vital signs were in an acceptable range before administration and before completion (7)",
     "the form's own answer on sedation, dissociation and respiratory depression (9): the readings here inform it",
 )
 
 
-def _reading(systolic: int | None, diastolic: int | None, rate: int | None = None, spo2: int | None = None):
+def _reading(
+    systolic: int | None, diastolic: int | None, rate: int | None = None, spo2: int | None = None, spo2_at: str = ""
+):
     parts = []
     if systolic is not None:
         parts.append(f"{systolic}/{diastolic} mmHg")
     if rate is not None:
         parts.append(f"heart rate {rate}/min")
     if spo2 is not None:
-        parts.append(f"SpO2 {spo2} %")
+        parts.append(f"SpO2 {spo2} %{spo2_at}")
     return ", ".join(parts) or None
+
+
+def _yes_no(value: bool | None) -> str | None:
+    return None if value is None else "Yes" if value else "No"
 
 
 def _person(user: User | None) -> str | None:
@@ -82,10 +87,19 @@ def _person(user: User | None) -> str | None:
 
 
 def sections(record: DosingSession, context: RecordContext, zone: ZoneInfo) -> list[tuple[str, list[Row]]]:
-    """The record's sections, in the REMS form's order (SPEC 7.4, items 1-9), then the journey home."""
+    """The record's sections, in the REMS form's order (SPEC 7.4, items 1-9), then the journey home. A reading's
+    time is on the patient's clock, with its date when it is not the day the session started."""
 
     def local(instant: datetime | None) -> str | None:
         return None if instant is None else instant.astimezone(zone).strftime("%-d %b %Y, %H:%M %Z")
+
+    def at(instant: datetime | None) -> str:
+        """A reading's time as ' at 10:40' (with its date when it is not the day of the start); '' if none."""
+        if instant is None:
+            return ""
+        moment = instant.astimezone(zone)
+        same_day = moment.date() == record.start.astimezone(zone).date()
+        return f" at {moment.strftime('%H:%M' if same_day else '%-d %b %Y, %H:%M')}"
 
     dose = f"{record.dose:g} {record.dose_unit}"
     if record.dose_unit == "mg" and record.dose_mg_per_kg is not None:
@@ -97,22 +111,33 @@ def sections(record: DosingSession, context: RecordContext, zone: ZoneInfo) -> l
         duration = f"{minutes} minutes ({source})"
     sedation = None
     if record.sedation is not None:
-        sedation = f"MOAA/S {record.sedation}: {SEDATION_SCALE.get(record.sedation, '')}"
+        sedation = f"MOAA/S {record.sedation}: {SEDATION_SCALE.get(record.sedation, '')}{at(record.sedation_at)}"
+    born = context.patient.birth_date
+    classes = concomitant_answers(record.concomitant_classes)
     writer = context.last_writer
     changed = None if writer is None or context.entered_by is None or writer.id == context.entered_by.id else writer
-    transport = None if record.transport_arranged is None else "Yes" if record.transport_arranged else "No"
     return [
         (
             "1. Patient",
             [
                 Row("Name", context.patient.user.name),
+                Row("Birth date", None if born is None else born.strftime("%-d %b %Y")),
                 Row("Sex", SEXES.get(context.patient.sex) if context.patient.sex != "unknown" else None),
                 Row("First given session recorded in the journal", "Yes" if context.first_given else "No"),
+                Row("Enrolled in the REMS", _yes_no(context.patient.rems_enrolled)),
+            ],
+        ),
+        (
+            "2. Concomitant medication (may cause sedation or blood-pressure changes)",
+            [
+                *(Row(name, _yes_no(classes[key])) for key, name in CONCOMITANT_CLASSES.items()),
+                Row("Medication relevant to the session", record.concomitant_medication or None),
             ],
         ),
         (
             "3. Monitoring",
             [
+                Row("Healthcare provider conducting the monitoring", _person(context.monitored_by)),
                 Row("Recorded in the journal by", _person(context.entered_by)),
                 *([Row("Last changed by", _person(changed))] if changed is not None else []),
                 Row(
@@ -150,7 +175,13 @@ def sections(record: DosingSession, context: RecordContext, zone: ZoneInfo) -> l
             [
                 Row(
                     "Before administration",
-                    _reading(record.bp_systolic_pre, record.bp_diastolic_pre, record.heart_rate_pre, record.spo2_pre),
+                    _reading(
+                        record.bp_systolic_pre,
+                        record.bp_diastolic_pre,
+                        record.heart_rate_pre,
+                        record.spo2_pre,
+                        at(record.spo2_pre_at),
+                    ),
                 ),
                 Row(
                     "About 40 minutes after administration",
@@ -170,13 +201,16 @@ def sections(record: DosingSession, context: RecordContext, zone: ZoneInfo) -> l
                     "Dissociation (CADSS total, about 40 minutes)",
                     None if record.dissociation_score is None else str(record.dissociation_score),
                 ),
-                Row("Lowest SpO2 after dosing", None if record.spo2_post is None else f"{record.spo2_post} %"),
+                Row(
+                    "Lowest SpO2 after dosing",
+                    None if record.spo2_post is None else f"{record.spo2_post} %{at(record.spo2_post_at)}",
+                ),
             ],
         ),
         (
             "Going home",
             [
-                Row("Transport home arranged (checked before dosing)", transport),
+                Row("Transport home arranged (checked before dosing)", _yes_no(record.transport_arranged)),
                 Row("Who took the patient home", record.escort or None),
             ],
         ),

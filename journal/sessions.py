@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from .baselines import apply_rule
 from .models import (
     AuditEvent,
+    CareTeamMember,
     CourseKind,
     DosingSession,
     Patient,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from .reminders import Recipient
 
 CLOCK_SKEW = timedelta(minutes=5)
+NOT_A_MONITOR = "Choose a clinician of the patient's care team as the one who monitored the patient."
 DEFAULT_OBSERVATION = timedelta(minutes=120)  # esketamine REMS minimum (SPEC 7.4); used when none is recorded
 
 # SPEC 7.5: preparation is health information, shown only inside the app, never in a reminder (PRIV-R1).
@@ -87,14 +89,17 @@ FIELDS = (
     "bp_systolic_pre", "bp_diastolic_pre", "heart_rate_pre", "bp_systolic_post", "bp_diastolic_post",
     "heart_rate_post", "dissociation_score", "observation_minutes", "discharge_at", "spo2_pre", "spo2_post",
     "sedation", "bp_systolic_discharge", "bp_diastolic_discharge", "heart_rate_discharge", "ready_to_leave_minutes",
-    "lot_number", "transport_arranged", "escort", "notes",
+    "lot_number", "transport_arranged", "escort", "spo2_pre_at", "spo2_post_at", "sedation_at",
+    "concomitant_classes", "concomitant_medication", "monitored_by_id", "notes",
 )  # fmt: skip
 # Measured during or after dosing, so only on a given session. What is known before (the readings before dosing,
-# the transport home and who takes the patient, the lot about to be used) may be entered on a planned one.
+# the transport home and who takes the patient, the lot about to be used, the medication the patient takes, who is
+# to monitor) may be entered on a planned one.
 POST_DOSE = (
     "bp_systolic_post", "dissociation_score", "discharge_at", "spo2_post", "sedation", "bp_systolic_discharge",
-    "heart_rate_discharge", "ready_to_leave_minutes",
+    "heart_rate_discharge", "ready_to_leave_minutes", "spo2_post_at", "sedation_at",
 )  # fmt: skip
+READING_TIMES = ("spo2_pre_at", "spo2_post_at", "sedation_at")
 
 
 def save_session(
@@ -116,6 +121,10 @@ def save_session(
         raise SessionError("discharge_at", "Discharge cannot come before the start of the session.")
     if status != SessionStatus.GIVEN and any(data.get(name) is not None for name in POST_DOSE):
         raise SessionError("status", "Post-dose measures belong to a session that was given.")
+    for name in READING_TIMES:  # where each falls around the start the schema has judged; this needs the clock
+        if data.get(name) is not None and data[name] > now + CLOCK_SKEW:
+            raise SessionError(name, "A reading cannot have been taken in the future.")
+    _check_monitor(session, patient, data.get("monitored_by_id"), existing)
     if existing is None:
         record = DosingSession(patient_id=patient.user_id, created_at=now, entered_by_id=user.id)
         record.updated_at = now
@@ -127,6 +136,10 @@ def save_session(
     record.notes = (data.get("notes") or "").strip()
     record.lot_number = (record.lot_number or "").strip()
     record.escort = (record.escort or "").strip()
+    record.concomitant_medication = (record.concomitant_medication or "").strip()
+    # Only the classes answered are kept, so a class left out reads as not recorded; none answered is None.
+    answered = {key: value for key, value in (record.concomitant_classes or {}).items() if value is not None}
+    record.concomitant_classes = answered or None
     record.setting = data.get("setting") or "clinic"
     if data.get("course"):
         kind = CourseKind(data["course"])
@@ -138,6 +151,26 @@ def save_session(
     # baselines the rule chooses; in this transaction, so the session is never stored without them.
     apply_rule(session, patient.user_id, patient.user.timezone, now)
     return record
+
+
+def _check_monitor(session: Session, patient: Patient, monitor_id: int | None, existing: DosingSession | None) -> None:
+    """``SessionError`` unless ``monitor_id`` is None or an active clinician on the patient's care team. A monitor
+    the session already names stays valid (they may have left the team since), so an old record can be corrected.
+    The message is the same whoever the id names, so it tells nothing about other teams' staff."""
+    if monitor_id is None or (existing is not None and existing.monitored_by_id == monitor_id):
+        return
+    on_team = session.scalar(
+        select(User.id)
+        .join(CareTeamMember, CareTeamMember.clinician_id == User.id)
+        .where(
+            User.id == monitor_id,
+            User.role == Role.CLINICIAN,
+            User.disabled_at.is_(None),
+            CareTeamMember.patient_id == patient.user_id,
+        )
+    )
+    if on_team is None:
+        raise SessionError("monitored_by_id", NOT_A_MONITOR)
 
 
 def _claim(session: Session, record: DosingSession, now: datetime) -> datetime:

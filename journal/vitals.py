@@ -10,12 +10,15 @@ confirm such values before they are saved, and the API saves them and answers wi
 - a sedation score under 5 (MOAA/S) when the patient is assessed for discharge: the REMS monitors "until resolution
   of sedation";
 - an esketamine session observed under 120 minutes: the REMS minimum (KET-R8, the form's treatment duration).
+
+It also holds what the REMS monitoring form asks about the session besides the measures, as plain data: the classes
+of concomitant medication it asks yes or no about, and where in the session each timed reading may fall.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 PRE_LIMIT = (140, 90)
@@ -35,6 +38,65 @@ SEDATION_SCALE = {
     1: "responds only after painful trapezius squeeze",
     0: "no response after painful trapezius squeeze",
 }
+
+
+# The REMS form's item 2 (SPEC 7.4, KET-R8): medication that may cause sedation or blood-pressure changes, yes or no
+# for each class; the manufacturer's walkthrough of the current form adds opioids.
+CONCOMITANT_CLASSES = {
+    "benzodiazepines": "Benzodiazepines",
+    "sedative_hypnotics": "Non-benzodiazepine sedative hypnotics",
+    "psychostimulants": "Psychostimulants",
+    "maois": "Monoamine oxidase inhibitors (MAOIs)",
+    "opioids": "Opioids",
+}
+
+
+def concomitant_answers(stored: Mapping[str, bool] | None) -> dict[str, bool | None]:
+    """Every class of the medication question with its answer as stored: True, False or None (not recorded)."""
+    stored = stored or {}
+    return {key: stored.get(key) for key in CONCOMITANT_CLASSES}
+
+
+# Where a timed reading may fall (SPEC 7.4: SpO2 and sedation are time-stamped). The reading before dosing is taken
+# before the start, on the way in; those after dosing from the start until discharge, within the longest observation
+# a session records (24 hours).
+PRE_READING_WINDOW = timedelta(hours=12)
+POST_READING_WINDOW = timedelta(hours=24)
+# Each reading time and the reading it belongs to: (time field, reading field, when, what).
+READING_TIMES = (
+    ("spo2_pre_at", "spo2_pre", "before", "the SpO2 before dosing"),
+    ("spo2_post_at", "spo2_post", "after", "the lowest SpO2 after dosing"),
+    ("sedation_at", "sedation", "after", "the sedation score"),
+)
+
+
+def reading_time_problems(values: Mapping[str, Any]) -> dict[str, str]:
+    """What is wrong with the reading times among ``values`` (a loaded session), by field: a time without its
+    reading, a reading before dosing taken after the start or more than 12 hours before it, one after dosing
+    taken before the start, more than 24 hours after it, or after the discharge. Empty when all is well."""
+    start, discharge = values.get("start"), values.get("discharge_at")
+    problems = {}
+    for time_field, reading_field, when, what in READING_TIMES:
+        taken = values.get(time_field)
+        if taken is None:
+            continue
+        if values.get(reading_field) is None:
+            problems[time_field] = f"This time has no reading: give {what}, or leave the time empty."
+        elif not isinstance(start, datetime):
+            continue  # the start is missing or refused: its own error says so
+        elif when == "before" and not start - PRE_READING_WINDOW <= taken <= start:
+            problems[time_field] = (
+                "Give a time before the start of dosing, at most "
+                f"{PRE_READING_WINDOW.total_seconds() / 3600:g} hours before it."
+            )
+        elif when == "after" and not start <= taken <= start + POST_READING_WINDOW:
+            problems[time_field] = (
+                "Give a time after the start of dosing, at most "
+                f"{POST_READING_WINDOW.total_seconds() / 3600:g} hours after it."
+            )
+        elif when == "after" and isinstance(discharge, datetime) and taken > discharge:
+            problems[time_field] = "Give a time no later than the discharge."
+    return problems
 
 
 def is_esketamine(product: str | None) -> bool:

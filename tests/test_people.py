@@ -5,14 +5,15 @@ patient page, and reminders that follow a new time zone."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from journal import people as people_module
 from journal.accounts import EnrolmentError, PatientDetails, enrol_patient
-from journal.db import db
+from journal.db import db, utcnow
 from journal.models import AuditEvent, OutboxMessage, Patient, ProgrammeChange, User
 from journal.people import (
     CONTACT_BOTH,
@@ -369,6 +370,74 @@ def test_edit_page_shows_each_error_at_its_field_and_saves_nothing(auth, client,
     patient = db.session.get(Patient, people.pat.id)
     assert (patient.tracks_pain, patient.phone) == (False, None)
     assert db.session.scalars(select(AuditEvent).where(AuditEvent.action == "patient.update")).all() == []
+
+
+def test_edit_page_records_the_birth_date_and_rems_enrolment_and_the_patient_page_shows_them(auth, client, people):
+    people.pat.patient.indications = ["depression"]  # as the form gives them (_edit_form)
+    db.session.commit()
+    auth.login(people.alice)
+    path = f"/clinician/patients/{people.pat.id}/details"
+    assert auth.post(path, _edit_form(birth_date="1980-04-23", rems_enrolled="yes")).status_code == 302
+    db.session.expire_all()
+    patient = db.session.get(Patient, people.pat.id)
+    assert (patient.birth_date, patient.rems_enrolled) == (date(1980, 4, 23), True)
+    page = client.get(path).get_data(as_text=True)
+    assert 'id="birth_date" name="birth_date" value="1980-04-23"' in page
+    assert '<option value="yes" selected>Yes</option>' in page
+    shown = client.get(f"/clinician/patients/{people.pat.id}").get_data(as_text=True)
+    assert "<dt>Birth date</dt><dd>23 Apr 1980</dd>" in shown
+    assert "<dt>Enrolled in the REMS</dt><dd>Yes</dd>" in shown
+    assert auth.post(path, _edit_form(birth_date="", rems_enrolled="")).status_code == 302  # both cleared
+    db.session.expire_all()
+    patient = db.session.get(Patient, people.pat.id)
+    assert (patient.birth_date, patient.rems_enrolled) == (None, None)
+    shown = client.get(f"/clinician/patients/{people.pat.id}").get_data(as_text=True)
+    assert "<dt>Birth date</dt><dd>Not recorded</dd>" in shown
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("future", "A birth date cannot be in the future. Check the date."),
+        ("1880-01-01", "Check the year: this birth date would make the patient over 120."),
+        ("23 April 1980", "Give a date such as 1980-04-23, or leave it empty."),
+    ],
+)
+def test_edit_page_shows_a_bad_birth_date_at_its_field_and_saves_nothing(auth, client, people, typed, message):
+    if typed == "future":
+        typed = (utcnow().astimezone(ZoneInfo("America/Chicago")).date() + timedelta(days=1)).isoformat()
+    auth.login(people.alice)
+    response = auth.post(
+        f"/clinician/patients/{people.pat.id}/details", _edit_form(birth_date=typed, phone="312 555 0123")
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert _field_error(page, "birth_date") == message
+    assert 'href="#birth_date"' in page  # the summary links to it
+    db.session.expire_all()
+    patient = db.session.get(Patient, people.pat.id)
+    assert (patient.birth_date, patient.phone) == (None, None)
+
+
+def test_enrolment_page_takes_an_optional_birth_date(auth, client, people):
+    auth.login(people.alice)
+    form = {"name": "Robin Reed", "timezone": "America/Chicago", "indications": ["depression"], "birth_date": ""}
+    assert auth.post("/clinician/patients/new", {**form, "email": "robin@patient.test"}).status_code == 200
+    born = {**form, "email": "rowan@patient.test", "birth_date": "1975-11-02"}
+    assert auth.post("/clinician/patients/new", born).status_code == 200
+    robin, rowan = (
+        db.session.scalar(select(User).where(User.email == email)).patient
+        for email in ("robin@patient.test", "rowan@patient.test")
+    )
+    assert (robin.birth_date, rowan.birth_date) == (None, date(1975, 11, 2))
+    future = {**form, "email": "rory@patient.test", "birth_date": "2999-01-01"}
+    response = auth.post("/clinician/patients/new", future)
+    assert response.status_code == 400
+    assert (
+        _field_error(response.get_data(as_text=True), "birth_date")
+        == "A birth date cannot be in the future. Check the date."
+    )
+    assert db.session.scalar(select(User).where(User.email == "rory@patient.test")) is None
 
 
 def test_another_teams_clinician_and_the_admin_cannot_open_or_post_the_edit_page(app, people):

@@ -1,14 +1,18 @@
-"""The API of people's details: enrolment takes phone, emergency contact and sex; GET /patients/{id} and the
-alerts give them back; PATCH /me (the patient) and PATCH /patients/{id} (the care team) change them, field by
-field, audited, with a 422 naming the field; nobody else gets in."""
+"""The API of people's details: enrolment takes phone, emergency contact, sex and birth date; GET /patients/{id}
+and the alerts give them back; PATCH /me (the patient) and PATCH /patients/{id} (the care team, who also set the
+birth date and REMS enrolment, staff only) change them, field by field, audited, with a 422 naming the field;
+nobody else gets in."""
 
 from __future__ import annotations
+
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event, select
 
 from journal.alerts import raise_alert
-from journal.db import db
+from journal.db import db, utcnow
 from journal.models import AuditEvent, CheckIn, EntrySource, Patient, ProgrammeChange, ReportMode, User
 from tests.conftest import NOW, bearer
 
@@ -345,3 +349,140 @@ def test_a_patch_without_a_body_changes_nothing(client, people):
     assert response.get_json()["substances"] == ["alcohol"]
     details = [e.detail for e in db.session.scalars(select(AuditEvent).where(AuditEvent.action.like("%.update")))]
     assert details == ["no change", "no change"]
+
+
+# --- Birth date and REMS enrolment (the esketamine REMS form's first item): the care team's only ------------------
+
+
+def _pats_today() -> date:
+    return utcnow().astimezone(ZoneInfo("America/Chicago")).date()  # Pat's zone
+
+
+def test_enrolment_takes_a_birth_date_and_the_care_team_gets_it_back(client, people):
+    headers = bearer(client, people.alice)
+    created = client.post("/api/v1/patients", json={**ENROLMENT, "birth_date": "1980-04-23"}, headers=headers)
+    assert created.status_code == 201, created.get_json()
+    assert (created.get_json()["birth_date"], created.get_json()["rems_enrolled"]) == ("1980-04-23", None)
+    read = client.get(f"/api/v1/patients/{created.get_json()['id']}", headers=headers).get_json()
+    assert read["birth_date"] == "1980-04-23"
+    assert db.session.get(Patient, created.get_json()["id"]).birth_date == date(1980, 4, 23)
+
+
+def test_enrolment_without_a_birth_date_records_none(client, people):
+    created = client.post("/api/v1/patients", json=ENROLMENT, headers=bearer(client, people.alice))
+    assert created.status_code == 201
+    assert created.get_json()["birth_date"] is None
+
+
+def test_enrolment_with_a_birth_date_in_the_future_is_a_422_naming_it_and_enrols_no_one(client, people):
+    tomorrow = (_pats_today() + timedelta(days=1)).isoformat()
+    response = client.post(
+        "/api/v1/patients", json={**ENROLMENT, "birth_date": tomorrow}, headers=bearer(client, people.alice)
+    )
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["json"] == {
+        "birth_date": ["A birth date cannot be in the future. Check the date."]
+    }
+    assert db.session.scalar(select(User).where(User.email == ENROLMENT["email"])) is None
+
+
+def test_the_care_team_sets_changes_and_clears_the_birth_date_and_rems_enrolment(client, people):
+    headers = bearer(client, people.alice)
+    url = f"/api/v1/patients/{people.pat.id}"
+    response = client.patch(url, json={"birth_date": "1980-04-23", "rems_enrolled": True}, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    assert (response.get_json()["birth_date"], response.get_json()["rems_enrolled"]) == ("1980-04-23", True)
+    assert client.patch(url, json={"rems_enrolled": False}, headers=headers).get_json()["rems_enrolled"] is False
+    cleared = client.patch(url, json={"birth_date": None, "rems_enrolled": None}, headers=headers).get_json()
+    assert (cleared["birth_date"], cleared["rems_enrolled"]) == (None, None)
+    details = [e.detail for e in db.session.scalars(select(AuditEvent).where(AuditEvent.action == "patient.update"))]
+    assert details == ["birth_date, rems_enrolled", "rems_enrolled", "birth_date, rems_enrolled"]
+
+
+def test_a_birth_date_of_today_or_120_years_back_is_taken(client, people):
+    headers = bearer(client, people.alice)
+    today = _pats_today()
+    for born in (today, date(today.year - 120, 1, 1)):
+        response = client.patch(
+            f"/api/v1/patients/{people.pat.id}", json={"birth_date": born.isoformat()}, headers=headers
+        )
+        assert response.status_code == 200, (born, response.get_json())
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("tomorrow", "Give a date such as 1980-04-23, or leave it empty."),
+        ("23/04/1980", "Give a date such as 1980-04-23, or leave it empty."),
+        ("1980-02-30", "Give a date such as 1980-04-23, or leave it empty."),
+        (19800423, "Give a date such as 1980-04-23, or leave it empty."),
+        ("future", "A birth date cannot be in the future. Check the date."),
+        ("too old", "Check the year: this birth date would make the patient over 120."),
+    ],
+)
+def test_a_bad_birth_date_is_a_422_naming_it_and_nothing_else_in_the_patch_is_written(client, people, typed, message):
+    today = _pats_today()
+    typed = {"future": (today + timedelta(days=1)).isoformat(), "too old": f"{today.year - 121}-12-31"}.get(
+        typed, typed
+    )
+    response = client.patch(
+        f"/api/v1/patients/{people.pat.id}",
+        json={"birth_date": typed, "phone": "312 555 0123", "rems_enrolled": True},
+        headers=bearer(client, people.alice),
+    )
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["json"] == {"birth_date": [message]}
+    db.session.expire_all()
+    patient = db.session.get(Patient, people.pat.id)
+    assert (patient.birth_date, patient.phone, patient.rems_enrolled) == (None, None, None)
+
+
+def test_rems_enrolment_is_true_false_or_null(client, people):
+    response = client.patch(
+        f"/api/v1/patients/{people.pat.id}", json={"rems_enrolled": "yes"}, headers=bearer(client, people.alice)
+    )
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["json"] == {"rems_enrolled": ["Choose yes, no or not recorded."]}
+
+
+def test_charlie_can_neither_read_nor_set_pats_birth_date(client, people):
+    people.pat.patient.birth_date = date(1980, 4, 23)
+    db.session.commit()
+    charlie = bearer(client, people.charlie)
+    url = f"/api/v1/patients/{people.pat.id}"
+    assert client.get(url, headers=charlie).status_code == 404
+    assert client.patch(url, json={"birth_date": "1990-01-01"}, headers=charlie).status_code == 404
+    listed = client.get("/api/v1/patients", headers=charlie).get_data(as_text=True)
+    assert "1980-04-23" not in listed
+    db.session.expire_all()
+    assert db.session.get(Patient, people.pat.id).birth_date == date(1980, 4, 23)
+
+
+def test_the_patient_neither_sees_nor_sets_their_birth_date_or_rems_enrolment(client, people):
+    people.pat.patient.birth_date, people.pat.patient.rems_enrolled = date(1980, 4, 23), True
+    db.session.commit()
+    pat = bearer(client, people.pat)
+    me = client.get("/api/v1/me", headers=pat).get_json()
+    assert "birth_date" not in me and "rems_enrolled" not in me
+    for field, value in (("birth_date", "1990-01-01"), ("rems_enrolled", False)):
+        response = client.patch("/api/v1/me", json={field: value}, headers=pat)
+        assert response.status_code == 422
+        assert list(response.get_json()["errors"]["json"]) == [field]
+
+
+def test_the_birth_date_and_rems_enrolment_are_in_no_export(client, people):
+    """Exports leave the app (an EHR, another clinic, the patient's own files): the birth date stays inside."""
+    people.pat.patient.birth_date, people.pat.patient.rems_enrolled = date(1980, 4, 23), True
+    db.session.commit()
+    alice, pat = bearer(client, people.alice), bearer(client, people.pat)
+    downloads = [
+        client.get(f"/api/v1/patients/{people.pat.id}/export.csv", headers=alice),
+        client.get(f"/api/v1/patients/{people.pat.id}/export.fhir.json", headers=alice),
+        client.get("/api/v1/me/export.csv", headers=pat),
+        client.get("/api/v1/me/export.fhir.json", headers=pat),
+    ]
+    for response in downloads:
+        assert response.status_code == 200
+        text = response.get_data(as_text=True)
+        for said in ("1980-04-23", "birth", "rems_enrolled", "enrolled in the rems"):
+            assert said not in text.lower(), (said, response.mimetype)

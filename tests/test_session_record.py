@@ -2,13 +2,14 @@
 the one session schema, through the clinician's form and the API, on both databases; the warnings an out-of-range
 value gives (saved all the same); and the printable one-page session record, for the care team only and audited.
 
-Alice records Pat's sessions; Charlie, of the same clinic, is on no care team of Pat's; Ada is the admin."""
+Alice records Pat's sessions; Bob, of the same clinic, monitors them once he joins Pat's care team; Charlie, of the
+same clinic, is on no care team of Pat's; Ada is the admin."""
 
 from __future__ import annotations
 
 import io
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,7 +21,7 @@ from journal.db import db, utcnow
 from journal.messages import render
 from journal.models import AuditEvent, CareTeamMember, DosingSession, OutboxMessage, Patient, SessionStatus, User
 from journal.sessions import queue_session_messages, save_session
-from journal.vitals import SEDATION_SCALE, vitals_warnings
+from journal.vitals import CONCOMITANT_CLASSES, SEDATION_SCALE, vitals_warnings
 from tests.conftest import NOW, bearer
 from tests.test_patient_page import GIVEN_FORM
 
@@ -52,7 +53,12 @@ ESKETAMINE = {
     "lot_number": "AB12-345",
     "transport_arranged": True,
     "escort": ESCORT,
-}
+    "concomitant_classes": {
+        "benzodiazepines": True, "sedative_hypnotics": False, "psychostimulants": False, "maois": False,
+        "opioids": False,
+    },
+    "concomitant_medication": "Lorazepam 1 mg at night",
+}  # fmt: skip
 
 
 def _at(hours: float) -> str:
@@ -95,6 +101,8 @@ def test_the_api_stores_every_at_session_field_and_answers_with_it(client, peopl
     assert (stored.spo2_pre, stored.sedation, stored.lot_number, stored.transport_arranged, stored.escort) == (
         98, 5, "AB12-345", True, ESCORT,
     )  # fmt: skip
+    assert stored.concomitant_classes == ESKETAMINE["concomitant_classes"]
+    assert stored.concomitant_medication == "Lorazepam 1 mg at night"
 
 
 # (field, value, accepted): the edges of each range, and values of the wrong kind.
@@ -114,6 +122,12 @@ API_EDGES = [
     ("transport_arranged", False, True), ("transport_arranged", None, True), ("transport_arranged", "yes", False),
     ("transport_arranged", 1, False),
     ("escort", "", True), ("escort", "E" * 120, True), ("escort", "E" * 121, False), ("escort", None, False),
+    ("concomitant_medication", "", True), ("concomitant_medication", "M" * 500, True),
+    ("concomitant_medication", "M" * 501, False), ("concomitant_medication", None, False),
+    ("concomitant_medication", ["Lorazepam"], False),
+    ("monitored_by_id", None, True), ("monitored_by_id", 0, False), ("monitored_by_id", 2**31, False),
+    ("monitored_by_id", "1", False), ("monitored_by_id", 1.0, False),
+    ("spo2_pre_at", None, True), ("spo2_pre_at", "yesterday", False), ("spo2_pre_at", 1700000000, False),
 ]  # fmt: skip
 
 
@@ -193,6 +207,267 @@ def test_a_put_keeps_the_etag_rule_and_replaces_the_record_fields(client, people
     assert stale.status_code == 412
 
 
+# --- Concomitant medication (the REMS form's item 2) ---------------------------------------------------------------
+
+
+def test_a_medication_class_left_out_is_not_recorded_rather_than_no(client, people):
+    headers = bearer(client, people.alice)
+    body = {**ESKETAMINE, "start": _at(-3), "concomitant_classes": {"opioids": True, "maois": False}}
+    created = client.post(_sessions_url(people), json=body, headers=headers)
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["concomitant_classes"] == {
+        "benzodiazepines": None, "sedative_hypnotics": None, "psychostimulants": None, "maois": False, "opioids": True,
+    }  # fmt: skip
+    without = client.post(
+        _sessions_url(people), json={**ESKETAMINE, "start": _at(-2), "concomitant_classes": None}, headers=headers
+    )
+    assert set(without.get_json()["concomitant_classes"].values()) == {None}
+    db.session.expire_all()
+    assert db.session.get(DosingSession, without.get_json()["id"]).concomitant_classes is None
+
+
+@pytest.mark.parametrize(
+    "classes",
+    [{"antidepressants": True}, {"opioids": "yes"}, {"opioids": 1}, ["opioids"], "opioids"],
+)
+def test_an_unknown_medication_class_or_an_answer_that_is_not_true_or_false_is_refused(client, people, classes):
+    response = client.post(
+        _sessions_url(people),
+        json={**ESKETAMINE, "start": _at(-3), "concomitant_classes": classes},
+        headers=bearer(client, people.alice),
+    )
+    assert response.status_code == 422, response.get_json()
+    assert list(response.get_json()["errors"]["json"]) == ["concomitant_classes"]
+    assert _count() == 0
+
+
+# --- Who monitored the patient (the REMS form's item 3): a clinician of Pat's care team -------------------------------
+
+
+def _join_pats_team(people, clinician: User) -> None:
+    db.session.add(CareTeamMember(patient_id=people.pat.id, clinician_id=clinician.id, added_at=NOW))
+    db.session.commit()
+
+
+def test_bob_on_pats_team_is_recorded_as_the_monitor_of_a_session_alice_entered(client, people):
+    _join_pats_team(people, people.bob)
+    created = client.post(
+        _sessions_url(people),
+        json={**ESKETAMINE, "start": _at(-3), "monitored_by_id": people.bob.id},
+        headers=bearer(client, people.alice),
+    )
+    assert created.status_code == 201, created.get_json()
+    body = created.get_json()
+    assert (body["monitored_by_id"], body["monitored_by"]) == (
+        people.bob.id,
+        {"id": people.bob.id, "name": "Bob Brown"},
+    )
+    db.session.expire_all()
+    stored = db.session.get(DosingSession, body["id"])
+    assert (stored.monitored_by_id, stored.entered_by_id) == (people.bob.id, people.alice.id)
+
+
+def test_only_a_clinician_of_pats_care_team_can_be_her_sessions_monitor(client, people):
+    """Charlie (another team), Bob (not yet on Pat's), Ada (an admin), Pat herself and an id that names no one are
+    each refused with the same words, so the answer tells nothing about other teams; nothing is written."""
+    headers = bearer(client, people.alice)
+    for outsider in (people.charlie.id, people.bob.id, people.ada.id, people.pat.id, people.quinn.id, 999_999):
+        response = client.post(
+            _sessions_url(people), json={**ESKETAMINE, "start": _at(-3), "monitored_by_id": outsider}, headers=headers
+        )
+        assert response.status_code == 422, (outsider, response.get_json())
+        assert response.get_json()["errors"]["json"] == {
+            "monitored_by_id": ["Choose a clinician of the patient's care team as the one who monitored the patient."]
+        }
+    assert _count() == 0
+    _join_pats_team(people, people.bob)
+    ok = client.post(
+        _sessions_url(people), json={**ESKETAMINE, "start": _at(-3), "monitored_by_id": people.bob.id}, headers=headers
+    )
+    assert ok.status_code == 201
+
+
+def test_a_disabled_clinician_cannot_be_named_the_monitor(client, people):
+    _join_pats_team(people, people.bob)
+    people.bob.disabled_at = NOW
+    db.session.commit()
+    response = client.post(
+        _sessions_url(people),
+        json={**ESKETAMINE, "start": _at(-3), "monitored_by_id": people.bob.id},
+        headers=bearer(client, people.alice),
+    )
+    assert response.status_code == 422
+    assert list(response.get_json()["errors"]["json"]) == ["monitored_by_id"]
+
+
+def test_a_monitor_who_left_the_team_stays_on_the_sessions_they_monitored_but_cannot_be_named_anew(client, people):
+    _join_pats_team(people, people.bob)
+    headers = bearer(client, people.alice)
+    body = {**ESKETAMINE, "start": _at(-3), "monitored_by_id": people.bob.id}
+    created = client.post(_sessions_url(people), json=body, headers=headers)
+    db.session.delete(db.session.get(CareTeamMember, {"patient_id": people.pat.id, "clinician_id": people.bob.id}))
+    db.session.commit()
+    url = f"{_sessions_url(people)}/{created.get_json()['id']}"
+    corrected = client.put(
+        url, json={**body, "lot_number": "CD-9"}, headers={**headers, "If-Match": created.headers["ETag"]}
+    )
+    assert corrected.status_code == 200, corrected.get_json()
+    assert corrected.get_json()["monitored_by_id"] == people.bob.id
+    other = client.post(_sessions_url(people), json={**body, "start": _at(-2)}, headers=headers)
+    assert other.status_code == 422  # no longer on the team: not for a new session
+
+
+# --- When the SpO2 and sedation readings were taken ------------------------------------------------------------------
+
+
+def test_the_reading_times_are_stored_as_the_instants_given_with_their_offsets(client, people):
+    start = datetime.fromisoformat(_at(-3))
+    eastern = timezone(timedelta(hours=-5))
+    times = {
+        "spo2_pre_at": (start - timedelta(minutes=10)).astimezone(eastern),
+        "spo2_post_at": (start + timedelta(minutes=40)).astimezone(eastern),
+        "sedation_at": (start + timedelta(minutes=118)).astimezone(eastern),
+    }
+    body = {
+        **ESKETAMINE, "start": start.isoformat(), "discharge_at": (start + timedelta(minutes=125)).isoformat(),
+        **{name: instant.isoformat() for name, instant in times.items()},
+    }  # fmt: skip
+    headers = bearer(client, people.alice)
+    created = client.post(_sessions_url(people), json=body, headers=headers)
+    assert created.status_code == 201, created.get_json()
+    read = client.get(f"{_sessions_url(people)}/{created.get_json()['id']}", headers=headers).get_json()
+    db.session.expire_all()
+    stored = db.session.get(DosingSession, created.get_json()["id"])
+    for name, instant in times.items():
+        assert datetime.fromisoformat(read[name]) == instant, name  # the same instant, with an offset
+        assert getattr(stored, name) == instant, name
+
+
+def test_a_reading_time_without_an_offset_is_refused(client, people):
+    naive = (utcnow() - timedelta(hours=3, minutes=10)).replace(tzinfo=None).isoformat()
+    response = client.post(
+        _sessions_url(people),
+        json={**ESKETAMINE, "start": _at(-3), "spo2_pre_at": naive},
+        headers=bearer(client, people.alice),
+    )
+    assert response.status_code == 422
+    assert list(response.get_json()["errors"]["json"]) == ["spo2_pre_at"]
+
+
+# (field, minutes from the start, discharge minutes after the start or None, accepted)
+READING_TIME_EDGES = [
+    ("spo2_pre_at", 0, None, True), ("spo2_pre_at", -12 * 60, None, True),
+    ("spo2_pre_at", 1, None, False), ("spo2_pre_at", -12 * 60 - 1, None, False),
+    ("spo2_post_at", 0, None, True), ("spo2_post_at", 125, 125, True),
+    ("spo2_post_at", -1, None, False), ("spo2_post_at", 126, 125, False),
+    ("sedation_at", 0, None, True), ("sedation_at", 125, 125, True),
+    ("sedation_at", -1, None, False), ("sedation_at", 126, 125, False),
+    ("sedation_at", 24 * 60 + 1, None, False),
+]  # fmt: skip
+
+
+def test_each_reading_time_must_fall_where_its_reading_is_taken(client, people):
+    headers = bearer(client, people.alice)
+    start = utcnow() - timedelta(days=2)  # far enough back that 24 hours after it is not in the future
+    accepted = 0
+    for field, minutes, discharge, ok in READING_TIME_EDGES:
+        body = {**ESKETAMINE, "start": start.isoformat(), field: (start + timedelta(minutes=minutes)).isoformat()}
+        if discharge is not None:
+            body["discharge_at"] = (start + timedelta(minutes=discharge)).isoformat()
+        response = client.post(_sessions_url(people), json=body, headers=headers)
+        if ok:
+            assert response.status_code == 201, (field, minutes, response.get_json())
+            accepted += 1
+        else:
+            assert response.status_code == 422, (field, minutes, response.get_json())
+            assert list(response.get_json()["errors"]["json"]) == [field], (field, minutes, response.get_json())
+    assert _count() == accepted
+
+
+def test_a_reading_time_needs_its_reading_and_cannot_be_in_the_future(client, people):
+    headers = bearer(client, people.alice)
+    start = utcnow() - timedelta(minutes=30)
+    cases = [
+        ({"spo2_post": None, "spo2_post_at": (start + timedelta(minutes=20)).isoformat()}, "spo2_post_at",
+         "This time has no reading: give the lowest SpO2 after dosing, or leave the time empty."),
+        ({"sedation_at": (utcnow() + timedelta(hours=1)).isoformat()}, "sedation_at",
+         "A reading cannot have been taken in the future."),
+    ]  # fmt: skip
+    for change, field, message in cases:
+        response = client.post(
+            _sessions_url(people), json={**ESKETAMINE, "start": start.isoformat(), **change}, headers=headers
+        )
+        assert response.status_code == 422, response.get_json()
+        assert response.get_json()["errors"]["json"] == {field: [message]}
+    assert _count() == 0
+
+
+def test_a_planned_session_takes_the_time_of_the_reading_before_dosing_but_none_after(client, people):
+    headers = bearer(client, people.alice)
+    start = utcnow() + timedelta(minutes=20)
+    planned = {key: ESKETAMINE[key] for key in ("route", "product", "dose", "dose_unit")}
+    before = {"spo2_pre": 97, "spo2_pre_at": (start - timedelta(minutes=25)).isoformat()}
+    ok = client.post(
+        _sessions_url(people), json={**planned, **before, "status": "planned", "start": start.isoformat()},
+        headers=headers,
+    )  # fmt: skip
+    assert ok.status_code == 201, ok.get_json()
+
+
+# --- The version (ETag) covers every field of the record --------------------------------------------------------------
+
+
+def test_a_change_to_any_new_field_alone_gives_a_new_etag_and_the_old_one_is_then_refused(client, people):
+    _join_pats_team(people, people.bob)
+    headers = bearer(client, people.alice)
+    start = datetime.fromisoformat(_at(-3))
+    body = {**ESKETAMINE, "start": start.isoformat()}
+    created = client.post(_sessions_url(people), json=body, headers=headers)
+    url = f"{_sessions_url(people)}/{created.get_json()['id']}"
+    etag = created.headers["ETag"]
+    changes = {
+        "concomitant_medication": "Lorazepam 0.5 mg at night",
+        "concomitant_classes": {**ESKETAMINE["concomitant_classes"], "opioids": True},
+        "monitored_by_id": people.bob.id,
+        "spo2_pre_at": (start - timedelta(minutes=5)).isoformat(),
+        "spo2_post_at": (start + timedelta(minutes=45)).isoformat(),
+        "sedation_at": (start + timedelta(minutes=100)).isoformat(),
+    }
+    for name, value in changes.items():
+        body = {**body, name: value}
+        changed = client.put(url, json=body, headers={**headers, "If-Match": etag})
+        assert changed.status_code == 200, (name, changed.get_json())
+        assert changed.headers["ETag"] != etag, name
+        stale = client.put(url, json={**body, "notes": "late"}, headers={**headers, "If-Match": etag})
+        assert stale.status_code == 412, name
+        etag = changed.headers["ETag"]
+    assert client.get(url, headers=headers).headers["ETag"] == etag
+    db.session.expire_all()
+    assert db.session.get(DosingSession, created.get_json()["id"]).notes == ""  # no stale write went through
+
+
+# --- Another team reads none of it -----------------------------------------------------------------------------------
+
+
+def test_charlie_gets_no_session_of_pat_nor_her_birth_date_monitor_or_medication(client, people):
+    _join_pats_team(people, people.bob)
+    people.pat.patient.birth_date = date(1980, 4, 23)
+    db.session.commit()
+    created = client.post(
+        _sessions_url(people),
+        json={**ESKETAMINE, "start": _at(-3), "monitored_by_id": people.bob.id},
+        headers=bearer(client, people.alice),
+    )
+    charlie = bearer(client, people.charlie)
+    session_url = f"{_sessions_url(people)}/{created.get_json()['id']}"
+    for path in (_sessions_url(people), session_url, f"/api/v1/patients/{people.pat.id}"):
+        response = client.get(path, headers=charlie)
+        assert response.status_code == 404, path
+        text = response.get_data(as_text=True)
+        assert "1980-04-23" not in text and "Lorazepam" not in text and "Bob Brown" not in text
+    assert all(p["id"] != people.pat.id for p in client.get("/api/v1/patients", headers=charlie).get_json())
+
+
 # --- The clinician's form: the same schema, errors at the fields ---------------------------------------------------
 
 
@@ -219,6 +494,10 @@ FORM_EDGES = [
     ("lot_number", "A" * 41, "Give the lot number as printed"),
     ("escort", "E" * 121, "Keep this under 120 characters."),
     ("transport_arranged", "maybe", "Choose yes or no."),
+    ("concomitant_classes_maois", "maybe", "Choose yes or no."),
+    ("concomitant_medication", "M" * 501, "Keep this under 500 characters."),
+    ("monitored_by_id", "0", "Choose a clinician of the patient"),
+    ("spo2_pre_at", "yesterday morning", "Give a date and a time"),
     ("bp_diastolic_discharge", "", "Give both the systolic and the diastolic pressure."),
 ]
 
@@ -261,6 +540,75 @@ def test_the_form_refuses_a_value_past_its_edge_at_its_field(client, auth, peopl
     error = re.search(rf'<p class="field-error" id="session-{field}-error">([^<]*)</p>', html)
     assert error is not None and message in error.group(1), (field, error and error.group(1))
     assert f'href="#session-{field}"' in html  # the summary links to it
+    assert _count() == 0
+
+
+def test_the_form_records_the_reading_times_on_the_clinicians_clock_the_monitor_and_the_medication(
+    client, auth, people
+):
+    _join_pats_team(people, people.bob)
+    auth.login(people.alice)
+    form = {
+        **FORM, "start": _yesterday_at(10), "spo2_pre_at": _yesterday_at(9), "spo2_post_at": _yesterday_at(11),
+        "sedation_at": _yesterday_at(12), "monitored_by_id": str(people.bob.id),
+        "concomitant_classes_benzodiazepines": "yes", "concomitant_classes_opioids": "no",
+        "concomitant_classes_maois": "", "concomitant_medication": " Lorazepam 1 mg at night ",
+    }  # fmt: skip
+    response = auth.post(f"/clinician/patients/{people.pat.id}/sessions", form)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    db.session.expire_all()
+    (stored,) = db.session.scalars(select(DosingSession)).all()
+    for name in ("spo2_pre_at", "spo2_post_at", "sedation_at"):
+        # Alice's wall-clock time in New York, stored as the instant it names
+        assert getattr(stored, name) == datetime.fromisoformat(form[name]).replace(tzinfo=NEW_YORK), name
+    assert (stored.monitored_by_id, stored.entered_by_id) == (people.bob.id, people.alice.id)
+    assert stored.concomitant_classes == {"benzodiazepines": True, "opioids": False}  # the unchosen not recorded
+    assert stored.concomitant_medication == "Lorazepam 1 mg at night"
+    page = client.get(f"/clinician/patients/{people.pat.id}/sessions/{stored.id}").get_data(as_text=True)
+    assert f'name="spo2_pre_at" value="{form["spo2_pre_at"]}"' in page
+    assert f'<option value="{people.bob.id}" selected>Bob Brown</option>' in page
+    assert re.search(r'name="concomitant_classes_opioids".*?<option value="no" selected>No</option>', page, re.S)
+    assert "Lorazepam 1 mg at night</textarea>" in page
+
+
+def test_a_time_with_microseconds_is_shown_to_the_millisecond_which_a_browser_keeps(client, auth, people):
+    """A datetime-local input takes at most three decimals; with six a browser shows and sends nothing, and the
+    start, which is required, would be lost on saving the page."""
+    start = (utcnow() - timedelta(hours=3)).replace(second=7, microsecond=123456)
+    record = _record(people, start=start, spo2_pre_at=start - timedelta(minutes=10))
+    auth.login(people.alice)
+    page = client.get(f"/clinician/patients/{people.pat.id}/sessions/{record.id}").get_data(as_text=True)
+    shown = start.astimezone(NEW_YORK).replace(tzinfo=None)
+    assert f'name="start" value="{shown.isoformat(timespec="milliseconds")}"' in page
+    assert f'name="spo2_pre_at" value="{(shown - timedelta(minutes=10)).isoformat(timespec="milliseconds")}"' in page
+
+
+def test_the_monitor_choice_lists_only_pats_care_team(client, auth, people):
+    _join_pats_team(people, people.bob)
+    auth.login(people.alice)
+    page = client.get(f"/clinician/patients/{people.pat.id}/sessions").get_data(as_text=True)
+    options = re.search(r'<select id="session-monitored_by_id".*?</select>', page, re.S).group(0)
+    assert f'<option value="{people.alice.id}">Alice Adams</option>' in options
+    assert f'<option value="{people.bob.id}">Bob Brown</option>' in options
+    assert "Charlie Clark" not in options and "Ada Admin" not in options
+    assert '<option value="" selected>Not recorded</option>' in options
+
+
+def test_the_form_refuses_charlie_as_the_monitor_and_a_reading_after_the_start_at_their_fields(client, auth, people):
+    auth.login(people.alice)
+    url = f"/clinician/patients/{people.pat.id}/sessions"
+    cases = [
+        ({"monitored_by_id": str(people.charlie.id)}, "monitored_by_id", "Choose a clinician of the patient's care"),
+        ({"spo2_pre_at": _yesterday_at(11)}, "spo2_pre_at", "Give a time before the start of dosing"),
+        ({"sedation_at": _yesterday_at(9)}, "sedation_at", "Give a time after the start of dosing"),
+    ]
+    for change, field, message in cases:
+        response = auth.post(url, {**FORM, "start": _yesterday_at(10), **change})
+        assert response.status_code == 400, field
+        html = response.get_data(as_text=True)
+        error = re.search(rf'<p class="field-error" id="session-{field}-error">([^<]*)</p>', html)
+        assert error is not None and message in error.group(1).replace("&#39;", "'"), (field, error and error.group(1))
+        assert f'href="#session-{field}"' in html
     assert _count() == 0
 
 
@@ -391,9 +739,20 @@ def _get(client, path: str, user: User | None):
 
 def test_the_session_record_is_one_page_with_every_rems_field_the_journal_stores(client, people):
     people.pat.patient.sex = "female"
-    db.session.commit()
-    record = _record(people)
+    people.pat.patient.birth_date = date(1980, 4, 23)
+    people.pat.patient.rems_enrolled = True
+    _join_pats_team(people, people.bob)
+    began = utcnow() - timedelta(hours=3)
+    record = _record(
+        people, start=began, discharge_at=began + timedelta(minutes=125), monitored_by_id=people.bob.id,
+        spo2_pre_at=began - timedelta(minutes=10), spo2_post_at=began + timedelta(minutes=40),
+        sedation_at=began + timedelta(minutes=118),
+    )  # fmt: skip
     zone = ZoneInfo(people.pat.timezone)
+
+    def clock(minutes: int) -> str:
+        return (began + timedelta(minutes=minutes)).astimezone(zone).strftime("%H:%M")
+
     for path in _record_paths(people, record):
         response = _get(client, path, people.alice)
         assert response.status_code == 200, path
@@ -409,15 +768,22 @@ def test_the_session_record_is_one_page_with_every_rems_field_the_journal_stores
         for expected in (
             "Session record: Pat Patient", "Sex Female", start, "Esketamine (Spravato), Intranasal", "56 mg",
             "Lot number AB12-345", "125 minutes (as recorded)", discharge, "90 minutes after the start of dosing",
-            "128/82 mmHg, heart rate 71/min, SpO2 98 %", "administration 138/86 mmHg, heart rate 76/min Before",
-            "126/80 mmHg, heart rate 70/min", "MOAA/S 5: responds readily to name spoken in normal tone",
-            "CADSS total, about 40 minutes) 8", "Lowest SpO2 after dosing 96 %",
+            f"128/82 mmHg, heart rate 71/min, SpO2 98 % at {clock(-10)}",
+            "administration 138/86 mmHg, heart rate 76/min Before", "126/80 mmHg, heart rate 70/min",
+            f"MOAA/S 5: responds readily to name spoken in normal tone at {clock(118)}",
+            "CADSS total, about 40 minutes) 8", f"Lowest SpO2 after dosing 96 % at {clock(40)}",
             "Transport home arranged (checked before dosing) Yes", f"Who took the patient home {ESCORT}",
-            "Alice Adams (alice@clinic.test)", "Riverside Clinic (clinic)",
-            "First given session recorded in the journal Yes",
+            "Healthcare provider conducting the monitoring Bob Brown (bob@clinic.test)",
+            "Recorded in the journal by Alice Adams (alice@clinic.test)", "Riverside Clinic (clinic)",
+            "First given session recorded in the journal Yes", "Birth date 23 Apr 1980", "Enrolled in the REMS Yes",
+            "Benzodiazepines Yes", "Non-benzodiazepine sedative hypnotics No", "Psychostimulants No",
+            "Monoamine oxidase inhibitors (MAOIs) No", "Opioids No",
+            "Medication relevant to the session Lorazepam 1 mg at night",
         ):  # fmt: skip
             assert expected in text, (path, expected, text)
-        assert "Not stored in the journal (take them from the clinic's own chart): birth date" in text
+        not_stored = text.split("Not stored in the journal (take them from the clinic's own chart): ")[1]
+        assert not_stored.startswith("the monitoring provider's telephone and the setting's address (3)")
+        assert "birth date" not in not_stored and "benzodiazepines" not in not_stored
         assert "Measures to look at again None." in text
         assert "Not recorded: Setting telephone." in text  # the clinic has no phone on file; all else is filled in
     assert PdfReader(io.BytesIO(response.get_data())).metadata.title == "Session record"  # names nobody
@@ -438,7 +804,9 @@ def test_the_session_record_names_each_empty_field(client, people):
     for label in (
         "Sex", "Lot number", "Treatment duration", "Discharge", "Before administration",
         "About 40 minutes after administration", "Before completion of the session", "Sedation at discharge",
-        "Lowest SpO2 after dosing", "Transport home arranged", "Who took the patient home",
+        "Lowest SpO2 after dosing", "Transport home arranged", "Who took the patient home", "Birth date",
+        "Enrolled in the REMS", "Benzodiazepines", "Opioids", "Medication relevant to the session",
+        "Healthcare provider conducting the monitoring",
     ):  # fmt: skip
         assert label in empty, (label, empty)
     assert "Status Planned" in text
@@ -463,7 +831,7 @@ def test_the_record_says_when_an_earlier_session_was_given_and_shows_the_warning
 def test_the_record_stays_on_one_page_with_every_text_at_its_longest_and_every_warning():
     clinic_user = User(name="W" * 120, email=("w" * 60) + "@clinic.test", timezone="America/New_York")
     user = User(name="Ŵ" * 120, email="p@patient.test", timezone="Asia/Kolkata")
-    patient = Patient(user=user, sex="other")
+    patient = Patient(user=user, sex="other", birth_date=date(1906, 2, 28), rems_enrolled=False)
     start = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
     record = DosingSession(
         id=7, status=SessionStatus.GIVEN, start=start, route="intranasal", product="Esketamine " + "X" * 110,
@@ -471,16 +839,19 @@ def test_the_record_stays_on_one_page_with_every_text_at_its_longest_and_every_w
         spo2_pre=85, bp_systolic_post=230, bp_diastolic_post=140, heart_rate_post=150, spo2_post=80,
         dissociation_score=92, bp_systolic_discharge=200, bp_diastolic_discharge=120, heart_rate_discharge=130,
         sedation=0, observation_minutes=45, ready_to_leave_minutes=1440, discharge_at=start + timedelta(minutes=45),
-        lot_number="L" * 40, transport_arranged=False, escort="E" * 120,
+        lot_number="L" * 40, transport_arranged=False, escort="E" * 120, concomitant_medication="M" * 500,
+        concomitant_classes=dict.fromkeys(CONCOMITANT_CLASSES, True), spo2_pre_at=start - timedelta(hours=12),
+        spo2_post_at=start + timedelta(hours=20), sedation_at=start + timedelta(minutes=45),
     )  # fmt: skip
     context = session_record.RecordContext(
-        patient=patient, first_given=True, entered_by=clinic_user, last_writer=clinic_user,
+        patient=patient, first_given=True, monitored_by=clinic_user, entered_by=clinic_user, last_writer=clinic_user,
         clinic_name="C" * 120, clinic_phone="+1 (312) 555-0123 ext 4567 89", viewer=clinic_user,
     )  # fmt: skip
     assert len(vitals_warnings(record)) == 8
     pages, text = _pdf_text(session_record.build(record, context, start + timedelta(hours=2)))
     assert pages == 1
     assert "E" * 120 in text.replace(" ", "") and "L" * 40 in text.replace(" ", "")
+    assert "M" * 500 in text.replace(" ", "")
 
 
 # --- Who may read the record ----------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ def enrol(details):
     ``indications`` switch on their daily items (chronic_pain the pain item, alcohol the alcohol item); with
     substance_use and no substance besides alcohol the answer is a 422 naming ``substances``."""
     try:
-        details = enrolment_programme(details)
+        details = enrolment_programme(details, utcnow())
     except DetailsError as error:
         abort(422, message=error.message, errors={"json": error.json_errors})
     try:

@@ -48,9 +48,10 @@ def update_me(values):
 @blp.arguments(PatientUpdateSchema, required=False)  # no body: the same as {}
 @blp.response(200, PatientDetailSchema)
 def update_patient(values, patient_id: int):
-    """Change any of a patient's time zone, phone, emergency contact, sex and programme (substances, pain, sleep
-    diary, urinary check, end of the induction series); a field left out stays as it is. A programme change is
-    kept in the programme's history, so figures count each substance only while it was in the programme."""
+    """Change any of a patient's time zone, phone, emergency contact, sex, birth date, REMS enrolment and programme
+    (substances, pain, sleep diary, urinary check, end of the induction series); a field left out stays as it is.
+    A programme change is kept in the programme's history, so figures count each substance only while it was in the
+    programme. A birth date in the future, or more than 120 years back, is a 422 naming ``birth_date``."""
     patient = get_patient_or_404(current_user, patient_id, action=None)
     _update(patient, values, "patient.update")
     return with_unseen_notes(patient)

@@ -157,6 +157,7 @@ def record_response(viewer: User, patient: Patient, record: DosingSession) -> Re
     context = session_record.RecordContext(
         patient=patient,
         first_given=session_record.first_given(sessions_of(db.session, patient.user_id), record),
+        monitored_by=db.session.get(User, record.monitored_by_id) if record.monitored_by_id else None,
         entered_by=db.session.get(User, record.entered_by_id) if record.entered_by_id else None,
         last_writer=last_writer(db.session, record),
         clinic_name=patient.user.clinic.name,

@@ -67,7 +67,7 @@ from ..sessions import (
     save_session,
     session_version,
 )
-from ..vitals import SEDATION_SCALE, vitals_warnings
+from ..vitals import CONCOMITANT_CLASSES, SEDATION_SCALE, concomitant_answers, vitals_warnings
 from . import describe_wait, local_time
 from .people import phone_errors
 
@@ -126,7 +126,7 @@ def enrol():
         schema = PatientEnrolmentSchema()
         raw = form_input(schema, request.form)
         try:
-            data = enrolment_programme(schema.load(raw))
+            data = enrolment_programme(schema.load(raw), utcnow())
             # A simultaneous enrolment of the same e-mail that commits first makes this one a sequential duplicate.
             patient, token = commit_retrying_on_conflict(db.session, lambda: _enrol(data))
         except ValidationError as error:  # the numbers checked too, so that every problem shows at once
@@ -272,9 +272,7 @@ def _render_patient(
         side_effect_counts=session_checks.side_effect_counts(db.session, patient.user_id, data.today),
         session_form=session_form or SESSION_FORM_DEFAULTS,
         session_errors=session_errors or {},
-        routes=ROUTES,
-        dose_units=[(unit, unit) for unit in DOSE_UNITS],
-        sedation_scale=SEDATION_SCALE,
+        **session_form_choices(patient),
         alerts=alerts,
         colleagues=colleagues,
         # Otherwise a reader on call for an alert about the patient (access.py): the record without its forms.
@@ -292,7 +290,6 @@ def _render_patient(
         mcid={key: definition.mcid for key, definition in instruments.ALL.items()},
         usual_baseline=USUAL_BASELINE,
         local_time=local_time,
-        zone=zone,
     ), status
 
 
@@ -502,8 +499,9 @@ def chart(patient_id: int, name: str, fmt: str):
 # Status and route are left unchosen: the clinician picks them (a pre-set "Given, intravenous" was saved unread).
 SESSION_FORM_DEFAULTS = {"dose_unit": "mg/kg", "setting": "clinic"}
 CONFIRM_VITALS = "confirm_vitals"
-SESSION_TIMES = ("start", "discharge_at")
-YES_NO = {"yes": True, "no": False}  # the form's choice for the transport home; unchosen: not recorded
+SESSION_TIMES = ("start", "discharge_at", "spo2_pre_at", "spo2_post_at", "sedation_at")
+YES_NO = {"yes": True, "no": False}  # the form's yes/no choices (transport, medication); unchosen: not recorded
+CONCOMITANT = "concomitant_classes"  # in the form, one choice per class: concomitant_classes_<class>
 
 
 def session_form_input(form, zone: ZoneInfo) -> tuple[dict, dict]:
@@ -529,7 +527,28 @@ def session_form_input(form, zone: ZoneInfo) -> tuple[dict, dict]:
     transport = form.get("transport_arranged", "").strip()
     if transport:
         data["transport_arranged"] = YES_NO.get(transport, transport)
+    # The same choice for each class of medication; anything else is passed on for the schema to refuse.
+    classes = {
+        key: YES_NO.get(value.strip(), value)
+        for key, value in data.pop(CONCOMITANT, {}).items()
+        if isinstance(value, str) and value.strip()
+    }
+    if classes:
+        data[CONCOMITANT] = classes
     return data, errors
+
+
+def session_errors(messages: dict) -> dict[str, list[str]]:
+    """The schema's errors by the form's field names (a class of medication as ``concomitant_classes_<class>``),
+    in words a form can show."""
+    found: dict[str, list[str]] = {}
+    for name, value in messages.items():
+        if name == CONCOMITANT and isinstance(value, dict):
+            for key, inner in value.items():
+                found[f"{CONCOMITANT}_{key}"] = [FRIENDLIER.get(m, m) for m in inner]
+        else:
+            found[name] = [FRIENDLIER.get(m, m) for m in value] if isinstance(value, list) else [str(value)]
+    return found
 
 
 def _local_instant(text: str, zone: ZoneInfo) -> tuple[datetime | None, str | None]:
@@ -567,6 +586,23 @@ def _unconfirmed_vitals(data: dict) -> dict:
     return errors
 
 
+def session_form_choices(patient: Patient, record: DosingSession | None = None) -> dict:
+    """What the session form offers to choose from: routes, dose units, the sedation scale, the classes of
+    medication, and as the monitor a clinician of the patient's care team (or the one the session already names,
+    who may have left the team since), in the clinician's own zone."""
+    monitors = [(str(c.id), c.name) for c in patient.clinicians if c.role == Role.CLINICIAN and c.disabled_at is None]
+    if record is not None and record.monitored_by is not None and str(record.monitored_by_id) not in dict(monitors):
+        monitors.append((str(record.monitored_by_id), f"{record.monitored_by.name} (no longer on the care team)"))
+    return {
+        "routes": ROUTES,
+        "dose_units": [(unit, unit) for unit in DOSE_UNITS],
+        "sedation_scale": SEDATION_SCALE,
+        "concomitant_classes": CONCOMITANT_CLASSES,
+        "monitors": monitors,
+        "zone": _zone(),
+    }
+
+
 def _render_new_session(patient: Patient, *, form: dict | None = None, errors: dict | None = None, status: int = 200):
     """The form that records a session, on a page of its own at the address it posts to: a failed save comes back
     here, with the error summary at the top, not somewhere down the patient's page."""
@@ -575,10 +611,7 @@ def _render_new_session(patient: Patient, *, form: dict | None = None, errors: d
         patient=patient,
         session_form=form or SESSION_FORM_DEFAULTS,
         session_errors=errors or {},
-        routes=ROUTES,
-        dose_units=[(unit, unit) for unit in DOSE_UNITS],
-        sedation_scale=SEDATION_SCALE,
-        zone=_zone(),
+        **session_form_choices(patient),
     ), status
 
 
@@ -600,8 +633,7 @@ def add_session(patient_id: int):
     try:
         data = DosingSessionSchema().load(raw)
     except ValidationError as error:
-        found = {name: [FRIENDLIER.get(m, m) for m in messages] for name, messages in error.messages.items()}
-        errors = {**found, **errors}
+        errors = {**session_errors(error.messages), **errors}
     else:
         errors = errors or _unconfirmed_vitals(data)
         if not errors:
@@ -629,11 +661,18 @@ def _session_or_404(patient_id: int, session_id: int) -> DosingSession:
 def _form_values(record: DosingSession, zone: ZoneInfo) -> dict:
     """The stored session as the form shows it: times on the clinician's wall clock, numbers as typed."""
     values = {}
+    for key, answer in concomitant_answers(record.concomitant_classes).items():
+        values[f"{CONCOMITANT}_{key}"] = "" if answer is None else "yes" if answer else "no"
     for name in DosingSessionSchema().fields:
+        if name == CONCOMITANT:
+            continue
         value = record.course.kind.value if name == "course" and record.course else getattr(record, name, None)
         if isinstance(value, datetime):
             local = value.astimezone(zone).replace(tzinfo=None)
-            value = local.isoformat(timespec="minutes" if not (local.second or local.microsecond) else "auto")
+            # A browser's datetime-local input takes at most milliseconds: with more digits it shows (and sends)
+            # nothing, and the required start would be lost on saving.
+            precision = "milliseconds" if local.microsecond else "seconds" if local.second else "minutes"
+            value = local.isoformat(timespec=precision)
         elif isinstance(value, bool):
             value = "yes" if value else "no"
         elif isinstance(value, float):
@@ -665,11 +704,8 @@ def _render_session(
         session_errors=errors or {},
         conflict=conflict,
         warnings=vitals_warnings(record),
-        routes=ROUTES,
-        dose_units=[(unit, unit) for unit in DOSE_UNITS],
-        sedation_scale=SEDATION_SCALE,
+        **session_form_choices(patient, record),
         local_time=local_time,
-        zone=_zone(),
     ), status
 
 
@@ -698,8 +734,7 @@ def update_session(patient_id: int, session_id: int):
     try:
         data = DosingSessionSchema().load(raw)
     except ValidationError as error:
-        found = {name: [FRIENDLIER.get(m, m) for m in messages] for name, messages in error.messages.items()}
-        errors = {**found, **errors}
+        errors = {**session_errors(error.messages), **errors}
     else:
         errors = errors or _unconfirmed_vitals(data)
         if not errors:
