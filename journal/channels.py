@@ -1,7 +1,9 @@
-"""Delivery channels for the outbox: SMTP e-mail, Web Push and a log channel for development.
+"""Delivery channels for the outbox: SMTP e-mail, Web Push, text messages (Twilio) and log channels for
+development.
 
-Every channel has one contract: ``send(message)`` returns None once the message is handed over, and raises
-``DeliveryError`` otherwise, saying whether a retry could ever succeed. Channels know nothing of Flask or the
+Every channel has one contract: ``send(message)`` returns once the message is handed over, and raises
+``DeliveryError`` otherwise, saying whether a retry could ever succeed. It returns None, or for a text message
+the provider's id for it (which its delivery-status callbacks name). Channels know nothing of Flask or the
 database; the outbox builds them from configuration and records what happened.
 """
 
@@ -42,9 +44,10 @@ class DeliveryError(Exception):
 class OutgoingMessage:
     """One message as a channel sees it.
 
-    ``to`` is an e-mail address, or for Web Push the browser's PushSubscription as JSON
-    (``{"endpoint": ..., "keys": {"p256dh": ..., "auth": ...}}``). ``subject`` and ``text`` must carry no
-    health information (DESIGN.md, "Security and privacy"). ``message_key`` is the outbox's deduplication key.
+    ``to`` is an e-mail address, for Web Push the browser's PushSubscription as JSON
+    (``{"endpoint": ..., "keys": {"p256dh": ..., "auth": ...}}``), for a text message an E.164 number.
+    ``subject`` and ``text`` must carry no health information (DESIGN.md, "Security and privacy").
+    ``message_key`` is the outbox's deduplication key.
     """
 
     id: int
@@ -383,7 +386,89 @@ class WebPushChannel:
             raise DeliveryError(problem, permanent=True)
 
 
+# --- Text messages -----------------------------------------------------------------------------------------
+
+
+class TwilioChannel:
+    """Sends a text message through Twilio's Messages API (``POST /2010-04-01/Accounts/{sid}/Messages.json``).
+
+    ``sender`` is the number texts come from (E.164) or a Messaging Service SID (``MG...``), which then picks
+    the number. ``api_base`` is Twilio's (tests point it at a local stand-in). ``status_callback`` is the URL
+    Twilio reports delivery to (``/sms/status``). ``send`` returns Twilio's id for the message.
+    """
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        sender: str,
+        *,
+        api_base: str = "https://api.twilio.com",
+        status_callback: str | None = None,
+        timeout: float = 20.0,
+    ) -> None:
+        if not account_sid or not auth_token or not sender:
+            raise ValueError("Twilio needs an account SID, an auth token and a sender number or MG... service SID")
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.sender = sender
+        self.url = f"{api_base.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
+        self.status_callback = status_callback
+        self.timeout = timeout
+
+    def form(self, message: OutgoingMessage) -> dict[str, str]:
+        form = {"To": message.to, "Body": message.text}
+        form["MessagingServiceSid" if self.sender.startswith("MG") else "From"] = self.sender
+        if self.status_callback:
+            form["StatusCallback"] = self.status_callback
+        return form
+
+    def send(self, message: OutgoingMessage) -> str:
+        try:
+            response = requests.post(
+                self.url,
+                data=self.form(message),
+                auth=(self.account_sid, self.auth_token),
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as error:  # timeouts, refused connections, TLS: try again later
+            raise DeliveryError(f"Twilio unreachable: {type(error).__name__}", permanent=False) from error
+        status = response.status_code
+        if 200 <= status < 300:
+            sid = _json(response).get("sid")
+            if not isinstance(sid, str) or not sid:
+                # Accepted, so it may well go out: never report it failed (it would be sent again).
+                log.warning("outbox message %s: Twilio answered %s without a message sid", message.id, status)
+                return ""
+            return sid
+        # Only Twilio's error code: its message text can quote the number.
+        code = _json(response).get("code")
+        reason = f"Twilio answered {status}" + (f" (error {code})" if code else "")
+        # A 4xx refuses this message (a number that cannot receive texts, one that replied STOP: 21610) and will
+        # refuse it again, except 429 (too many requests) and 401 (our credentials: once they are fixed, the
+        # message can still go, as for SMTP). A 5xx or a timeout is Twilio's trouble: retried with backoff.
+        permanent = 400 <= status < 500 and status not in (401, 429)
+        raise DeliveryError(reason, permanent=permanent)
+
+
+def _json(response: requests.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 # --- Development -------------------------------------------------------------------------------------------
+
+
+class LogSmsChannel:
+    """Logs one line per text message instead of sending it: for local development. Never the text, and only
+    the last two digits of the number."""
+
+    def send(self, message: OutgoingMessage) -> None:
+        log.info("outbox text message %s to a number ending %s: %s", message.id, message.to[-2:], message.subject)
 
 
 class LogChannel:

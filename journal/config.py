@@ -49,6 +49,16 @@ DEFAULTS: dict[str, object] = {
     "PUSH_SERVICE_HOSTS": list(DEFAULT_PUSH_SERVICE_HOSTS),
     "PUSH_PRIVATE_ADDRESSES_ALLOWED": [],
     "PUSH_SUBSCRIPTIONS_PER_PATIENT": 5,  # a new device beyond this replaces the patient's oldest
+    # Text messages through Twilio's Messages API, on when the first three are set (otherwise texts go to the log,
+    # and never in production). FROM is the sending number in E.164, or a Messaging Service SID (MG...). The
+    # auth token also verifies the signatures on Twilio's webhooks (/sms/inbound, /sms/status).
+    "TWILIO_ACCOUNT_SID": "",
+    "TWILIO_AUTH_TOKEN": "",
+    "TWILIO_FROM": "",
+    "TWILIO_API_BASE": "https://api.twilio.com",  # tests play Twilio on http://127.0.0.1
+    # The name every text starts with (carriers require the sender's name). Never a name that says what the
+    # clinic treats (PRIV-R1); at most SMS_SENDER_NAME_MAX GSM-7 characters so every text fits one segment.
+    "SMS_SENDER_NAME": "Journal",
     "MAX_CONTENT_LENGTH": 256 * 1024,
     "COMPRESS_MIMETYPES": ["text/css", "text/javascript", "application/javascript"],
     "COMPRESS_ALGORITHM": ["br", "gzip"],
@@ -81,6 +91,8 @@ def load_config(app: Flask, overrides: dict | None = None) -> None:
             raise ConfigError("JOURNAL_SECRET_KEY must be set in production.")
         config["SECRET_KEY"] = _local_secret_key(Path(app.instance_path))
 
+    _check_sms(config)
+
     secure = str(config["BASE_URL"]).startswith("https://")
     config.update(
         SESSION_COOKIE_HTTPONLY=True,
@@ -99,6 +111,35 @@ def load_config(app: Flask, overrides: dict | None = None) -> None:
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
     )
+
+
+SMS_SENDER_NAME_MAX = 20
+
+
+def sms_configured(config) -> bool:
+    """Are texts sent through Twilio (rather than to the log)?"""
+    return all(config.get(name) for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM"))
+
+
+def texts_available(config) -> bool:
+    """May patients agree to texts? Not in production until Twilio is configured: they would never arrive."""
+    return sms_configured(config) or config["ENV"] != "production"
+
+
+def _check_sms(config) -> None:
+    from .messages import gsm7_length
+
+    name = str(config["SMS_SENDER_NAME"]).strip()
+    septets = gsm7_length(name)
+    if not name or septets is None or septets > SMS_SENDER_NAME_MAX:
+        raise ConfigError(
+            f"JOURNAL_SMS_SENDER_NAME must be 1 to {SMS_SENDER_NAME_MAX} plain (GSM-7) characters, so that every "
+            "text fits one message."
+        )
+    config["SMS_SENDER_NAME"] = name
+    secure_api = str(config["TWILIO_API_BASE"]).startswith("https://")
+    if config["ENV"] == "production" and sms_configured(config) and not secure_api:
+        raise ConfigError("JOURNAL_TWILIO_API_BASE must be an https URL in production.")
 
 
 def _rate_limit_storage_uri(setting: str) -> str:

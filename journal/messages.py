@@ -85,3 +85,78 @@ def render(template: str, *, link: str) -> tuple[str, str]:
     """The subject and plain text of a message."""
     subject, text = TEMPLATES[template]
     return subject, text.format(link=link)
+
+
+# --- Text messages -------------------------------------------------------------------------------------------
+# One segment each (160 GSM-7 characters, tests/test_sms.py checks it with the longest sender name allowed and
+# a long link), neutral like everything above (PRIV-R1), and led by the sender's name as carriers require.
+# The sender is the name the texts go out under (JOURNAL_SMS_SENDER_NAME), never a clinic name that would say
+# what it treats. The frequency below is what the reminder job can send: the daily reminder and its one
+# follow-up (EMA-R2).
+
+SMS_FREQUENCY = "Up to 2 msgs/day."
+
+SMS_TEXTS: dict[str, str] = {
+    "daily_reminder": "{sender}: You have a new check-in. {link} Reply STOP to opt out.",
+    "sms_confirm": (
+        "{sender}: You are signed up for check-in reminder texts. "
+        + SMS_FREQUENCY
+        + " Msg & data rates may apply. Reply HELP for help, STOP to cancel."
+    ),
+    "sms_stopped": "{sender}: You are unsubscribed and will get no more texts. Reply START to resume.",
+    "sms_help": (
+        "{sender}: check-in reminders. Help: {help}. "
+        + SMS_FREQUENCY
+        + " Msg & data rates may apply. Reply STOP to cancel."
+    ),
+}
+
+# The texts that answer the patient (a keyword, the opt-in itself): sent whatever the consent says now, since
+# carriers require them. Every other text needs a consent in force for its number when it goes.
+SMS_REPLIES = frozenset({"sms_confirm", "sms_stopped", "sms_help"})
+
+SMS_HELP_NO_PHONE = "use the app or ask your care team"
+
+
+def render_sms(template: str, *, sender: str, link: str = "", help_phone: str = "") -> str:
+    """The text of a text message. ``help_phone`` is the number HELP answers with (the clinic's)."""
+    return SMS_TEXTS[template].format(
+        sender=sender, link=link, help=f"call {help_phone}" if help_phone else SMS_HELP_NO_PHONE
+    )
+
+
+def sms_consent_words(sender: str, number: str) -> str:
+    """The exact words a patient agrees to before the first text; stored with the consent."""
+    return (
+        f"I agree to receive check-in reminder texts from {sender} at {number}. {SMS_FREQUENCY} "
+        "Msg & data rates may apply. Reply HELP for help, STOP to cancel at any time. "
+        "Agreeing is not a condition of your care."
+    )
+
+
+# GSM 03.38: the basic character set (one septet each) and its extension table (two: escape + character). A text
+# with any other character is sent as UCS-2, and then a segment holds only 70 characters.
+GSM7_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+
+
+def gsm7_length(text: str) -> int | None:
+    """How many septets ``text`` takes in GSM-7, or None when it cannot be written in it."""
+    length = 0
+    for character in text:
+        if character in GSM7_BASIC:
+            length += 1
+        elif character in GSM7_EXTENSION:
+            length += 2
+        else:
+            return None
+    return length
+
+
+def fits_one_segment(text: str) -> bool:
+    """Does ``text`` go as one SMS: at most 160 GSM-7 septets, or 70 characters in UCS-2?"""
+    septets = gsm7_length(text)
+    return septets <= 160 if septets is not None else len(text) <= 70

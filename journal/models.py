@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -455,6 +456,34 @@ class ReminderSettings(db.Model):
     quiet_start: Mapped[str | None] = mapped_column(String(5))
     quiet_end: Mapped[str | None] = mapped_column(String(5))
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Text messages: only with the patient's consent for their number in force (SmsConsent).
+    sms: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class SmsConsent(db.Model):
+    """A patient's consent to text messages at one number: the exact words they agreed to, when, and how (the
+    app, the API, or a START keyword). Withdrawing keeps the row and stamps it, so the record of what was agreed
+    and when it ended stays. At most one consent per patient is in force (the partial unique index)."""
+
+    __tablename__ = "sms_consent"
+    __table_args__ = (
+        Index(
+            "uq_sms_consent_in_force",
+            "patient_id",
+            unique=True,
+            sqlite_where=text("withdrawn_at IS NULL"),
+            postgresql_where=text("withdrawn_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.user_id", ondelete="CASCADE"), index=True)
+    phone: Mapped[str] = mapped_column(String(20))  # E.164, the number the words named
+    words: Mapped[str] = mapped_column(Text)
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    given_via: Mapped[str] = mapped_column(String(16))  # app | api | keyword
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_via: Mapped[str | None] = mapped_column(String(16))  # app | api | keyword
 
 
 class PushSubscription(db.Model):
@@ -476,6 +505,7 @@ class OutboxStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"  # given up: a permanent refusal or too many attempts; admins see these
     EXPIRED = "expired"  # its moment passed undelivered (a reminder for a day that is over)
+    CANCELLED = "cancelled"  # withdrawn before it went: a text queued when the patient replied STOP
 
 
 class OutboxMessage(db.Model):
@@ -488,8 +518,8 @@ class OutboxMessage(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
     recipient_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
-    channel: Mapped[str] = mapped_column(String(16))  # email | webpush | log
-    address: Mapped[str] = mapped_column(Text)  # e-mail address, or the push subscription id
+    channel: Mapped[str] = mapped_column(String(16))  # email | webpush | sms | log
+    address: Mapped[str] = mapped_column(Text)  # e-mail address, the push subscription id, or an E.164 number
     template: Mapped[str] = mapped_column(String(32))
     link_path: Mapped[str] = mapped_column(String(255))  # where the message's link leads inside the app
     # A link that is itself a secret (an invitation or reset token): encrypted until sent, then dropped.
@@ -505,6 +535,10 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     open_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Text messages: the provider's id for the message (Twilio's MessageSid) and the last delivery status its
+    # callback reported (delivered, undelivered, failed...), which journal/sms.py matches by that id.
+    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    provider_status: Mapped[str | None] = mapped_column(String(16))
 
 
 class Alert(db.Model):

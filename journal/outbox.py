@@ -22,8 +22,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .channels import DeliveryError, OutgoingMessage
-from .messages import alert_template, render
-from .models import Alert, OutboxMessage, OutboxStatus, PushSubscription
+from .messages import SMS_REPLIES, alert_template, render, render_sms
+from .models import Alert, Clinic, OutboxMessage, OutboxStatus, PushSubscription, SmsConsent, User
 from .sealing import InvalidToken, seal, unseal
 
 log = logging.getLogger("journal.outbox")
@@ -143,8 +143,10 @@ def deliver_due(
     base_url: str,
     secret_key: str,
     batch: int = BATCH,
+    sms_sender: str = "Journal",
 ) -> DeliveryReport:
-    """Deliver every message due at ``now``. One failure never stops the others."""
+    """Deliver every message due at ``now``. One failure never stops the others. ``sms_sender`` is the name
+    text messages start with."""
     report = DeliveryReport()
     report.expired = session.execute(
         update(OutboxMessage)
@@ -179,17 +181,26 @@ def deliver_due(
             continue  # another scheduler claimed it first
         message = session.get(OutboxMessage, message_id)
         try:
-            outgoing = _outgoing(session, message, base_url, secret_key)
-            channels[message.channel].send(outgoing)
+            outgoing = _outgoing(session, message, base_url, secret_key, sms_sender)
+            provider_sid = channels[message.channel].send(outgoing)
         except DeliveryError as error:
             _record_failure(session, message, token, now, error, report)
         except Exception as error:  # a bug in one message must not stop the loop
             log.error("outbox message %s could not be delivered", message_id, exc_info=error)
             _record_failure(session, message, token, now, DeliveryError(type(error).__name__), report)
         else:
-            # A sealed link holds a secret token: it is kept no longer than it is needed.
+            # A sealed link holds a secret token: it is kept no longer than it is needed. A text message's
+            # provider id is what its delivery-status callbacks name (journal/sms.py).
             _finish(
-                session, message_id, token, status=OutboxStatus.SENT, sent_at=now, last_error=None, sealed_link=None
+                session,
+                message_id,
+                token,
+                status=OutboxStatus.SENT,
+                sent_at=now,
+                last_error=None,
+                sealed_link=None,
+                provider_sid=provider_sid or None,
+                provider_status=None,
             )
             report.sent += 1
     return report
@@ -232,7 +243,9 @@ def _record_failure(session, message: OutboxMessage, token: str, now: datetime, 
     log.warning("outbox message %s not delivered (attempt %s): %s", message.id, message.attempts, error)
 
 
-def _outgoing(session: Session, message: OutboxMessage, base_url: str, secret_key: str) -> OutgoingMessage:
+def _outgoing(
+    session: Session, message: OutboxMessage, base_url: str, secret_key: str, sms_sender: str = "Journal"
+) -> OutgoingMessage:
     token = open_token(secret_key, message.id)
     if message.open_token_hash is None:
         message.open_token_hash = open_token_hash(token)
@@ -240,6 +253,8 @@ def _outgoing(session: Session, message: OutboxMessage, base_url: str, secret_ke
     # An invitation or reset links straight to its own single-use page (using it is its record of being
     # opened); everything else links through /m/<token>, which records the opening and leads into the app.
     link = base_url.rstrip("/") + (_secret_path(message) if message.template in SEALED_TEMPLATES else f"/m/{token}")
+    if message.channel == "sms":
+        return _text_message(session, message, link, sms_sender)
     subject, text = render(message.template, link=link)
     to = message.address
     if message.channel == "webpush":
@@ -248,6 +263,36 @@ def _outgoing(session: Session, message: OutboxMessage, base_url: str, secret_ke
             raise DeliveryError("the device unsubscribed", permanent=True)
         to = _subscription_json(subscription)
     return OutgoingMessage(id=message.id, to=to, subject=subject, text=text, url=link, message_key=message.dedup_key)
+
+
+def _text_message(session: Session, message: OutboxMessage, link: str, sender: str) -> OutgoingMessage:
+    """A text message as it goes now. A reminder goes only while the patient's consent for this very number is
+    in force: a STOP that came after it was queued (or while it was being claimed) stops it here. The answers
+    to the patient's own keywords and opt-in go regardless, as carriers require."""
+    if message.template not in SMS_REPLIES:
+        consented = session.scalar(
+            select(SmsConsent.id).where(
+                SmsConsent.patient_id == message.recipient_id,
+                SmsConsent.phone == message.address,
+                SmsConsent.withdrawn_at.is_(None),
+            )
+        )
+        if consented is None:
+            raise DeliveryError("texts to this number are stopped (no consent in force)", permanent=True)
+    help_phone = ""
+    if message.template == "sms_help":
+        help_phone = (
+            session.scalar(
+                select(Clinic.clinic_phone)
+                .join(User, User.clinic_id == Clinic.id)
+                .where(User.id == message.recipient_id)
+            )
+            or ""
+        )
+    text = render_sms(message.template, sender=sender, link=link, help_phone=help_phone)
+    return OutgoingMessage(
+        id=message.id, to=message.address, subject=message.template, text=text, url=link, message_key=message.dedup_key
+    )
 
 
 def _secret_path(message: OutboxMessage) -> str:

@@ -53,6 +53,7 @@ from .models import (
     PushSubscription,
     ReminderSettings,
     Role,
+    SmsConsent,
     User,
 )
 from .outbox import insert_ignoring_duplicates, queue_alert_notifications
@@ -90,6 +91,7 @@ class Settings(NamedTuple):
     quiet_start: str | None
     quiet_end: str | None
     paused: bool
+    sms: bool = False
 
 
 @dataclass(frozen=True)
@@ -224,11 +226,16 @@ class _Patient(NamedTuple):
     quiet_start: str | None
     quiet_end: str | None
     paused: bool | None
+    sms: bool | None
+    # the number texts may go to: their phone, when their consent in force names it (journal/sms.py)
+    sms_phone: str | None
 
     def settings(self) -> Settings | None:
         if self.settings_of is None:
             return None
-        return Settings(self.local_time, self.email_on, self.webpush, self.quiet_start, self.quiet_end, self.paused)
+        return Settings(
+            self.local_time, self.email_on, self.webpush, self.quiet_start, self.quiet_end, self.paused, self.sms
+        )
 
 
 def _patients_in(id_range: tuple[int, int]):
@@ -258,6 +265,8 @@ def _patients_in(id_range: tuple[int, int]):
             ReminderSettings.quiet_start,
             ReminderSettings.quiet_end,
             ReminderSettings.paused,
+            ReminderSettings.sms,
+            SmsConsent.phone,
         )
         .join(Patient, and_(Patient.user_id == User.id, Patient.user_id > after, Patient.user_id <= last))
         .join(Clinic, Clinic.id == User.clinic_id)
@@ -267,6 +276,16 @@ def _patients_in(id_range: tuple[int, int]):
                 ReminderSettings.patient_id == User.id,
                 ReminderSettings.patient_id > after,
                 ReminderSettings.patient_id <= last,
+            ),
+        )
+        .outerjoin(
+            SmsConsent,
+            and_(
+                SmsConsent.patient_id == User.id,
+                SmsConsent.withdrawn_at.is_(None),
+                SmsConsent.phone == Patient.phone,
+                SmsConsent.patient_id > after,
+                SmsConsent.patient_id <= last,
             ),
         )
         .where(
@@ -317,7 +336,7 @@ def _queue_batch(
             reached[patient.zone, settings] = reminder_time_reached(clock.now, settings)
         if not reached[patient.zone, settings]:
             continue  # neither message goes before the reminder time, in quiet hours, or while paused
-        channels = _channels(patient.email, settings, devices.get(patient.id, ()))
+        channels = _channels(patient.email, settings, devices.get(patient.id, ()), patient.sms_phone)
         if not checked_in_today:
             key = f"reminder:{patient.id}:{clock.today.isoformat()}"
             messages += _message_rows(patient.id, key, channels, "daily_reminder", "/checkin", clock.expires_at)
@@ -328,7 +347,9 @@ def _queue_batch(
                 follow_ups.append((patient, channels, clock))
         due = cadence.due(patient, active_since, completions.get(patient.id, {}), anchors.get(patient.id), clock)
         if due:
-            questionnaires_due.append((patient, channels, clock, active_since, max(d.available_at for d in due)))
+            # Not by text: the texts' promised frequency is the daily reminder and its follow-up.
+            by_app = [channel for channel in channels if channel[1] != "sms"]
+            questionnaires_due.append((patient, by_app, clock, active_since, max(d.available_at for d in due)))
     if follow_ups:
         first_reminders = _first_reminders(session, id_range, now)
         for patient, channels, clock in follow_ups:
@@ -509,14 +530,17 @@ class _Schedules:
         return found
 
 
-def _channels(email: str, settings, devices) -> list[tuple[str, str, str]]:
+def _channels(email: str, settings, devices, sms_phone: str | None = None) -> list[tuple[str, str, str]]:
     """(key suffix, channel, address) of every channel the patient chose: e-mail when enabled, Web Push per
-    subscribed device (``devices`` holds only those of patients who turned Web Push on)."""
+    subscribed device (``devices`` holds only those of patients who turned Web Push on), a text when chosen and
+    ``sms_phone`` is the number their consent in force names."""
     channels = []
     if email and (settings is None or settings.email):
         channels.append(("email", "email", email))
     for subscription_id in devices:
         channels.append((f"webpush:{subscription_id}", "webpush", str(subscription_id)))
+    if sms_phone and settings is not None and getattr(settings, "sms", False):
+        channels.append(("sms", "sms", sms_phone))
     return channels
 
 
@@ -643,13 +667,14 @@ def settings_for(session: Session, user: User) -> ReminderSettings:
             local_time=DEFAULT_TIME.strftime("%H:%M"),
             email=bool(user.email),
             webpush=False,
+            sms=False,
             paused=False,
         )
     return settings
 
 
 def as_document(settings: ReminderSettings) -> dict:
-    channels = [name for name in ("email", "webpush") if getattr(settings, name)]
+    channels = [name for name in ("email", "webpush", "sms") if getattr(settings, name)]
     return {
         "time": settings.local_time,
         "channels": channels,
@@ -666,13 +691,22 @@ NO_DEVICE = (
 )
 
 
-def problems(values: dict, devices: int) -> dict[str, list[str]]:
+NO_SMS_CONSENT = (
+    "Text messages need your agreement first: agree to texts below (or POST /api/v1/me/sms-consent), then choose them."
+)
+
+
+def problems(values: dict, devices: int, texts_agreed: bool = False) -> dict[str, list[str]]:
     """What makes reminder settings unable to deliver, by field (empty when they can): no way chosen while
     reminders are on, notifications chosen with no device of the patient's subscribed (``devices`` counts
     them), or a reminder time inside the quiet hours, when none would ever be sent. A paused reminder sends
-    nothing by choice, so its channels are checked when it is turned back on (that is a save too)."""
+    nothing by choice, so its channels are checked when it is turned back on (that is a save too). Texts
+    need the patient's consent for their number (``texts_agreed``) whether paused or not: it is the law, not
+    a matter of delivery."""
     found: dict[str, list[str]] = {}
-    if not values.get("paused"):
+    if "sms" in (values.get("channels") or []) and not texts_agreed:
+        found["channels"] = [NO_SMS_CONSENT]
+    elif not values.get("paused"):
         channels = values.get("channels") or []
         if not channels:
             found["channels"] = [NO_CHANNEL]
@@ -705,6 +739,7 @@ def update_settings(session: Session, user: User, values: dict) -> ReminderSetti
     settings.local_time = values["time"]
     settings.email = "email" in values["channels"]
     settings.webpush = "webpush" in values["channels"]
+    settings.sms = "sms" in values["channels"]
     settings.quiet_start = values.get("quiet_start")
     settings.quiet_end = values.get("quiet_end")
     settings.paused = values.get("paused", False)

@@ -13,8 +13,16 @@ from flask import current_app
 
 from .accounts import forget_old_sign_in_failures
 from .alerts import escalate_overdue
-from .channels import LogChannel, PushEndpoints, SmtpChannel, WebPushChannel
-from .config import ConfigError
+from .channels import (
+    DeliveryError,
+    LogChannel,
+    LogSmsChannel,
+    PushEndpoints,
+    SmtpChannel,
+    TwilioChannel,
+    WebPushChannel,
+)
+from .config import ConfigError, sms_configured
 from .db import db
 from .logs import safe_traceback
 from .outbox import deliver_due
@@ -42,7 +50,12 @@ def escalate_alerts(now: datetime) -> None:
 def deliver_messages(now: datetime) -> None:
     config = current_app.config
     report = deliver_due(
-        db.session, now, build_channels(config), base_url=config["BASE_URL"], secret_key=config["SECRET_KEY"]
+        db.session,
+        now,
+        build_channels(config),
+        base_url=config["BASE_URL"],
+        secret_key=config["SECRET_KEY"],
+        sms_sender=config["SMS_SENDER_NAME"],
     )
     log.info(
         "delivered %s, retrying %s, failed %s, expired %s", report.sent, report.retried, report.failed, report.expired
@@ -70,7 +83,27 @@ def build_channels(config) -> dict[str, object]:
         if config.get("VAPID_PRIVATE_KEY")
         else log_channel
     )
-    return {"email": email, "webpush": webpush, "log": log_channel}
+    return {"email": email, "webpush": webpush, "sms": sms_channel(config), "log": log_channel}
+
+
+class _TextsNotConfigured:
+    """Production without Twilio: a text waits (and is retried) rather than being "sent" to the log."""
+
+    def send(self, message) -> None:
+        raise DeliveryError("text messages are not configured (JOURNAL_TWILIO_*)", permanent=False)
+
+
+def sms_channel(config):
+    """Twilio when its settings are given; otherwise the log, or in production a channel that refuses for now."""
+    if sms_configured(config):
+        return TwilioChannel(
+            config["TWILIO_ACCOUNT_SID"],
+            config["TWILIO_AUTH_TOKEN"],
+            config["TWILIO_FROM"],
+            api_base=config["TWILIO_API_BASE"],
+            status_callback=config["BASE_URL"].rstrip("/") + "/sms/status",
+        )
+    return _TextsNotConfigured() if config["ENV"] == "production" else LogSmsChannel()
 
 
 # name, job, interval in seconds. Queue first, then deliver, so one run-once both decides and sends.

@@ -713,7 +713,9 @@ class ReminderSettingsSchema(StrictSchema):
 
     time = fields.String(required=True, validate=HHMM)
     channels = fields.List(
-        fields.String(validate=validate.OneOf(["email", "webpush"])), required=True, validate=validate.Length(max=2)
+        fields.String(validate=validate.OneOf(["email", "webpush", "sms"])),
+        required=True,
+        validate=validate.Length(max=3),
     )
     quiet_start = fields.String(load_default=None, allow_none=True, validate=HHMM)
     quiet_end = fields.String(load_default=None, allow_none=True, validate=HHMM)
@@ -725,6 +727,23 @@ class ReminderSettingsSchema(StrictSchema):
             raise ValidationError("Give both ends of the quiet hours, or neither.", "quiet_end")
         if len(set(data.get("channels", []))) != len(data.get("channels", [])):
             raise ValidationError("List each channel once.", "channels")
+
+
+class SmsConsentSchema(StrictSchema):
+    """POST /api/v1/me/sms-consent: the patient agrees to the words GET shows."""
+
+    agree = StrictBoolean(required=True, validate=validate.Equal(True, error="Send true to agree to texts."))
+
+
+class SmsConsentStateSchema(Schema):
+    """GET/POST /api/v1/me/sms-consent: whether texts are agreed to, and the words (shown, or agreed to)."""
+
+    agreed = fields.Boolean(required=True)
+    phone = fields.String(allow_none=True, metadata={"description": "The number texts go to (E.164)."})
+    words = fields.String(
+        allow_none=True, metadata={"description": "The words to agree to, or agreed to; null without a phone."}
+    )
+    given_at = fields.DateTime(allow_none=True)
 
 
 class PushSubscriptionKeysSchema(StrictSchema):

@@ -30,6 +30,9 @@ OWN = {"patient"}  # for pages about one of Pat's own records
 CARE_TEAM = {"clinician"}  # for routes about Pat, whose care team is Alice alone
 ADMINS = {"admin"}
 STAFF = CLINICIANS | ADMINS
+# Posted by the text-message provider: no session or token gets in, only its signature (403 for every caller
+# here; a signed request is tested in tests/test_sms.py). Exempt from CSRF, since the provider holds no session.
+PROVIDER_SIGNED = {"provider"}
 
 BASELINE_INSTRUMENT = "<any(phq9,phq8,gad7,pcl5,peg,pacs,auditc):instrument>"
 CHART = "charts/<any(outcomes,assessments,adherence):name>.<any(png,svg):fmt>"
@@ -74,6 +77,13 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/me/reminders"): PATIENTS,
     ("PUT", "/api/v1/me/reminders"): PATIENTS,
     ("POST", "/api/v1/me/push-subscriptions"): PATIENTS,
+    ("GET", "/api/v1/me/sms-consent"): PATIENTS,
+    ("POST", "/api/v1/me/sms-consent"): PATIENTS,
+    ("DELETE", "/api/v1/me/sms-consent"): PATIENTS,
+    ("POST", "/settings/sms-consent"): PATIENTS,
+    ("POST", "/settings/sms-consent/withdraw"): PATIENTS,
+    ("POST", "/sms/inbound"): PROVIDER_SIGNED,
+    ("POST", "/sms/status"): PROVIDER_SIGNED,
     ("GET", "/offline"): EVERYONE,
     ("GET", "/assessments"): PATIENTS,
     ("GET", "/assessments/<any(phq9,phq8,gad7,pcl5,peg,auditc):instrument>"): PATIENTS,
@@ -304,6 +314,8 @@ def test_route_admits_exactly_the_callers_its_policy_names(app, people, method, 
         caller: "admitted" if caller in POLICY[(method, route)] else "sign in" if caller == "anonymous" else "hidden"
         for caller in CALLERS
     }
+    if POLICY[(method, route)] == PROVIDER_SIGNED:
+        expected = dict.fromkeys(CALLERS, "forbidden")
     # Public routes may answer 404 for reasons of their own (e.g. a used token); none here do.
     assert outcomes == expected
 
@@ -335,7 +347,12 @@ class TestCsrfOnEveryForm:
         return {**app_config, "WTF_CSRF_ENABLED": True}
 
     @pytest.mark.parametrize(
-        "route", sorted(route for method, route in POLICY if method == "POST" and not route.startswith("/api/"))
+        "route",
+        sorted(
+            route
+            for method, route in POLICY
+            if method == "POST" and not route.startswith("/api/") and POLICY[(method, route)] != PROVIDER_SIGNED
+        ),
     )
     def test_form_post_without_a_token_is_refused_for_an_admitted_caller(self, app, people, route):
         token = invite_dana(people)

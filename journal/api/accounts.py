@@ -6,7 +6,7 @@ from flask import current_app
 from flask_login import current_user, login_required
 from flask_smorest import Blueprint, abort
 
-from .. import audit
+from .. import audit, sms
 from ..accounts import (
     PasswordRefused,
     PasswordRejected,
@@ -21,6 +21,7 @@ from ..accounts import (
     revoke_api_token,
 )
 from ..channels import PushEndpointRefused
+from ..config import texts_available
 from ..db import commit_retrying_on_conflict, db, utcnow
 from ..models import Role
 from ..reminders import as_document, device_count, problems, save_push_subscription, settings_for, update_settings
@@ -35,6 +36,8 @@ from ..schemas import (
     PushSubscriptionCreatedSchema,
     PushSubscriptionSchema,
     ReminderSettingsSchema,
+    SmsConsentSchema,
+    SmsConsentStateSchema,
     TokenSchema,
 )
 from ..security import bearer_token, client_address, limiter, login_rate_limit, per_account, roles_required
@@ -107,12 +110,64 @@ def get_reminders():
 def put_reminders(values):
     """Change the daily reminder: time (HH:MM local), channels, quiet hours, pause. Settings that could never
     deliver are refused with 422 naming the field: `channels` empty while not paused, or `webpush` with no
-    device registered (POST /me/push-subscriptions first); `time` inside the quiet hours."""
-    if found := problems(values, device_count(db.session, current_user)):
+    device registered (POST /me/push-subscriptions first); `sms` without consent to texts (POST /me/sms-consent
+    first); `time` inside the quiet hours."""
+    agreed = sms.consented_number(db.session, current_user) is not None
+    if found := problems(values, device_count(db.session, current_user), agreed):
         abort(422, message="These reminder settings could never send a reminder.", errors={"json": found})
     # Two first saves at once both insert the patient's row: the second is then made again as a change.
     settings = commit_retrying_on_conflict(db.session, lambda: update_settings(db.session, current_user, values))
     return as_document(settings)
+
+
+def sms_consent_state(user) -> dict:
+    """Whether the patient agreed to texts at their number, and the words: agreed to, or to agree to."""
+    consent = sms.consent_in_force(db.session, user.id)
+    phone = user.patient.phone
+    if consent is not None and consent.phone == phone:
+        return {"agreed": True, "phone": phone, "words": consent.words, "given_at": consent.given_at}
+    return {"agreed": False, "phone": phone, "words": sms.words_for(user, current_app.config["SMS_SENDER_NAME"])}
+
+
+@blp.route("/me/sms-consent", methods=["GET"])
+@roles_required(Role.PATIENT)
+@blp.response(200, SmsConsentStateSchema)
+def get_sms_consent():
+    """Whether the signed-in patient agreed to text messages, and the exact words to agree to (or agreed to)."""
+    return sms_consent_state(current_user)
+
+
+@blp.route("/me/sms-consent", methods=["POST"])
+@roles_required(Role.PATIENT)
+@blp.arguments(SmsConsentSchema)
+@blp.response(201, SmsConsentStateSchema)
+def give_sms_consent(_body):
+    """Agree to text messages at your phone number, in the words GET shows (they, the time and the number are
+    stored); a confirmation text follows. Then `sms` may be chosen in PUT /me/reminders. 422 without a phone
+    number (`phone`); agreeing again changes nothing."""
+    if not texts_available(current_app.config):
+        abort(422, message="Text messages are not available on this server yet.")
+    try:
+        commit_retrying_on_conflict(
+            db.session,
+            lambda: sms.give_consent(
+                db.session, current_user, utcnow(), sender=current_app.config["SMS_SENDER_NAME"], via="api"
+            ),
+        )
+    except sms.ConsentError as error:
+        db.session.rollback()
+        abort(422, message=error.message, errors={"json": {error.field: [error.message]}})
+    return sms_consent_state(current_user)
+
+
+@blp.route("/me/sms-consent", methods=["DELETE"])
+@roles_required(Role.PATIENT)
+@blp.response(204)
+def withdraw_sms_consent():
+    """Withdraw consent to text messages: no further text, `sms` leaves the reminder channels, and texts
+    waiting to go are cancelled."""
+    sms.withdraw(db.session, [current_user.id], utcnow(), via="api")
+    db.session.commit()
 
 
 @blp.route("/me/push-subscriptions", methods=["POST"])

@@ -43,6 +43,7 @@ def local_time(instant: datetime, zone: ZoneInfo) -> str:
 def init_app(app: Flask) -> None:
     app.add_template_filter(sentence)
     app.add_template_filter(tel)
+    from ..security import csrf
     from . import (
         admin,
         auth,
@@ -58,6 +59,7 @@ def init_app(app: Flask) -> None:
         people,
         questionnaires,
         settings,
+        sms,
     )
 
     pages = (
@@ -78,3 +80,6 @@ def init_app(app: Flask) -> None:
     )
     for module in pages:
         app.register_blueprint(module.bp)
+    # Posted by the text-message provider, which holds no session: each request is signed instead.
+    csrf.exempt(sms.bp)
+    app.register_blueprint(sms.bp)

@@ -6,9 +6,10 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
-from .. import audit
+from .. import audit, sms
 from ..accounts import PasswordRejected, change_password
 from ..channels import PushEndpointRefused, PushEndpoints, vapid_public_key
+from ..config import texts_available
 from ..db import commit_retrying_on_conflict, db, utcnow
 from ..models import Role
 from ..reminders import (
@@ -60,7 +61,8 @@ def reminders():
         except ValidationError as error:
             errors = error.messages
         else:
-            errors = problems(loaded, device_count(db.session, current_user))
+            agreed = sms.consented_number(db.session, current_user) is not None
+            errors = problems(loaded, device_count(db.session, current_user), agreed)
         if not errors:
             # Two first saves at once both insert the patient's row: the second is then made again as a change.
             commit_retrying_on_conflict(db.session, lambda: update_settings(db.session, current_user, loaded))
@@ -72,7 +74,51 @@ def reminders():
         errors=errors,
         push_key=_push_public_key(),
         zone=zone_label(current_user.timezone, utcnow()),
+        texts=_texts_state(),
     ), 400 if errors else 200
+
+
+def _texts_state() -> dict:
+    """What the page's "Text messages" part shows: the consent in force, or the words to agree to."""
+    from ..api.accounts import sms_consent_state
+
+    return {**sms_consent_state(current_user), "available": texts_available(current_app.config)}
+
+
+@bp.post("/sms-consent")
+@roles_required(Role.PATIENT)
+def sms_consent():
+    """The opt-in: the patient ticks the box under the words shown and agrees."""
+    if request.form.get("agree") != "yes":
+        flash(sms.NOT_AGREED, "error")
+        return redirect(url_for("settings.reminders", _anchor="texts"))
+    if not texts_available(current_app.config):
+        flash("Text messages are not available yet.", "error")
+        return redirect(url_for("settings.reminders", _anchor="texts"))
+    try:
+        commit_retrying_on_conflict(
+            db.session,
+            lambda: sms.give_consent(
+                db.session, current_user, utcnow(), sender=current_app.config["SMS_SENDER_NAME"], via="app"
+            ),
+        )
+    except sms.ConsentError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        flash(
+            "Texts are on: a text confirming it is on its way. Choose “Text message” above to get reminders.", "success"
+        )
+    return redirect(url_for("settings.reminders", _anchor="texts"))
+
+
+@bp.post("/sms-consent/withdraw")
+@roles_required(Role.PATIENT)
+def sms_consent_withdraw():
+    sms.withdraw(db.session, [current_user.id], utcnow(), via="app")
+    db.session.commit()
+    flash("Texts are off: no more text messages will be sent.", "success")
+    return redirect(url_for("settings.reminders", _anchor="texts"))
 
 
 @bp.post("/push-subscriptions")
