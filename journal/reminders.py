@@ -41,10 +41,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from . import schedules
+from . import instruments, schedules
 from .channels import PushEndpointRefused, PushEndpoints
 from .models import (
     Alert,
+    Assessment,
     CareTeamMember,
     CheckIn,
     Clinic,
@@ -291,7 +292,8 @@ def _queue_batch(
     """Queue what is due for these patients. The other tables are read by the batch's id range, which may hold
     a few rows of others (disabled patients, say); those are never looked up."""
     checkins = _checkins(session, id_range, now, clocks.missed_limit)
-    completions = schedules.last_completions(session, id_range)
+    latest_today = max(clocks[patient.zone].today for patient in patients)
+    completions = _last_completions(session, id_range, inside_every_gap_from(latest_today, cadence.shortest_gap))
     anchors = schedules.session_anchors(session, id_range, now) if cadence.uses_sessions else {}
     wants_push = {patient.id for patient in patients if patient.webpush}
     devices = _push_devices(session, id_range, wants_push) if wants_push else {}
@@ -377,6 +379,44 @@ def _checkins(session: Session, id_range: tuple[int, int], now: datetime, missed
 _NO_CHECKINS = (None, 0, 0, 0, 0, 0, 0)
 
 
+def inside_every_gap_from(latest_today: date, shortest_gap: int) -> datetime:
+    """The instant from which a completed form is still inside its minimum gap, whatever its schedule
+    (``shortest_gap`` days or more), for a patient whose local date is ``latest_today`` or earlier.
+
+    No form is due before the local date ``schedules.reopens_on`` its last one, ``min_gap_days`` after that one's
+    local date. No zone is more than 12 hours behind UTC, so from noon UTC on a date every zone's calendar shows
+    that date or a later one."""
+    first_inside = latest_today - timedelta(days=shortest_gap - 1)
+    return datetime.combine(first_inside, time(12), tzinfo=UTC)
+
+
+# A form completed too recently to be due under any schedule (``_last_completions``).
+_INSIDE_EVERY_GAP = "inside every minimum gap"
+
+
+def _last_completions(
+    session: Session, id_range: tuple[int, int], inside_from: datetime
+) -> dict[int, dict[str, datetime | str]]:
+    """patient id -> instrument -> when it was last completed, as ``schedules.last_completions`` has it, except
+    that a form completed at or after ``inside_from`` is ``_INSIDE_EVERY_GAP``: the database tells
+    those apart, so the run neither turns their instants into Python values nor works out their rules (on a
+    typical evening, most forms were filled in within the last week)."""
+    after, last = id_range
+    completed = func.max(Assessment.completed_at)
+    found: dict[int, dict[str, datetime | str]] = {}
+    for patient_id, instrument, completed_at in (
+        session.connection()
+        .execute(
+            select(Assessment.patient_id, Assessment.instrument, case((completed < inside_from, completed)))
+            .where(Assessment.patient_id > after, Assessment.patient_id <= last)
+            .group_by(Assessment.patient_id, Assessment.instrument)
+        )
+        .all()
+    ):
+        found.setdefault(patient_id, {})[instrument] = _INSIDE_EVERY_GAP if completed_at is None else completed_at
+    return found
+
+
 def _first_reminders(session: Session, id_range: tuple[int, int], now: datetime) -> dict[tuple[int, date], datetime]:
     """(patient id, local date) -> when that day's first reminder was queued, for the patients in ``id_range``
     reminded since the start of any local today."""
@@ -457,6 +497,8 @@ class _Schedules:
         self.rows = rows
         self.uses_sessions = schedules.uses_sessions(rows.values())
         self._programmes: dict[tuple, list[tuple[str, schedules.Rules]]] = {}
+        defaults = (instrument.schedule for instrument in instruments.ALL.values())
+        self.shortest_gap = min(rules.min_gap_days for rules in (*defaults, *rows.values()))
 
     def _programme(self, patient: _Patient, interval: int, today: date) -> list[tuple[str, schedules.Rules]]:
         key = (tuple(patient.indications or ()), patient.depression_instrument, patient.clinic_id, interval)
@@ -481,7 +523,7 @@ class _Schedules:
         self,
         patient: _Patient,
         active_since: date,
-        completed: dict[str, datetime],
+        completed: dict[str, datetime | str],
         sessions: tuple[datetime | None, datetime | None] | None,
         clock: LocalClock,
     ) -> list[schedules.Due]:
@@ -490,7 +532,10 @@ class _Schedules:
         given, planned = sessions or (None, None)
         found = []
         for key, rules in self._programme(patient, interval, clock.today):
-            anchors = schedules.Anchors(completed.get(key), given, planned)
+            last_completed = completed.get(key)
+            if last_completed is _INSIDE_EVERY_GAP:
+                continue  # schedules.due_since would say None: the minimum gap comes before any rule
+            anchors = schedules.Anchors(last_completed, given, planned)
             since = schedules.due_since(rules, anchors, active_since, clock.now, clock.zone)
             if since is not None:
                 found.append(schedules.Due(key, since, schedules.available_at(rules, anchors, since, clock.zone)))
