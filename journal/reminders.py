@@ -29,6 +29,7 @@ messages with one ``INSERT ... SELECT`` from a JSON parameter, guarded by the sa
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Row, and_, bindparam, case, cast, column, delete, func, literal, select, true
+from sqlalchemy import JSON, Row, String, and_, bindparam, case, cast, column, delete, func, literal, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
@@ -210,7 +211,7 @@ class _Patient(NamedTuple):
     email: str
     activated_at: datetime
     induction_until: date | None
-    indications: list[str] | None
+    indications_json: str | None  # the stored JSON text: parsed once per programme (``_Schedules._programme``)
     clinic_id: int
     # the clinic's questionnaire cadence (PHQ-R13), under the names ``schedules.interval_days`` reads
     assessment_interval_days: int
@@ -246,7 +247,7 @@ def _patients_in(id_range: tuple[int, int]):
             User.email,
             User.activated_at,
             Patient.induction_until,
-            Patient.indications,
+            cast(Patient.indications, String),
             User.clinic_id,
             Clinic.assessment_interval_days,
             Clinic.weekly_during_induction,
@@ -501,9 +502,10 @@ class _Schedules:
         self.shortest_gap = min(rules.min_gap_days for rules in (*defaults, *rows.values()))
 
     def _programme(self, patient: _Patient, interval: int, today: date) -> list[tuple[str, schedules.Rules]]:
-        key = (tuple(patient.indications or ()), patient.depression_instrument, patient.clinic_id, interval)
+        key = (patient.indications_json, patient.depression_instrument, patient.clinic_id, interval)
         if key not in self._programmes:
-            chosen = schedules.scheduled_instruments(key[0], patient.depression_instrument)
+            indications = tuple(json.loads(patient.indications_json or "null") or ())
+            chosen = schedules.scheduled_instruments(indications, patient.depression_instrument)
             self._programmes[key] = [
                 (
                     instrument.key,
