@@ -124,12 +124,6 @@ def missed_run(checked_in_before: bool, missed_days: tuple[date, ...], active_si
     return not checked_in_before and all(day >= active_since for day in missed_days)
 
 
-def possible_todays(now: datetime) -> tuple[date, date, date]:
-    """Every local date a patient can be on at ``now``: a zone is less than a day from UTC."""
-    utc_today = now.astimezone(UTC).date()
-    return (utc_today - timedelta(days=1), utc_today, utc_today + timedelta(days=1))
-
-
 @dataclass(frozen=True)
 class LocalClock:
     """``now`` on the wall clock of one zone, and what follows from it: the same for every patient there, so
@@ -138,7 +132,6 @@ class LocalClock:
     zone: ZoneInfo
     now: datetime
     today: date
-    today_column: int  # today's check-in flags in a row of ``_checkins``
     expires_at: datetime  # today's reminders end at local midnight
     missed_days: tuple[date, ...]  # the days a run of missed check-ins is counted over, yesterday first
 
@@ -148,8 +141,7 @@ class LocalClock:
         local = now.astimezone(zone)
         today = local.date()
         missed_days = tuple(today - timedelta(days=n) for n in range(1, missed_limit + 1))
-        today_column = 1 + 2 * possible_todays(now).index(today)
-        return cls(zone, local, today, today_column, next_local_midnight(local), missed_days)
+        return cls(zone, local, today, next_local_midnight(local), missed_days)
 
 
 class _Clocks(dict):
@@ -292,9 +284,11 @@ def _queue_batch(
 ) -> int:
     """Queue what is due for these patients. The other tables are read by the batch's id range, which may hold
     a few rows of others (disabled patients, say); those are never looked up."""
-    checkins = _checkins(session, id_range, now, clocks.missed_limit)
-    latest_today = max(clocks[patient.zone].today for patient in patients)
-    completions = _last_completions(session, id_range, inside_every_gap_from(latest_today, cadence.shortest_gap))
+    # The local dates the batch's patients are on: one, unless their zones straddle a midnight.
+    todays = sorted({clocks[patient.zone].today for patient in patients})
+    checkins = _checkins(session, id_range, todays, clocks.missed_limit)
+    flag_column = {today: 1 + 2 * n for n, today in enumerate(todays)}  # in a row of ``checkins``
+    completions = _last_completions(session, id_range, inside_every_gap_from(todays[-1], cadence.shortest_gap))
     anchors = schedules.session_anchors(session, id_range, now) if cadence.uses_sessions else {}
     wants_push = {patient.id for patient in patients if patient.webpush}
     devices = _push_devices(session, id_range, wants_push) if wants_push else {}
@@ -308,7 +302,8 @@ def _queue_batch(
     for patient in patients:
         clock = clocks[patient.zone]
         checked = checkins.get(patient.id, _NO_CHECKINS)
-        checked_in_today, checked_in_before = checked[clock.today_column], checked[clock.today_column + 1]
+        column = flag_column[clock.today]
+        checked_in_today, checked_in_before = checked[column], checked[column + 1]
         active_since = patient.activated_at.astimezone(clock.zone).date()
         if missed_run(checked_in_before, clock.missed_days, active_since):
             missed.append((patient.id, active_since))
@@ -353,13 +348,13 @@ def _queue_batch(
     return queued
 
 
-def _checkins(session: Session, id_range: tuple[int, int], now: datetime, missed_limit: int) -> dict[int, Row]:
-    """patient id -> (id, then for each of ``possible_todays(now)``: checked in that day, checked in on one of
-    the ``missed_limit`` days before it, as 0 or 1); for the patients in ``id_range`` with any check-in then.
+def _checkins(session: Session, id_range: tuple[int, int], todays: list[date], missed_limit: int) -> dict[int, Row]:
+    """patient id -> (id, then for each of ``todays``, in order: checked in that day, checked in on one of the
+    ``missed_limit`` days before it, as 0 or 1); for the patients in ``id_range`` with any check-in then.
 
-    Summed up by the database: one row per patient instead of one per check-in."""
+    Summed up by the database: one row per patient instead of one per check-in. Flags only for the local dates
+    some patient of the batch is on (usually one of the three possible): they are most of the statement's work."""
     after, last = id_range
-    todays = possible_todays(now)
     flags = []
     for today in todays:
         days_before = (today - timedelta(days=missed_limit), today - timedelta(days=1))
