@@ -166,6 +166,7 @@ def queue_daily_reminders(session: Session, now: datetime, *, missed_limit: int 
     clocks = _Clocks(now, missed_limit)
     reached: dict[tuple[str, Settings | None], bool] = {}  # reminder_time_reached, per zone and settings
     cadence = _Schedules(schedules.clinic_rows(session))
+    clinics = _Clinics(session)
     queued = 0
     last_id = session.scalar(select(func.max(User.id))) or 0
     with _cycle_collector_paused():
@@ -175,7 +176,7 @@ def queue_daily_reminders(session: Session, now: datetime, *, missed_limit: int 
             # row's attributes by name cost more than the rest of the loop.
             patients = list(map(_Patient._make, session.connection().execute(_patients_in(id_range)).all()))
             if patients:
-                queued += _queue_batch(session, now, id_range, patients, clocks, reached, cadence)
+                queued += _queue_batch(session, now, id_range, patients, clocks, reached, cadence, clinics)
                 session.commit()
     return queued
 
@@ -205,11 +206,6 @@ class _Patient(NamedTuple):
     induction_until: date | None
     indications_json: str | None  # the stored JSON text: parsed once per programme (``_Schedules._programme``)
     clinic_id: int
-    # the clinic's questionnaire cadence (PHQ-R13), under the names ``schedules.interval_days`` reads
-    assessment_interval_days: int
-    weekly_during_induction: bool
-    depression_instrument: str  # SAFE-R4
-    follow_up_minutes: int | None  # EMA-R2
     # the reminder settings; all None without a settings row (the defaults then)
     settings_of: int | None
     local_time: str | None
@@ -223,6 +219,37 @@ class _Patient(NamedTuple):
         if self.settings_of is None:
             return None
         return Settings(self.local_time, self.email_on, self.webpush, self.quiet_start, self.quiet_end, self.paused)
+
+
+class _Clinic(NamedTuple):
+    """What the rules read of a patient's clinic."""
+
+    # its questionnaire cadence (PHQ-R13), under the names ``schedules.interval_days`` reads
+    assessment_interval_days: int
+    weekly_during_induction: bool
+    depression_instrument: str  # SAFE-R4
+    follow_up_minutes: int | None  # EMA-R2
+
+
+class _Clinics(dict):
+    """clinic id -> _Clinic: every clinic's, read once per run rather than with each of its patients; one made
+    during the run is read when its first patient is seen."""
+
+    def __init__(self, session: Session):
+        super().__init__()
+        self.session = session
+        self._read()
+
+    def _read(self, *where) -> None:
+        query = select(Clinic.id, *(getattr(Clinic, name) for name in _Clinic._fields)).where(*where)
+        for clinic_id, *values in self.session.connection().execute(query):
+            self[clinic_id] = _Clinic(*values)
+
+    def __missing__(self, clinic_id: int) -> _Clinic:
+        self._read(Clinic.id == clinic_id)
+        if clinic_id not in self:
+            raise KeyError(clinic_id)
+        return self.get(clinic_id)
 
 
 def _patients_in(id_range: tuple[int, int]):
@@ -241,10 +268,6 @@ def _patients_in(id_range: tuple[int, int]):
             Patient.induction_until,
             cast(Patient.indications, String),
             User.clinic_id,
-            Clinic.assessment_interval_days,
-            Clinic.weekly_during_induction,
-            Clinic.depression_instrument,
-            Clinic.follow_up_minutes,
             ReminderSettings.patient_id,
             ReminderSettings.local_time,
             ReminderSettings.email,
@@ -254,7 +277,6 @@ def _patients_in(id_range: tuple[int, int]):
             ReminderSettings.paused,
         )
         .join(Patient, and_(Patient.user_id == User.id, Patient.user_id > after, Patient.user_id <= last))
-        .join(Clinic, Clinic.id == User.clinic_id)
         .outerjoin(
             ReminderSettings,
             and_(
@@ -281,6 +303,7 @@ def _queue_batch(
     clocks: _Clocks,
     reached: dict[tuple[str, Settings | None], bool],
     cadence: _Schedules,
+    clinics: _Clinics,
 ) -> int:
     """Queue what is due for these patients. The other tables are read by the batch's id range, which may hold
     a few rows of others (disabled patients, say); those are never looked up."""
@@ -297,10 +320,12 @@ def _queue_batch(
     messages: list[tuple] = []
     missed: list[tuple[int, date]] = []
     questionnaires_due: list[tuple[_Patient, list, LocalClock, datetime]] = []
-    follow_ups: list[tuple[_Patient, list, LocalClock]] = []  # not checked in, and the day's reminder time reached
+    # (patient, their clinic's minutes, channels, clock): not checked in, and the day's reminder time reached
+    follow_ups: list[tuple[_Patient, int, list, LocalClock]] = []
     follow_up_times: dict[tuple, bool] = {}  # _follow_up_possible, per zone, settings and minutes
     for patient in patients:
         clock = clocks[patient.zone]
+        clinic = clinics[patient.clinic_id]
         checked = checkins.get(patient.id, _NO_CHECKINS)
         column = flag_column[clock.today]
         checked_in_today, checked_in_before = checked[column], checked[column + 1]
@@ -319,18 +344,19 @@ def _queue_batch(
         if not checked_in_today:
             key = f"reminder:{patient.id}:{clock.today.isoformat()}"
             messages += _message_rows(patient.id, key, channels, "daily_reminder", "/checkin", clock.expires_at)
-            possible = (patient.zone, settings, patient.follow_up_minutes)
+            possible = (patient.zone, settings, clinic.follow_up_minutes)
             if possible not in follow_up_times:
-                follow_up_times[possible] = _follow_up_possible(clock, settings, patient.follow_up_minutes)
+                follow_up_times[possible] = _follow_up_possible(clock, settings, clinic.follow_up_minutes)
             if follow_up_times[possible]:
-                follow_ups.append((patient, channels, clock))
-        due = cadence.due(patient, active_since, completions.get(patient.id, {}), anchors.get(patient.id), clock)
+                follow_ups.append((patient, clinic.follow_up_minutes, channels, clock))
+        completed = completions.get(patient.id, {})
+        due = cadence.due(patient, clinic, active_since, completed, anchors.get(patient.id), clock)
         if due:
             questionnaires_due.append((patient, channels, clock, max(d.available_at for d in due)))
     if follow_ups:
         first_reminders = _first_reminders(session, id_range, now)
-        for patient, channels, clock in follow_ups:
-            if follow_up_due(patient.follow_up_minutes, first_reminders.get((patient.id, clock.today)), now):
+        for patient, minutes, channels, clock in follow_ups:
+            if follow_up_due(minutes, first_reminders.get((patient.id, clock.today)), now):
                 # EMA-R2: the one follow-up, with the first's neutral text; its own key makes it once.
                 key = f"follow-up:{patient.id}:{clock.today.isoformat()}"
                 messages += _message_rows(patient.id, key, channels, "daily_reminder", "/checkin", clock.expires_at)
@@ -496,18 +522,20 @@ class _Schedules:
         defaults = (instrument.schedule for instrument in instruments.ALL.values())
         self.shortest_gap = min(rules.min_gap_days for rules in (*defaults, *rows.values()))
 
-    def _programme(self, patient: _Patient, interval: int, today: date) -> list[tuple[str, schedules.Rules]]:
-        key = (patient.indications_json, patient.depression_instrument, patient.clinic_id, interval)
+    def _programme(
+        self, patient: _Patient, clinic: _Clinic, interval: int, today: date
+    ) -> list[tuple[str, schedules.Rules]]:
+        key = (patient.indications_json, patient.clinic_id, interval)  # the clinic's settings hold for the run
         if key not in self._programmes:
             indications = tuple(json.loads(patient.indications_json or "null") or ())
-            chosen = schedules.scheduled_instruments(indications, patient.depression_instrument)
+            chosen = schedules.scheduled_instruments(indications, clinic.depression_instrument)
             self._programmes[key] = [
                 (
                     instrument.key,
                     schedules.rules_for(
                         instrument,
                         self.rows.get((patient.clinic_id, instrument.key)),
-                        patient,
+                        clinic,
                         patient.induction_until,
                         today,
                     ),
@@ -519,16 +547,17 @@ class _Schedules:
     def due(
         self,
         patient: _Patient,
+        clinic: _Clinic,
         active_since: date,
         completed: dict[str, datetime | str],
         sessions: tuple[datetime | None, datetime | None] | None,
         clock: LocalClock,
     ) -> list[schedules.Due]:
         """What the patient is due to fill in at ``clock.now``."""
-        interval = schedules.interval_days(patient, patient.induction_until, clock.today)
+        interval = schedules.interval_days(clinic, patient.induction_until, clock.today)
         given, planned = sessions or (None, None)
         found = []
-        for key, rules in self._programme(patient, interval, clock.today):
+        for key, rules in self._programme(patient, clinic, interval, clock.today):
             last_completed = completed.get(key)
             if last_completed is _INSIDE_EVERY_GAP:
                 continue  # schedules.due_since would say None: the minimum gap comes before any rule
