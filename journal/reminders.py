@@ -618,15 +618,18 @@ def _insert_messages(session: Session, now: datetime, rows: list[tuple]) -> int:
     dialect = session.get_bind().dialect
     as_text = _instant_as_text(dialect)
     expiries = {expires_at: as_text(expires_at) for expires_at in {row[-1] for row in rows}}  # one per zone
-    data = [[*row[:-1], expiries[row[-1]]] for row in rows]
+    # Bound as JSON text made here rather than as the list: a statement's elements refer to one another, so
+    # the statement outlives the call until the cycle collector runs (paused for the run), and with it
+    # whatever it was bound to; a list of lists per batch would all be kept until the run ends.
+    data = bindparam("rows", json.dumps([[*row[:-1], expiries[row[-1]]] for row in rows]), type_=String)
     if dialect.name == "postgresql":
         # jsonb is parsed once; json would be parsed again for each field. The expiry text is cast back.
-        element = func.jsonb_array_elements(bindparam("rows", data, type_=JSONB))
+        element = func.jsonb_array_elements(cast(data, JSONB))
         element = element.table_valued(column("value", JSONB)).c.value
         expires_at = cast(element[6].as_string(), table.c.expires_at.type)
         insert = postgresql.insert(table)
     else:
-        element = func.json_each(bindparam("rows", data, type_=JSON)).table_valued(column("value", JSON)).c.value
+        element = func.json_each(data).table_valued(column("value", JSON)).c.value
         expires_at = element[6].as_string()  # kept as the text it is: a CAST would make it a number
         insert = sqlite.insert(table)
     instant = literal(now, table.c.created_at.type)
