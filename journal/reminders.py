@@ -132,6 +132,7 @@ class LocalClock:
     zone: ZoneInfo
     now: datetime
     today: date
+    today_key: str  # today as the outbox keys spell it
     expires_at: datetime  # today's reminders end at local midnight
     missed_days: tuple[date, ...]  # the days a run of missed check-ins is counted over, yesterday first
 
@@ -141,7 +142,7 @@ class LocalClock:
         local = now.astimezone(zone)
         today = local.date()
         missed_days = tuple(today - timedelta(days=n) for n in range(1, missed_limit + 1))
-        return cls(zone, local, today, next_local_midnight(local), missed_days)
+        return cls(zone, local, today, today.isoformat(), next_local_midnight(local), missed_days)
 
 
 class _Clocks(dict):
@@ -342,7 +343,7 @@ def _queue_batch(
             continue  # neither message goes before the reminder time, in quiet hours, or while paused
         channels = _channels(patient.email, settings, devices.get(patient.id, ()))
         if not checked_in_today:
-            key = f"reminder:{patient.id}:{clock.today.isoformat()}"
+            key = f"reminder:{patient.id}:{clock.today_key}"
             messages += _message_rows(patient.id, key, channels, "daily_reminder", "/checkin", clock.expires_at)
             possible = (patient.zone, settings, clinic.follow_up_minutes)
             if possible not in follow_up_times:
@@ -358,7 +359,7 @@ def _queue_batch(
         for patient, minutes, channels, clock in follow_ups:
             if follow_up_due(minutes, first_reminders.get((patient.id, clock.today)), now):
                 # EMA-R2: the one follow-up, with the first's neutral text; its own key makes it once.
-                key = f"follow-up:{patient.id}:{clock.today.isoformat()}"
+                key = f"follow-up:{patient.id}:{clock.today_key}"
                 messages += _message_rows(patient.id, key, channels, "daily_reminder", "/checkin", clock.expires_at)
     if questionnaires_due:
         last_sent = _last_questionnaire_reminders(session, id_range)
@@ -366,7 +367,7 @@ def _queue_batch(
             # One message a day at most, and only for a questionnaire that became available since the last one:
             # one already due, or left half done, never brings a second (EMA-R3).
             if patient.id not in last_sent or newest > last_sent[patient.id]:
-                key = f"assessment:{patient.id}:{clock.today.isoformat()}"
+                key = f"assessment:{patient.id}:{clock.today_key}"
                 messages += _message_rows(patient.id, key, channels, "assessment_due", "/assessments", clock.expires_at)
     queued = _insert_messages(session, now, messages)
     if missed:
