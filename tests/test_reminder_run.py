@@ -1,17 +1,22 @@
 """The reminder run's shortcut (journal/reminders.py) agrees with the rules it stands in for: a form the run takes to
 be inside its minimum gap, without working out its schedule, is one ``schedules.due_since`` never finds due, in any
-zone. (What the run sends is checked end to end in tests/test_reminder_simulation.py.)"""
+zone; and it reads each clinic's settings once, a clinic made during the run included. (What the run sends is
+checked end to end in tests/test_reminder_simulation.py.)"""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from journal.reminders import inside_every_gap_from
+from journal.db import db
+from journal.models import Clinic
+from journal.reminders import _Clinics, inside_every_gap_from
 from journal.schedules import Anchors, Rules, due_since, reopens_on
+from tests.conftest import NOW
 
 # Every zone, and more often the ones at the ends of the range, half-hour and 45-minute offsets and a southern DST.
 EDGES = [
@@ -80,3 +85,19 @@ def test_the_bound_is_when_the_last_zone_reaches_the_first_date_inside_the_gap()
     assert late_on_the_25th < bound
     weekly = Rules(every_days=7, days_after_session=None, days_before_session=None, min_gap_days=7)
     assert due_since(weekly, Anchors(late_on_the_25th), date(2026, 1, 1), now, baker) == date(2026, 3, 4)
+
+
+def test_a_clinic_made_after_the_run_began_is_read_when_its_first_patient_is_seen(app, people):
+    """The run reads every clinic's settings once at its start; a clinic made since is read on first sight."""
+    clinics = _Clinics(db.session)
+    assert clinics[people.clinic.id].depression_instrument == people.clinic.depression_instrument
+
+    lakeside = Clinic(
+        name="Lakeside Clinic", created_at=NOW, depression_instrument="phq8", follow_up_minutes=45,
+        assessment_interval_days=28, weekly_during_induction=False,
+    )  # fmt: skip
+    db.session.add(lakeside)
+    db.session.commit()
+    assert clinics[lakeside.id] == (28, False, "phq8", 45)
+    with pytest.raises(KeyError):
+        clinics[lakeside.id + 1]
