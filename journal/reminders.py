@@ -22,8 +22,9 @@ spring-forward day a 02:30 reminder goes at the first run after the jump; on a f
 The job runs every minute over every patient, so it is written for 100,000 of them (bench: ``make bench``).
 Patients go in batches of consecutive ids; each batch reads plain columns (no ORM objects) with a handful of
 statements that select by the batch's id range (an ``IN`` list of thousands of ids is slow to send), has the
-database sum up check-ins to a few flags per patient, works out each zone's local clock once, and writes its
-messages with one ``INSERT ... SELECT`` from a JSON parameter, guarded by the same unique keys as ever.
+database sum up check-ins to a few flags per patient and set apart the forms still inside every minimum gap,
+works out each zone's local clock, each clinic's settings and each programme's rules once per run, and writes
+its messages with one ``INSERT ... SELECT`` from a JSON parameter, guarded by the same unique keys as ever.
 """
 
 from __future__ import annotations
