@@ -22,13 +22,15 @@ spring-forward day a 02:30 reminder goes at the first run after the jump; on a f
 The job runs every minute over every patient, so it is written for 100,000 of them (bench: ``make bench``).
 Patients go in batches of consecutive ids; each batch reads plain columns (no ORM objects) with a handful of
 statements that select by the batch's id range (an ``IN`` list of thousands of ids is slow to send), has the
-database sum up check-ins to a few flags per patient, works out each zone's local clock once, and writes its
-messages with one ``INSERT ... SELECT`` from a JSON parameter, guarded by the same unique keys as ever.
+database sum up check-ins to a few flags per patient and set apart the forms still inside every minimum gap,
+works out each zone's local clock, each clinic's settings and each programme's rules once per run, and writes
+its messages with one ``INSERT ... SELECT`` from a JSON parameter, guarded by the same unique keys as ever.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,15 +38,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Row, and_, bindparam, case, cast, column, delete, func, literal, select, true
+from sqlalchemy import JSON, Row, String, and_, bindparam, case, cast, column, delete, func, literal, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from . import schedules
+from . import instruments, schedules
 from .channels import PushEndpointRefused, PushEndpoints
 from .models import (
     Alert,
+    Assessment,
     CareTeamMember,
     CheckIn,
     Clinic,
@@ -124,12 +127,6 @@ def missed_run(checked_in_before: bool, missed_days: tuple[date, ...], active_si
     return not checked_in_before and all(day >= active_since for day in missed_days)
 
 
-def possible_todays(now: datetime) -> tuple[date, date, date]:
-    """Every local date a patient can be on at ``now``: a zone is less than a day from UTC."""
-    utc_today = now.astimezone(UTC).date()
-    return (utc_today - timedelta(days=1), utc_today, utc_today + timedelta(days=1))
-
-
 @dataclass(frozen=True)
 class LocalClock:
     """``now`` on the wall clock of one zone, and what follows from it: the same for every patient there, so
@@ -138,7 +135,7 @@ class LocalClock:
     zone: ZoneInfo
     now: datetime
     today: date
-    today_column: int  # today's check-in flags in a row of ``_checkins``
+    today_key: str  # today as the outbox keys spell it
     expires_at: datetime  # today's reminders end at local midnight
     missed_days: tuple[date, ...]  # the days a run of missed check-ins is counted over, yesterday first
 
@@ -148,8 +145,7 @@ class LocalClock:
         local = now.astimezone(zone)
         today = local.date()
         missed_days = tuple(today - timedelta(days=n) for n in range(1, missed_limit + 1))
-        today_column = 1 + 2 * possible_todays(now).index(today)
-        return cls(zone, local, today, today_column, next_local_midnight(local), missed_days)
+        return cls(zone, local, today, today.isoformat(), next_local_midnight(local), missed_days)
 
 
 class _Clocks(dict):
@@ -174,6 +170,7 @@ def queue_daily_reminders(session: Session, now: datetime, *, missed_limit: int 
     clocks = _Clocks(now, missed_limit)
     reached: dict[tuple[str, Settings | None], bool] = {}  # reminder_time_reached, per zone and settings
     cadence = _Schedules(schedules.clinic_rows(session))
+    clinics = _Clinics(session)
     queued = 0
     last_id = session.scalar(select(func.max(User.id))) or 0
     with _cycle_collector_paused():
@@ -183,7 +180,7 @@ def queue_daily_reminders(session: Session, now: datetime, *, missed_limit: int 
             # row's attributes by name cost more than the rest of the loop.
             patients = list(map(_Patient._make, session.connection().execute(_patients_in(id_range)).all()))
             if patients:
-                queued += _queue_batch(session, now, id_range, patients, clocks, reached, cadence)
+                queued += _queue_batch(session, now, id_range, patients, clocks, reached, cadence, clinics)
                 session.commit()
     return queued
 
@@ -211,13 +208,8 @@ class _Patient(NamedTuple):
     email: str
     activated_at: datetime
     induction_until: date | None
-    indications: list[str] | None
+    indications_json: str | None  # the stored JSON text: parsed once per programme (``_Schedules._programme``)
     clinic_id: int
-    # the clinic's questionnaire cadence (PHQ-R13), under the names ``schedules.interval_days`` reads
-    assessment_interval_days: int
-    weekly_during_induction: bool
-    depression_instrument: str  # SAFE-R4
-    follow_up_minutes: int | None  # EMA-R2
     # the reminder settings; all None without a settings row (the defaults then)
     settings_of: int | None
     local_time: str | None
@@ -238,6 +230,37 @@ class _Patient(NamedTuple):
         )
 
 
+class _Clinic(NamedTuple):
+    """What the rules read of a patient's clinic."""
+
+    # its questionnaire cadence (PHQ-R13), under the names ``schedules.interval_days`` reads
+    assessment_interval_days: int
+    weekly_during_induction: bool
+    depression_instrument: str  # SAFE-R4
+    follow_up_minutes: int | None  # EMA-R2
+
+
+class _Clinics(dict):
+    """clinic id -> _Clinic: every clinic's, read once per run rather than with each of its patients; one made
+    during the run is read when its first patient is seen."""
+
+    def __init__(self, session: Session):
+        super().__init__()
+        self.session = session
+        self._read()
+
+    def _read(self, *where) -> None:
+        query = select(Clinic.id, *(getattr(Clinic, name) for name in _Clinic._fields)).where(*where)
+        for clinic_id, *values in self.session.connection().execute(query):
+            self[clinic_id] = _Clinic(*values)
+
+    def __missing__(self, clinic_id: int) -> _Clinic:
+        self._read(Clinic.id == clinic_id)
+        if clinic_id not in self:
+            raise KeyError(clinic_id)
+        return self.get(clinic_id)
+
+
 def _patients_in(id_range: tuple[int, int]):
     """The active patients with ids in ``id_range`` (after, last], as ``_Patient`` columns.
 
@@ -252,12 +275,8 @@ def _patients_in(id_range: tuple[int, int]):
             User.email,
             User.activated_at,
             Patient.induction_until,
-            Patient.indications,
+            cast(Patient.indications, String),
             User.clinic_id,
-            Clinic.assessment_interval_days,
-            Clinic.weekly_during_induction,
-            Clinic.depression_instrument,
-            Clinic.follow_up_minutes,
             ReminderSettings.patient_id,
             ReminderSettings.local_time,
             ReminderSettings.email,
@@ -269,7 +288,6 @@ def _patients_in(id_range: tuple[int, int]):
             SmsConsent.phone,
         )
         .join(Patient, and_(Patient.user_id == User.id, Patient.user_id > after, Patient.user_id <= last))
-        .join(Clinic, Clinic.id == User.clinic_id)
         .outerjoin(
             ReminderSettings,
             and_(
@@ -306,11 +324,15 @@ def _queue_batch(
     clocks: _Clocks,
     reached: dict[tuple[str, Settings | None], bool],
     cadence: _Schedules,
+    clinics: _Clinics,
 ) -> int:
     """Queue what is due for these patients. The other tables are read by the batch's id range, which may hold
     a few rows of others (disabled patients, say); those are never looked up."""
-    checkins = _checkins(session, id_range, now, clocks.missed_limit)
-    completions = schedules.last_completions(session, id_range)
+    # The local dates the batch's patients are on: one, unless their zones straddle a midnight.
+    todays = sorted({clocks[patient.zone].today for patient in patients})
+    checkins = _checkins(session, id_range, todays, clocks.missed_limit)
+    flag_column = {today: 1 + 2 * n for n, today in enumerate(todays)}  # in a row of ``checkins``
+    completions = _last_completions(session, id_range, inside_every_gap_from(todays[-1], cadence.shortest_gap))
     anchors = schedules.session_anchors(session, id_range, now) if cadence.uses_sessions else {}
     wants_push = {patient.id for patient in patients if patient.webpush}
     devices = _push_devices(session, id_range, wants_push) if wants_push else {}
@@ -318,13 +340,16 @@ def _queue_batch(
 
     messages: list[tuple] = []
     missed: list[tuple[int, date]] = []
-    questionnaires_due: list[tuple[_Patient, list, LocalClock, date, datetime]] = []
-    follow_ups: list[tuple[_Patient, list, LocalClock]] = []  # not checked in, and the day's reminder time reached
+    questionnaires_due: list[tuple[_Patient, _Clinic, list, LocalClock, date, datetime]] = []
+    # (patient, their clinic's minutes, channels, clock): not checked in, and the day's reminder time reached
+    follow_ups: list[tuple[_Patient, int, list, LocalClock]] = []
     follow_up_times: dict[tuple, bool] = {}  # _follow_up_possible, per zone, settings and minutes
     for patient in patients:
         clock = clocks[patient.zone]
+        clinic = clinics[patient.clinic_id]
         checked = checkins.get(patient.id, _NO_CHECKINS)
-        checked_in_today, checked_in_before = checked[clock.today_column], checked[clock.today_column + 1]
+        column = flag_column[clock.today]
+        checked_in_today, checked_in_before = checked[column], checked[column + 1]
         active_since = patient.activated_at.astimezone(clock.zone).date()
         if missed_run(checked_in_before, clock.missed_days, active_since):
             missed.append((patient.id, active_since))
@@ -338,24 +363,25 @@ def _queue_batch(
             continue  # neither message goes before the reminder time, in quiet hours, or while paused
         channels = _channels(patient.email, settings, devices.get(patient.id, ()), patient.sms_phone)
         if not checked_in_today:
-            key = f"reminder:{patient.id}:{clock.today.isoformat()}"
+            key = f"reminder:{patient.id}:{clock.today_key}"
             messages += _message_rows(patient.id, key, channels, "daily_reminder", "/checkin", clock.expires_at)
-            possible = (patient.zone, settings, patient.follow_up_minutes)
+            possible = (patient.zone, settings, clinic.follow_up_minutes)
             if possible not in follow_up_times:
-                follow_up_times[possible] = _follow_up_possible(clock, settings, patient.follow_up_minutes)
+                follow_up_times[possible] = _follow_up_possible(clock, settings, clinic.follow_up_minutes)
             if follow_up_times[possible]:
-                follow_ups.append((patient, channels, clock))
-        due = cadence.due(patient, active_since, completions.get(patient.id, {}), anchors.get(patient.id), clock)
+                follow_ups.append((patient, clinic.follow_up_minutes, channels, clock))
+        completed = completions.get(patient.id, {})
+        due = cadence.due(patient, clinic, active_since, completed, anchors.get(patient.id), clock)
         if due:
             # Not by text: the texts' promised frequency is the daily reminder and its follow-up.
             by_app = [channel for channel in channels if channel[1] != "sms"]
-            questionnaires_due.append((patient, by_app, clock, active_since, max(d.available_at for d in due)))
+            questionnaires_due.append((patient, clinic, by_app, clock, active_since, max(d.available_at for d in due)))
     if follow_ups:
         first_reminders = _first_reminders(session, id_range, now)
-        for patient, channels, clock in follow_ups:
-            if follow_up_due(patient.follow_up_minutes, first_reminders.get((patient.id, clock.today)), now):
+        for patient, minutes, channels, clock in follow_ups:
+            if follow_up_due(minutes, first_reminders.get((patient.id, clock.today)), now):
                 # EMA-R2: the one follow-up, with the first's neutral text; its own key makes it once.
-                key = f"follow-up:{patient.id}:{clock.today.isoformat()}"
+                key = f"follow-up:{patient.id}:{clock.today_key}"
                 messages += _message_rows(patient.id, key, channels, "daily_reminder", "/checkin", clock.expires_at)
     if questionnaires_due:
         # Whether a form is due never depends on when its indication was added, only when it became available
@@ -363,15 +389,15 @@ def _queue_batch(
         # patient whose programme took an indication on after enrolment has their newest worked out again.
         added = schedules.indications_added(session, id_range)
         last_sent = _last_questionnaire_reminders(session, id_range)
-        for patient, channels, clock, active_since, newest in questionnaires_due:
+        for patient, clinic, channels, clock, active_since, newest in questionnaires_due:
             if patient.id in added:
                 completed, sessions = completions.get(patient.id, {}), anchors.get(patient.id)
-                due = cadence.due(patient, active_since, completed, sessions, clock, added[patient.id])
+                due = cadence.due(patient, clinic, active_since, completed, sessions, clock, added[patient.id])
                 newest = max(d.available_at for d in due)
             # One message a day at most, and only for a questionnaire that became available since the last one:
             # one already due, or left half done, never brings a second (EMA-R3).
             if patient.id not in last_sent or newest > last_sent[patient.id]:
-                key = f"assessment:{patient.id}:{clock.today.isoformat()}"
+                key = f"assessment:{patient.id}:{clock.today_key}"
                 messages += _message_rows(patient.id, key, channels, "assessment_due", "/assessments", clock.expires_at)
     queued = _insert_messages(session, now, messages)
     if missed:
@@ -379,13 +405,13 @@ def _queue_batch(
     return queued
 
 
-def _checkins(session: Session, id_range: tuple[int, int], now: datetime, missed_limit: int) -> dict[int, Row]:
-    """patient id -> (id, then for each of ``possible_todays(now)``: checked in that day, checked in on one of
-    the ``missed_limit`` days before it, as 0 or 1); for the patients in ``id_range`` with any check-in then.
+def _checkins(session: Session, id_range: tuple[int, int], todays: list[date], missed_limit: int) -> dict[int, Row]:
+    """patient id -> (id, then for each of ``todays``, in order: checked in that day, checked in on one of the
+    ``missed_limit`` days before it, as 0 or 1); for the patients in ``id_range`` with any check-in then.
 
-    Summed up by the database: one row per patient instead of one per check-in."""
+    Summed up by the database: one row per patient instead of one per check-in. Flags only for the local dates
+    some patient of the batch is on (usually one of the three possible): they are most of the statement's work."""
     after, last = id_range
-    todays = possible_todays(now)
     flags = []
     for today in todays:
         days_before = (today - timedelta(days=missed_limit), today - timedelta(days=1))
@@ -404,6 +430,44 @@ def _checkins(session: Session, id_range: tuple[int, int], now: datetime, missed
 
 
 _NO_CHECKINS = (None, 0, 0, 0, 0, 0, 0)
+
+
+def inside_every_gap_from(latest_today: date, shortest_gap: int) -> datetime:
+    """The instant from which a completed form is still inside its minimum gap, whatever its schedule
+    (``shortest_gap`` days or more), for a patient whose local date is ``latest_today`` or earlier.
+
+    No form is due before the local date ``schedules.reopens_on`` its last one, ``min_gap_days`` after that one's
+    local date. No zone is more than 12 hours behind UTC, so from noon UTC on a date every zone's calendar shows
+    that date or a later one."""
+    first_inside = latest_today - timedelta(days=shortest_gap - 1)
+    return datetime.combine(first_inside, time(12), tzinfo=UTC)
+
+
+# A form completed too recently to be due under any schedule (``_last_completions``).
+_INSIDE_EVERY_GAP = "inside every minimum gap"
+
+
+def _last_completions(
+    session: Session, id_range: tuple[int, int], inside_from: datetime
+) -> dict[int, dict[str, datetime | str]]:
+    """patient id -> instrument -> when it was last completed, as ``schedules.last_completions`` has it, except
+    that a form completed at or after ``inside_from`` is ``_INSIDE_EVERY_GAP``: the database tells
+    those apart, so the run neither turns their instants into Python values nor works out their rules (on a
+    typical evening, most forms were filled in within the last week)."""
+    after, last = id_range
+    completed = func.max(Assessment.completed_at)
+    found: dict[int, dict[str, datetime | str]] = {}
+    for patient_id, instrument, completed_at in (
+        session.connection()
+        .execute(
+            select(Assessment.patient_id, Assessment.instrument, case((completed < inside_from, completed)))
+            .where(Assessment.patient_id > after, Assessment.patient_id <= last)
+            .group_by(Assessment.patient_id, Assessment.instrument)
+        )
+        .all()
+    ):
+        found.setdefault(patient_id, {})[instrument] = _INSIDE_EVERY_GAP if completed_at is None else completed_at
+    return found
 
 
 def _first_reminders(session: Session, id_range: tuple[int, int], now: datetime) -> dict[tuple[int, date], datetime]:
@@ -486,11 +550,16 @@ class _Schedules:
         self.rows = rows
         self.uses_sessions = schedules.uses_sessions(rows.values())
         self._programmes: dict[tuple, list[tuple[str, str, schedules.Rules]]] = {}
+        defaults = (instrument.schedule for instrument in instruments.ALL.values())
+        self.shortest_gap = min(rules.min_gap_days for rules in (*defaults, *rows.values()))
 
-    def _programme(self, patient: _Patient, interval: int, today: date) -> list[tuple[str, str, schedules.Rules]]:
-        key = (tuple(patient.indications or ()), patient.depression_instrument, patient.clinic_id, interval)
+    def _programme(
+        self, patient: _Patient, clinic: _Clinic, interval: int, today: date
+    ) -> list[tuple[str, str, schedules.Rules]]:
+        key = (patient.indications_json, patient.clinic_id, interval)  # the clinic's settings hold for the run
         if key not in self._programmes:
-            chosen = schedules.scheduled_instruments(key[0], patient.depression_instrument)
+            indications = tuple(json.loads(patient.indications_json or "null") or ())
+            chosen = schedules.scheduled_instruments(indications, clinic.depression_instrument)
             self._programmes[key] = [
                 (
                     instrument.key,
@@ -498,7 +567,7 @@ class _Schedules:
                     schedules.rules_for(
                         instrument,
                         self.rows.get((patient.clinic_id, instrument.key)),
-                        patient,
+                        clinic,
                         patient.induction_until,
                         today,
                     ),
@@ -510,20 +579,24 @@ class _Schedules:
     def due(
         self,
         patient: _Patient,
+        clinic: _Clinic,
         active_since: date,
-        completed: dict[str, datetime],
+        completed: dict[str, datetime | str],
         sessions: tuple[datetime | None, datetime | None] | None,
         clock: LocalClock,
         added: dict[str, datetime] | None = None,
     ) -> list[schedules.Due]:
         """What the patient is due to fill in at ``clock.now``; ``added``: when each indication the programme took on
         after enrolment was added (``schedules.indications_added``)."""
-        interval = schedules.interval_days(patient, patient.induction_until, clock.today)
+        interval = schedules.interval_days(clinic, patient.induction_until, clock.today)
         given, planned = sessions or (None, None)
         added = added or {}
         found = []
-        for key, indication, rules in self._programme(patient, interval, clock.today):
-            anchors = schedules.Anchors(completed.get(key), given, planned, added.get(indication))
+        for key, indication, rules in self._programme(patient, clinic, interval, clock.today):
+            last_completed = completed.get(key)
+            if last_completed is _INSIDE_EVERY_GAP:
+                continue  # schedules.due_since would say None: the minimum gap comes before any rule
+            anchors = schedules.Anchors(last_completed, given, planned, added.get(indication))
             since = schedules.due_since(rules, anchors, active_since, clock.now, clock.zone)
             if since is not None:
                 found.append(schedules.Due(key, since, schedules.available_at(rules, anchors, since, clock.zone)))
@@ -583,15 +656,18 @@ def _insert_messages(session: Session, now: datetime, rows: list[tuple]) -> int:
     dialect = session.get_bind().dialect
     as_text = _instant_as_text(dialect)
     expiries = {expires_at: as_text(expires_at) for expires_at in {row[-1] for row in rows}}  # one per zone
-    data = [[*row[:-1], expiries[row[-1]]] for row in rows]
+    # Bound as JSON text made here rather than as the list: a statement's elements refer to one another, so
+    # the statement outlives the call until the cycle collector runs (paused for the run), and with it
+    # whatever it was bound to; a list of lists per batch would all be kept until the run ends.
+    data = bindparam("rows", json.dumps([[*row[:-1], expiries[row[-1]]] for row in rows]), type_=String)
     if dialect.name == "postgresql":
         # jsonb is parsed once; json would be parsed again for each field. The expiry text is cast back.
-        element = func.jsonb_array_elements(bindparam("rows", data, type_=JSONB))
+        element = func.jsonb_array_elements(cast(data, JSONB))
         element = element.table_valued(column("value", JSONB)).c.value
         expires_at = cast(element[6].as_string(), table.c.expires_at.type)
         insert = postgresql.insert(table)
     else:
-        element = func.json_each(bindparam("rows", data, type_=JSON)).table_valued(column("value", JSON)).c.value
+        element = func.json_each(data).table_valued(column("value", JSON)).c.value
         expires_at = element[6].as_string()  # kept as the text it is: a CAST would make it a number
         insert = sqlite.insert(table)
     instant = literal(now, table.c.created_at.type)
