@@ -212,22 +212,40 @@
     return null;
   }
 
+  // navigator.onLine can be wrong both ways: true with no network (a captive portal, a weak signal, and in
+  // Chromium 150 a page the service worker served while offline), or the "online" event can come before the
+  // network carries requests. So a save that could not reach the server while the phone said it was online is
+  // tried again after 1 and 2 seconds, then every 3 seconds while the page stays open. With no network a fetch
+  // fails at once, on the phone, so the retries cost nothing on the wire.
+  var FIRST_RETRY_MS = 1000, LAST_RETRY_MS = 3000;
+  var retryIn = FIRST_RETRY_MS, retryTimer = null;
+  function retryLater() {
+    if (retryTimer !== null || !navigator.onLine) { return; }
+    retryTimer = window.setTimeout(function () { retryTimer = null; flush(); }, retryIn);
+    retryIn = Math.min(retryIn * 2, LAST_RETRY_MS);
+  }
+
   var flushing = false;
   function flush() {
     if (flushing || !navigator.onLine) { return Promise.resolve(); }
     flushing = true;
+    var unreachable = false;
     return mine().then(function (entries) {
       return entries.reduce(function (chain, entry) {
         return chain.then(function (goOn) {
           if (!goOn) { return false; }
           return send(entry).then(function (response) {
+            retryIn = FIRST_RETRY_MS;
             var message = outcomeOf(response, entry);
             if (message === null) { return false; }  // signed out or the server busy: keep it, stop for now
             return drop(entry).then(function () { return announce(message); }).then(function () { return true; });
-          }, function () { return false; });  // still offline
+          }, function () { unreachable = true; return false; });  // no connection after all
         });
       }, Promise.resolve(true));
-    }).then(showOutbox).finally(function () { flushing = false; });
+    }).then(showOutbox).finally(function () {
+      flushing = false;
+      if (unreachable) { retryLater(); }
+    });
   }
 
   function keepOnPhone(form) {
@@ -277,7 +295,7 @@
           if (savedPage(response, form.getAttribute("data-day"))) { window.location.assign(response.url); }
           else { form.submit(); }  // let the server's page say what happened (errors, a newer answer kept)
         },
-        function () { keepOnPhone(form); }
+        function () { keepOnPhone(form).then(retryLater); }
       );
     });
   }

@@ -257,7 +257,10 @@ def test_two_offline_saves_of_one_day_arrive_in_saved_order_and_the_later_is_kep
     )
     ines = enrol("ines.twice", "Ines Twice")
     posted = []
-    phone.on("request", lambda r: posted.append(r.post_data) if r.method == "POST" and "/checkin/" in r.url else None)
+    # What reached the server: a send tried while the phone wrongly thinks it is online fails on the phone.
+    phone.on(
+        "requestfinished", lambda r: posted.append(r.post_data) if r.method == "POST" and "/checkin/" in r.url else None
+    )
     page = sign_in_as(phone, ines)
     wait_for_service_worker(page)
     wait_for_offline_form(page)
