@@ -578,6 +578,7 @@ class PatientDetails:
     emergency_contact: dict | None = None  # {name, phone}: both or neither
     sex: str = "unknown"
     birth_date: date | None = None  # staff only (the esketamine REMS form asks for it)
+    language: str = "en"  # of the patient's pages and messages (journal/i18n.py LANGUAGES)
 
 
 def enrol_patient(
@@ -618,6 +619,7 @@ def enrol_patient(
         enrolled_by_id=clinician.id,
         sex=details.sex,
         birth_date=details.birth_date,
+        language=details.language,
         **contact,
     )
     session.add(patient)

@@ -180,6 +180,8 @@ class Patient(db.Model):
     # enrolled in the REMS (asked at the first treatment session). Staff only: never in a message or an export.
     birth_date: Mapped[date | None] = mapped_column(Date)
     rems_enrolled: Mapped[bool | None] = mapped_column(Boolean)  # None: not recorded
+    # The language of the patient's pages, e-mails and texts (journal/i18n.py LANGUAGES): en | es.
+    language: Mapped[str] = mapped_column(String(2), default="en", server_default="en")
 
     user: Mapped[User] = relationship(back_populates="patient", foreign_keys=[user_id])
     clinicians: Mapped[list[User]] = relationship(secondary="care_team_member", order_by="User.name", viewonly=True)

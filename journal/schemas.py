@@ -14,6 +14,7 @@ from werkzeug.datastructures import MultiDict
 from . import instruments, schedules
 from .accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, TOO_LONG, TOO_SHORT
 from .checkins import CRAVING_FREQUENCIES, SIDE_EFFECTS, URINARY_SYMPTOMS
+from .i18n import DEFAULT_LANGUAGE, LANGUAGES
 from .models import SUBSTANCES, Role
 from .people import OLDEST_AGE, PHONE_MAX_LENGTH, SEXES, emergency_contact
 from .sessions import NOT_A_MONITOR
@@ -160,6 +161,14 @@ def _sex(**kwargs) -> fields.String:
     )
 
 
+def _language(**kwargs) -> fields.String:
+    return fields.String(
+        validate=validate.OneOf(list(LANGUAGES), error=f"Choose a language: {' or '.join(LANGUAGES)}."),
+        metadata={"description": "The language of the patient's pages, e-mails and texts: en or es."},
+        **kwargs,
+    )
+
+
 def _birth_date(**kwargs) -> fields.Date:
     # Not in the future, nor absurdly far back: people.birth_date_problem judges that on the patient's own date.
     return fields.Date(
@@ -215,6 +224,7 @@ class PatientEnrolmentSchema(StrictSchema):
     emergency_contact = _emergency_contact(load_default=None)
     sex = _sex(load_default="unknown")
     birth_date = _birth_date(load_default=None)
+    language = _language(load_default=DEFAULT_LANGUAGE)
     indications = _indications(
         load_default=None,
         allow_none=False,  # left out is inferred; null is refused
@@ -235,12 +245,12 @@ class PatientEnrolmentSchema(StrictSchema):
 
 
 class MeUpdateSchema(StrictSchema):
-    """PATCH /api/v1/me (a patient): any of these; a field left out is left as it is. ``language`` is not
-    offered yet, so it is refused as an unknown field."""
+    """PATCH /api/v1/me (a patient): any of these; a field left out is left as it is."""
 
     timezone = TimezoneField(metadata={"description": "An IANA zone; reminders follow it."})
     phone = _phone_number()
     emergency_contact = _emergency_contact()
+    language = _language()
 
 
 class PatientUpdateSchema(MeUpdateSchema):
@@ -317,6 +327,11 @@ class MeSchema(Schema):
         allow_none=True,
         metadata={"description": "A patient's emergency contact {name, phone}, or null."},
     )
+    language = fields.Function(
+        lambda user: _patient_of(user).language if _patient_of(user) else None,
+        allow_none=True,
+        metadata={"description": "A patient's language (en or es); null for staff."},
+    )
 
 
 class ClinicianRefSchema(Schema):
@@ -343,6 +358,7 @@ class PatientSchema(Schema):
         emergency_contact, allow_none=True, metadata={"description": "{name, phone (E.164)}, or null."}
     )
     sex = fields.String(required=True, metadata={"description": "male, female, other or unknown"})
+    language = fields.String(required=True, metadata={"description": "en or es: the patient's pages and messages"})
     urinary_check = fields.Boolean()
     induction_until = fields.Date(allow_none=True)
     birth_date = fields.Date(allow_none=True, metadata={"description": "YYYY-MM-DD, or null if not recorded."})
@@ -1426,6 +1442,8 @@ def details_form_input(form: MultiDict, *, care_team: bool) -> dict:
             "phone": form.get("emergency_contact_phone", ""),
         },
     }
+    if "language" in form:  # both pages have it; left out (an older form) leaves the language as it is
+        data["language"] = form["language"]
     if care_team:
         data["sex"] = form.get("sex", "")
         data["indications"] = form.getlist("indications")

@@ -62,6 +62,7 @@ def _form_values(patient: Patient) -> MultiDict:
             "emergency_contact_name": patient.emergency_contact_name or "",
             "emergency_contact_phone": display_phone(patient.emergency_contact_phone, patient.user.timezone),
             "sex": patient.sex,
+            "language": patient.language,
             "induction_until": patient.induction_until.isoformat() if patient.induction_until else "",
             "birth_date": patient.birth_date.isoformat() if patient.birth_date else "",
             "rems_enrolled": {True: "yes", False: "no"}.get(patient.rems_enrolled, ""),
