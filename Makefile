@@ -33,11 +33,12 @@ journal/translations/%.mo: journal/translations/%.po | $(VENV)/.installed
 	$(BIN)/pybabel compile --statistics -i $< -o $@
 
 # For developers, after marking or changing strings: extract them again and merge into every catalogue (new
-# entries come with an empty translation, changed ones marked fuzzy: translate them, then `make install`).
+# or changed entries come with an empty translation: translate them; tests/test_translations.py checks).
 translations: $(VENV)/.installed
-	$(BIN)/pybabel extract --quiet -F babel.cfg --no-location --sort-output -k lazy_gettext -k _l \
+	$(BIN)/pybabel -q extract -F babel.cfg --no-location --sort-output -k lazy_gettext -k _l \
 		-o journal/translations/messages.pot .
-	$(BIN)/pybabel update --quiet --no-fuzzy-matching -i journal/translations/messages.pot -d journal/translations
+	$(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete -w 120 -i journal/translations/messages.pot \
+		-d journal/translations
 	rm journal/translations/messages.pot
 	$(MAKE) $(COMPILED)
 

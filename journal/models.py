@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import UTCDateTime, db, utcnow
+from .wording import N_
 
 
 class Role(enum.StrEnum):
@@ -35,14 +36,14 @@ class Role(enum.StrEnum):
 
 # Substances a programme can track (SPEC 4.2, CRV-R1). Stored as these codes; the names never leave the app.
 SUBSTANCES: dict[str, str] = {
-    "alcohol": "Alcohol",
-    "opioids": "Opioids",
-    "stimulants": "Stimulants",
-    "cannabis": "Cannabis",
-    "nicotine": "Nicotine",
-    "benzodiazepines": "Benzodiazepines",
-    "ketamine": "Ketamine (outside sessions)",
-    "other": "Other",
+    "alcohol": N_("Alcohol"),
+    "opioids": N_("Opioids"),
+    "stimulants": N_("Stimulants"),
+    "cannabis": N_("Cannabis"),
+    "nicotine": N_("Nicotine"),
+    "benzodiazepines": N_("Benzodiazepines"),
+    "ketamine": N_("Ketamine (outside sessions)"),
+    "other": N_("Other"),
 }
 
 

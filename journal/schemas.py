@@ -28,6 +28,7 @@ from .vitals import (
     reading_time_problems,
     vitals_warnings,
 )
+from .wording import N_
 
 
 @cache
@@ -419,24 +420,25 @@ def _form_value(field: fields.Field, value: str):
 
 # --- Daily check-in (SPEC 4-7) ----------------------------------------------------------------------------
 
-CHOOSE_0_TO_10 = "Choose a number from 0 to 10."
+CHOOSE_0_TO_10 = N_("Choose a number from 0 to 10.")
 
 
 def _zero_to_ten(**kwargs) -> fields.Integer:
     return fields.Integer(
         strict=True,
         validate=validate.Range(0, 10, error=CHOOSE_0_TO_10),
-        error_messages={"required": CHOOSE_0_TO_10, "null": CHOOSE_0_TO_10},
+        error_messages={"required": CHOOSE_0_TO_10, "null": CHOOSE_0_TO_10, "invalid": CHOOSE_0_TO_10},
         **kwargs,
     )
 
 
-def _minutes(maximum: int, what: str) -> fields.Integer:
+def _minutes(maximum: int, out_of_range: str, missing: str) -> fields.Integer:
+    # Whole sentences, each marked for translation (a sentence built from pieces cannot be translated).
     return fields.Integer(
         required=True,
         strict=True,
-        validate=validate.Range(0, maximum, error=f"Enter {what} from 0 to {maximum}."),
-        error_messages={"required": f"Enter {what}."},
+        validate=validate.Range(0, maximum, error=out_of_range),
+        error_messages={"required": missing, "invalid": N_("Enter a whole number.")},
     )
 
 
@@ -448,7 +450,9 @@ class CravingSchema(StrictSchema):
 
 class UseSchema(StrictSchema):
     substance = fields.String(required=True, validate=validate.OneOf(list(SUBSTANCES)))
-    used = fields.Boolean(required=True, truthy={True}, falsy={False}, error_messages={"required": "Answer yes or no."})
+    used = fields.Boolean(
+        required=True, truthy={True}, falsy={False}, error_messages={"required": N_("Answer yes or no.")}
+    )
     amount = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
 
 
@@ -457,15 +461,21 @@ class SleepSchema(StrictSchema):
 
     into_bed = fields.AwareDateTime(required=True)
     tried_sleep = fields.AwareDateTime(required=True)
-    sol_min = _minutes(720, "the minutes it took to fall asleep")
-    awakenings = _minutes(60, "how many times you woke")
-    waso_min = _minutes(1440, "the minutes awake in the night")
+    sol_min = _minutes(
+        720,
+        N_("Enter the minutes it took to fall asleep from 0 to 720."),
+        N_("Enter the minutes it took to fall asleep."),
+    )
+    awakenings = _minutes(60, N_("Enter how many times you woke from 0 to 60."), N_("Enter how many times you woke."))
+    waso_min = _minutes(
+        1440, N_("Enter the minutes awake in the night from 0 to 1440."), N_("Enter the minutes awake in the night.")
+    )
     final_wake = fields.AwareDateTime(required=True)
     out_of_bed = fields.AwareDateTime(required=True)
     quality = fields.String(
         required=True,
         validate=validate.OneOf(list(QUALITIES)),
-        error_messages={"required": "Choose how well you slept."},
+        error_messages={"required": N_("Choose how well you slept.")},
     )
 
 
@@ -492,7 +502,7 @@ class CheckInSchema(StrictSchema):
         metadata={"description": "KET-R4 urinary symptoms, when the check was asked ([] for none); null otherwise."},
     )
     note = fields.String(
-        load_default="", validate=validate.Length(max=2000, error="Keep the note under 2000 characters.")
+        load_default="", validate=validate.Length(max=2000, error=N_("Keep the note under 2000 characters."))
     )
     submission_id = fields.String(
         load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$")
@@ -654,7 +664,7 @@ def _sleep_form_input(form: MultiDict, patient, day: date) -> dict | None:
         try:
             clock[name] = time.fromisoformat((form.get(name) or "").strip())
         except ValueError:
-            errors[name] = ["Enter a time, such as 22:30."]
+            errors[name] = [N_("Enter a time, such as 22:30.")]
     if errors:
         raise ValidationError({"sleep": errors})
     instants = resolve_clock_times(day, ZoneInfo(patient.user.timezone), clock)
