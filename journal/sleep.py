@@ -135,9 +135,9 @@ def compute(night: Night) -> SleepMetrics:
     tst = attempt - night.sol_min - night.waso_min
     warnings = []
     if night.awakenings == 0 and night.waso_min > 0:
-        warnings.append("You entered time awake in the night but no awakenings.")
+        warnings.append(N_("You entered time awake in the night but no awakenings."))
     if tib > LONG_TIB_MIN:
-        warnings.append("More than 16 hours in bed: is that right?")
+        warnings.append(N_("More than 16 hours in bed: is that right?"))
     return SleepMetrics(
         tib_min=tib,
         tst_min=tst,

@@ -3,10 +3,11 @@
 Pages covered (each rendered as a Spanish-speaking patient, and as an English-speaking one for comparison):
   - the sign-in page (before sign-in, by the browser's Accept-Language), with its error summary;
   - the patient home, with a check-in, a missed day, a questionnaire due and the progress sentence;
-  - the daily check-in, empty and with its errors (missing answers, sleep times that cannot be right);
+  - the daily check-in, empty and with its errors (missing answers, sleep times that cannot be right), and the
+    saved check-in with its sleep summary and a warning;
   - the crisis screen after PHQ-9 item 9 = 1, and the "Need help now?" page (with the clinic's phone);
   - the reminder settings, with the text-message opt-in and an error.
-Not covered yet: the saved check-in, the questionnaire pages' own wording (the instruments stay English, see
+Not covered yet: the questionnaire pages' own wording (the instruments stay English, see
 templates/patient/assessment.html), session checks and preparation, contact details, password pages, your data,
 the offline page, e-mails, push and text messages.
 
@@ -201,6 +202,32 @@ def test_the_check_in_and_its_errors_are_in_spanish(client, auth, spanish_setup)
     pages = _both(people, lambda: auth.post(f"/checkin/{day}", bad).get_data(as_text=True))
     _assert_all_translated(pages, people, "check-in with errors")
     assert "Hay un problema" in pages["es"] and "Elija un número del 0 al 10." in pages["es"]
+
+
+def test_the_saved_check_in_is_in_spanish(client, auth, spanish_setup):
+    people = spanish_setup
+    auth.login(people.pat)
+    day = local_today(people.pat, utcnow()).isoformat()
+    form = {
+        "mood": "6",
+        "craving-alcohol": "2",
+        "used-alcohol": "yes",
+        "pain": "3",
+        "into_bed": "22:30",
+        "tried_sleep": "23:00",
+        "final_wake": "06:30",
+        "out_of_bed": "07:00",
+        "sol_min": "20",
+        "awakenings": "0",
+        "waso_min": "15",  # awake time with no awakenings: the diary's warning shows
+        "quality": "good",
+        "note": "A quiet day.",
+    }
+    assert auth.post(f"/checkin/{day}", form).status_code == 302
+    pages = _both(people, lambda: client.get(f"/checkin/{day}/saved").get_data(as_text=True))
+    _assert_all_translated(pages, people, "saved check-in")
+    assert "Su registro de hoy está guardado." in pages["es"] and "sí consumió hoy" in pages["es"]
+    assert "Anotó tiempo despierto durante la noche" in pages["es"]
 
 
 def test_the_crisis_screen_and_help_page_are_complete_in_spanish_with_the_988_spanish_option(
