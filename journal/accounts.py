@@ -34,6 +34,7 @@ from .models import (
 )
 from .outbox import password_reset_rows, queue_invitation
 from .people import DetailsError, birth_date_problem, contact_from, first_programme, local_today
+from .wording import N_
 
 # argon2id with the library's defaults (RFC 9106 "low memory" profile: 64 MiB, 3 passes).
 _hasher = PasswordHasher()
@@ -169,7 +170,7 @@ class SignInError(Exception):
         self.locked = locked
 
 
-WRONG_CREDENTIALS = "The e-mail address or password is not right."
+WRONG_CREDENTIALS = N_("The e-mail address or password is not right.")
 
 
 # --- Failed sign-ins ---------------------------------------------------------------------------------------

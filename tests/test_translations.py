@@ -32,6 +32,7 @@ from journal import ROOT
 from journal.checkins import local_today
 from journal.db import db, utcnow
 from journal.i18n import LANGUAGES
+from tests.conftest import csrf_token
 
 CATALOGUE = ROOT / "journal" / "translations" / "es" / "LC_MESSAGES" / "messages.po"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
@@ -179,6 +180,15 @@ def test_the_sign_in_page_and_its_errors_are_in_spanish_for_a_spanish_browser(cl
     }
     _assert_all_translated(pages, people, "sign-in")
     assert "Iniciar sesión" in pages["es"]
+    wrong = {"email": people.pat.email, "password": "not the password"}
+    pages = {
+        code: auth.client.post(
+            "/login", data={**wrong, "csrf_token": csrf_token(client)}, headers={"Accept-Language": header}
+        ).get_data(as_text=True)
+        for code, header in (("es", "es-US,es;q=0.9"), ("en", "en-US"))
+    }
+    _assert_all_translated(pages, people, "sign-in with an error")
+    assert "El correo electrónico o la contraseña no son correctos." in pages["es"]
 
 
 def test_the_patient_home_is_in_spanish(client, auth, spanish_setup):
@@ -254,6 +264,9 @@ def test_the_reminder_settings_are_in_spanish(client, auth, spanish_setup):
     pages = _both(people, lambda: client.get("/settings/reminders").get_data(as_text=True))
     _assert_all_translated(pages, people, "reminders")
     assert "Recordatorios" in pages["es"]
+    _in_language(people, "es")
+    saved = auth.post("/settings/reminders", {"time": "20:00", "channels": "email"}, follow_redirects=True)
+    assert "Se guardó la configuración de los recordatorios." in saved.get_data(as_text=True)  # the flash too
 
 
 def test_a_questionnaire_in_spanish_is_shown_in_english_with_a_spanish_sentence_saying_why(client, auth, people):

@@ -31,11 +31,12 @@ from ..people import (
 )
 from ..schemas import MeUpdateSchema, PatientUpdateSchema, details_form_input, flat_errors, iana_zones
 from ..security import roles_required
+from ..wording import N_
 from . import local_time
 
 bp = Blueprint("people", __name__)
 
-SAVED_FOR_PATIENT = "Your details are saved."
+SAVED_FOR_PATIENT = N_("Your details are saved.")
 
 
 @bp.app_template_filter("phone")
