@@ -18,7 +18,8 @@ pytestmark = pytest.mark.browser
 
 def test_sign_in_home_check_in_error_and_crisis_screen_are_in_spanish(live_server, new_context, network, axe):
     with live_server.app.app_context():
-        patient = make_patient(live_server.user("alice@clinic.test"), "rosa", "Rosa Ruiz")
+        # On Bob's care team: the item-9 alert this raises must not change what Alice's inbox shows other tests.
+        patient = make_patient(live_server.user("bob@clinic.test"), "rosa", "Rosa Ruiz")
         patient.patient.language = "es"
         db.session.commit()
     context = new_context(**PHONE, locale="es-US", extra_http_headers={"Accept-Language": "es"})
