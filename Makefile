@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 WORKERS ?= 2
 
-.PHONY: run test bench lint format security security-code security-deps install install-dev clean
+.PHONY: run test bench lint format security security-code security-deps install install-dev clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,26 @@ tests/browser/node_modules/axe-core/axe.min.js: tests/browser/package.json tests
 	@if command -v npm >/dev/null; then cd tests/browser && npm ci --silent --no-audit --no-fund; \
 	else echo "npm not found: the accessibility checks in the browser tests will be skipped"; fi
 
-install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev
+# Translations: the catalogues (journal/translations/*/LC_MESSAGES/messages.po) are committed; the compiled .mo
+# files the app reads are made from them here, so every install, `make run` and `make test` has them fresh.
+CATALOGUES := $(wildcard journal/translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGUES:.po=.mo)
+
+journal/translations/%.mo: journal/translations/%.po | $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+# For developers, after marking or changing strings: extract them again and merge into every catalogue (new
+# or changed entries come with an empty translation: translate them; tests/test_translations.py checks).
+translations: $(VENV)/.installed
+	$(BIN)/pybabel -q extract -F babel.cfg --no-location --sort-output -k lazy_gettext -k _l \
+		-o journal/translations/messages.pot .
+	$(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete -w 120 -i journal/translations/messages.pot \
+		-d journal/translations
+	rm journal/translations/messages.pot
+	$(MAKE) $(COMPILED)
+
+install: $(VENV)/.installed $(COMPILED)
+install-dev: $(VENV)/.installed-dev $(COMPILED)
 
 instance/demo-password:
 	@mkdir -p instance

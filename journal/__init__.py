@@ -19,7 +19,7 @@ def create_app(config: dict | None = None) -> Flask:
         instance_path=str(ROOT / "instance"),
     )
 
-    from . import cli, db, device, errors, logs, security, views
+    from . import cli, db, device, errors, i18n, logs, security, views
     from .api import init_app as init_api
     from .config import load_config
 
@@ -28,6 +28,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.url_map.converters["id"] = IdConverter
     db.init_app(app)
+    i18n.init_app(app)
     security.init_app(app)
     device.init_app(app)
     views.init_app(app)

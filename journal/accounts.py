@@ -34,6 +34,7 @@ from .models import (
 )
 from .outbox import password_reset_rows, queue_invitation
 from .people import DetailsError, birth_date_problem, contact_from, first_programme, local_today
+from .wording import N_
 
 # argon2id with the library's defaults (RFC 9106 "low memory" profile: 64 MiB, 3 passes).
 _hasher = PasswordHasher()
@@ -169,7 +170,7 @@ class SignInError(Exception):
         self.locked = locked
 
 
-WRONG_CREDENTIALS = "The e-mail address or password is not right."
+WRONG_CREDENTIALS = N_("The e-mail address or password is not right.")
 
 
 # --- Failed sign-ins ---------------------------------------------------------------------------------------
@@ -578,6 +579,7 @@ class PatientDetails:
     emergency_contact: dict | None = None  # {name, phone}: both or neither
     sex: str = "unknown"
     birth_date: date | None = None  # staff only (the esketamine REMS form asks for it)
+    language: str = "en"  # of the patient's pages and messages (journal/i18n.py LANGUAGES)
 
 
 def enrol_patient(
@@ -618,6 +620,7 @@ def enrol_patient(
         enrolled_by_id=clinician.id,
         sex=details.sex,
         birth_date=details.birth_date,
+        language=details.language,
         **contact,
     )
     session.add(patient)

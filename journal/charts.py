@@ -15,20 +15,28 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure
 
+from .wording import ENGLISH, Language
+
 BLUE = "#0072B2"  # Okabe-Ito palette: distinguishable with colour-vision deficiency
 GREY = "#6b7280"
 
 
-def mood_progress_summary(points: list[tuple[date, int]], today: date) -> str:
-    """The sentence that goes under (and stands in for) the patient's mood chart."""
+def mood_progress_summary(points: list[tuple[date, int]], today: date, language: Language = ENGLISH) -> str:
+    """The sentence that goes under (and stands in for) the patient's mood chart, in ``language``."""
+    _ = language.gettext
     last_week = [mood for day, mood in points if day > today - timedelta(days=7)]
     week_before = [mood for day, mood in points if today - timedelta(days=14) < day <= today - timedelta(days=7)]
     if not last_week:
-        return "No mood entries in the last 7 days yet."
-    sentence = f"Your mood averaged {mean(last_week):.1f} out of 10 over the last 7 days"
+        return _("No mood entries in the last 7 days yet.")
+    average = language.one_decimal(mean(last_week))
     if week_before:
-        sentence += f", compared with {mean(week_before):.1f} the week before"
-    return sentence + "."
+        return _(
+            "Your mood averaged %(average)s out of 10 over the last 7 days, compared with %(before)s the week before."
+        ) % {
+            "average": average,
+            "before": language.one_decimal(mean(week_before)),
+        }
+    return _("Your mood averaged %(average)s out of 10 over the last 7 days.") % {"average": average}
 
 
 # The patient's own mood chart ("My progress" on the home page), drawn for a phone. The card it sits in is 294 CSS

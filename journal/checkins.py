@@ -24,33 +24,41 @@ from .models import (
     User,
 )
 from .sessions import bump_data_version
+from .wording import ENGLISH, N_, Language, english_long_date
 
 BACKFILL_DAYS = 7  # SUD-R2: recall fades; at most a week back
 ON_TIME_UNTIL = time(12)  # EMA-R2: the evening entry stays open until noon the next day
 
 # SPEC 7.3, the between-session checklist (the driving question belongs to the post-session check).
 SIDE_EFFECTS: dict[str, str] = {
-    "dissociation": "Feeling unreal, detached or spaced out",
-    "perception": "Changes in how things look or sound",
-    "nausea": "Nausea or vomiting",
-    "dizziness": "Dizziness or spinning",
-    "headache": "Headache",
-    "sleepiness": "Sleepiness or feeling sedated",
-    "confusion": "Confusion, memory or concentration problems",
-    "anxiety": "Anxiety or agitation",
-    "low_mood": "A dip in mood",
+    "dissociation": N_("Feeling unreal, detached or spaced out"),
+    "perception": N_("Changes in how things look or sound"),
+    "nausea": N_("Nausea or vomiting"),
+    "dizziness": N_("Dizziness or spinning"),
+    "headache": N_("Headache"),
+    "sleepiness": N_("Sleepiness or feeling sedated"),
+    "confusion": N_("Confusion, memory or concentration problems"),
+    "anxiety": N_("Anxiety or agitation"),
+    "low_mood": N_("A dip in mood"),
 }
 # KET-R4: the weekly urinary check during a course of repeated dosing (daily while positive).
 URINARY_SYMPTOMS: dict[str, str] = {
-    "frequency": "Needing to pass urine more often than usual",
-    "urgency": "Sudden, strong urges to pass urine",
-    "pain": "Pain when passing urine",
-    "bladder_pain": "Pain in the bladder or lower belly",
-    "blood": "Blood in the urine",
+    "frequency": N_("Needing to pass urine more often than usual"),
+    "urgency": N_("Sudden, strong urges to pass urine"),
+    "pain": N_("Pain when passing urine"),
+    "bladder_pain": N_("Pain in the bladder or lower belly"),
+    "blood": N_("Blood in the urine"),
 }
 URINARY_WEEK = timedelta(days=7)
-CRAVING_FREQUENCIES = {"none": "Not at all", "1-2": "1–2 times", "3-5": "3–5 times", "6+": "More than 5 times"}
-SLEEP_QUALITY = dict(zip(sleep.QUALITIES, ("Very poor", "Poor", "Fair", "Good", "Very good"), strict=True))
+CRAVING_FREQUENCIES = {
+    "none": N_("Not at all"),
+    "1-2": N_("1–2 times"),
+    "3-5": N_("3–5 times"),
+    "6+": N_("More than 5 times"),
+}
+SLEEP_QUALITY = dict(
+    zip(sleep.QUALITIES, (N_("Very poor"), N_("Poor"), N_("Fair"), N_("Good"), N_("Very good")), strict=True)
+)
 
 
 class CheckInError(Exception):
@@ -82,7 +90,7 @@ def local_today(user: User, now: datetime) -> date:
 
 def long_date(day: date) -> str:
     """ "Monday 30 November": how the journal names a day to a patient when "today" could mislead."""
-    return day.strftime("%A %-d %B")
+    return english_long_date(day)
 
 
 @dataclass(frozen=True)
@@ -100,26 +108,32 @@ class DayWords:
     week: str
 
 
-def day_words(day: date, today: date, *, offline: bool = False) -> DayWords:
-    """The words for ``day``'s check-in as seen on ``today``. The offline form is saved on the day Save is
-    pressed, so it says "today" and names no date."""
+def day_words(day: date, today: date, *, offline: bool = False, language: Language = ENGLISH) -> DayWords:
+    """The words for ``day``'s check-in as seen on ``today``, in ``language``. The offline form is saved on the day
+    Save is pressed, so it says "today" and names no date."""
+    _ = language.gettext
     if offline:
-        return DayWords(True, "today", None, "Last night's sleep", "In the last week, have you had any of these?")
+        return DayWords(
+            True, _("today"), None, _("Last night's sleep"), _("In the last week, have you had any of these?")
+        )
     before = day - timedelta(days=1)
     if day == today:
         return DayWords(
             True,
-            "today",
-            long_date(day),
-            f"Last night's sleep: {before:%A} night into {day:%A}",
-            "In the last week, have you had any of these?",
+            _("today"),
+            language.long_date(day),
+            _("Last night's sleep: %(evening)s night into %(day)s")
+            % {"evening": language.weekday(before), "day": language.weekday(day)},
+            _("In the last week, have you had any of these?"),
         )
+    yesterday = day == today - timedelta(days=1)
+    named = language.long_date(day)
     return DayWords(
         False,
-        "yesterday" if day == today - timedelta(days=1) else f"on {long_date(day)}",
-        long_date(day) if day == today - timedelta(days=1) else None,
-        f"Sleep: {before:%A} night into {long_date(day)}",
-        f"In the week up to {long_date(day)}, did you have any of these?",
+        _("yesterday") if yesterday else _("on %(date)s") % {"date": named},
+        named if yesterday else None,
+        _("Sleep: %(evening)s night into %(date)s") % {"evening": language.weekday(before), "date": named},
+        _("In the week up to %(date)s, did you have any of these?") % {"date": named},
     )
 
 
@@ -142,7 +156,7 @@ def timing_for(day: date, user: User, now: datetime, source: EntrySource) -> Tim
     local_now = now.astimezone(ZoneInfo(user.timezone))
     today = local_now.date()
     if day > today:
-        raise CheckInError("date", "That day has not happened yet.")
+        raise CheckInError("date", N_("That day has not happened yet."))
     lag = (today - day).days
     if source == EntrySource.PATIENT and lag > BACKFILL_DAYS:
         raise CheckInError("date", f"Days can be filled in up to {BACKFILL_DAYS} days back.")
@@ -182,7 +196,7 @@ def validate_against_programme(patient: Patient, data: dict) -> None:
         if missing := programme - set(given):
             raise CheckInError(key, f"Answer the {label} question for: {', '.join(sorted(missing))}.")
     if patient.tracks_pain and data.get("pain") is None:
-        raise CheckInError("pain", "Rate your pain from 0 to 10.")
+        raise CheckInError("pain", N_("Rate your pain from 0 to 10."))
     if not patient.tracks_pain and data.get("pain") is not None:
         raise CheckInError("pain", "Pain is not tracked for this patient.")
 
@@ -205,7 +219,7 @@ def save_checkin(
         return existing, False
     saved_at = data.get("saved_at") or now
     if saved_at > now + SAVED_AT_TOLERANCE:
-        raise CheckInError("saved_at", "The time of saving is later than now: check the device's clock.")
+        raise CheckInError("saved_at", N_("The time of saving is later than now: check the device's clock."))
     timing = timing_for(day, user, now, source)
     validate_against_programme(patient, data)
     try:
@@ -261,10 +275,12 @@ def _check_replaceable(existing: CheckIn, source: EntrySource, user: User, now: 
             raise CheckInError("date", "The patient has already recorded this day; their entry is kept.", 409)
         return
     if existing.source == EntrySource.CLINICIAN:
-        raise CheckInError("date", "Your care team has recorded this day for you already.", 409)
+        raise CheckInError("date", N_("Your care team has recorded this day for you already."), 409)
     zone = ZoneInfo(user.timezone)
     if existing.created_at.astimezone(zone).date() != now.astimezone(zone).date():
-        raise CheckInError("date", "This day's check-in was saved on an earlier day and can no longer be changed.", 409)
+        raise CheckInError(
+            "date", N_("This day's check-in was saved on an earlier day and can no longer be changed."), 409
+        )
 
 
 # The diary's own answers (SPEC 5.1 items 1-7), named alike in the API, the Night and the stored record.

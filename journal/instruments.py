@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from . import scales, scoring
 from .questionnaires import ANSWERS as PHQ_ANSWERS
 from .questionnaires import GAD7_FORM, PHQ9_FORM
+from .wording import N_
 
 # What a patient is treated for. The PHQ-9 (or PHQ-8) and GAD-7 are asked of everyone (SPEC 11's baseline and
 # 14-day rows): each indication adds its own questionnaires and daily items.
@@ -129,7 +130,7 @@ PHQ9 = Instrument(
     mcid=5,
     name="PHQ-9",
     title="Patient Health Questionnaire (PHQ-9)",
-    recall="the last 2 weeks",
+    recall=N_("the last 2 weeks"),
     instruction="",
     stem=PHQ9_FORM.stem,
     items=_phq_items(PHQ9_FORM),
@@ -152,7 +153,7 @@ PHQ8 = Instrument(
     mcid=5,
     name="PHQ-8",
     title="Patient Health Questionnaire (PHQ-8)",
-    recall="the last 2 weeks",
+    recall=N_("the last 2 weeks"),
     instruction="",
     stem=PHQ9_FORM.stem,
     items=_phq_items(PHQ9_FORM)[:8],
@@ -174,7 +175,7 @@ GAD7 = Instrument(
     mcid=4,
     name="GAD-7",
     title="Generalized Anxiety Disorder scale (GAD-7)",
-    recall="the last 2 weeks",
+    recall=N_("the last 2 weeks"),
     instruction="",
     stem=GAD7_FORM.stem,
     items=_phq_items(GAD7_FORM),
@@ -244,7 +245,7 @@ PCL5 = Instrument(
     mcid=10,
     name="PCL-5",
     title="PTSD Checklist for DSM-5 (PCL-5)",
-    recall="the past month",
+    recall=N_("the past month"),
     # PCL-R4: the standard form's instruction with only "circle one of the numbers to the right" replaced.
     instruction=(
         "Below is a list of problems that people sometimes have in response to a very stressful experience. "
@@ -294,7 +295,7 @@ PEG = Instrument(
     mcid=3,  # of the sum: 1.0 point of the mean, the MID estimate (SPEC 6.4)
     name="PEG",
     title="PEG: pain, enjoyment of life and general activity",
-    recall="the past week",
+    recall=N_("the past week"),
     instruction="Choose one number for each question.",
     stem="",
     items=tuple(
@@ -342,7 +343,7 @@ PACS = Instrument(
     key="pacs",
     name="PACS",
     title="Penn Alcohol Craving Scale (PACS)",
-    recall="the past week",
+    recall=N_("the past week"),
     instruction=(  # PACS-R2: "circle the number" becomes "select the answer"
         "Please read each item carefully and select the answer that best describes your craving during the past week."
     ),
@@ -387,7 +388,7 @@ AUDITC = Instrument(
     key="auditc",
     name="AUDIT-C",
     title="AUDIT-C (questions 1–3 of the AUDIT)",
-    recall="the past year",
+    recall=N_("the past year"),
     instruction="These questions are about your drinking during the past year.",  # AUDC-R2, our own words
     stem="",
     items=tuple(

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import UTCDateTime, db, utcnow
+from .wording import N_
 
 
 class Role(enum.StrEnum):
@@ -35,14 +36,14 @@ class Role(enum.StrEnum):
 
 # Substances a programme can track (SPEC 4.2, CRV-R1). Stored as these codes; the names never leave the app.
 SUBSTANCES: dict[str, str] = {
-    "alcohol": "Alcohol",
-    "opioids": "Opioids",
-    "stimulants": "Stimulants",
-    "cannabis": "Cannabis",
-    "nicotine": "Nicotine",
-    "benzodiazepines": "Benzodiazepines",
-    "ketamine": "Ketamine (outside sessions)",
-    "other": "Other",
+    "alcohol": N_("Alcohol"),
+    "opioids": N_("Opioids"),
+    "stimulants": N_("Stimulants"),
+    "cannabis": N_("Cannabis"),
+    "nicotine": N_("Nicotine"),
+    "benzodiazepines": N_("Benzodiazepines"),
+    "ketamine": N_("Ketamine (outside sessions)"),
+    "other": N_("Other"),
 }
 
 
@@ -180,6 +181,8 @@ class Patient(db.Model):
     # enrolled in the REMS (asked at the first treatment session). Staff only: never in a message or an export.
     birth_date: Mapped[date | None] = mapped_column(Date)
     rems_enrolled: Mapped[bool | None] = mapped_column(Boolean)  # None: not recorded
+    # The language of the patient's pages, e-mails and texts (journal/i18n.py LANGUAGES): en | es.
+    language: Mapped[str] = mapped_column(String(2), default="en", server_default="en")
 
     user: Mapped[User] = relationship(back_populates="patient", foreign_keys=[user_id])
     clinicians: Mapped[list[User]] = relationship(secondary="care_team_member", order_by="User.name", viewonly=True)

@@ -234,14 +234,15 @@ DETAIL_NAMES = {
     "induction_until": "induction end",
     "birth_date": "birth date",
     "rems_enrolled": "REMS enrolment",
+    "language": "language",
 }
 PROGRAMME_FIELDS = ("indications", "substances", "tracks_pain", "sleep_detail")
 _LIST_FIELDS = ("indications", "substances")
-_PATIENT_FIELDS = ("sex", "urinary_check", "induction_until", "birth_date", "rems_enrolled")
+_PATIENT_FIELDS = ("sex", "urinary_check", "induction_until", "birth_date", "rems_enrolled", "language")
 
 
 def update_details(session: Session, patient: Patient, values: dict, by: User, now: datetime) -> list[str]:
-    """Apply the details given in ``values`` (any of timezone, phone, emergency_contact, sex, the programme's
+    """Apply the details given in ``values`` (any of timezone, phone, emergency_contact, sex, language, the programme's
     substances, tracks_pain and sleep_detail, urinary_check, induction_until, birth_date, rems_enrolled); the names
     of those that changed, in a fixed order. Raises ``DetailsError`` before changing anything. A programme change
     is recorded in the programme history (``set_programme``); a new time zone moves the reminders, which are read

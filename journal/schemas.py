@@ -14,6 +14,7 @@ from werkzeug.datastructures import MultiDict
 from . import instruments, schedules
 from .accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, TOO_LONG, TOO_SHORT
 from .checkins import CRAVING_FREQUENCIES, SIDE_EFFECTS, URINARY_SYMPTOMS
+from .i18n import DEFAULT_LANGUAGE, LANGUAGES
 from .models import SUBSTANCES, Role
 from .people import OLDEST_AGE, PHONE_MAX_LENGTH, SEXES, emergency_contact
 from .sessions import NOT_A_MONITOR
@@ -27,6 +28,7 @@ from .vitals import (
     reading_time_problems,
     vitals_warnings,
 )
+from .wording import N_
 
 
 @cache
@@ -160,6 +162,14 @@ def _sex(**kwargs) -> fields.String:
     )
 
 
+def _language(**kwargs) -> fields.String:
+    return fields.String(
+        validate=validate.OneOf(list(LANGUAGES), error=f"Choose a language: {' or '.join(LANGUAGES)}."),
+        metadata={"description": "The language of the patient's pages, e-mails and texts: en or es."},
+        **kwargs,
+    )
+
+
 def _birth_date(**kwargs) -> fields.Date:
     # Not in the future, nor absurdly far back: people.birth_date_problem judges that on the patient's own date.
     return fields.Date(
@@ -215,6 +225,7 @@ class PatientEnrolmentSchema(StrictSchema):
     emergency_contact = _emergency_contact(load_default=None)
     sex = _sex(load_default="unknown")
     birth_date = _birth_date(load_default=None)
+    language = _language(load_default=DEFAULT_LANGUAGE)
     indications = _indications(
         load_default=None,
         allow_none=False,  # left out is inferred; null is refused
@@ -235,12 +246,12 @@ class PatientEnrolmentSchema(StrictSchema):
 
 
 class MeUpdateSchema(StrictSchema):
-    """PATCH /api/v1/me (a patient): any of these; a field left out is left as it is. ``language`` is not
-    offered yet, so it is refused as an unknown field."""
+    """PATCH /api/v1/me (a patient): any of these; a field left out is left as it is."""
 
     timezone = TimezoneField(metadata={"description": "An IANA zone; reminders follow it."})
     phone = _phone_number()
     emergency_contact = _emergency_contact()
+    language = _language()
 
 
 class PatientUpdateSchema(MeUpdateSchema):
@@ -317,6 +328,11 @@ class MeSchema(Schema):
         allow_none=True,
         metadata={"description": "A patient's emergency contact {name, phone}, or null."},
     )
+    language = fields.Function(
+        lambda user: _patient_of(user).language if _patient_of(user) else None,
+        allow_none=True,
+        metadata={"description": "A patient's language (en or es); null for staff."},
+    )
 
 
 class ClinicianRefSchema(Schema):
@@ -343,6 +359,7 @@ class PatientSchema(Schema):
         emergency_contact, allow_none=True, metadata={"description": "{name, phone (E.164)}, or null."}
     )
     sex = fields.String(required=True, metadata={"description": "male, female, other or unknown"})
+    language = fields.String(required=True, metadata={"description": "en or es: the patient's pages and messages"})
     urinary_check = fields.Boolean()
     induction_until = fields.Date(allow_none=True)
     birth_date = fields.Date(allow_none=True, metadata={"description": "YYYY-MM-DD, or null if not recorded."})
@@ -403,24 +420,25 @@ def _form_value(field: fields.Field, value: str):
 
 # --- Daily check-in (SPEC 4-7) ----------------------------------------------------------------------------
 
-CHOOSE_0_TO_10 = "Choose a number from 0 to 10."
+CHOOSE_0_TO_10 = N_("Choose a number from 0 to 10.")
 
 
 def _zero_to_ten(**kwargs) -> fields.Integer:
     return fields.Integer(
         strict=True,
         validate=validate.Range(0, 10, error=CHOOSE_0_TO_10),
-        error_messages={"required": CHOOSE_0_TO_10, "null": CHOOSE_0_TO_10},
+        error_messages={"required": CHOOSE_0_TO_10, "null": CHOOSE_0_TO_10, "invalid": CHOOSE_0_TO_10},
         **kwargs,
     )
 
 
-def _minutes(maximum: int, what: str) -> fields.Integer:
+def _minutes(maximum: int, out_of_range: str, missing: str) -> fields.Integer:
+    # Whole sentences, each marked for translation (a sentence built from pieces cannot be translated).
     return fields.Integer(
         required=True,
         strict=True,
-        validate=validate.Range(0, maximum, error=f"Enter {what} from 0 to {maximum}."),
-        error_messages={"required": f"Enter {what}."},
+        validate=validate.Range(0, maximum, error=out_of_range),
+        error_messages={"required": missing, "invalid": N_("Enter a whole number.")},
     )
 
 
@@ -432,7 +450,9 @@ class CravingSchema(StrictSchema):
 
 class UseSchema(StrictSchema):
     substance = fields.String(required=True, validate=validate.OneOf(list(SUBSTANCES)))
-    used = fields.Boolean(required=True, truthy={True}, falsy={False}, error_messages={"required": "Answer yes or no."})
+    used = fields.Boolean(
+        required=True, truthy={True}, falsy={False}, error_messages={"required": N_("Answer yes or no.")}
+    )
     amount = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
 
 
@@ -441,15 +461,21 @@ class SleepSchema(StrictSchema):
 
     into_bed = fields.AwareDateTime(required=True)
     tried_sleep = fields.AwareDateTime(required=True)
-    sol_min = _minutes(720, "the minutes it took to fall asleep")
-    awakenings = _minutes(60, "how many times you woke")
-    waso_min = _minutes(1440, "the minutes awake in the night")
+    sol_min = _minutes(
+        720,
+        N_("Enter the minutes it took to fall asleep from 0 to 720."),
+        N_("Enter the minutes it took to fall asleep."),
+    )
+    awakenings = _minutes(60, N_("Enter how many times you woke from 0 to 60."), N_("Enter how many times you woke."))
+    waso_min = _minutes(
+        1440, N_("Enter the minutes awake in the night from 0 to 1440."), N_("Enter the minutes awake in the night.")
+    )
     final_wake = fields.AwareDateTime(required=True)
     out_of_bed = fields.AwareDateTime(required=True)
     quality = fields.String(
         required=True,
         validate=validate.OneOf(list(QUALITIES)),
-        error_messages={"required": "Choose how well you slept."},
+        error_messages={"required": N_("Choose how well you slept.")},
     )
 
 
@@ -476,7 +502,7 @@ class CheckInSchema(StrictSchema):
         metadata={"description": "KET-R4 urinary symptoms, when the check was asked ([] for none); null otherwise."},
     )
     note = fields.String(
-        load_default="", validate=validate.Length(max=2000, error="Keep the note under 2000 characters.")
+        load_default="", validate=validate.Length(max=2000, error=N_("Keep the note under 2000 characters."))
     )
     submission_id = fields.String(
         load_default=None, allow_none=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$")
@@ -638,7 +664,7 @@ def _sleep_form_input(form: MultiDict, patient, day: date) -> dict | None:
         try:
             clock[name] = time.fromisoformat((form.get(name) or "").strip())
         except ValueError:
-            errors[name] = ["Enter a time, such as 22:30."]
+            errors[name] = [N_("Enter a time, such as 22:30.")]
     if errors:
         raise ValidationError({"sleep": errors})
     instants = resolve_clock_times(day, ZoneInfo(patient.user.timezone), clock)
@@ -1426,6 +1452,8 @@ def details_form_input(form: MultiDict, *, care_team: bool) -> dict:
             "phone": form.get("emergency_contact_phone", ""),
         },
     }
+    if "language" in form:  # both pages have it; left out (an older form) leaves the language as it is
+        data["language"] = form["language"]
     if care_team:
         data["sex"] = form.get("sex", "")
         data["indications"] = form.getlist("indications")

@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
+from .wording import N_
+
 QUALITIES = ("very_poor", "poor", "fair", "good", "very_good")
 MAX_SPAN = timedelta(hours=24)
 LONG_TIB_MIN = 16 * 60
@@ -98,26 +100,28 @@ def compute(night: Night) -> SleepMetrics:
     b, l_, f, o = night.into_bed, night.tried_sleep, night.final_wake, night.out_of_bed
     for instant in (b, l_, f, o):
         if instant.tzinfo is None:
-            raise SleepDiaryError("sleep", "Times need a UTC offset.")
+            raise SleepDiaryError("sleep", N_("Times need a UTC offset."))
         if instant.second or instant.microsecond:
-            raise SleepDiaryError("sleep", "Give times to the minute.")
+            raise SleepDiaryError("sleep", N_("Give times to the minute."))
     for name, value in (("sol_min", night.sol_min), ("awakenings", night.awakenings), ("waso_min", night.waso_min)):
         if value < 0:
-            raise SleepDiaryError(name, "This cannot be negative.")
+            raise SleepDiaryError(name, N_("This cannot be negative."))
     if not b <= l_:
         raise SleepDiaryError(
-            "tried_sleep", "You started trying to sleep before you got into bed. Please check the times."
+            "tried_sleep", N_("You started trying to sleep before you got into bed. Please check the times.")
         )
     if not l_ <= f:
         raise SleepDiaryError(
-            "final_wake", "Your final awakening is before you started trying to sleep. Please check the times."
+            "final_wake", N_("Your final awakening is before you started trying to sleep. Please check the times.")
         )
     if not f <= o:
-        raise SleepDiaryError("out_of_bed", "You got out of bed before your final awakening. Please check the times.")
+        raise SleepDiaryError(
+            "out_of_bed", N_("You got out of bed before your final awakening. Please check the times.")
+        )
     if o - b >= MAX_SPAN:
-        raise SleepDiaryError("out_of_bed", "From getting into bed to getting up must be less than 24 hours.")
+        raise SleepDiaryError("out_of_bed", N_("From getting into bed to getting up must be less than 24 hours."))
     if o == b:
-        raise SleepDiaryError("out_of_bed", "Getting up must be later than getting into bed.")
+        raise SleepDiaryError("out_of_bed", N_("Getting up must be later than getting into bed."))
 
     minutes = lambda delta: int(delta.total_seconds()) // 60  # noqa: E731 - whole minutes, exact by the check above
     tib = minutes(o - b)
@@ -131,9 +135,9 @@ def compute(night: Night) -> SleepMetrics:
     tst = attempt - night.sol_min - night.waso_min
     warnings = []
     if night.awakenings == 0 and night.waso_min > 0:
-        warnings.append("You entered time awake in the night but no awakenings.")
+        warnings.append(N_("You entered time awake in the night but no awakenings."))
     if tib > LONG_TIB_MIN:
-        warnings.append("More than 16 hours in bed: is that right?")
+        warnings.append(N_("More than 16 hours in bed: is that right?"))
     return SleepMetrics(
         tib_min=tib,
         tst_min=tst,

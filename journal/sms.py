@@ -26,6 +26,7 @@ from .messages import sms_consent_words
 from .models import OutboxMessage, OutboxStatus, Patient, ReminderSettings, Role, SmsConsent, User
 from .outbox import MAX_ATTEMPTS, backoff, queue
 from .people import display_phone
+from .wording import N_
 
 log = logging.getLogger("journal.sms")
 
@@ -35,7 +36,7 @@ START_WORDS = frozenset({"START", "UNSTOP"})
 HELP_WORDS = frozenset({"HELP"})
 
 NO_PHONE = "Add your mobile number first (Contact details), then agree to texts."
-NOT_AGREED = "Agree to the words shown to turn on texts."
+NOT_AGREED = N_("Agree to the words shown to turn on texts.")
 REPLY_LIFETIME = timedelta(days=1)  # an answer to a keyword or an opt-in is worth sending for a day at most
 START_WORDS_STORED = "Replied {keyword} by text message from {number} to resume texts."
 

@@ -122,7 +122,7 @@ FORMS: dict[str, Form] = {
             "used-alcohol": "maybe",
             "side_effects": "sneezing",
         },
-        ("Not a valid integer.", "Must be one of: none, 1-2, 3-5, 6+.", "Answer yes or no."),
+        ("Choose a number from 0 to 10.", "Must be one of: none, 1-2, 3-5, 6+.", "Answer yes or no."),
     ),
     "/settings/reminders": Form(
         {"time": "eight", "channels": "pigeon", "quiet_start": "late", "quiet_end": "7"},

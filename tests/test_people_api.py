@@ -59,7 +59,7 @@ def test_enrolment_with_half_an_emergency_contact_is_a_422_at_the_missing_half(c
     assert list(response.get_json()["errors"]["json"]["emergency_contact"]) == [member]
 
 
-@pytest.mark.parametrize(("field", "value"), [("sex", "M"), ("sex", None), ("language", "es"), ("phone", 3125550123)])
+@pytest.mark.parametrize(("field", "value"), [("sex", "M"), ("sex", None), ("language", "fr"), ("phone", 3125550123)])
 def test_enrolment_refuses_an_unknown_sex_field_or_a_phone_that_is_not_text(client, people, field, value):
     response = client.post("/api/v1/patients", json={**ENROLMENT, field: value}, headers=bearer(client, people.alice))
     assert response.status_code == 422
@@ -195,7 +195,7 @@ def test_null_or_empty_removes_the_phone_and_the_emergency_contact(client, peopl
         ({"phone": "1-800-FLOWERS"}, "phone"),
         ({"timezone": "Mars/Olympus_Mons"}, "timezone"),
         ({"emergency_contact": {"name": "Sam"}}, "emergency_contact"),
-        ({"language": "es"}, "language"),  # not offered yet: refused as unknown rather than dropped unsaid
+        ({"language": "fr"}, "language"),  # en or es only
         ({"substances": ["opioids"]}, "substances"),  # the programme is the care team's
         ({"sex": "female"}, "sex"),
     ],
@@ -288,7 +288,7 @@ def test_a_programme_change_is_kept_in_the_history_and_a_same_programme_is_not(c
         ({"tracks_pain": "yes"}, "tracks_pain"),
         ({"induction_until": "next week"}, "induction_until"),
         ({"emergency_contact": {"name": "", "phone": "3125550199"}}, "emergency_contact"),
-        ({"language": "es"}, "language"),
+        ({"language": "fr"}, "language"),
         ({"name": "Someone Else"}, "name"),
     ],
 )

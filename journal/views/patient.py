@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -28,7 +29,6 @@ from ..checkins import (
     day_words,
     get_checkin,
     local_today,
-    long_date,
     missing_days,
     save_checkin,
     sleep_metrics,
@@ -36,6 +36,8 @@ from ..checkins import (
     urinary_check_due,
 )
 from ..db import db, utcnow
+from ..i18n import long_date as localized_long_date
+from ..i18n import request_language, translated
 from ..models import SUBSTANCES, Alert, CheckIn, EntrySource, Role
 from ..schemas import CheckInSchema, checkin_form_errors, checkin_form_input, checkin_form_values
 from ..security import roles_required
@@ -55,11 +57,17 @@ def _day_or_404(value: str) -> date:
 
 
 def day_label(day: date, today: date) -> str:
+    """The day as the patient's pages name it, in their language: today, yesterday, or its long date."""
     if day == today:
-        return "today"
+        return gettext("today")
     if day == today - timedelta(days=1):
-        return "yesterday"
-    return long_date(day)
+        return gettext("yesterday")
+    return localized_long_date(day)
+
+
+def day_kind(day: date, today: date) -> str:
+    """Which of the check-in page's headings fits: today's, yesterday's or a named day's."""
+    return {today: "today", today - timedelta(days=1): "yesterday"}.get(day, "other")
 
 
 @bp.get("/home")
@@ -81,7 +89,7 @@ def home():
         done_today=done_today,
         recent=recent[:7],
         missing=missing_days(db.session, current_user, now),
-        progress=charts.mood_progress_summary(mood_points, today),
+        progress=charts.mood_progress_summary(mood_points, today, request_language()),
         has_chart=len(mood_points) >= 2,
         progress_size=charts.PROGRESS_CSS,  # the CSS size it is drawn for, so it is shown unscaled
         day_label=lambda d: day_label(d, today),
@@ -195,21 +203,22 @@ def _render_form(patient, day: date, today: date, values, errors: dict, existing
         patient=patient,
         day=day,
         label=day_label(day, today),
+        kind=day_kind(day, today),
         retrospective=day < today,
-        words=day_words(day, today, offline=offline),
+        words=day_words(day, today, offline=offline, language=request_language()),
         editing=existing is not None,
         offline=offline,
         values=values,
         errors=errors,
         submission_id=request.form.get("submission_id") or uuid.uuid4().hex,
         author=device.queue_owner(current_user),
-        substances=SUBSTANCES,
-        frequencies=CRAVING_FREQUENCIES,
-        side_effects=SIDE_EFFECTS,
-        urinary_symptoms=URINARY_SYMPTOMS,
+        substances=translated(SUBSTANCES),
+        frequencies=translated(CRAVING_FREQUENCIES),
+        side_effects=translated(SIDE_EFFECTS),
+        urinary_symptoms=translated(URINARY_SYMPTOMS),
         # Asked when due, and kept on the form when editing a day that answered it.
         ask_urinary=urinary_check_due(db.session, patient, day) or bool(existing and existing.urinary is not None),
-        qualities=SLEEP_QUALITY,
+        qualities=translated(SLEEP_QUALITY),
         note_promise=current_user.clinic.note_review_promise,
     )
 
@@ -236,13 +245,13 @@ def _saved_page(checkin: CheckIn, today: date, superseded: bool = False) -> str:
         "patient/saved.html",
         checkin=checkin,
         label=day_label(checkin.local_date, today),
-        date_label=long_date(checkin.local_date),
-        when=day_words(checkin.local_date, today).when,
+        date_label=localized_long_date(checkin.local_date),
+        when=day_words(checkin.local_date, today, language=request_language()).when,
         superseded=superseded,
         slept=describe_duration(metrics.tst_min) if metrics else None,
         metrics=metrics,
         editable=_editable_today(checkin, today),
-        substances=SUBSTANCES,
+        substances=translated(SUBSTANCES),
         note_promise=current_user.clinic.note_review_promise,
     )
 

@@ -9,12 +9,14 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from marshmallow import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from ..checkins import SIDE_EFFECTS
 from ..db import db, utcnow
+from ..i18n import long_date
 from ..models import DosingSession, Role, SessionStatus, SideEffectCheck
 from ..schemas import SideEffectCheckSchema
 from ..security import roles_required
@@ -30,10 +32,11 @@ from ..sessions import (
     session_cards,
     side_effect_check,
 )
+from ..wording import N_
 
 bp = Blueprint("patient_sessions", __name__)
 
-CHECK_TITLES = {"morning_after": "The morning after your session", "72h": "Three days after your session"}
+CHECK_TITLES = {"morning_after": N_("The morning after your session"), "72h": N_("Three days after your session")}
 DROVE_QUESTION = "Did you drive or operate machinery on the day of the session?"
 YES_NO = {"no": "No", "yes": "Yes"}
 
@@ -175,21 +178,19 @@ class HomeCheck:
 
 
 def session_cards_for_home() -> dict:
-    """The home page's cards about sessions: the next planned one, and any due, unanswered check."""
+    """The home page's cards about sessions, in the patient's language: the next planned one, and any due,
+    unanswered check."""
     zone = ZoneInfo(current_user.timezone)
     cards = session_cards(db.session, current_user, utcnow(), check_window())
     upcoming = cards.next_planned
     checks = [
         HomeCheck(
-            due.session_id,
-            due.kind,
-            CHECK_TITLES[due.kind],
-            due.start.astimezone(zone).strftime("%A %-d %B"),
+            due.session_id, due.kind, gettext(CHECK_TITLES[due.kind]), long_date(due.start.astimezone(zone).date())
         )
         for due in cards.due_checks
     ]
-    return {
-        "next_id": upcoming.id if upcoming is not None else None,
-        "next_when": when(upcoming.start, zone) if upcoming is not None else None,
-        "checks": checks,
-    }
+    next_when = None
+    if upcoming is not None:
+        start = upcoming.start.astimezone(zone)
+        next_when = gettext("%(day)s at %(time)s", day=long_date(start.date()), time=start.strftime("%H:%M"))
+    return {"next_id": upcoming.id if upcoming is not None else None, "next_when": next_when, "checks": checks}

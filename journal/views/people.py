@@ -31,11 +31,12 @@ from ..people import (
 )
 from ..schemas import MeUpdateSchema, PatientUpdateSchema, details_form_input, flat_errors, iana_zones
 from ..security import roles_required
+from ..wording import N_
 from . import local_time
 
 bp = Blueprint("people", __name__)
 
-SAVED_FOR_PATIENT = "Your details are saved."
+SAVED_FOR_PATIENT = N_("Your details are saved.")
 
 
 @bp.app_template_filter("phone")
@@ -62,6 +63,7 @@ def _form_values(patient: Patient) -> MultiDict:
             "emergency_contact_name": patient.emergency_contact_name or "",
             "emergency_contact_phone": display_phone(patient.emergency_contact_phone, patient.user.timezone),
             "sex": patient.sex,
+            "language": patient.language,
             "induction_until": patient.induction_until.isoformat() if patient.induction_until else "",
             "birth_date": patient.birth_date.isoformat() if patient.birth_date else "",
             "rems_enrolled": {True: "yes", False: "no"}.get(patient.rems_enrolled, ""),

@@ -29,6 +29,7 @@ from ..schemas import (
     reminder_form_input,
 )
 from ..security import client_address, limiter, login_rate_limit, per_account, roles_required
+from ..wording import N_
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -66,7 +67,7 @@ def reminders():
         if not errors:
             # Two first saves at once both insert the patient's row: the second is then made again as a change.
             commit_retrying_on_conflict(db.session, lambda: update_settings(db.session, current_user, loaded))
-            flash("Reminder settings saved.", "success")
+            flash(N_("Reminder settings saved."), "success")
             return redirect(url_for("settings.reminders"))
     return render_template(
         "patient/reminders.html",
@@ -93,7 +94,7 @@ def sms_consent():
         flash(sms.NOT_AGREED, "error")
         return redirect(url_for("settings.reminders", _anchor="texts"))
     if not texts_available(current_app.config):
-        flash("Text messages are not available yet.", "error")
+        flash(N_("Text messages are not available yet."), "error")
         return redirect(url_for("settings.reminders", _anchor="texts"))
     try:
         commit_retrying_on_conflict(
@@ -107,7 +108,8 @@ def sms_consent():
         flash(error.message, "error")
     else:
         flash(
-            "Texts are on: a text confirming it is on its way. Choose “Text message” above to get reminders.", "success"
+            N_("Texts are on: a text confirming it is on its way. Choose “Text message” above to get reminders."),
+            "success",
         )
     return redirect(url_for("settings.reminders", _anchor="texts"))
 
@@ -117,7 +119,7 @@ def sms_consent():
 def sms_consent_withdraw():
     sms.withdraw(db.session, [current_user.id], utcnow(), via="app")
     db.session.commit()
-    flash("Texts are off: no more text messages will be sent.", "success")
+    flash(N_("Texts are off: no more text messages will be sent."), "success")
     return redirect(url_for("settings.reminders", _anchor="texts"))
 
 

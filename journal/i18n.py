@@ -1,0 +1,87 @@
+"""Translation: which language a request is answered in, and the catalogues (Flask-Babel, gettext).
+
+A signed-in patient gets the language stored with them (``Patient.language``); anyone not signed in gets the best
+match of the browser's ``Accept-Language`` among ``LANGUAGES``; staff pages are English. The catalogues are
+``journal/translations/<lang>/LC_MESSAGES/messages.po`` (committed); the ``.mo`` files are compiled from them by
+``make translations-compile`` (a prerequisite of ``make install``, ``run`` and ``test``) and never committed.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Flask, has_request_context, request
+from flask_babel import Babel, format_date, format_decimal, get_locale, gettext, refresh
+from flask_login import current_user
+
+from .wording import ENGLISH, Language
+
+DEFAULT_LANGUAGE = "en"
+# The languages a patient can choose, named in themselves (as a language picker shows them).
+LANGUAGES: dict[str, str] = {"en": "English", "es": "Español"}
+# The locale each language is shown in: US conventions (a decimal point in Spanish too, as US Spanish writes it).
+# The catalogue is looked up as es_US, then es.
+LOCALES: dict[str, str] = {"en": "en_US", "es": "es_US"}
+# How a day is named to a patient when "today" could mislead (CLDR patterns): "Monday 30 November",
+# "lunes 30 de noviembre".
+LONG_DATE_PATTERNS = {"en": "EEEE d MMMM", "es": "EEEE d 'de' MMMM"}
+FULL_DATE_PATTERNS = {"en": "d MMMM y", "es": "d 'de' MMMM 'de' y"}  # "2 December 2026", "2 de diciembre de 2026"
+
+
+def select_locale() -> str:
+    """The language of this request's pages: the patient's own, else the browser's best match, else English.
+    Outside a request (the scheduler's jobs) English: a message to a patient names its language itself."""
+    if not has_request_context():
+        return LOCALES[DEFAULT_LANGUAGE]
+    if current_user and current_user.is_authenticated:
+        patient = getattr(current_user, "patient", None)
+        if current_user.role == "patient" and patient is not None and patient.language in LANGUAGES:
+            return LOCALES[patient.language]
+        return LOCALES[DEFAULT_LANGUAGE]  # staff pages stay English for now (translatable, not translated)
+    return LOCALES[request.accept_languages.best_match(list(LANGUAGES), default=DEFAULT_LANGUAGE)]
+
+
+def init_app(app: Flask) -> None:
+    Babel(app, locale_selector=select_locale)
+    # Flask-Babel keeps the locale it chose on ``g``, which outlives a request where an application context was
+    # already open (the tests, a CLI command): choose afresh for every request, after the user is known.
+    app.before_request(refresh)
+    app.add_template_global(current_locale)
+    app.add_template_global(LANGUAGES, "languages")
+    app.add_template_filter(full_date)
+    # A message made away from the page (a schema's error, marked with wording.N_), in the page's language.
+    app.add_template_filter(lambda message: gettext(str(message)), "translate")
+
+
+def current_locale() -> str:
+    """The language code of this request (``<html lang>``)."""
+    locale = get_locale()
+    return locale.language if locale is not None else DEFAULT_LANGUAGE
+
+
+def request_language() -> Language:
+    """This request's language for the domain modules' patient wording (journal/wording.py)."""
+    code = current_locale()
+    if code == DEFAULT_LANGUAGE:
+        return ENGLISH
+    return Language(
+        gettext=gettext,
+        long_date=long_date,
+        weekday=lambda day: format_date(day, "EEEE"),
+        one_decimal=lambda number: format_decimal(number, "0.0"),
+    )
+
+
+def long_date(day: date) -> str:
+    """The day named in this request's language: "Monday 30 November", "lunes 30 de noviembre"."""
+    return format_date(day, LONG_DATE_PATTERNS.get(current_locale(), LONG_DATE_PATTERNS[DEFAULT_LANGUAGE]))
+
+
+def full_date(day: date) -> str:
+    """A date with its year in this request's language (a datetime: its UTC date, as Flask-Babel's default)."""
+    return format_date(day, FULL_DATE_PATTERNS.get(current_locale(), FULL_DATE_PATTERNS[DEFAULT_LANGUAGE]))
+
+
+def translated(names: dict[str, str]) -> dict[str, str]:
+    """A dictionary of marked names (journal/wording.py N_) with each name in this request's language."""
+    return {code: gettext(name) for code, name in names.items()}

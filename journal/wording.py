@@ -1,0 +1,38 @@
+"""Marking patient-visible wording for translation, free of Flask.
+
+``N_`` marks a string defined away from a request (a module constant, a schema's error message) so that
+``make translations`` extracts it; it is translated where it is shown, in the patient's language (the form macros
+in templates/_forms.html translate each error message; views translate the names in the dictionaries they pass).
+The API and staff pages show the English as written.
+
+``Language`` carries what a domain module needs to word something for a patient (the day of a check-in): a
+gettext and locale-aware date names. ``ENGLISH`` is the default, so that domain code and its tests need no Flask;
+journal/i18n.py builds the request's one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+
+def N_(message: str) -> str:
+    """The message unchanged: marked for extraction, translated where it is shown."""
+    return message
+
+
+def english_long_date(day: date) -> str:
+    """ "Monday 30 November": how the journal names a day to a patient when "today" could mislead."""
+    return day.strftime("%A %-d %B")
+
+
+@dataclass(frozen=True)
+class Language:
+    gettext: Callable[[str], str] = N_
+    long_date: Callable[[date], str] = english_long_date
+    weekday: Callable[[date], str] = lambda day: day.strftime("%A")
+    one_decimal: Callable[[float], str] = lambda number: f"{number:.1f}"
+
+
+ENGLISH = Language()
