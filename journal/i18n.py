@@ -3,7 +3,7 @@
 A signed-in patient gets the language stored with them (``Patient.language``); anyone not signed in gets the best
 match of the browser's ``Accept-Language`` among ``LANGUAGES``; staff pages are English. The catalogues are
 ``journal/translations/<lang>/LC_MESSAGES/messages.po`` (committed); the ``.mo`` files are compiled from them by
-``make translations-compile`` (a prerequisite of ``make install``, ``run`` and ``test``) and never committed.
+the Makefile (a prerequisite of ``make install``, so of ``run`` and ``test``) and never committed.
 """
 
 from __future__ import annotations
