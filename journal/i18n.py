@@ -34,10 +34,10 @@ def select_locale() -> str:
     if not has_request_context():
         return LOCALES[DEFAULT_LANGUAGE]
     if current_user and current_user.is_authenticated:
-        patient = getattr(current_user, "patient", None)
-        if current_user.role == "patient" and patient is not None and patient.language in LANGUAGES:
-            return LOCALES[patient.language]
-        return LOCALES[DEFAULT_LANGUAGE]  # staff pages stay English for now (translatable, not translated)
+        if current_user.role != "patient":  # asked first: staff have no patient row to load
+            return LOCALES[DEFAULT_LANGUAGE]  # staff pages stay English for now (translatable, not translated)
+        patient = current_user.patient
+        return LOCALES[patient.language if patient is not None and patient.language in LANGUAGES else DEFAULT_LANGUAGE]
     return LOCALES[request.accept_languages.best_match(list(LANGUAGES), default=DEFAULT_LANGUAGE)]
 
 
