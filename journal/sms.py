@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
+from .db import commit_retrying_on_conflict
 from .messages import sms_consent_words
 from .models import OutboxMessage, OutboxStatus, Patient, ReminderSettings, Role, SmsConsent, User
 from .outbox import MAX_ATTEMPTS, backoff, queue
@@ -90,6 +91,16 @@ def words_for(user: User, sender: str) -> str | None:
     """The words the patient is shown and agrees to; None without a phone number."""
     phone = user.patient.phone if user.patient else None
     return sms_consent_words(sender, display_phone(phone, user.timezone)) if phone else None
+
+
+def agree(session: Session, user: User, now: datetime, *, sender: str, via: str) -> tuple[SmsConsent, bool]:
+    """``give_consent``, committed (run again once if a simultaneous opt-in won the race), for the page and the
+    API alike. On ``ConsentError`` nothing is kept, and the error is raised for the caller to show."""
+    try:
+        return commit_retrying_on_conflict(session, lambda: give_consent(session, user, now, sender=sender, via=via))
+    except ConsentError:
+        session.rollback()
+        raise
 
 
 def give_consent(session: Session, user: User, now: datetime, *, sender: str, via: str) -> tuple[SmsConsent, bool]:

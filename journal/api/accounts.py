@@ -148,14 +148,8 @@ def give_sms_consent(_body):
     if not texts_available(current_app.config):
         abort(422, message="Text messages are not available on this server yet.")
     try:
-        commit_retrying_on_conflict(
-            db.session,
-            lambda: sms.give_consent(
-                db.session, current_user, utcnow(), sender=current_app.config["SMS_SENDER_NAME"], via="api"
-            ),
-        )
+        sms.agree(db.session, current_user, utcnow(), sender=current_app.config["SMS_SENDER_NAME"], via="api")
     except sms.ConsentError as error:
-        db.session.rollback()
         abort(422, message=error.message, errors={"json": {error.field: [error.message]}})
     return sms_consent_state(current_user)
 

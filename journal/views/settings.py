@@ -97,14 +97,8 @@ def sms_consent():
         flash(N_("Text messages are not available yet."), "error")
         return redirect(url_for("settings.reminders", _anchor="texts"))
     try:
-        commit_retrying_on_conflict(
-            db.session,
-            lambda: sms.give_consent(
-                db.session, current_user, utcnow(), sender=current_app.config["SMS_SENDER_NAME"], via="app"
-            ),
-        )
+        sms.agree(db.session, current_user, utcnow(), sender=current_app.config["SMS_SENDER_NAME"], via="app")
     except sms.ConsentError as error:
-        db.session.rollback()
         flash(error.message, "error")
     else:
         flash(
