@@ -26,7 +26,7 @@ from journal.messages import (
     render_sms,
     sms_consent_words,
 )
-from journal.models import OutboxMessage, OutboxStatus, ReminderSettings, SmsConsent
+from journal.models import Assessment, OutboxMessage, OutboxStatus, ReminderSettings, SmsConsent
 from journal.outbox import MAX_ATTEMPTS, queue
 from journal.sms import keyword
 from tests.conftest import bearer, questionnaires_done
@@ -382,6 +382,18 @@ def test_the_daily_reminder_goes_by_text_at_the_patients_local_time(app, twilio,
     _no_health_words(text["Body"])
     (row,) = _texts("daily_reminder")
     assert row.dedup_key == f"reminder:{pat_texted.id}:{DAY.isoformat()}:sms"
+
+
+def test_questionnaires_due_bring_an_email_but_no_text_so_texts_stay_within_two_a_day(app, twilio, pat_texted):
+    """The opt-in promises "Up to 2 msgs/day": the daily reminder and its one follow-up. A questionnaire that
+    comes due is told by the other channels she chose, never by text."""
+    db.session.query(Assessment).filter_by(patient_id=pat_texted.id).delete()  # the PHQ-9 and GAD-7 now due
+    db.session.commit()
+    _run(app, EVENING)
+    assert [row.template for row in _texts()] == ["daily_reminder"]
+    db.session.expire_all()
+    due = db.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "assessment_due")).all()
+    assert [row.channel for row in due] == ["email"]
 
 
 def test_no_text_in_quiet_hours(app, client, twilio, pat_texted):
