@@ -22,6 +22,7 @@ from .questionnaires import ANSWERS
 from .schedules import interval_days  # noqa: F401 (the demo and older callers use it from here)
 from .scoring import PHQ8, PHQ9
 from .sessions import bump_data_version
+from .wording import N_
 
 MIN_GAP = timedelta(days=7)  # SPEC 1.10: never ask the PHQ-9 more than once in 7 days
 LATE_LIMIT = timedelta(hours=24)  # a patient's own completed_at (say, answered offline) may be this old
@@ -349,6 +350,8 @@ DEFAULT_CRISIS_RESOURCES = {
     "clinic_hours": "",
     "review_promise": "Your care team reads entries during clinic hours.",
 }
+# The journal's own words (no clinic to speak for): translated from the catalogue where shown (the help page).
+N_("Your care team reads entries during clinic hours.")
 
 
 def crisis_resources(clinic: Clinic) -> dict:
@@ -360,4 +363,8 @@ def crisis_resources(clinic: Clinic) -> dict:
         "clinic_phone": clinic.clinic_phone or None,
         "clinic_hours": clinic.clinic_hours,
         "review_promise": clinic.review_promise,
+        # In Spanish, if the clinic gave them (empty otherwise). Pages choose (journal/i18n.py clinic_words); the
+        # API's schema (CrisisResourcesSchema) does not carry them.
+        "clinic_hours_es": clinic.clinic_hours_es,
+        "review_promise_es": clinic.review_promise_es,
     }

@@ -53,6 +53,14 @@ DEMO_DOMAIN = "demo.test"
 # Numbers 555-0100 to 555-0199 (in any area code) are reserved for fiction: no one is called from the demo.
 DEMO_CLINIC_PHONE = "(617) 555-0199"
 DEMO_CLINIC_HOURS = "Monday to Friday, 8 am to 6 pm Eastern time"
+# The demo clinic's own words for its Spanish-speaking patients (a clinic writes these itself: admin settings).
+DEMO_CLINIC_SPANISH = {
+    "clinic_hours_es": "de lunes a viernes, de 8 a. m. a 6 p. m., hora del Este",
+    "review_promise_es": "Su equipo de atención lee las respuestas de los cuestionarios los días laborables, "
+    "por lo general el mismo día.",
+    "note_review_promise_es": "Su equipo de atención lee las notas en su próxima revisión, por lo general en un "
+    "plazo de 2 días laborables.",
+}
 
 
 @dataclass(frozen=True)
@@ -259,6 +267,7 @@ def seed_demo(
         created_at=now,
         clinic_phone=DEMO_CLINIC_PHONE,
         clinic_hours=DEMO_CLINIC_HOURS,
+        **DEMO_CLINIC_SPANISH,
         weekly_during_induction=True,
     )
     session.add(clinic)

@@ -13,6 +13,7 @@ from datetime import date
 from flask import Flask, has_request_context, request
 from flask_babel import Babel, format_date, format_decimal, get_locale, gettext, refresh
 from flask_login import current_user
+from markupsafe import Markup, escape
 
 from .wording import ENGLISH, Language
 
@@ -47,6 +48,7 @@ def init_app(app: Flask) -> None:
     # already open (the tests, a CLI command): choose afresh for every request, after the user is known.
     app.before_request(refresh)
     app.add_template_global(current_locale)
+    app.add_template_global(clinic_words)
     app.add_template_global(LANGUAGES, "languages")
     app.add_template_filter(full_date)
     # A message made away from the page (a schema's error, marked with wording.N_), in the page's language.
@@ -57,6 +59,18 @@ def current_locale() -> str:
     """The language code of this request (``<html lang>``)."""
     locale = get_locale()
     return locale.language if locale is not None else DEFAULT_LANGUAGE
+
+
+def clinic_words(english: str, spanish: str | None = None) -> Markup:
+    """A clinic's own words (its hours, its promises), in this request's language when the clinic wrote them in it;
+    otherwise as it wrote them in English, marked as English on a page in another language so that a screen reader
+    reads them in English. Never translated by the journal: they are promises only the clinic can make."""
+    code = current_locale()
+    if code == DEFAULT_LANGUAGE:
+        return escape(english)
+    if code == "es" and spanish:
+        return escape(spanish)
+    return Markup('<span lang="en">%s</span>') % english
 
 
 def request_language() -> Language:

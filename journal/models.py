@@ -73,6 +73,10 @@ class Clinic(db.Model):
     review_promise: Mapped[str] = _setting(
         String(300), "Your care team reads questionnaire answers on weekdays, usually the same working day."
     )
+    # The same words for Spanish-speaking patients, written by the clinic (never machine-translated). Empty: not
+    # given, and such a patient reads the English words, marked as English (journal/i18n.py clinic_words).
+    clinic_hours_es: Mapped[str] = _setting(String(200), "")
+    review_promise_es: Mapped[str] = _setting(String(300), "")
     # Cadence (PHQ-R13): every 14 days; weekly during an induction series if the clinic chooses.
     assessment_interval_days: Mapped[int] = _setting(Integer, 14)
     weekly_during_induction: Mapped[bool] = _setting(Boolean, False)
@@ -88,6 +92,7 @@ class Clinic(db.Model):
     note_review_promise: Mapped[str] = _setting(
         String(300), "Your care team reads notes at your next review, usually within 2 working days."
     )
+    note_review_promise_es: Mapped[str] = _setting(String(300), "")  # in Spanish, as above
     # KET-R3: a post-session check stays open this many hours after it opens (or until the next one opens).
     check_window_hours: Mapped[int] = _setting(Integer, 48)
     # Multi-factor sign-in for clinicians and admins. None: the deployment's default (on in production).

@@ -992,6 +992,11 @@ def _text(maximum: int) -> TrimmedString:
     )
 
 
+def _optional_text(maximum: int) -> TrimmedString:
+    """Words a clinic may leave empty (its words in Spanish): left out of the form or the request, unchanged."""
+    return TrimmedString(validate=validate.Length(max=maximum, error=f"Use at most {maximum} characters."))
+
+
 class DefaultOrBoolean(fields.Field):
     """A setting that may follow the deployment's default: the form's ``default``, ``yes`` or ``no`` as None,
     True or False."""
@@ -1044,6 +1049,10 @@ class ClinicSettingsSchema(StrictSchema):
     clinic_hours = _text(200)
     review_promise = _text(300)
     note_review_promise = _text(300)  # what the check-in's note field promises: who reads notes and when
+    # The three above in Spanish, for Spanish-speaking patients; empty: they read the English, marked as such.
+    clinic_hours_es = _optional_text(200)
+    review_promise_es = _optional_text(300)
+    note_review_promise_es = _optional_text(300)
     standard_drink = _text(200)  # AUDC-R2: shown with the AUDIT-C
     assessment_interval_days = _setting_number(7, 90, "the days between questionnaires")  # never under 7 (SPEC 1.10)
     weekly_during_induction = StrictBoolean(required=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required, login_user, logout_user
 from marshmallow import ValidationError
 
@@ -223,4 +224,8 @@ def crisis_help():
     """Crisis resources, open to anyone: a person in crisis must not have to sign in first. A signed-in
     person sees their clinic's numbers; anyone else the US defaults."""
     clinic = current_user.clinic if current_user.is_authenticated else None
-    return render_template("help.html", resources=crisis_resources(clinic) if clinic else DEFAULT_CRISIS_RESOURCES)
+    if clinic is not None:
+        return render_template("help.html", resources=crisis_resources(clinic))
+    # No clinic speaks here: the default promise is the journal's own words, so they come from the catalogue.
+    resources = DEFAULT_CRISIS_RESOURCES | {"review_promise_es": gettext(DEFAULT_CRISIS_RESOURCES["review_promise"])}
+    return render_template("help.html", resources=resources)

@@ -219,7 +219,7 @@ def _render_form(patient, day: date, today: date, values, errors: dict, existing
         # Asked when due, and kept on the form when editing a day that answered it.
         ask_urinary=urinary_check_due(db.session, patient, day) or bool(existing and existing.urinary is not None),
         qualities=translated(SLEEP_QUALITY),
-        note_promise=current_user.clinic.note_review_promise,
+        note_promise=(current_user.clinic.note_review_promise, current_user.clinic.note_review_promise_es),
     )
 
 
@@ -252,7 +252,7 @@ def _saved_page(checkin: CheckIn, today: date, superseded: bool = False) -> str:
         metrics=metrics,
         editable=_editable_today(checkin, today),
         substances=translated(SUBSTANCES),
-        note_promise=current_user.clinic.note_review_promise,
+        note_promise=(current_user.clinic.note_review_promise, current_user.clinic.note_review_promise_es),
     )
 
 
