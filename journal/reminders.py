@@ -61,6 +61,7 @@ from .models import (
 )
 from .outbox import insert_ignoring_duplicates, queue_alert_notifications
 from .sessions import observing_patients
+from .wording import ENGLISH, N_, Language
 
 DEFAULT_TIME = time(20, 0)
 BATCH = 5000  # consecutive user ids per batch: each batch costs the same few statements
@@ -760,25 +761,35 @@ def as_document(settings: ReminderSettings) -> dict:
     }
 
 
-NO_CHANNEL = "Choose at least one way to be reminded (e-mail or notifications), or pause reminders."
-NO_DEVICE = (
+# Marked for the catalogue: the page shows them in the patient's language (templates/_forms.html translates each
+# error); the API gives them as written.
+NO_CHANNEL = N_("Choose at least one way to be reminded (e-mail or notifications), or pause reminders.")
+NO_DEVICE = N_(
     "None of your devices has notifications turned on, so a notification could never arrive. "
     "Turn them on on your phone first, or choose e-mail."
 )
 
 
-NO_SMS_CONSENT = (
+NO_SMS_CONSENT = N_(
     "Text messages need your agreement first: agree to texts below (or POST /api/v1/me/sms-consent), then choose them."
 )
 
+INSIDE_QUIET_HOURS = N_(
+    "%(time)s is inside your quiet hours (%(start)s to %(end)s), so no reminder would ever be sent. Choose a time "
+    "outside them, or change the quiet hours."
+)
 
-def problems(values: dict, devices: int, texts_agreed: bool = False) -> dict[str, list[str]]:
+
+def problems(
+    values: dict, devices: int, texts_agreed: bool = False, language: Language = ENGLISH
+) -> dict[str, list[str]]:
     """What makes reminder settings unable to deliver, by field (empty when they can): no way chosen while
     reminders are on, notifications chosen with no device of the patient's subscribed (``devices`` counts
     them), or a reminder time inside the quiet hours, when none would ever be sent. A paused reminder sends
     nothing by choice, so its channels are checked when it is turned back on (that is a save too). Texts
     need the patient's consent for their number (``texts_agreed``) whether paused or not: it is the law, not
-    a matter of delivery."""
+    a matter of delivery. The one message with values in it is worded in ``language`` (the page's); the others
+    are marked and translated where shown."""
     found: dict[str, list[str]] = {}
     if "sms" in (values.get("channels") or []) and not texts_agreed:
         found["channels"] = [NO_SMS_CONSENT]
@@ -791,8 +802,8 @@ def problems(values: dict, devices: int, texts_agreed: bool = False) -> dict[str
     start, end = parse_hhmm(values.get("quiet_start")), parse_hhmm(values.get("quiet_end"))
     if in_quiet_hours(parse_hhmm(values["time"]), start, end):
         found["time"] = [
-            f"{values['time']} is inside your quiet hours ({values['quiet_start']} to {values['quiet_end']}), so no "
-            "reminder would ever be sent. Choose a time outside them, or change the quiet hours."
+            language.gettext(INSIDE_QUIET_HOURS)
+            % {"time": values["time"], "start": values["quiet_start"], "end": values["quiet_end"]}
         ]
     return found
 

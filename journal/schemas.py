@@ -385,6 +385,18 @@ class ActivatedSchema(Schema):
     role = fields.String(required=True)
 
 
+def flat_messages(messages) -> list[str]:
+    """A field's error messages as one list, each once: a list field's come by item ({0: [...]}) and a nested
+    field's by member, which a page does not name."""
+    if isinstance(messages, dict):
+        found = [text for value in messages.values() for text in flat_messages(value)]
+    elif isinstance(messages, list):
+        found = [text for value in messages for text in flat_messages(value)]
+    else:
+        found = [str(messages)]
+    return list(dict.fromkeys(found))
+
+
 def form_input(schema: Schema, form: MultiDict) -> dict:
     """An HTML form's fields in the shape the schema expects: lists from repeated fields, unticked boxes as
     false, a nested object from the fields named after it (``emergency_contact_name``), an empty date left out,
@@ -731,7 +743,8 @@ def checkin_form_values(checkin, zone: ZoneInfo) -> MultiDict:
 
 # --- Reminder settings -----------------------------------------------------------------------------------------
 
-HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="Give a time as HH:MM, such as 20:00.")
+HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error=N_("Give a time as HH:MM, such as 20:00."))
+CHANNELS = N_("Choose e-mail, notifications or text messages.")
 
 
 class ReminderSettingsSchema(StrictSchema):
@@ -739,9 +752,9 @@ class ReminderSettingsSchema(StrictSchema):
 
     time = fields.String(required=True, validate=HHMM)
     channels = fields.List(
-        fields.String(validate=validate.OneOf(["email", "webpush", "sms"])),
+        fields.String(validate=validate.OneOf(["email", "webpush", "sms"], error=CHANNELS)),
         required=True,
-        validate=validate.Length(max=3),
+        validate=validate.Length(max=3, error=CHANNELS),
     )
     quiet_start = fields.String(load_default=None, allow_none=True, validate=HHMM)
     quiet_end = fields.String(load_default=None, allow_none=True, validate=HHMM)
@@ -750,9 +763,9 @@ class ReminderSettingsSchema(StrictSchema):
     @validates_schema
     def _quiet_hours_have_both_ends(self, data, **_kwargs):
         if (data.get("quiet_start") is None) != (data.get("quiet_end") is None):
-            raise ValidationError("Give both ends of the quiet hours, or neither.", "quiet_end")
+            raise ValidationError(N_("Give both ends of the quiet hours, or neither."), "quiet_end")
         if len(set(data.get("channels", []))) != len(data.get("channels", [])):
-            raise ValidationError("List each channel once.", "channels")
+            raise ValidationError(N_("List each channel once."), "channels")
 
 
 class SmsConsentSchema(StrictSchema):

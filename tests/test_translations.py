@@ -283,3 +283,20 @@ def test_the_catalogue_file_is_committed_and_its_compiled_form_is_not():
     ignored = (ROOT / ".gitignore").read_text().split()
     assert CATALOGUE.is_file() and "*.mo" in ignored
     assert Path(CATALOGUE.with_suffix(".mo")).exists(), "run make install (it compiles the catalogues)"
+
+
+def test_reminder_setting_errors_are_in_spanish_including_those_with_values_and_list_items(client, auth, spanish_setup):
+    """The schema's messages (a time, a channel that is not one, quiet hours with one end) and the message with the
+    patient's own times in it, all on one Spanish page: nothing left in English, and no list index shown."""
+    people = spanish_setup
+    auth.login(people.pat)
+    bad = {"time": "25:99", "channels": "carrier-pigeon", "quiet_start": "22:00"}
+    pages = _both(people, lambda: auth.post("/settings/reminders", bad).get_data(as_text=True))
+    _assert_all_translated(pages, people, "reminders with schema errors")
+    assert "Escriba una hora con el formato HH:MM, por ejemplo 20:00." in pages["es"]
+    assert "Elija correo electrónico, notificaciones o mensajes de texto." in pages["es"]
+    assert 'id="channels-error">0' not in pages["es"]
+    quiet = {"time": "23:15", "channels": "email", "quiet_start": "22:00", "quiet_end": "07:00"}
+    pages = _both(people, lambda: auth.post("/settings/reminders", quiet).get_data(as_text=True))
+    _assert_all_translated(pages, people, "reminders inside quiet hours")
+    assert "La hora 23:15 está dentro de sus horas de silencio (de 22:00 a 07:00)" in pages["es"]

@@ -11,6 +11,7 @@ from ..accounts import PasswordRejected, change_password
 from ..channels import PushEndpointRefused, PushEndpoints, vapid_public_key
 from ..config import texts_available
 from ..db import commit_retrying_on_conflict, db, utcnow
+from ..i18n import request_language
 from ..models import Role
 from ..reminders import (
     as_document,
@@ -25,6 +26,7 @@ from ..schemas import (
     PasswordChangeSchema,
     PushSubscriptionSchema,
     ReminderSettingsSchema,
+    flat_messages,
     form_input,
     reminder_form_input,
 )
@@ -60,10 +62,12 @@ def reminders():
         try:
             loaded = ReminderSettingsSchema().load(values)
         except ValidationError as error:
-            errors = error.messages
+            # One message list per field: a list field's errors come by item ({0: [...]}), which the page does
+            # not name.
+            errors = {field: flat_messages(found) for field, found in error.messages.items()}
         else:
             agreed = sms.consented_number(db.session, current_user) is not None
-            errors = problems(loaded, device_count(db.session, current_user), agreed)
+            errors = problems(loaded, device_count(db.session, current_user), agreed, request_language())
         if not errors:
             # Two first saves at once both insert the patient's row: the second is then made again as a change.
             commit_retrying_on_conflict(db.session, lambda: update_settings(db.session, current_user, loaded))
