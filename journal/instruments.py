@@ -12,11 +12,11 @@ instrument is not offered to patients: only a clinician may enter a form complet
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import scales, scoring
 from .questionnaires import ANSWERS as PHQ_ANSWERS
-from .questionnaires import GAD7_FORM, PHQ9_FORM
+from .questionnaires import DIFFICULTY_ANSWERS, DIFFICULTY_QUESTION, GAD7_FORM, PHQ9_FORM
 from .wording import N_
 
 # What a patient is treated for. The PHQ-9 (or PHQ-8) and GAD-7 are asked of everyone (SPEC 11's baseline and
@@ -88,6 +88,7 @@ class Instrument:
     chart_total: str = "total"  # what the chart draws: the total, or a score in ``scores`` (PEG)
     change_rule: str = ""  # in words, for legends and the summary
     mcid: int | None = None  # a change of at least this many points of the total is meaningful, either way
+    language: str = "en"  # the language of the wording (stem, items, answers): see in_language
 
     def score(self, answers, *, difficulty=None, allow_missing=False, sex="unknown", pcl5_cut_point=33):
         """Score a form with what the instrument needs: the patient's sex (AUDIT-C), the clinic's PCL-5 cut-point."""
@@ -441,3 +442,101 @@ def offered_to(clinic) -> list[Instrument]:
     """The questionnaires this clinic can record: the PHQ-9 or the PHQ-8, never both (SAFE-R4)."""
     excluded = PHQ9.key if clinic.depression_instrument == PHQ8.key else PHQ8.key
     return [instrument for instrument in ALL.values() if instrument.key != excluded]
+
+
+# The published Spanish versions. A validated questionnaire is never translated by us: a patient reading Spanish
+# sees one of these, word for word as its developers published it, or else the English instrument with a sentence
+# saying why (templates/patient/assessment.html). Only the words differ: the item codes, the points, the order and
+# the scoring are the English definition's, so an answer is stored the same whichever language it was given in.
+#
+# PHQ-9, "Spanish for the USA" (Pfizer / Drs. Spitzer, Williams, Kroenke and colleagues, phqscreeners.com: "No se
+# requiere permiso para reproducir, traducir, presentar o distribuir"). Verified word for word, 2 December 2026,
+# against two independent copies of that form:
+#   - github.com/vasudigumarthi/truvex-content, phq9/source.json at 24082420623ede81a0469d4432ca933d723eb109
+#     (transcribed from "Cuestionario sobre la Salud del Paciente-9 (PHQ-9), Spanish for the USA", phqscreeners.com,
+#     sha256:4b55ea00…), every string below;
+#   - the form's own text layer, "PatientHealthQuestionnaire9_Spanish", at
+#     https://es.studenta.com/content/129686767/patient-health-questionnaire-9-spanish (ending with the Pfizer
+#     credit line in Spanish), every string below, the en dashes of items 6 and 8 included;
+#   and github.com/anthonyvelezpr-debug/growing-souls-web, src/data/evaluaciones.ts at
+#   1b242b4bbd870b723901e6253ff5c49aa3047dea ("Spanish for the USA"), the same instruction and answers, its items
+#   re-punctuated (a final period, a comma for the dash of item 6, "O lo contrario:" in item 8): the form's own
+#   punctuation is kept here. Its credit line: "Elaborado por los doctores Robert L. Spitzer, Janet B.W. Williams,
+#   Kurt Kroenke y colegas, mediante una subvención educativa otorgada por Pfizer Inc."
+# Not here, so shown in English: the GAD-7 (its Spanish for the USA was found in one citable source only), the
+# PHQ-8, PCL-5, PEG, PACS and AUDIT-C (no verified Spanish version found).
+_PHQ9_SPANISH_STEM = (
+    "Durante las últimas 2 semanas, ¿qué tan seguido ha tenido molestias debido a los siguientes problemas?"
+)
+_PHQ9_SPANISH_ITEMS = (
+    "Poco interés o placer en hacer cosas",
+    "Se ha sentido decaído(a), deprimido(a) o sin esperanzas",
+    "Ha tenido dificultad para quedarse o permanecer dormido(a), o ha dormido demasiado",
+    "Se ha sentido cansado(a) o con poca energía",
+    "Sin apetito o ha comido en exceso",
+    "Se ha sentido mal con usted mismo(a) – o que es un fracaso o que ha quedado mal con usted mismo(a) o con su "
+    "familia",
+    "Ha tenido dificultad para concentrarse en ciertas actividades, tales como leer el periódico o ver la televisión",
+    "¿Se ha movido o hablado tan lento que otras personas podrían haberlo notado? o lo contrario – muy inquieto(a) o "
+    "agitado(a) que ha estado moviéndose mucho más de lo normal",
+    "Pensamientos de que estaría mejor muerto(a) o de lastimarse de alguna manera",
+)
+_PHQ_SPANISH_ANSWERS = ("Ningún día", "Varios días", "Más de la mitad de los días", "Casi todos los días")
+_SPANISH_DIFFICULTY_QUESTION = (
+    "Si marcó cualquiera de los problemas, ¿qué tanta dificultad le han dado estos problemas para hacer su trabajo, "
+    "encargarse de las tareas del hogar, o llevarse bien con otras personas?"
+)
+_SPANISH_DIFFICULTY_LABELS = ("No ha sido difícil", "Un poco difícil", "Muy difícil", "Extremadamente difícil")
+
+
+def _worded(definition: Instrument, language: str, title: str, stem: str, items, answers) -> Instrument:
+    """The definition with another language's words, everything else (codes, points, order, scoring) its own."""
+    return replace(
+        definition,
+        language=language,
+        title=title,
+        stem=stem,
+        items=tuple(
+            replace(
+                item,
+                wording=wording,
+                answers=tuple(replace(a, label=label) for a, label in zip(item.answers, answers, strict=True)),
+            )
+            for item, wording in zip(definition.items, items, strict=True)
+        ),
+    )
+
+
+SPANISH = {
+    PHQ9.key: _worded(
+        PHQ9,
+        "es",
+        "Cuestionario sobre la Salud del Paciente-9 (PHQ-9)",
+        _PHQ9_SPANISH_STEM,
+        _PHQ9_SPANISH_ITEMS,
+        _PHQ_SPANISH_ANSWERS,
+    ),
+}
+# The difficulty question of the PHQ forms, by language: (question, {key: (label, LOINC answer)}).
+DIFFICULTY = {
+    "en": (DIFFICULTY_QUESTION, DIFFICULTY_ANSWERS),
+    "es": (
+        _SPANISH_DIFFICULTY_QUESTION,
+        {
+            key: (label, code)
+            for (key, (_english, code)), label in zip(
+                DIFFICULTY_ANSWERS.items(), _SPANISH_DIFFICULTY_LABELS, strict=True
+            )
+        },
+    ),
+}
+
+
+def in_language(definition: Instrument, language: str) -> Instrument | None:
+    """The questionnaire in a language: its published version in it, or None when there is none verified (then the
+    patient sees the English, told why)."""
+    if language == definition.language:
+        return definition
+    if language == "es":
+        return SPANISH.get(definition.key)
+    return None

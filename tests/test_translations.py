@@ -7,9 +7,9 @@ Pages covered (each rendered as a Spanish-speaking patient, and as an English-sp
     saved check-in with its sleep summary and a warning;
   - the crisis screen after PHQ-9 item 9 = 1, and the "Need help now?" page (with the clinic's phone);
   - the reminder settings, with the text-message opt-in and an error.
-Not covered yet: the questionnaire pages' own wording (the instruments stay English, see
-templates/patient/assessment.html), session checks and preparation, contact details, password pages, your data,
-the offline page, e-mails, push and text messages.
+Not covered yet: the questionnaire pages' own wording (the instruments are the published Spanish version where
+one is verified, else English: tests/test_spanish_instruments.py), session checks and preparation, contact
+details, password pages, your data, the offline page, e-mails, push and text messages.
 
 Three checks: the Spanish catalogue has every entry translated (not empty, not fuzzy, the same placeholders);
 extraction is up to date (every marked string is in the catalogue, and nothing else); and on each page above no
@@ -269,14 +269,22 @@ def test_the_reminder_settings_are_in_spanish(client, auth, spanish_setup):
     assert "Se guardó la configuración de los recordatorios." in saved.get_data(as_text=True)  # the flash too
 
 
-def test_a_questionnaire_in_spanish_is_shown_in_english_with_a_spanish_sentence_saying_why(client, auth, people):
-    """Validated questionnaires are never machine-translated: no verified Spanish version is in the journal."""
+@pytest.mark.parametrize(
+    ("instrument", "first_item"),
+    [("gad7", "Feeling nervous, anxious, or on edge"), ("pcl5", "Repeated, disturbing, and unwanted memories")],
+)
+def test_a_questionnaire_without_a_verified_spanish_version_is_shown_in_english_with_a_spanish_sentence_saying_why(
+    client, auth, people, instrument, first_item
+):
+    """Validated questionnaires are never machine-translated: only the PHQ-9 has its published Spanish version in
+    the journal (tests/test_spanish_instruments.py); the others stay English, and the page says why in Spanish."""
+    people.pat.patient.indications = ["ptsd"]
     auth.login(people.pat)
     _in_language(people, "es")
-    page = client.get("/assessments/phq9").get_data(as_text=True)
+    page = client.get(f"/assessments/{instrument}").get_data(as_text=True)
     assert "el diario todavía no tiene una versión verificada en su idioma" in page
     assert '<form method="post" lang="en"' in page
-    assert "Little interest or pleasure in doing things" in page  # the published English item, unchanged
+    assert first_item in page  # the published English item, unchanged
 
 
 def test_the_catalogue_file_is_committed_and_its_compiled_form_is_not():

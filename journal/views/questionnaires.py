@@ -13,8 +13,9 @@ from marshmallow import ValidationError
 from .. import instruments, schedules
 from ..assessments import AssessmentError, crisis_resources, due_instruments, latest, local_date, submit
 from ..db import commit_retrying_on_conflict, db, utcnow
+from ..i18n import current_locale
 from ..models import Assessment, Role
-from ..questionnaires import ATTRIBUTION, DIFFICULTY_ANSWERS, DIFFICULTY_QUESTION
+from ..questionnaires import ATTRIBUTION
 from ..scales import peg_tenths
 from ..schemas import AssessmentSchema
 from ..scoring import BAND_LABELS, needs_safety_pathway_for
@@ -180,19 +181,23 @@ def _answers_from(definition: instruments.Instrument, form, asked: list[int]):
 
 
 def _render(definition: instruments.Instrument, asked: list[int], errors: dict, status: int):
+    # The page's words: the published version in the patient's language where one is verified, else the English
+    # (the page says why). The answers are read and stored by the English definition: the same codes and points.
+    shown = instruments.in_language(definition, current_locale()) or definition
+    difficulty_question, difficulty_answers = instruments.DIFFICULTY[shown.language]
     kept = []
     if definition.key == AUDITC and asked != [1]:
-        first = definition.items[0]
+        first = shown.items[0]
         points = int(request.form.get("item-1", "-1"))
         kept = [(1, first, next(answer for answer in first.answers if answer.points == points))]
     return render_template(
         "patient/assessment.html",
-        definition=definition,
-        items=[(number, definition.items[number - 1]) for number in asked],
+        definition=shown,
+        items=[(number, shown.items[number - 1]) for number in asked],
         kept=kept,
         step="1" if asked == [1] and definition.key == AUDITC else "2" if kept else None,
-        difficulty_question=DIFFICULTY_QUESTION,
-        difficulty_answers=DIFFICULTY_ANSWERS,
+        difficulty_question=difficulty_question,
+        difficulty_answers=difficulty_answers,
         values=request.form,
         errors=errors,
         submission_id=request.form.get("submission_id") or uuid.uuid4().hex,

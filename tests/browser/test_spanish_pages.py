@@ -1,6 +1,7 @@
 """A Spanish-speaking patient's pages in Chromium on a phone (390 x 844), the browser asking for Spanish
-(Accept-Language: es): sign-in, home, the check-in with an error and the crisis screen after PHQ-9 item 9 = 1
-are in Spanish with <html lang="es">, and axe-core finds nothing on any of them."""
+(Accept-Language: es): sign-in, home, the check-in with an error, the PHQ-9 (its published Spanish version) and the
+crisis screen after its item 9 = 1 are in Spanish with <html lang="es">, the GAD-7 is in English with a Spanish
+sentence saying why, and axe-core finds nothing on any of them."""
 
 from __future__ import annotations
 
@@ -45,14 +46,17 @@ def test_sign_in_home_check_in_error_and_crisis_screen_are_in_spanish(live_serve
     expect(page.locator("html")).to_have_attribute("lang", "es")
     axe(page)
 
-    # The PHQ-9 is shown in English (no verified Spanish version yet), with a Spanish sentence saying why.
+    # The PHQ-9 in its published Spanish version (Spanish for the USA): no English-only sentence, no English form.
     page.goto("/assessments/phq9")
-    expect(page.locator("#english-only")).to_contain_text("versión verificada")
+    expect(page.locator("#english-only")).to_have_count(0)
+    expect(page.locator("form.questionnaire")).not_to_have_attribute("lang", "en")
+    expect(page.get_by_role("group", name="1. Poco interés o placer en hacer cosas")).to_be_visible()
+    axe(page)
     for number in range(1, 10):
         group = page.get_by_role("group", name=re.compile(rf"^{number}\. "))
-        label = "Several days" if number == 9 else "Not at all"
+        label = "Varios días" if number == 9 else "Ningún día"
         group.get_by_text(label, exact=True).click()
-    page.get_by_role("button", name="Send my answers").click()
+    page.locator("form.questionnaire button[type=submit]").click()
 
     expect(page).to_have_url(re.compile(r"/assessments/\d+/support$"))
     expect(page.locator("html")).to_have_attribute("lang", "es")
@@ -60,6 +64,12 @@ def test_sign_in_home_check_in_error_and_crisis_screen_are_in_spanish(live_serve
     expect(page.get_by_role("link", name="Llamar al 988")).to_have_attribute("href", "tel:988")
     expect(page.get_by_role("link", name="Enviar un mensaje de texto al 988")).to_have_attribute("href", "sms:988")
     expect(page.get_by_text("llame al 988 y oprima el 2")).to_be_visible()
+    axe(page)
+
+    # The GAD-7 has no verified Spanish version in the journal: English, with a Spanish sentence saying why.
+    page.goto("/assessments/gad7")
+    expect(page.locator("#english-only")).to_contain_text("versión verificada")
+    expect(page.locator("form.questionnaire")).to_have_attribute("lang", "en")
     axe(page)
     network.assert_only_own_origin()
     network.assert_no_csp_violations()
