@@ -463,8 +463,17 @@ def offered_to(clinic) -> list[Instrument]:
 #   re-punctuated (a final period, a comma for the dash of item 6, "O lo contrario:" in item 8): the form's own
 #   punctuation is kept here. Its credit line: "Elaborado por los doctores Robert L. Spitzer, Janet B.W. Williams,
 #   Kurt Kroenke y colegas, mediante una subvención educativa otorgada por Pfizer Inc."
-# Not here, so shown in English: the GAD-7 (its Spanish for the USA was found in one citable source only), the
-# PHQ-8, PCL-5, PEG, PACS and AUDIT-C (no verified Spanish version found).
+# GAD-7, "Spanish for the USA" from the same source (the same instruction and answers as the PHQ-9's, above).
+# Checked word for word, 2 December 2026, against:
+#   - github.com/anthonyvelezpr-debug/growing-souls-web, src/data/evaluaciones.ts at
+#     1b242b4bbd870b723901e6253ff5c49aa3047dea ("Versión oficial en español (Spanish for the USA)", citing
+#     phqscreeners.com), its items with a final period added;
+#   - and identically, in projects independent of it and of each other found in the public code index (which gives
+#     no repository names): a Kotlin screen quoting 'versión "Spanish for the USA" de phqscreeners.com', a
+#     TypeScript one quoting "versión oficial en español de Pfizer", a PHP one and a test of "U.S. Spanish items".
+#   Other Spanish GAD-7s exist (e.g. "Ha sentido miedo, como si algo terrible pudiera pasar", "Para nada"): they
+#   are other translations, and not used. The form's title is not recorded, so the short name stands as the title.
+# Not here, so shown in English: the PHQ-8, PCL-5, PEG, PACS and AUDIT-C (no verified Spanish version found).
 _PHQ9_SPANISH_STEM = (
     "Durante las últimas 2 semanas, ¿qué tan seguido ha tenido molestias debido a los siguientes problemas?"
 )
@@ -482,6 +491,15 @@ _PHQ9_SPANISH_ITEMS = (
     "Pensamientos de que estaría mejor muerto(a) o de lastimarse de alguna manera",
 )
 _PHQ_SPANISH_ANSWERS = ("Ningún día", "Varios días", "Más de la mitad de los días", "Casi todos los días")
+_GAD7_SPANISH_ITEMS = (
+    "Se ha sentido nervioso(a), ansioso(a) o con los nervios de punta",
+    "No ha sido capaz de parar o controlar su preocupación",
+    "Se ha preocupado demasiado por motivos diferentes",
+    "Ha tenido dificultad para relajarse",
+    "Se ha sentido tan inquieto(a) que no ha podido quedarse quieto(a)",
+    "Se ha molestado o irritado fácilmente",
+    "Ha tenido miedo de que algo terrible fuera a pasar",
+)
 _SPANISH_DIFFICULTY_QUESTION = (
     "Si marcó cualquiera de los problemas, ¿qué tanta dificultad le han dado estos problemas para hacer su trabajo, "
     "encargarse de las tareas del hogar, o llevarse bien con otras personas?"
@@ -516,6 +534,7 @@ SPANISH = {
         _PHQ9_SPANISH_ITEMS,
         _PHQ_SPANISH_ANSWERS,
     ),
+    GAD7.key: _worded(GAD7, "es", "GAD-7", _PHQ9_SPANISH_STEM, _GAD7_SPANISH_ITEMS, _PHQ_SPANISH_ANSWERS),
 }
 # The difficulty question of the PHQ forms, by language: (question, {key: (label, LOINC answer)}).
 DIFFICULTY = {

@@ -35,6 +35,15 @@ PUBLISHED_ITEMS = [
     "Pensamientos de que estaría mejor muerto(a) o de lastimarse de alguna manera",
 ]
 PUBLISHED_ANSWERS = ["Ningún día", "Varios días", "Más de la mitad de los días", "Casi todos los días"]
+PUBLISHED_GAD7_ITEMS = [
+    "Se ha sentido nervioso(a), ansioso(a) o con los nervios de punta",
+    "No ha sido capaz de parar o controlar su preocupación",
+    "Se ha preocupado demasiado por motivos diferentes",
+    "Ha tenido dificultad para relajarse",
+    "Se ha sentido tan inquieto(a) que no ha podido quedarse quieto(a)",
+    "Se ha molestado o irritado fácilmente",
+    "Ha tenido miedo de que algo terrible fuera a pasar",
+]
 PUBLISHED_DIFFICULTY = (
     "Si marcó cualquiera de los problemas, ¿qué tanta dificultad le han dado estos problemas para hacer su trabajo, "
     "encargarse de las tareas del hogar, o llevarse bien con otras personas?"
@@ -74,7 +83,7 @@ def test_the_spanish_phq9_has_the_english_codes_points_order_and_scoring():
     ]
 
 
-@pytest.mark.parametrize("key", ["gad7", "phq8", "pcl5", "peg", "pacs", "auditc"])
+@pytest.mark.parametrize("key", ["phq8", "pcl5", "peg", "pacs", "auditc"])
 def test_an_instrument_without_a_verified_spanish_version_has_none(key):
     definition = instruments.get(key)
     assert instruments.in_language(definition, "es") is None
@@ -150,3 +159,30 @@ def test_a_form_sent_back_with_an_error_keeps_the_spanish_wording(client, auth, 
     assert response.status_code == 400
     assert _legends(page) == PUBLISHED_ITEMS and 'id="english-only"' not in page
     assert re.search(r'id="item-1-2" name="item-1" value="2" required checked', page)
+
+
+def test_the_spanish_gad7_has_the_english_codes_points_order_and_scoring():
+    spanish, english = instruments.in_language(instruments.GAD7, "es"), instruments.GAD7
+    assert [item.code for item in spanish.items] == [item.code for item in english.items]
+    for es_item, en_item in zip(spanish.items, english.items, strict=True):
+        assert [(a.points, a.code) for a in es_item.answers] == [(a.points, a.code) for a in en_item.answers]
+    for name in ("key", "panel_code", "total_code", "scorer", "total_max", "bands", "has_difficulty", "schedule"):
+        assert getattr(spanish, name) == getattr(english, name), name
+
+
+def test_a_spanish_patient_answers_the_gad7_in_its_published_spanish_text_and_it_is_stored_as_in_english(
+    client, auth, people
+):
+    auth.login(people.pat)
+    _speaks(people.pat, "es")
+    page = client.get("/assessments/gad7").get_data(as_text=True)
+    assert 'id="english-only"' not in page and 'lang="en"' not in page
+    assert f'<p class="stem">{PUBLISHED_STEM}</p>' in page
+    assert _legends(page) == PUBLISHED_GAD7_ITEMS
+    for number in range(1, 8):
+        assert _labels(page, f"item-{number}") == PUBLISHED_ANSWERS, number
+    assert "Feeling nervous" not in page
+    answers = {f"item-{n}": str(points) for n, points in enumerate([3, 2, 1, 0, 3, 2, 1], start=1)}
+    assert auth.post("/assessments/gad7", answers).status_code == 302
+    (form,) = db.session.scalars(select(Assessment).where(Assessment.patient_id == people.pat.id)).all()
+    assert (form.instrument, form.answers, form.total) == ("gad7", [3, 2, 1, 0, 3, 2, 1], 12)

@@ -271,14 +271,15 @@ def test_the_reminder_settings_are_in_spanish(client, auth, spanish_setup):
 
 @pytest.mark.parametrize(
     ("instrument", "first_item"),
-    [("gad7", "Feeling nervous, anxious, or on edge"), ("pcl5", "Repeated, disturbing, and unwanted memories")],
+    [("peg", "What number best describes your pain"), ("pcl5", "Repeated, disturbing, and unwanted memories")],
 )
 def test_a_questionnaire_without_a_verified_spanish_version_is_shown_in_english_with_a_spanish_sentence_saying_why(
     client, auth, people, instrument, first_item
 ):
-    """Validated questionnaires are never machine-translated: only the PHQ-9 has its published Spanish version in
-    the journal (tests/test_spanish_instruments.py); the others stay English, and the page says why in Spanish."""
-    people.pat.patient.indications = ["ptsd"]
+    """Validated questionnaires are never machine-translated: only the PHQ-9 and GAD-7 have their published Spanish
+    versions in the journal (tests/test_spanish_instruments.py); the others stay English, and the page says why in
+    Spanish."""
+    people.pat.patient.indications = ["ptsd", "chronic_pain"]
     auth.login(people.pat)
     _in_language(people, "es")
     page = client.get(f"/assessments/{instrument}").get_data(as_text=True)

@@ -1,7 +1,8 @@
 """A Spanish-speaking patient's pages in Chromium on a phone (390 x 844), the browser asking for Spanish
 (Accept-Language: es): sign-in, home, the check-in with an error, the PHQ-9 (its published Spanish version) and the
-crisis screen after its item 9 = 1 are in Spanish with <html lang="es">, the GAD-7 is in English with a Spanish
-sentence saying why, and axe-core finds nothing on any of them."""
+crisis screen after its item 9 = 1, the GAD-7 (its published Spanish version too) and the reminder settings with an
+error are in Spanish with <html lang="es">, the PEG is in English with a Spanish sentence saying why, and axe-core
+finds nothing on any of them."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def test_sign_in_home_check_in_error_and_crisis_screen_are_in_spanish(live_serve
         # On Bob's care team: the item-9 alert this raises must not change what Alice's inbox shows other tests.
         patient = make_patient(live_server.user("bob@clinic.test"), "rosa", "Rosa Ruiz")
         patient.patient.language = "es"
+        patient.patient.indications = ["chronic_pain"]  # so that the PEG, English only, is offered too
         db.session.commit()
     context = new_context(**PHONE, locale="es-US", extra_http_headers={"Accept-Language": "es"})
     page = context.new_page()
@@ -66,10 +68,29 @@ def test_sign_in_home_check_in_error_and_crisis_screen_are_in_spanish(live_serve
     expect(page.get_by_text("llame al 988 y oprima el 2")).to_be_visible()
     axe(page)
 
-    # The GAD-7 has no verified Spanish version in the journal: English, with a Spanish sentence saying why.
+    # The GAD-7 in its published Spanish version too.
     page.goto("/assessments/gad7")
+    expect(page.get_by_role("group", name=re.compile(r"^1\. Se ha sentido nervioso"))).to_be_visible()
+    expect(page.locator("#english-only")).to_have_count(0)
+    axe(page)
+
+    # The PEG has no verified Spanish version in the journal: English, with a Spanish sentence saying why.
+    page.goto("/assessments/peg")
     expect(page.locator("#english-only")).to_contain_text("versión verificada")
     expect(page.locator("form.questionnaire")).to_have_attribute("lang", "en")
+    axe(page)
+
+    # The reminder settings, and an error on them: a reminder time inside the quiet hours.
+    page.goto("/settings/reminders")
+    expect(page.get_by_role("heading", name="Recordatorios", level=1)).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    axe(page)
+    page.get_by_label("Recordarme todos los días a las").fill("23:15")
+    page.get_by_label("Desde").fill("22:00")
+    page.get_by_label("Hasta").fill("07:00")
+    page.get_by_role("button", name="Guardar").click()
+    expect(page.get_by_role("heading", name="Hay un problema")).to_be_visible()
+    expect(page.locator("#time-error")).to_contain_text("La hora 23:15 está dentro de sus horas de silencio")
     axe(page)
     network.assert_only_own_origin()
     network.assert_no_csp_violations()
