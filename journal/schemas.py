@@ -36,6 +36,27 @@ def iana_zones() -> frozenset[str]:
     return frozenset(available_timezones())
 
 
+# marshmallow's own messages, for a field whose schema gives none of its own: marked so that a patient's page shows
+# them in the patient's language (templates/_forms.html translates each error; the API gives them as written).
+# tests/test_translations.py checks that they are still marshmallow's words.
+MARSHMALLOW_MESSAGES = (
+    N_("Missing data for required field."),
+    N_("Field may not be null."),
+    N_("Invalid value."),
+    N_("Not a valid string."),
+    N_("Not a valid integer."),
+    N_("Not a valid number."),
+    N_("Number too large."),
+    N_("Not a valid boolean."),
+    N_("Not a valid list."),
+    N_("Not a valid date."),
+    N_("Not a valid email address."),
+    N_("Invalid type."),
+    N_("Invalid input type."),
+    N_("Unknown field."),
+)
+
+
 class StrictSchema(Schema):
     """Input: unknown fields are refused, and so is text with a NUL character, which PostgreSQL cannot store."""
 

@@ -309,3 +309,19 @@ def test_reminder_setting_errors_are_in_spanish_including_those_with_values_and_
     pages = _both(people, lambda: auth.post("/settings/reminders", quiet).get_data(as_text=True))
     _assert_all_translated(pages, people, "reminders inside quiet hours")
     assert "La hora 23:15 está dentro de sus horas de silencio (de 22:00 a 07:00)" in pages["es"]
+
+
+def test_marshmallows_own_messages_marked_for_the_catalogue_are_still_marshmallows_words():
+    """A field without a message of its own shows marshmallow's, translated through the catalogue: if an upgrade
+    rewords one, the marked copy would no longer match and the page would show it in English."""
+    from marshmallow import Schema, fields
+
+    from journal.schemas import MARSHMALLOW_MESSAGES
+
+    kinds = (fields.Field, fields.String, fields.Integer, fields.Number, fields.Boolean, fields.List, fields.Date)
+    kinds += (fields.Email, fields.Nested)
+    defaults = {message for cls in kinds for message in cls.default_error_messages.values()}
+    defaults |= set(Schema._default_error_messages.values())
+    assert set(MARSHMALLOW_MESSAGES) <= defaults, sorted(set(MARSHMALLOW_MESSAGES) - defaults)
+    spanish = {m.id: m.string for m in _catalogue()}
+    assert all(spanish.get(message) for message in MARSHMALLOW_MESSAGES)
