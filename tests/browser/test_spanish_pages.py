@@ -52,7 +52,8 @@ def test_sign_in_home_check_in_error_and_crisis_screen_are_in_spanish(live_serve
         group = page.get_by_role("group", name=re.compile(rf"^{number}\. "))
         label = "Several days" if number == 9 else "Not at all"
         group.get_by_text(label, exact=True).click()
-    page.get_by_role("button", name="Send my answers").click()
+    axe(page)  # the form is lang="en", its hint and button lang="es"
+    page.get_by_role("button", name="Enviar mis respuestas").click()  # the page's own words are in Spanish
 
     expect(page).to_have_url(re.compile(r"/assessments/\d+/support$"))
     expect(page.locator("html")).to_have_attribute("lang", "es")
