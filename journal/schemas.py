@@ -67,7 +67,7 @@ class StrictSchema(Schema):
     def _refuse_nul_characters(self, data, **_kwargs):
         if isinstance(data, Mapping):
             errors = {
-                key: ["Remove the NUL character from this text."] for key, value in data.items() if _has_nul(value)
+                key: [N_("Remove the NUL character from this text.")] for key, value in data.items() if _has_nul(value)
             }
             if errors:
                 raise ValidationError(errors)
@@ -454,6 +454,7 @@ def _form_value(field: fields.Field, value: str):
 # --- Daily check-in (SPEC 4-7) ----------------------------------------------------------------------------
 
 CHOOSE_0_TO_10 = N_("Choose a number from 0 to 10.")
+ANSWER_YES_OR_NO = N_("Answer yes or no.")
 
 
 def _zero_to_ten(**kwargs) -> fields.Integer:
@@ -1405,7 +1406,7 @@ class SideEffectCheckSchema(StrictSchema):
         required=True,
         truthy={True},
         falsy={False},
-        error_messages={"required": "Answer yes or no.", "null": "Answer yes or no.", "invalid": "Answer yes or no."},
+        error_messages={"required": ANSWER_YES_OR_NO, "null": ANSWER_YES_OR_NO, "invalid": ANSWER_YES_OR_NO},
     )
 
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
 
+from .wording import N_
+
 PHQ9 = "phq9"
 PHQ8 = "phq8"  # SAFE-R4: the PHQ-9 without item 9, for a clinic that cannot staff the item-9 pathway
 GAD7 = "gad7"
@@ -21,12 +23,12 @@ BANDS = {
     PHQ8: ((0, "minimal"), (5, "mild"), (10, "moderate"), (15, "moderately_severe"), (20, "severe")),  # same cut-points
     GAD7: ((0, "minimal"), (5, "mild"), (10, "moderate"), (15, "severe")),
 }
-BAND_LABELS = {
-    "minimal": "None–minimal",
-    "mild": "Mild",
-    "moderate": "Moderate",
-    "moderately_severe": "Moderately severe",
-    "severe": "Severe",
+BAND_LABELS = {  # marked: a patient sees the band beside their score, in their language
+    "minimal": N_("None–minimal"),
+    "mild": N_("Mild"),
+    "moderate": N_("Moderate"),
+    "moderately_severe": N_("Moderately severe"),
+    "severe": N_("Severe"),
 }
 MCID = {PHQ9: 5, PHQ8: 5, GAD7: 4}  # PHQ-R10, GAD-R1: a change of at least this many points is clinically meaningful
 DIFFICULTY = ("not_difficult", "somewhat_difficult", "very_difficult", "extremely_difficult")  # PHQ-9 item 10

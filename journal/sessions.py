@@ -39,6 +39,7 @@ from .models import (
     User,
 )
 from .outbox import insert_ignoring_duplicates
+from .wording import N_
 
 if TYPE_CHECKING:
     from .reminders import Recipient
@@ -47,18 +48,19 @@ CLOCK_SKEW = timedelta(minutes=5)
 NOT_A_MONITOR = "Choose a clinician of the patient's care team as the one who monitored the patient."
 DEFAULT_OBSERVATION = timedelta(minutes=120)  # esketamine REMS minimum (SPEC 7.4); used when none is recorded
 
-# SPEC 7.5: preparation is health information, shown only inside the app, never in a reminder (PRIV-R1).
+# SPEC 7.5: preparation is health information, shown only inside the app, never in a reminder (PRIV-R1). Marked:
+# the page shows each step in the patient's language.
 PREPARATION = {
     "intranasal": [
-        "No food for 2 hours before the session.",
-        "No drinks for 30 minutes before.",
-        "Use any nasal steroid or decongestant at least 1 hour before.",
-        "Do not drive until the day after, after a restful sleep: arrange a ride home.",
+        N_("No food for 2 hours before the session."),
+        N_("No drinks for 30 minutes before."),
+        N_("Use any nasal steroid or decongestant at least 1 hour before."),
+        N_("Do not drive until the day after, after a restful sleep: arrange a ride home."),
     ],
     "default": [
-        "Follow the fasting instructions your clinic gave you.",
-        "Take your usual medicines unless your clinician told you otherwise.",
-        "Do not drive until the day after, after a restful sleep: arrange a ride home.",
+        N_("Follow the fasting instructions your clinic gave you."),
+        N_("Take your usual medicines unless your clinician told you otherwise."),
+        N_("Do not drive until the day after, after a restful sleep: arrange a ride home."),
     ],
 }
 
@@ -405,16 +407,18 @@ def save_side_effect_check(
 
     state = check_state(dosing_session, kind, zone, now, window)
     if state == CheckState.NOT_YET or state == CheckState.NOT_GIVEN:
-        raise SessionError("form", "This check is not open yet.", status=409)
+        raise SessionError("form", N_("This check is not open yet."), status=409)
     check = side_effect_check(session, dosing_session.id, kind)
     if check is None and state == CheckState.CLOSED:
-        raise SessionError("form", "This check has closed.", status=409)
+        raise SessionError("form", N_("This check has closed."), status=409)
     if check is None:
         check = SideEffectCheck(session_id=dosing_session.id, patient_id=dosing_session.patient_id, kind=kind)
         check.completed_at = now
         session.add(check)
     elif not check_changeable(check, now):
-        raise SessionError("form", "These answers were sent more than a day ago and can no longer be changed.", 409)
+        raise SessionError(
+            "form", N_("These answers were sent more than a day ago and can no longer be changed."), 409
+        )  # marked: the patient's page shows it in their language
     check.skipped = answers is None
     check.answers = {} if answers is None else {name: value for name, value in answers.items() if value is not None}
     session.flush()

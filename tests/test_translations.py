@@ -7,9 +7,10 @@ Pages covered (each rendered as a Spanish-speaking patient, and as an English-sp
     saved check-in with its sleep summary and a warning;
   - the crisis screen after PHQ-9 item 9 = 1, and the "Need help now?" page (with the clinic's phone);
   - the reminder settings, with the text-message opt-in and an error.
-Not covered yet: the questionnaire pages' own wording (the instruments are the published Spanish version where
-one is verified, else English: tests/test_spanish_instruments.py), session checks and preparation, contact
-details, password pages, your data, the offline page, e-mails, push and text messages.
+The questionnaire pages' own wording (the instruments are the published Spanish version where one is verified,
+else English: tests/test_spanish_instruments.py), session checks and preparation:
+tests/test_translations_questionnaires.py. Not covered yet: contact details, password pages, your data, the offline
+page, e-mails, push and text messages.
 
 Three checks: the Spanish catalogue has every entry translated (not empty, not fuzzy, the same placeholders);
 extraction is up to date (every marked string is in the catalogue, and nothing else); and on each page above no

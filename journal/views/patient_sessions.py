@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..checkins import SIDE_EFFECTS
 from ..db import db, utcnow
-from ..i18n import long_date
+from ..i18n import long_date, translated
 from ..models import DosingSession, Role, SessionStatus, SideEffectCheck
 from ..schemas import SideEffectCheckSchema
 from ..security import roles_required
@@ -37,13 +37,15 @@ from ..wording import N_
 bp = Blueprint("patient_sessions", __name__)
 
 CHECK_TITLES = {"morning_after": N_("The morning after your session"), "72h": N_("Three days after your session")}
-DROVE_QUESTION = "Did you drive or operate machinery on the day of the session?"
-YES_NO = {"no": "No", "yes": "Yes"}
+DROVE_QUESTION = N_("Did you drive or operate machinery on the day of the session?")
+YES_NO = {"no": N_("No"), "yes": N_("Yes")}
+CHECK_THE_ANSWERS = N_("Please check the answers marked below.")
 
 
 def when(instant: datetime, zone: ZoneInfo) -> str:
-    """'Tuesday 3 March at 10:00', in the patient's own zone."""
-    return instant.astimezone(zone).strftime("%A %-d %B at %H:%M")
+    """'Tuesday 3 March at 10:00' ('martes 3 de marzo a las 10:00'), in the patient's own zone and language."""
+    local = instant.astimezone(zone)
+    return gettext("%(day)s at %(time)s", day=long_date(local.date()), time=local.strftime("%H:%M"))
 
 
 def check_window() -> timedelta:
@@ -68,7 +70,7 @@ def prepare(session_id: int):
         record=record,
         statuses=SessionStatus,
         starts=when(record.start, ZoneInfo(current_user.timezone)),
-        steps=preparation_for(record.route),
+        steps=[gettext(step) for step in preparation_for(record.route)],
     )
 
 
@@ -87,11 +89,11 @@ def check(session_id: int, kind: str):
     existing = side_effect_check(db.session, record.id, kind)
     if state == CheckState.CLOSED and existing is None:
         closed = when(check_closes_at(record.start, kind, zone, window), zone)
-        page = render_template("patient/session_check_closed.html", title=CHECK_TITLES[kind], closed=closed)
+        page = render_template("patient/session_check_closed.html", title=gettext(CHECK_TITLES[kind]), closed=closed)
         return page, 409 if request.method == "POST" else 200
     if state in (CheckState.NOT_YET, CheckState.NOT_GIVEN):
         opens = when(check_due_at(record.start, kind, zone), zone) if record.status == SessionStatus.GIVEN else None
-        page = render_template("patient/session_check_not_yet.html", title=CHECK_TITLES[kind], opens=opens)
+        page = render_template("patient/session_check_not_yet.html", title=gettext(CHECK_TITLES[kind]), opens=opens)
         return page, 409 if request.method == "POST" else 200
     if request.method == "GET" and existing is not None and request.args.get("change") != "1":
         return _done(record, kind, existing, now)
@@ -110,11 +112,11 @@ def check(session_id: int, kind: str):
         except ValidationError as error:
             db.session.rollback()
             errors = {name: list(messages) for name, messages in error.messages.items()}
-            errors["form"] = ["Please check the answers marked below."]
+            errors["form"] = [CHECK_THE_ANSWERS]  # translated where it is shown, as the schema's messages
             status = 400
         except SessionError as error:
             db.session.rollback()
-            return _done(record, kind, existing, now, refused=error.message), error.status
+            return _done(record, kind, existing, now, refused=gettext(error.message)), error.status
         except IntegrityError:  # the same check sent twice at once: the first one stands
             db.session.rollback()
             return redirect(url_for("patient_sessions.check", session_id=session_id, kind=kind))
@@ -124,11 +126,11 @@ def check(session_id: int, kind: str):
         "patient/session_check.html",
         record=record,
         kind=kind,
-        title=CHECK_TITLES[kind],
-        session_day=record.start.astimezone(zone).strftime("%A %-d %B"),
-        items=SIDE_EFFECTS,
-        drove_question=DROVE_QUESTION,
-        yes_no=YES_NO,
+        title=gettext(CHECK_TITLES[kind]),
+        session_day=long_date(record.start.astimezone(zone).date()),
+        items=translated(SIDE_EFFECTS),
+        drove_question=gettext(DROVE_QUESTION),
+        yes_no=translated(YES_NO),
         values=values,
         errors=errors,
     ), status
@@ -161,7 +163,7 @@ def _done(record: DosingSession, kind: str, check: SideEffectCheck, now: datetim
         "patient/session_check_done.html",
         record=record,
         kind=kind,
-        title=CHECK_TITLES[kind],
+        title=gettext(CHECK_TITLES[kind]),
         check=check,
         changeable=check_changeable(check, now),
         refused=refused,

@@ -7,19 +7,21 @@ import uuid
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from marshmallow import ValidationError
 
 from .. import instruments, schedules
 from ..assessments import AssessmentError, crisis_resources, due_instruments, latest, local_date, submit
 from ..db import commit_retrying_on_conflict, db, utcnow
-from ..i18n import current_locale
+from ..i18n import current_locale, long_date
 from ..models import Assessment, Role
 from ..questionnaires import ATTRIBUTION
 from ..scales import peg_tenths
-from ..schemas import AssessmentSchema
+from ..schemas import CHOOSE_0_TO_10, AssessmentSchema
 from ..scoring import BAND_LABELS, needs_safety_pathway_for
 from ..security import roles_required
+from ..wording import N_
 
 bp = Blueprint("questionnaires", __name__)
 
@@ -29,6 +31,10 @@ SELF_REPORT = tuple(key for key, definition in instruments.ALL.items() if defini
 DEPRESSION = (instruments.PHQ9.key, instruments.PHQ8.key)
 AUDITC = instruments.AUDITC.key
 NEVER = 0  # AUDIT-C item 1 "Never": items 2 and 3 are not asked (AUDC-R3)
+# The page's own errors, marked here and translated where they are shown (templates/_forms.html, assessment.html).
+CHOOSE_AN_ANSWER = N_("Choose an answer.")
+ANSWER_THIS_QUESTION = N_("Please answer this question.")
+ANSWER_THESE_QUESTIONS = N_("Please answer these questions.")
 
 
 def _own_assessment_or_404(assessment_id: int) -> Assessment:
@@ -90,7 +96,10 @@ def _opens_on(definition: instruments.Instrument):
 
 def _not_open(definition: instruments.Instrument, status: int = 200):
     opens = _opens_on(definition)
-    return render_template("patient/assessment_not_due.html", definition=definition, opens=opens), status
+    page = render_template(
+        "patient/assessment_not_due.html", definition=definition, opens=long_date(opens) if opens else None
+    )
+    return page, status
 
 
 @bp.route(f"/assessments/<any({','.join(SELF_REPORT)}):instrument>", methods=["GET", "POST"])
@@ -166,11 +175,11 @@ def _answers_from(definition: instruments.Instrument, form, asked: list[int]):
         item = definition.items[number - 1]
         raw = form.get(f"item-{number}", "")
         if not _answered(item, raw):
-            errors[f"item-{number}"] = ["Choose an answer." if item.answers else "Choose a number from 0 to 10."]
+            errors[f"item-{number}"] = [CHOOSE_AN_ANSWER if item.answers else CHOOSE_0_TO_10]
         else:
             values[number] = int(raw)
     if errors:
-        errors["form"] = [f"Please answer {'this question' if len(errors) == 1 else 'these questions'}."]
+        errors["form"] = [ANSWER_THIS_QUESTION if len(errors) == 1 else ANSWER_THESE_QUESTIONS]
         return None, errors
     if definition.key == AUDITC:
         if values[1] == NEVER:  # AUDC-R3: items 2 and 3 are not asked, whatever else the form carries
@@ -251,9 +260,9 @@ def done(assessment_id: int):
         averaged=assessment.instrument == instruments.PEG.key,
         highest=10 if assessment.instrument == instruments.PEG.key else definition.total_max,
         # Only the PHQ and the GAD-7 have severity bands a patient is shown.
-        band=BAND_LABELS.get(assessment.band or "", "") if definition.bands else "",
+        band=gettext(BAND_LABELS[assessment.band]) if definition.bands and assessment.band in BAND_LABELS else "",
         next_url=_next_after(assessment.instrument),
-        review_promise=current_user.clinic.review_promise,
+        review_promise=(current_user.clinic.review_promise, current_user.clinic.review_promise_es),
     )
 
 

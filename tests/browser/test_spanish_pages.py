@@ -58,7 +58,7 @@ def test_sign_in_home_check_in_error_and_crisis_screen_are_in_spanish(live_serve
         group = page.get_by_role("group", name=re.compile(rf"^{number}\. "))
         label = "Varios días" if number == 9 else "Ningún día"
         group.get_by_text(label, exact=True).click()
-    page.locator("form.questionnaire button[type=submit]").click()
+    page.get_by_role("button", name="Enviar mis respuestas").click()  # the page's own words are in Spanish
 
     expect(page).to_have_url(re.compile(r"/assessments/\d+/support$"))
     expect(page.locator("html")).to_have_attribute("lang", "es")
