@@ -114,3 +114,12 @@ def test_spanish_words_too_long_are_refused_with_a_clear_error_and_nothing_saved
     assert "Use at most 200 characters." in response.get_data(as_text=True)
     db.session.refresh(people.clinic)
     assert people.clinic.clinic_hours_es == "" and people.clinic.clinic_phone != "(617) 555-0199"
+
+
+def test_the_score_page_gives_the_clinics_spanish_promise(client, auth, bilingual_clinic):
+    people = bilingual_clinic
+    auth.login(people.pat)
+    _speaks(people, "es")
+    done = auth.post("/assessments/phq9", {f"item-{n}": "0" for n in range(1, 10)}).headers["Location"]
+    page = client.get(done).get_data(as_text=True)
+    assert ANSWERS[1] in page and ANSWERS[0] not in page
