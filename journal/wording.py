@@ -15,6 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from babel.support import NullTranslations, Translations
+
+CATALOGUES = Path(__file__).parent / "translations"
 
 
 def N_(message: str) -> str:
@@ -36,3 +42,13 @@ class Language:
 
 
 ENGLISH = Language()
+
+
+@lru_cache(maxsize=8)
+def catalogue(language: str) -> NullTranslations:
+    """The compiled catalogue of ``language`` ("en", "es"), for wording made away from a request (what the outbox
+    sends: it is rendered by the scheduler, for a recipient whose language is not the request's). English, the
+    language the strings are written in, has none; nor has a language whose catalogue is not compiled."""
+    if language == "en":
+        return NullTranslations()
+    return Translations.load(str(CATALOGUES), [language])
