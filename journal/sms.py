@@ -36,8 +36,8 @@ log = logging.getLogger("journal.sms")
 # Whole message, case and spaces ignored ("opt out", " Stop ").
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 START_WORDS = frozenset({"START", "UNSTOP"})
-# AYUDA too: a Spanish-speaking patient may well answer the texts' HELP in Spanish (carriers and Twilio act on
-# HELP only, so the journal answers it itself, as it does HELP).
+# The texts name STOP, START and HELP in every language, the keywords carriers and Twilio's own opt-out handling
+# act on. AYUDA is answered as HELP too: a Spanish-speaking patient may well ask for help in Spanish.
 HELP_WORDS = frozenset({"HELP", "AYUDA"})
 
 NO_PHONE = N_("Add your mobile number first (Contact details), then agree to texts.")

@@ -8,6 +8,9 @@ The API and staff pages show the English as written.
 ``Language`` carries what a domain module needs to word something for a patient (the day of a check-in): a
 gettext and locale-aware date names. ``ENGLISH`` is the default, so that domain code and its tests need no Flask;
 journal/i18n.py builds the request's one.
+
+``catalogue`` is the compiled catalogue of one language, for what is worded away from any request, in the
+recipient's language rather than the request's: the e-mails, push notifications and texts the outbox sends.
 """
 
 from __future__ import annotations
