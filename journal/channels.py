@@ -47,7 +47,8 @@ class OutgoingMessage:
     ``to`` is an e-mail address, for Web Push the browser's PushSubscription as JSON
     (``{"endpoint": ..., "keys": {"p256dh": ..., "auth": ...}}``), for a text message an E.164 number.
     ``subject`` and ``text`` must carry no health information (DESIGN.md, "Security and privacy").
-    ``message_key`` is the outbox's deduplication key.
+    ``message_key`` is the outbox's deduplication key. ``title`` is a Web Push notification's title in the
+    recipient's language (the channel's own when empty).
     """
 
     id: int
@@ -56,6 +57,7 @@ class OutgoingMessage:
     text: str
     url: str
     message_key: str
+    title: str = ""
 
 
 # --- E-mail ------------------------------------------------------------------------------------------------
@@ -329,7 +331,7 @@ class WebPushChannel:
     def send(self, message: OutgoingMessage) -> None:
         subscription = self._subscription(message.to)
         self._check_endpoint(subscription["endpoint"])
-        payload = json.dumps({"title": self.title, "body": message.text, "url": message.url})
+        payload = json.dumps({"title": message.title or self.title, "body": message.text, "url": message.url})
         try:
             with _NoRedirects() as session:
                 webpush(

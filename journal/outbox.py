@@ -4,6 +4,12 @@ Delivery claims each message with a conditional UPDATE (the Healthchecks pattern
 scheduler processes, exactly one sees its UPDATE change the row, and only that one sends. A claim that was
 never finished (the process died) is taken over after ``LEASE``. Failures are retried with exponential
 backoff; permanent refusals and exhausted retries end as ``failed``, which admins see.
+
+A message to a patient goes in their language (``Patient.language``) as it is when the message is sent, not when
+it was queued: the text is rendered at each attempt, so a patient who switches language gets the next message,
+and any retry, in the new one. An invitation thus goes in the language given at enrolment (or as the care team
+corrected it since), and a password reset in the account's stored language, never that of whoever asked for it
+(who may not be the account's owner). Staff get English.
 """
 
 from __future__ import annotations
@@ -22,8 +28,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .channels import DeliveryError, OutgoingMessage
-from .messages import SMS_REPLIES, alert_template, render, render_sms
-from .models import Alert, Clinic, OutboxMessage, OutboxStatus, PushSubscription, SmsConsent, User
+from .messages import SMS_REPLIES, alert_template, push_title, render, render_sms
+from .models import Alert, Clinic, OutboxMessage, OutboxStatus, Patient, PushSubscription, SmsConsent, User
 from .sealing import InvalidToken, seal, unseal
 
 log = logging.getLogger("journal.outbox")
@@ -253,19 +259,28 @@ def _outgoing(
     # An invitation or reset links straight to its own single-use page (using it is its record of being
     # opened); everything else links through /m/<token>, which records the opening and leads into the app.
     link = base_url.rstrip("/") + (_secret_path(message) if message.template in SEALED_TEMPLATES else f"/m/{token}")
+    language = recipient_language(session, message.recipient_id)
     if message.channel == "sms":
-        return _text_message(session, message, link, sms_sender)
-    subject, text = render(message.template, link=link)
-    to = message.address
+        return _text_message(session, message, link, sms_sender, language)
+    subject, text = render(message.template, link=link, language=language)
+    to, title = message.address, ""
     if message.channel == "webpush":
         subscription = session.get(PushSubscription, int(message.address))
         if subscription is None:
             raise DeliveryError("the device unsubscribed", permanent=True)
-        to = _subscription_json(subscription)
-    return OutgoingMessage(id=message.id, to=to, subject=subject, text=text, url=link, message_key=message.dedup_key)
+        to, title = _subscription_json(subscription), push_title(language)
+    return OutgoingMessage(
+        id=message.id, to=to, subject=subject, text=text, url=link, message_key=message.dedup_key, title=title
+    )
 
 
-def _text_message(session: Session, message: OutboxMessage, link: str, sender: str) -> OutgoingMessage:
+def recipient_language(session: Session, user_id: int | None) -> str:
+    """The language a message to this user goes in now: a patient's own, English for staff."""
+    language = session.scalar(select(Patient.language).where(Patient.user_id == user_id)) if user_id else None
+    return language or "en"
+
+
+def _text_message(session: Session, message: OutboxMessage, link: str, sender: str, language: str) -> OutgoingMessage:
     """A text message as it goes now. A reminder goes only while the patient's consent for this very number is
     in force: a STOP that came after it was queued (or while it was being claimed) stops it here. The answers
     to the patient's own keywords and opt-in go regardless, as carriers require."""
@@ -289,7 +304,7 @@ def _text_message(session: Session, message: OutboxMessage, link: str, sender: s
             )
             or ""
         )
-    text = render_sms(message.template, sender=sender, link=link, help_phone=help_phone)
+    text = render_sms(message.template, sender=sender, link=link, help_phone=help_phone, language=language)
     return OutgoingMessage(
         id=message.id, to=message.address, subject=message.template, text=text, url=link, message_key=message.dedup_key
     )

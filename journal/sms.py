@@ -14,6 +14,7 @@ agreed before, and HELP (which says nothing about anyone) is answered once.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -23,23 +24,26 @@ from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from .db import commit_retrying_on_conflict
-from .messages import sms_consent_words
+from .i18n import LANGUAGES
+from .messages import SMS_CONSENT_WORDS, sms_consent_words
 from .models import OutboxMessage, OutboxStatus, Patient, ReminderSettings, Role, SmsConsent, User
 from .outbox import MAX_ATTEMPTS, backoff, queue
 from .people import display_phone
-from .wording import N_
+from .wording import N_, catalogue
 
 log = logging.getLogger("journal.sms")
 
 # Whole message, case and spaces ignored ("opt out", " Stop ").
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 START_WORDS = frozenset({"START", "UNSTOP"})
-HELP_WORDS = frozenset({"HELP"})
+# The texts name STOP, START and HELP in every language, the keywords carriers and Twilio's own opt-out handling
+# act on. AYUDA is answered as HELP too: a Spanish-speaking patient may well ask for help in Spanish.
+HELP_WORDS = frozenset({"HELP", "AYUDA"})
 
-NO_PHONE = "Add your mobile number first (Contact details), then agree to texts."
+NO_PHONE = N_("Add your mobile number first (Contact details), then agree to texts.")
 NOT_AGREED = N_("Agree to the words shown to turn on texts.")
 REPLY_LIFETIME = timedelta(days=1)  # an answer to a keyword or an opt-in is worth sending for a day at most
-START_WORDS_STORED = "Replied {keyword} by text message from {number} to resume texts."
+START_WORDS_STORED = N_("Replied {keyword} by text message from {number} to resume texts.")
 
 
 class ConsentError(ValueError):
@@ -88,9 +92,24 @@ def consented_number(session: Session, user: User) -> str | None:
 
 
 def words_for(user: User, sender: str) -> str | None:
-    """The words the patient is shown and agrees to; None without a phone number."""
-    phone = user.patient.phone if user.patient else None
-    return sms_consent_words(sender, display_phone(phone, user.timezone)) if phone else None
+    """The words the patient is shown and agrees to, in their language (the page's, and the API's for them);
+    None without a phone number."""
+    patient = user.patient
+    if patient is None or not patient.phone:
+        return None
+    return sms_consent_words(sender, display_phone(patient.phone, user.timezone), patient.language)
+
+
+def words_language(words: str) -> str | None:
+    """The language stored consent words are in: they were written from one of the catalogue's wordings (the
+    opt-in's, or START's), whose fixed parts they match; None for words no current wording matches."""
+    for language in LANGUAGES:
+        gettext = catalogue(language).gettext
+        for wording in (SMS_CONSENT_WORDS, START_WORDS_STORED):
+            fixed = [re.escape(part) for part in re.split(r"\{\w+\}", gettext(wording))]
+            if re.fullmatch(".+".join(fixed), words, re.DOTALL):
+                return language
+    return None
 
 
 def agree(session: Session, user: User, now: datetime, *, sender: str, via: str) -> tuple[SmsConsent, bool]:
@@ -219,7 +238,9 @@ def _resume(session: Session, patients: list[int], number: str, now: datetime, b
         )
         if last is None or last.phone != number or last.withdrawn_at is None:
             continue
-        words = START_WORDS_STORED.format(keyword="".join((body or "").split()).upper(), number=number)
+        language = session.scalar(select(Patient.language).where(Patient.user_id == patient_id)) or "en"
+        said = "".join((body or "").split()).upper()
+        words = catalogue(language).gettext(START_WORDS_STORED).format(keyword=said, number=number)
         consent = SmsConsent(patient_id=patient_id, phone=number, words=words, given_at=now, given_via="keyword")
         session.add(consent)
         session.flush()

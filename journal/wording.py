@@ -8,6 +8,9 @@ The API and staff pages show the English as written.
 ``Language`` carries what a domain module needs to word something for a patient (the day of a check-in): a
 gettext and locale-aware date names. ``ENGLISH`` is the default, so that domain code and its tests need no Flask;
 journal/i18n.py builds the request's one.
+
+``catalogue`` is the compiled catalogue of one language, for what is worded away from any request, in the
+recipient's language rather than the request's: the e-mails, push notifications and texts the outbox sends.
 """
 
 from __future__ import annotations
@@ -15,6 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from babel.support import NullTranslations, Translations
+
+CATALOGUES = Path(__file__).parent / "translations"
 
 
 def N_(message: str) -> str:
@@ -36,3 +45,13 @@ class Language:
 
 
 ENGLISH = Language()
+
+
+@lru_cache(maxsize=8)
+def catalogue(language: str) -> NullTranslations:
+    """The compiled catalogue of ``language`` ("en", "es"), for wording made away from a request (what the outbox
+    sends: it is rendered by the scheduler, for a recipient whose language is not the request's). English, the
+    language the strings are written in, has none; nor has a language whose catalogue is not compiled."""
+    if language == "en":
+        return NullTranslations()
+    return Translations.load(str(CATALOGUES), [language])

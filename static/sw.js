@@ -116,7 +116,9 @@ self.addEventListener("message", function (event) {
   event.waitUntil(refreshing);
 });
 
-// Web Push: show the neutral reminder; a tap opens the link (which leads to the check-in after sign-in).
+// Web Push: show the neutral reminder; a tap opens the link (which leads to the check-in after sign-in). The title
+// and body come in the patient's language (journal/outbox.py); the English below is only for a payload that
+// could not be read, which the journal never sends.
 self.addEventListener("push", function (event) {
   var data = {};
   try { data = event.data ? event.data.json() : {}; } catch (e) { data = {}; }

@@ -363,6 +363,17 @@ def test_push_payload_decrypts_at_the_push_service_to_the_neutral_text(push_serv
     }
 
 
+def test_push_payload_carries_the_title_in_the_recipients_language_when_the_outbox_gives_one(
+    push_service, push_channel
+):
+    browser = Browser()
+    message = replace(push_reminder(browser, f"{push_service.origin}/push/abc"), title="Diario")
+
+    push_channel.send(message)
+
+    assert json.loads(browser.decrypt(push_service.next_request().body))["title"] == "Diario"
+
+
 def test_push_request_is_signed_with_vapid_for_the_push_service_origin(push_service, push_channel, vapid):
     push_channel.send(push_reminder(Browser(), f"{push_service.origin}/push/abc"))
 

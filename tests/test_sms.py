@@ -19,7 +19,9 @@ from sqlalchemy import select
 
 from journal.checkins import save_checkin
 from journal.db import db
+from journal.i18n import LANGUAGES
 from journal.messages import (
+    SMS_FREQUENCY,
     SMS_TEXTS,
     fits_one_segment,
     gsm7_length,
@@ -28,7 +30,8 @@ from journal.messages import (
 )
 from journal.models import Assessment, OutboxMessage, OutboxStatus, ReminderSettings, SmsConsent
 from journal.outbox import MAX_ATTEMPTS, queue
-from journal.sms import keyword
+from journal.sms import START_WORDS_STORED, keyword
+from journal.wording import catalogue
 from tests.conftest import bearer, questionnaires_done
 from tests.test_messages import FORBIDDEN, _says
 from tests.twilio_standin import ACCOUNT_SID, AUTH_TOKEN, FROM, twilio_signature, twilio_standin
@@ -152,19 +155,35 @@ LONGEST_SENDER = "Northside Wellness 1"  # 20 characters, the most JOURNAL_SMS_S
 LONG_LINK = "https://journal.northside-wellness.example.org/m/" + "0" * 40  # a 47-character public URL
 
 
+LANGUAGE_CODES = sorted(LANGUAGES)
+
+
+@pytest.mark.parametrize("language", LANGUAGE_CODES)
 @pytest.mark.parametrize("template", sorted(SMS_TEXTS))
-def test_every_text_fits_one_segment_with_the_longest_sender_link_and_phone(template):
+def test_every_text_fits_one_segment_with_the_longest_sender_link_and_phone_in_every_language(template, language):
     assert len(LONGEST_SENDER) == 20
-    text = render_sms(template, sender=LONGEST_SENDER, link=LONG_LINK, help_phone="+44 20 7946 0958 ext. 1234567890")
-    assert gsm7_length(text) is not None, "a character outside GSM-7 would make the text UCS-2: 70 per segment"
-    assert fits_one_segment(text), f"{len(text)} characters: {text}"
+    for help_phone in ("+44 20 7946 0958 ext. 1234567890", ""):  # HELP without a clinic phone says more words
+        text = render_sms(template, sender=LONGEST_SENDER, link=LONG_LINK, help_phone=help_phone, language=language)
+        assert gsm7_length(text) is not None, f"a character outside GSM-7 makes it UCS-2, 70 per segment: {text}"
+        assert fits_one_segment(text), f"{len(text)} characters: {text}"
 
 
+@pytest.mark.parametrize("language", LANGUAGE_CODES)
 @pytest.mark.parametrize("template", sorted(SMS_TEXTS))
-def test_every_text_and_the_consent_words_are_free_of_health_words(template):
-    _no_health_words(render_sms(template, sender="Journal", link=LONG_LINK, help_phone="(312) 555-0100"))
-    _no_health_words(render_sms(template, sender="Journal", link=LONG_LINK))
-    _no_health_words(sms_consent_words("Journal", "(312) 555-0123"))
+def test_every_text_and_the_consent_words_are_free_of_health_words_in_every_language(template, language):
+    _no_health_words(
+        render_sms(template, sender="Journal", link=LONG_LINK, help_phone="(312) 555-0100", language=language)
+    )
+    _no_health_words(render_sms(template, sender="Journal", link=LONG_LINK, language=language))
+    _no_health_words(sms_consent_words("Journal", "(312) 555-0123", language))
+    _no_health_words(catalogue(language).gettext(START_WORDS_STORED))
+
+
+def test_every_spanish_text_is_in_spanish():
+    for template in SMS_TEXTS:
+        english = render_sms(template, sender="Riverside", link=LONG_LINK)
+        assert render_sms(template, sender="Riverside", link=LONG_LINK, language="es") != english, template
+    assert sms_consent_words("Riverside", "(312) 555-0123", "es").startswith("Acepto recibir de Riverside")
 
 
 def test_the_confirmation_and_help_say_what_carriers_require():
@@ -174,6 +193,22 @@ def test_the_confirmation_and_help_say_what_carriers_require():
         assert "Up to 2 msgs/day." in text and "Msg & data rates may apply." in text and "STOP" in text
     assert "HELP" in render_sms("sms_confirm", sender="Riverside")
     assert "call (312) 555-0100" in render_sms("sms_help", sender="Riverside", help_phone="(312) 555-0100")
+    assert SMS_FREQUENCY in sms_consent_words("Riverside", "(312) 555-0123")  # the page promises what texts say
+
+
+def test_the_spanish_confirmation_and_help_say_what_carriers_require_with_the_keywords_as_they_are():
+    confirm = render_sms("sms_confirm", sender="Riverside", language="es")
+    assert confirm.startswith("Riverside: ")
+    assert "Hasta 2 msjs/dia." in confirm and "Pueden aplicarse tarifas de mensajes y datos." in confirm
+    assert "Responda HELP para ayuda, STOP para cancelar." in confirm
+    help_text = render_sms("sms_help", sender="Riverside", help_phone="(312) 555-0100", language="es")
+    assert help_text.startswith("Riverside: ") and "llame al (312) 555-0100" in help_text
+    assert "Hasta 2 msjs/dia." in help_text and "Responda STOP para cancelar." in help_text
+    assert "STOP" in render_sms("daily_reminder", sender="Riverside", link=LONG_LINK, language="es")
+    assert "START" in render_sms("sms_stopped", sender="Riverside", language="es")
+    words = sms_consent_words("Riverside", "(312) 555-0123", "es")
+    for said in ("Hasta 2 mensajes al día.", "Pueden aplicarse tarifas de mensajes y datos.", "HELP", "STOP"):
+        assert said in words
 
 
 def test_one_segment_is_160_gsm7_septets_or_70_other_characters():
@@ -358,6 +393,42 @@ def test_the_opt_in_form_without_the_box_ticked_stores_nothing(client, auth, pat
     assert _consents(pat) == []
 
 
+def _speak(user, language: str) -> None:
+    user.patient.language = language
+    db.session.commit()
+
+
+def test_a_spanish_speaking_patient_is_shown_the_words_in_spanish_and_agrees_to_exactly_them(client, auth, pat):
+    _speak(pat, "es")
+    auth.login(pat)
+    page = client.get("/settings/reminders").get_data(as_text=True)
+    words = sms_consent_words("Riverside", "(312) 555-0123", "es")
+    assert f'<p id="sms-words">{words.replace("&", "&amp;")}</p>' in page  # Spanish, and not marked as English
+    assert auth.post("/settings/sms-consent", {"agree": "yes"}).status_code == 302
+    (consent,) = _consents(pat)
+    assert consent.words == words
+    page = client.get("/settings/reminders").get_data(as_text=True)
+    assert f'<blockquote id="sms-words">{words.replace("&", "&amp;")}</blockquote>' in page
+
+
+def test_the_api_shows_and_stores_the_words_in_the_patients_language(client, pat):
+    _speak(pat, "es")
+    headers = bearer(client, pat)
+    shown = client.get("/api/v1/me/sms-consent", headers=headers).get_json()
+    assert shown["words"] == sms_consent_words("Riverside", "(312) 555-0123", "es")
+    assert _agree(client, pat)["words"] == shown["words"] == _consents(pat)[0].words
+
+
+def test_words_agreed_in_english_are_marked_english_once_the_page_is_in_spanish(client, auth, pat):
+    _agree(client, pat)  # in English
+    _speak(pat, "es")
+    auth.login(pat)
+    page = client.get("/settings/reminders").get_data(as_text=True)
+    words = sms_consent_words("Riverside", "(312) 555-0123").replace("&", "&amp;")
+    assert f'<blockquote id="sms-words" lang="en">{words}</blockquote>' in page
+    assert "Aceptó recibir mensajes de texto el" in page
+
+
 # --- Reminders by text --------------------------------------------------------------------------------------
 
 
@@ -431,6 +502,7 @@ def test_a_text_goes_only_to_the_number_the_consent_names(app, twilio, pat_texte
         ("STOP", "STOP"), ("stop", "STOP"), (" Stop \n", "STOP"), ("STOPALL", "STOP"), ("unsubscribe", "STOP"),
         ("Cancel", "STOP"), ("END", "STOP"), ("quit", "STOP"), ("REVOKE", "STOP"), ("opt out", "STOP"),
         ("OPT  OUT", "STOP"), ("optout", "STOP"), ("START", "START"), ("unstop", "START"), ("help", "HELP"),
+        ("AYUDA", "HELP"), (" ayuda ", "HELP"),
         ("stop it", None), ("please stop", None), ("I feel awful", None), ("", None),
     ],
 )  # fmt: skip
@@ -465,6 +537,15 @@ def test_start_resumes_texts_recorded_as_consent_by_keyword(app, client, twilio,
     bodies = [text["Body"] for text in twilio.texts]
     assert bodies[:2] == [render_sms("sms_stopped", sender="Riverside"), render_sms("sms_confirm", sender="Riverside")]
     assert bodies[2].startswith("Riverside: You have a new check-in.")
+
+
+def test_start_from_a_spanish_speaking_patient_is_recorded_in_spanish(client, pat_texted):
+    _speak(pat_texted, "es")
+    _reply(client, "STOP")
+    _reply(client, "start")
+    assert _consents(pat_texted)[-1].words == (
+        f"Respondió START por mensaje de texto desde el {PAT_PHONE} para volver a recibir mensajes de texto."
+    )
 
 
 def test_start_from_a_patient_who_never_agreed_signs_nobody_up(client, pat):
@@ -650,3 +731,43 @@ def test_texts_end_to_end_opt_in_reminder_stop_forgery_start_and_a_failed_delive
         _no_health_words(request.form["Body"])
         assert fits_one_segment(request.form["Body"])
     assert [(c.given_via, c.withdrawn_via) for c in _consents(pat)] == [("api", "keyword"), ("keyword", None)]
+
+
+def test_texts_end_to_end_in_spanish_opt_in_reminder_at_local_time_stop_and_nothing_more(
+    app, client, auth, twilio, pat, clock
+):
+    """A Spanish-speaking patient opts in on her phone and gets every text in Spanish: the confirmation, the
+    reminder at 20:00 in Chicago, HELP asked as AYUDA, and STOP: one confirmation, and no text after it."""
+    _speak(pat, "es")
+    auth.login(pat)
+    assert auth.post("/settings/sms-consent", {"agree": "yes"}).status_code == 302
+    assert _choose_texts(client, pat).status_code == 200
+    _run(app, clock.now)  # 18:30 in Chicago
+    assert [text["Body"] for text in twilio.texts] == [render_sms("sms_confirm", sender="Riverside", language="es")]
+
+    _run(app, EVENING - timedelta(hours=1))  # 19:30: not yet
+    assert len(twilio.texts) == 1
+    _run(app, EVENING)  # 20:30
+    assert twilio.texts[-1]["Body"].startswith("Riverside: Tiene un nuevo registro. http://journal.test/m/")
+    assert twilio.texts[-1]["Body"].endswith(" Envie STOP para salir.")
+
+    clock.now = EVENING + timedelta(minutes=5)
+    assert _reply(client, "Ayuda").status_code == 200
+    _run(app, clock.now)
+    assert twilio.texts[-1]["Body"] == render_sms(
+        "sms_help", sender="Riverside", help_phone="(312) 555-0100", language="es"
+    )
+
+    clock.now = EVENING + timedelta(minutes=10)
+    assert _reply(client, "STOP").status_code == 200
+    assert _reply(client, "STOP").status_code == 200
+    for minutes in (10, 100, 180, 24 * 60):  # the follow-up's time, and the next evening's reminder
+        _run(app, EVENING + timedelta(minutes=minutes))
+    stopped = render_sms("sms_stopped", sender="Riverside", language="es")
+    assert [text["Body"] for text in twilio.texts][3:] == [stopped]
+    assert stopped == (
+        "Riverside: Se cancelo su suscripcion y no recibira mas mensajes. Responda START para volver a recibirlos."
+    )
+    for request in twilio.requests:
+        _no_health_words(request.form["Body"])
+        assert fits_one_segment(request.form["Body"]) and gsm7_length(request.form["Body"]) is not None

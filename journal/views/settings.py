@@ -87,7 +87,10 @@ def _texts_state() -> dict:
     """What the page's "Text messages" part shows: the consent in force, or the words to agree to."""
     from ..api.accounts import sms_consent_state
 
-    return {**sms_consent_state(current_user), "available": texts_available(current_app.config)}
+    state = sms_consent_state(current_user)
+    # Words agreed to in another language than the page's now (the patient switched since) are marked as such.
+    words_language = sms.words_language(state["words"]) if state["words"] else None
+    return {**state, "words_language": words_language, "available": texts_available(current_app.config)}
 
 
 @bp.post("/sms-consent")

@@ -48,3 +48,31 @@ def test_patient_agrees_to_texts_in_the_words_shown_and_chooses_them(live_server
             )
         ).all()
         assert templates == ["sms_confirm"]
+
+
+def test_a_spanish_speaking_patient_agrees_to_the_spanish_words_shown_and_they_are_what_is_stored(
+    live_server, enrol, phone, network, axe
+):
+    patient = enrol("sofia.textos", "Sofía Textos")
+    with live_server.app.app_context():
+        db.session.get(PatientRow, patient.id).phone = "+13125550143"
+        db.session.commit()
+    page = sign_in_as(phone, patient)
+    with live_server.app.app_context():
+        db.session.get(PatientRow, patient.id).language = "es"
+        db.session.commit()
+    page.goto("/settings/reminders")
+
+    words = page.locator("#sms-words")
+    expect(words).not_to_have_attribute("lang", "en")  # her own language now, not English marked as such
+    shown = words.inner_text()
+    assert shown.startswith("Acepto recibir de") and "Pueden aplicarse tarifas de mensajes y datos" in shown
+    axe(page)
+    page.get_by_label("Acepto recibir estos mensajes de texto").check()
+    page.get_by_role("button", name="Acepto los mensajes de texto").click()
+    expect(page.get_by_role("button", name="Dejar de recibir mensajes de texto")).to_be_visible()
+    expect(page.locator("#sms-words")).to_have_text(shown)
+    axe(page)
+    with live_server.app.app_context():
+        (consent,) = db.session.scalars(select(SmsConsent).where(SmsConsent.patient_id == patient.id))
+        assert (consent.words, consent.given_via) == (shown, "app")
