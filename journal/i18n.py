@@ -15,7 +15,7 @@ from flask_babel import Babel, format_date, format_decimal, get_locale, gettext,
 from flask_login import current_user
 from markupsafe import Markup, escape
 
-from .wording import ENGLISH, Language
+from .wording import CATALOGUES, ENGLISH, Language
 
 DEFAULT_LANGUAGE = "en"
 # The languages a patient can choose, named in themselves (as a language picker shows them).
@@ -53,6 +53,15 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(full_date)
     # A message made away from the page (a schema's error, marked with wording.N_), in the page's language.
     app.add_template_filter(lambda message: gettext(str(message)), "translate")
+    _log_missing_catalogues(app)
+
+
+def _log_missing_catalogues(app: Flask) -> None:
+    """A language whose catalogue is not compiled falls back to English without a word (gettext's way): say so
+    once at start-up, so that a deployment that skipped ``make install`` is noticed in its log."""
+    for code in LANGUAGES:
+        if code != DEFAULT_LANGUAGE and not (CATALOGUES / code / "LC_MESSAGES" / "messages.mo").is_file():
+            app.logger.error("No compiled catalogue for %r: its speakers get English. Run make install.", code)
 
 
 def current_locale() -> str:

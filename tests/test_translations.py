@@ -326,3 +326,19 @@ def test_marshmallows_own_messages_marked_for_the_catalogue_are_still_marshmallo
     assert set(MARSHMALLOW_MESSAGES) <= defaults, sorted(set(MARSHMALLOW_MESSAGES) - defaults)
     spanish = {m.id: m.string for m in _catalogue()}
     assert all(spanish.get(message) for message in MARSHMALLOW_MESSAGES)
+
+
+def test_a_language_without_its_compiled_catalogue_is_logged_at_start_up(app, monkeypatch, caplog, tmp_path):
+    """gettext falls back to English without a word: the start-up log must say so, or a Spanish-speaking patient
+    would silently get English."""
+    from journal import i18n
+
+    monkeypatch.setattr(i18n, "CATALOGUES", tmp_path)
+    with caplog.at_level("ERROR"):
+        i18n._log_missing_catalogues(app)
+    assert "No compiled catalogue for 'es'" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(i18n, "CATALOGUES", CATALOGUE.parents[2])
+    with caplog.at_level("ERROR"):
+        i18n._log_missing_catalogues(app)
+    assert "No compiled catalogue" not in caplog.text
