@@ -168,9 +168,10 @@ def normalise_email(email: str) -> str:
 class SignInError(Exception):
     """Sign-in refused. ``message`` is safe to show; it never says whether the address exists."""
 
-    def __init__(self, message: str, locked: bool = False):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, *messages: str, locked: bool = False):
+        super().__init__(" ".join(messages))
+        self.message = " ".join(messages)
+        self.messages = list(messages)  # each a marked sentence, for the sign-in page to translate one by one
         self.locked = locked
 
 
@@ -352,7 +353,7 @@ def authenticate(
     if user is None or not matches or not user.is_active:
         pause = record_sign_in_failure(session, email, client, now, rules)
         if pause:
-            raise SignInError(f"{WRONG_CREDENTIALS} {pause}", locked=True)
+            raise SignInError(WRONG_CREDENTIALS, pause, locked=True)
         raise SignInError(WRONG_CREDENTIALS)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)

@@ -293,3 +293,17 @@ def test_an_invitation_opened_too_late_is_explained_in_the_browsers_language(app
     _robin, token = _invited(people, days_ago=8)
     page = client.get(f"/invite/{token}", headers={"Accept-Language": SPANISH}).get_data(as_text=True)
     assert "Es posible que ya se haya usado, o que tenga más de 7 días." in page
+
+
+def test_the_pause_after_failed_sign_ins_is_told_in_the_browsers_language(client, people):
+    """The wrong-password sentence and the pause it causes are two messages, each translated."""
+    wrong = {"email": people.pat.email, "password": "not the password"}
+    for _ in range(4):
+        client.post("/login", data={**wrong, "csrf_token": csrf_token(client)})
+    fifth = client.post(
+        "/login", data={**wrong, "csrf_token": csrf_token(client)}, headers={"Accept-Language": SPANISH}
+    ).get_data(as_text=True)
+    assert (
+        "El correo electrónico o la contraseña no son correctos. Demasiados intentos. Espere 1 minuto e inténtelo de "
+        "nuevo, o cree una contraseña nueva." in fifth
+    )

@@ -82,7 +82,7 @@ def login():
         except ValidationError as error:
             errors, status = error.messages, 400
         except SignInError as error:
-            errors, status = {"form": [error.message]}, 401
+            errors, status = {"form": error.messages}, 401
         else:
             if mfa.is_enabled(user):  # the code next; the failures are forgotten once it is right
                 db.session.commit()
