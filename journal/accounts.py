@@ -34,7 +34,7 @@ from .models import (
 )
 from .outbox import password_reset_rows, queue_invitation
 from .people import DetailsError, birth_date_problem, contact_from, first_programme, local_today
-from .wording import N_
+from .wording import N_, Wording
 
 # argon2id with the library's defaults (RFC 9106 "low memory" profile: 64 MiB, 3 passes).
 _hasher = PasswordHasher()
@@ -52,13 +52,17 @@ MAX_PASSWORD_LENGTH = 128
 MIN_PASSWORD_SCORE = 3
 
 # What password_problem says, kind and naming what to do instead.
-TOO_SHORT = f"Use a password of at least {MIN_PASSWORD_LENGTH} characters. A few unrelated words make a good one."
-TOO_LONG = f"Use a password of at most {MAX_PASSWORD_LENGTH} characters."
-TOO_COMMON = (
+# Marked for translation: a patient sees them on the invitation, reset and change pages.
+TOO_SHORT = Wording(
+    N_("Use a password of at least %(count)d characters. A few unrelated words make a good one."),
+    count=MIN_PASSWORD_LENGTH,
+)
+TOO_LONG = Wording(N_("Use a password of at most %(count)d characters."), count=MAX_PASSWORD_LENGTH)
+TOO_COMMON = N_(
     "This password is too easy to guess. Choose a longer password, or one that is less common: "
     "a few unrelated words work well."
 )
-FROM_NAME_OR_EMAIL = (
+FROM_NAME_OR_EMAIL = N_(
     "This password is built from your name or e-mail address, which others may know. "
     "Choose one that has nothing to do with them."
 )
@@ -164,9 +168,10 @@ def normalise_email(email: str) -> str:
 class SignInError(Exception):
     """Sign-in refused. ``message`` is safe to show; it never says whether the address exists."""
 
-    def __init__(self, message: str, locked: bool = False):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, *messages: str, locked: bool = False):
+        super().__init__(" ".join(messages))
+        self.message = " ".join(messages)
+        self.messages = list(messages)  # each a marked sentence, for the sign-in page to translate one by one
         self.locked = locked
 
 
@@ -234,8 +239,14 @@ def _keys(rules: SignInRules, email: str, client: str | None) -> tuple[str, str]
 
 
 def paused_message(until: datetime, now: datetime) -> str:
+    """What a person is told while sign-in is paused: the whole minutes left, marked for translation (a sentence
+    for one minute and one for several: Spanish, like English, has those two forms)."""
     minutes = max(1, int((until - now).total_seconds() + 59) // 60)
-    return f"Too many attempts. Wait {minutes} minute{'s' * (minutes != 1)} and try again, or reset your password."
+    if minutes == 1:
+        return N_("Too many attempts. Wait 1 minute and try again, or reset your password.")
+    return Wording(
+        N_("Too many attempts. Wait %(minutes)d minutes and try again, or reset your password."), minutes=minutes
+    )
 
 
 def sign_in_paused_until(
@@ -342,7 +353,7 @@ def authenticate(
     if user is None or not matches or not user.is_active:
         pause = record_sign_in_failure(session, email, client, now, rules)
         if pause:
-            raise SignInError(f"{WRONG_CREDENTIALS} {pause}", locked=True)
+            raise SignInError(WRONG_CREDENTIALS, pause, locked=True)
         raise SignInError(WRONG_CREDENTIALS)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -413,9 +424,10 @@ def revoke_api_token(session: Session, token: str, now: datetime) -> bool:
 class PasswordRejected(PasswordRefused):
     """A password change refused; ``field`` names the input at fault (the current password or the new one)."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
+    def __init__(self, field: str, *messages: str):
+        super().__init__(" ".join(messages))
         self.field = field
+        self.messages = list(messages)  # each a marked sentence, for a page to translate one by one
 
 
 def request_password_reset(session: Session, email: str, now: datetime, *, minutes: int) -> tuple[User | None, str]:
@@ -506,7 +518,7 @@ def complete_password_reset(session: Session, token: str, password: str, now: da
     return user
 
 
-WRONG_CURRENT_PASSWORD = "This is not your current password."  # noqa: S105  # nosec B105 # a message
+WRONG_CURRENT_PASSWORD = N_("This is not your current password.")  # nosec B105 # a message
 
 
 def change_password(
@@ -524,7 +536,7 @@ def change_password(
         raise PasswordRejected("current_password", paused_message(paused, now))
     if not password_matches(user.password_hash, current_password):
         pause = record_sign_in_failure(session, user.email, client, now)  # commits the count
-        raise PasswordRejected("current_password", f"{WRONG_CURRENT_PASSWORD} {pause or ''}".strip())
+        raise PasswordRejected("current_password", WRONG_CURRENT_PASSWORD, *([pause] if pause else []))
     if problem := password_problem(new_password, name=user.name, email=user.email):
         raise PasswordRejected("new_password", problem)
     _set_password(session, user, new_password, now)

@@ -14,6 +14,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from .db import db
 from .logs import safe_traceback
 from .security import is_api_request
+from .wording import N_
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +56,21 @@ def _with_string_keys(value):
     return value
 
 
+# What an error page says, marked for translation: templates/error.html shows it in the person's language (a
+# patient's own, or the browser's before sign-in). The API's JSON bodies give the English as written.
 PAGE_MESSAGES = {
-    400: "The request could not be understood.",
-    404: "There is nothing here.",
-    405: "That action is not possible here.",
-    413: "That was too much data to send at once.",
-    429: "Too many attempts in a short time. Please wait a minute and try again.",
-    500: "Something went wrong on our side. Nothing you entered was saved twice; please try again.",
-    503: "The journal is busy right now. Please try again in a moment.",
+    400: N_("The request could not be understood."),
+    403: N_("You cannot open this page with this account."),
+    404: N_("There is nothing here."),
+    405: N_("That action is not possible here."),
+    413: N_("That was too much data to send at once."),
+    429: N_("Too many attempts in a short time. Please wait a minute and try again."),
+    500: N_("Something went wrong on our side. Nothing you entered was saved twice; please try again."),
+    503: N_("The journal is busy right now. Please try again in a moment."),
 }
+# Any other status: a page in the person's language rather than werkzeug's English description.
+OTHER_ERROR = N_("This did not work. Please go back and try again.")
+FORM_EXPIRED = N_("This form had expired. Please go back, reload the page and try again.")
 
 
 def _handle_http_exception(error: HTTPException):
@@ -74,16 +81,14 @@ def _handle_http_exception(error: HTTPException):
         message = data.get("message") or error.description
         errors = data.get("messages") or data.get("errors")
         return json_error(error.code or 500, message, errors, headers, reason=data.get("reason"))
-    message = PAGE_MESSAGES.get(error.code or 500, error.description)
+    message = PAGE_MESSAGES.get(error.code or 500, OTHER_ERROR)
     return render_template("error.html", code=error.code, message=message), error.code, headers
 
 
 def _handle_csrf_error(error: CSRFError):
     if is_api_request():
         return json_error(400, error.description)
-    return render_template(
-        "error.html", code=400, message="This form had expired. Please go back, reload the page and try again."
-    ), 400
+    return render_template("error.html", code=400, message=FORM_EXPIRED), 400
 
 
 def _handle_database_unavailable(error: OperationalError):

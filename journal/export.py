@@ -87,6 +87,7 @@ from .models import (
 from .questionnaires import ANSWERS, ATTRIBUTION, DIFFICULTY_ANSWERS, DIFFICULTY_QUESTION
 from .scoring import BAND_LABELS, PHQ9
 from .vitals import CONCOMITANT_CLASSES, concomitant_answers
+from .wording import N_
 
 # --- Loading -----------------------------------------------------------------------------------------------------
 
@@ -147,139 +148,145 @@ class Column:
     doc: str
 
 
+# Each name is marked for translation: a patient's own download from their page has its header in their language
+# (see to_csv). The name stays the English file's machine name, which read_csv and other programs rely on.
 COLUMNS: tuple[Column, ...] = (
-    Column("record_type", "str", "checkin, craving, use, sleep, assessment, session or session_check"),
-    Column("patient_id", "int", "the patient's id in the journal"),
-    Column("id", "int", "the record's id; for craving, use and sleep rows, the id of their check-in"),
-    Column("local_date", "date", "the patient's calendar date of the record (a session's or form's local day)"),
-    Column("source", "str", "patient (in the app) or clinician (entered by staff, e.g. from paper)"),
+    Column(N_("record_type"), "str", "checkin, craving, use, sleep, assessment, session or session_check"),
+    Column(N_("patient_id"), "int", "the patient's id in the journal"),
+    Column(N_("id"), "int", "the record's id; for craving, use and sleep rows, the id of their check-in"),
+    Column(N_("local_date"), "date", "the patient's calendar date of the record (a session's or form's local day)"),
+    Column(N_("source"), "str", "patient (in the app) or clinician (entered by staff, e.g. from paper)"),
     # checkin
-    Column("mood", "int", "checkin: mood today, 0 worst .. 10 best"),  # MOOD-R1
-    Column("pain", "int", "checkin: average pain over 24 hours, 0 none .. 10 worst; empty if not asked"),  # PAIN-R1
-    Column("side_effects", "codes", "checkin: side effects reported, codes joined with ';', or none"),
-    Column("urinary", "codes", "checkin: urinary symptoms, codes, none, or empty if not asked that day"),
-    Column("note", "text", "checkin: the patient's note"),
-    Column("report_mode", "str", "checkin: on_time, or retrospective (filled in later)"),
-    Column("days_after_event", "int", "checkin: how many days after its date it was filled in"),
-    Column("saved_at", "instant", "checkin: when it was last saved"),
+    Column(N_("mood"), "int", "checkin: mood today, 0 worst .. 10 best"),  # MOOD-R1
+    Column(N_("pain"), "int", "checkin: average pain over 24 hours, 0 none .. 10 worst; empty if not asked"),  # PAIN-R1
+    Column(N_("side_effects"), "codes", "checkin: side effects reported, codes joined with ';', or none"),
+    Column(N_("urinary"), "codes", "checkin: urinary symptoms, codes, none, or empty if not asked that day"),
+    Column(N_("note"), "text", "checkin: the patient's note"),
+    Column(N_("report_mode"), "str", "checkin: on_time, or retrospective (filled in later)"),
+    Column(N_("days_after_event"), "int", "checkin: how many days after its date it was filled in"),
+    Column(N_("saved_at"), "instant", "checkin: when it was last saved"),
     # craving, use
-    Column("substance", "str", "craving, use: the substance's code"),
-    Column("intensity", "int", "craving: strongest craving on the check-in's date, 0 none .. 10 extreme"),  # CRV-R1
-    Column("frequency", "str", "craving: how often (none, 1-2, 3-5, 6+), if asked"),
-    Column("used", "bool", "use: true or false, on the check-in's date (its local_date)"),  # SUD-R1
-    Column("amount", "text", "use: how much, as the patient wrote it"),
+    Column(N_("substance"), "str", "craving, use: the substance's code"),
+    Column(N_("intensity"), "int", "craving: strongest craving on the check-in's date, 0 none .. 10 extreme"),  # CRV-R1
+    Column(N_("frequency"), "str", "craving: how often (none, 1-2, 3-5, 6+), if asked"),
+    Column(N_("used"), "bool", "use: true or false, on the check-in's date (its local_date)"),  # SUD-R1
+    Column(N_("amount"), "text", "use: how much, as the patient wrote it"),
     # sleep
-    Column("into_bed", "instant", "sleep: got into bed"),
-    Column("tried_sleep", "instant", "sleep: started trying to sleep"),
-    Column("sol_min", "int", "sleep: minutes to fall asleep"),
-    Column("awakenings", "int", "sleep: number of awakenings"),
-    Column("waso_min", "int", "sleep: minutes awake in the night"),
-    Column("final_wake", "instant", "sleep: final awakening"),
-    Column("out_of_bed", "instant", "sleep: got out of bed"),
-    Column("quality", "str", "sleep: very_poor, poor, fair, good or very_good"),
-    Column("tib_min", "int", "sleep: time in bed, minutes (derived)"),
-    Column("tst_min", "int", "sleep: total sleep time, minutes (derived)"),
-    Column("se_pct", "float", "sleep: sleep efficiency, % (derived)"),
+    Column(N_("into_bed"), "instant", "sleep: got into bed"),
+    Column(N_("tried_sleep"), "instant", "sleep: started trying to sleep"),
+    Column(N_("sol_min"), "int", "sleep: minutes to fall asleep"),
+    Column(N_("awakenings"), "int", "sleep: number of awakenings"),
+    Column(N_("waso_min"), "int", "sleep: minutes awake in the night"),
+    Column(N_("final_wake"), "instant", "sleep: final awakening"),
+    Column(N_("out_of_bed"), "instant", "sleep: got out of bed"),
+    Column(N_("quality"), "str", "sleep: very_poor, poor, fair, good or very_good"),
+    Column(N_("tib_min"), "int", "sleep: time in bed, minutes (derived)"),
+    Column(N_("tst_min"), "int", "sleep: total sleep time, minutes (derived)"),
+    Column(N_("se_pct"), "float", "sleep: sleep efficiency, % (derived)"),
     # assessment
-    Column("instrument", "str", "assessment: phq9, phq8, gad7, pcl5, peg, pacs or auditc"),
-    Column("completed_at", "instant", "assessment, session_check: when it was filled in"),
+    Column(N_("instrument"), "str", "assessment: phq9, phq8, gad7, pcl5, peg, pacs or auditc"),
+    Column(N_("completed_at"), "instant", "assessment, session_check: when it was filled in"),
     Column(
-        "answers",
+        N_("answers"),
         "answers",
         "assessment: item answers in form order, joined with ';' (empty: unanswered); each 0-3 for the PHQ and "
         "GAD-7, 0-4 for the PCL-5 and AUDIT-C, 0-10 for the PEG, 0-6 for the PACS",
     ),
-    Column("difficulty", "str", "assessment: PHQ item 10, or not_applicable when every item is 0"),
+    Column(N_("difficulty"), "str", "assessment: PHQ item 10, or not_applicable when every item is 0"),
     Column(
-        "total",
+        N_("total"),
         "int",
         "assessment: total score (PEG: the sum of the three items; empty only when PHQ-9 item 9 is unanswered)",
     ),
-    Column("band", "str", "assessment: severity band (PHQ-9, PHQ-8, GAD-7)"),
-    Column("prorated", "bool", "assessment: total prorated for one or two unanswered items"),
-    Column("two_item_total", "int", "assessment: PHQ-2 or GAD-2 total"),
-    Column("item9", "int", "assessment: PHQ-9 item 9 answer"),
-    Column("safety", "str", "assessment: PHQ-9 safety screen: positive, negative or unknown"),
+    Column(N_("band"), "str", "assessment: severity band (PHQ-9, PHQ-8, GAD-7)"),
+    Column(N_("prorated"), "bool", "assessment: total prorated for one or two unanswered items"),
+    Column(N_("two_item_total"), "int", "assessment: PHQ-2 or GAD-2 total"),
+    Column(N_("item9"), "int", "assessment: PHQ-9 item 9 answer"),
+    Column(N_("safety"), "str", "assessment: PHQ-9 safety screen: positive, negative or unknown"),
     # the results an instrument reports beyond its total, under the names the SPEC gives them
-    Column("cluster_b", "int", "assessment: PCL-5 cluster B (intrusion, items 1-5) subtotal"),  # PCL-R6
-    Column("cluster_c", "int", "assessment: PCL-5 cluster C (avoidance, items 6-7) subtotal"),
-    Column("cluster_d", "int", "assessment: PCL-5 cluster D (negative cognitions and mood, items 8-14) subtotal"),
-    Column("cluster_e", "int", "assessment: PCL-5 cluster E (arousal and reactivity, items 15-20) subtotal"),
-    Column("provisional_ptsd", "bool", "assessment: PCL-5 provisional DSM-5 symptom pattern"),  # PCL-R7
-    Column("probable_ptsd", "bool", "assessment: PCL-5 score at or above the screening cut-point"),
-    Column("cut_point", "int", "assessment: the PCL-5 screening cut-point in force when it was scored"),
-    Column("peg_sum", "int", "assessment: PEG sum of the three items, 0-30 (what every decision uses)"),  # PEG-R3
-    Column("peg_score", "float", "assessment: PEG score, the mean of the three items to one decimal"),
-    Column("positive", "bool", "assessment: AUDIT-C positive screen"),  # AUDC-R5
-    Column("threshold", "int", "assessment: the AUDIT-C threshold used"),
+    Column(N_("cluster_b"), "int", "assessment: PCL-5 cluster B (intrusion, items 1-5) subtotal"),  # PCL-R6
+    Column(N_("cluster_c"), "int", "assessment: PCL-5 cluster C (avoidance, items 6-7) subtotal"),
+    Column(N_("cluster_d"), "int", "assessment: PCL-5 cluster D (negative cognitions and mood, items 8-14) subtotal"),
+    Column(N_("cluster_e"), "int", "assessment: PCL-5 cluster E (arousal and reactivity, items 15-20) subtotal"),
+    Column(N_("provisional_ptsd"), "bool", "assessment: PCL-5 provisional DSM-5 symptom pattern"),  # PCL-R7
+    Column(N_("probable_ptsd"), "bool", "assessment: PCL-5 score at or above the screening cut-point"),
+    Column(N_("cut_point"), "int", "assessment: the PCL-5 screening cut-point in force when it was scored"),
+    Column(N_("peg_sum"), "int", "assessment: PEG sum of the three items, 0-30 (what every decision uses)"),  # PEG-R3
+    Column(N_("peg_score"), "float", "assessment: PEG score, the mean of the three items to one decimal"),
+    Column(N_("positive"), "bool", "assessment: AUDIT-C positive screen"),  # AUDC-R5
+    Column(N_("threshold"), "int", "assessment: the AUDIT-C threshold used"),
     Column(
-        "threshold_basis",
+        N_("threshold_basis"),
         "str",
         "assessment: AUDIT-C threshold from the recorded sex: male, female or "
         "default-lower (sex other or not recorded)",
     ),
     Column(
-        "all_points_from_item1",
+        N_("all_points_from_item1"),
         "bool",
         "assessment: AUDIT-C points all from item 1 (likely below the recommended limits; for the clinician's review)",
     ),
     # session
-    Column("status", "str", "session: planned, given or cancelled"),
-    Column("start", "instant", "session: start"),
-    Column("route", "str", "session: iv, im, intranasal, oral or sublingual"),
-    Column("product", "text", "session: product"),
-    Column("dose", "float", "session: dose, in dose_unit"),
-    Column("dose_unit", "str", "session: mg, mg/kg or mcg"),
-    Column("weight_kg", "float", "session: weight for a weight-based dose"),
-    Column("setting", "str", "session: clinic or home"),
-    Column("bp_systolic_pre", "int", "session: blood pressure before dosing, systolic mmHg"),
-    Column("bp_diastolic_pre", "int", "session: blood pressure before dosing, diastolic mmHg"),
-    Column("heart_rate_pre", "int", "session: heart rate before dosing, /min"),
-    Column("bp_systolic_post", "int", "session: blood pressure about 40 minutes after dosing, systolic mmHg"),
-    Column("bp_diastolic_post", "int", "session: blood pressure about 40 minutes after dosing, diastolic mmHg"),
-    Column("heart_rate_post", "int", "session: heart rate about 40 minutes after dosing, /min"),
-    Column("dissociation_score", "int", "session: CADSS total (tolerability, not efficacy)"),  # KET-R7
-    Column("observation_minutes", "int", "session: minutes observed before discharge"),
-    Column("discharge_at", "instant", "session: discharged"),
+    Column(N_("status"), "str", "session: planned, given or cancelled"),
+    Column(N_("start"), "instant", "session: start"),
+    Column(N_("route"), "str", "session: iv, im, intranasal, oral or sublingual"),
+    Column(N_("product"), "text", "session: product"),
+    Column(N_("dose"), "float", "session: dose, in dose_unit"),
+    Column(N_("dose_unit"), "str", "session: mg, mg/kg or mcg"),
+    Column(N_("weight_kg"), "float", "session: weight for a weight-based dose"),
+    Column(N_("setting"), "str", "session: clinic or home"),
+    Column(N_("bp_systolic_pre"), "int", "session: blood pressure before dosing, systolic mmHg"),
+    Column(N_("bp_diastolic_pre"), "int", "session: blood pressure before dosing, diastolic mmHg"),
+    Column(N_("heart_rate_pre"), "int", "session: heart rate before dosing, /min"),
+    Column(N_("bp_systolic_post"), "int", "session: blood pressure about 40 minutes after dosing, systolic mmHg"),
+    Column(N_("bp_diastolic_post"), "int", "session: blood pressure about 40 minutes after dosing, diastolic mmHg"),
+    Column(N_("heart_rate_post"), "int", "session: heart rate about 40 minutes after dosing, /min"),
+    Column(N_("dissociation_score"), "int", "session: CADSS total (tolerability, not efficacy)"),  # KET-R7
+    Column(N_("observation_minutes"), "int", "session: minutes observed before discharge"),
+    Column(N_("discharge_at"), "instant", "session: discharged"),
     # the rest of the at-session record (KET-R8)
-    Column("spo2_pre", "int", "session: oxygen saturation before dosing, %"),
-    Column("spo2_post", "int", "session: oxygen saturation after dosing, %"),
-    Column("sedation", "int", "session: sedation, MOAA/S, 0 (no response) to 5 (alert)"),
-    Column("bp_systolic_discharge", "int", "session: blood pressure before the end of the session, systolic mmHg"),
-    Column("bp_diastolic_discharge", "int", "session: blood pressure before the end of the session, diastolic mmHg"),
-    Column("heart_rate_discharge", "int", "session: heart rate before the end of the session, /min"),
+    Column(N_("spo2_pre"), "int", "session: oxygen saturation before dosing, %"),
+    Column(N_("spo2_post"), "int", "session: oxygen saturation after dosing, %"),
+    Column(N_("sedation"), "int", "session: sedation, MOAA/S, 0 (no response) to 5 (alert)"),
+    Column(N_("bp_systolic_discharge"), "int", "session: blood pressure before the end of the session, systolic mmHg"),
     Column(
-        "ready_to_leave_minutes",
+        N_("bp_diastolic_discharge"), "int", "session: blood pressure before the end of the session, diastolic mmHg"
+    ),
+    Column(N_("heart_rate_discharge"), "int", "session: heart rate before the end of the session, /min"),
+    Column(
+        N_("ready_to_leave_minutes"),
         "int",
         "session: minutes from the start of administration at which the "
         "patient would have been ready to leave without a minimum observation time",
     ),
-    Column("lot_number", "text", "session: the product's lot number"),
-    Column("transport_arranged", "bool", "session: a way home other than driving was arranged before dosing"),
-    Column("escort", "text", "session: who takes the patient home (not in a patient's own download)"),
-    Column("spo2_pre_at", "instant", "session: when the SpO2 before dosing was read"),
-    Column("spo2_post_at", "instant", "session: when the lowest SpO2 after dosing was read"),
-    Column("sedation_at", "instant", "session: when the sedation score was taken"),
+    Column(N_("lot_number"), "text", "session: the product's lot number"),
+    Column(N_("transport_arranged"), "bool", "session: a way home other than driving was arranged before dosing"),
+    Column(N_("escort"), "text", "session: who takes the patient home (not in a patient's own download)"),
+    Column(N_("spo2_pre_at"), "instant", "session: when the SpO2 before dosing was read"),
+    Column(N_("spo2_post_at"), "instant", "session: when the lowest SpO2 after dosing was read"),
+    Column(N_("sedation_at"), "instant", "session: when the sedation score was taken"),
     Column(
-        "concomitant_classes",
+        N_("concomitant_classes"),
         "codes",
         "session: medication that may cause sedation or blood-pressure changes, each class answered as class=yes or "
         "class=no (benzodiazepines, sedative_hypnotics, psychostimulants, maois, opioids), joined with ';', or none",
     ),
-    Column("concomitant_medication", "text", "session: medication relevant to the session, as the clinician wrote it"),
-    Column("monitored_by_id", "int", "session: the id of the clinician who monitored the patient"),
-    Column("notes", "text", "session: the care team's notes (not in a patient's own download)"),
-    # session_check (KET-R3): the patient's answers the morning after a session and at 72 hours
-    Column("session_id", "int", "session_check: the id of the session it follows"),
-    Column("check", "str", "session_check: morning_after or 72h (which check was answered)"),
     Column(
-        "skipped",
+        N_("concomitant_medication"), "text", "session: medication relevant to the session, as the clinician wrote it"
+    ),
+    Column(N_("monitored_by_id"), "int", "session: the id of the clinician who monitored the patient"),
+    Column(N_("notes"), "text", "session: the care team's notes (not in a patient's own download)"),
+    # session_check (KET-R3): the patient's answers the morning after a session and at 72 hours
+    Column(N_("session_id"), "int", "session_check: the id of the session it follows"),
+    Column(N_("check"), "str", "session_check: morning_after or 72h (which check was answered)"),
+    Column(
+        N_("skipped"),
         "bool",
         "session_check: true when the patient skipped the check; assessment (AUDIT-C): items "
         "2 and 3 not asked after 'Never' for item 1, and stored as 0",
     ),
-    Column("ratings", "codes", "session_check: items rated 0-10 as item=rating, joined with ';', or none"),
-    Column("drove", "bool", "session_check: drove or operated machinery on the day of the session"),
+    Column(N_("ratings"), "codes", "session_check: items rated 0-10 as item=rating, joined with ';', or none"),
+    Column(N_("drove"), "bool", "session_check: drove or operated machinery on the day of the session"),
 )
 COLUMN_NAMES = tuple(column.name for column in COLUMNS)
 _KINDS = {column.name: column.kind for column in COLUMNS}
@@ -495,14 +502,45 @@ def _form_results(form: Assessment) -> dict:
     }
 
 
-def to_csv(data: ExportData, *, staff_only: bool = True) -> str:
-    """The CSV text (RFC 4180: CRLF line ends, quotes where needed), byte-order mark first."""
+# The words the file itself writes, besides the column names: the record types, yes and no, an empty list. Marked
+# for translation with the machine word as the message, so that the English file stays the machine file.
+RECORD_TYPES = (
+    N_("checkin"),
+    N_("craving"),
+    N_("use"),
+    N_("sleep"),
+    N_("assessment"),
+    N_("session"),
+    N_("session_check"),
+)
+_FILE_WORDS = {"true": N_("true"), "false": N_("false"), _EMPTY_LIST: N_("none")}
+
+
+def to_csv(data: ExportData, *, staff_only: bool = True, gettext: Callable[[str], str] | None = None) -> str:
+    """The CSV text (RFC 4180: CRLF line ends, quotes where needed), byte-order mark first.
+
+    With ``gettext`` (a patient's own download from their page, in their language) the header, the record types,
+    the booleans and the empty list's "none" are in that language, for a person to read; the data's own codes
+    (instruments, substances, answers) are not translated. Such a file is for reading, not for ``read_csv``:
+    programs use the API's download, always written without ``gettext`` in the machine words, as the care
+    team's is. In English the translation is the machine word itself, so the English file is the machine file."""
+    words = gettext or (lambda word: word)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(COLUMN_NAMES)
+    writer.writerow(words(name) for name in COLUMN_NAMES)
     for record in csv_records(data, staff_only=staff_only):
-        writer.writerow("" if record.get(name) is None else _WRITE[_KINDS[name]](record[name]) for name in COLUMN_NAMES)
+        writer.writerow(_cell(record, name, words) for name in COLUMN_NAMES)
     return "\ufeff" + buffer.getvalue()
+
+
+def _cell(record: dict, name: str, words: Callable[[str], str]) -> str:
+    value = record.get(name)
+    if value is None:
+        return ""
+    cell = _WRITE[_KINDS[name]](value)
+    if name == "record_type" or (cell in _FILE_WORDS and _KINDS[name] in ("bool", "codes")):
+        return words(cell)
+    return cell
 
 
 def read_csv(text: str) -> list[dict]:

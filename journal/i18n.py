@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Flask, has_request_context, request
-from flask_babel import Babel, format_date, format_decimal, get_locale, gettext, refresh
+from flask import Flask, has_request_context, render_template, request
+from flask_babel import Babel, force_locale, format_date, format_decimal, get_locale, gettext, refresh
 from flask_login import current_user
 from markupsafe import Markup, escape
 
-from .wording import CATALOGUES, ENGLISH, Language
+from .wording import CATALOGUES, ENGLISH, Language, Wording
 
 DEFAULT_LANGUAGE = "en"
 # The languages a patient can choose, named in themselves (as a language picker shows them).
@@ -52,8 +52,15 @@ def init_app(app: Flask) -> None:
     app.add_template_global(LANGUAGES, "languages")
     app.add_template_filter(full_date)
     # A message made away from the page (a schema's error, marked with wording.N_), in the page's language.
-    app.add_template_filter(lambda message: gettext(str(message)), "translate")
+    app.add_template_filter(translate)
     _log_missing_catalogues(app)
+
+
+def translate(message: str) -> str:
+    """A marked message in this request's language; a ``Wording`` with its values filled in after."""
+    if isinstance(message, Wording):
+        return message.translated(gettext)
+    return gettext(str(message))
 
 
 def _log_missing_catalogues(app: Flask) -> None:
@@ -108,3 +115,17 @@ def full_date(day: date) -> str:
 def translated(names: dict[str, str]) -> dict[str, str]:
     """A dictionary of marked names (journal/wording.py N_) with each name in this request's language."""
     return {code: gettext(name) for code, name in names.items()}
+
+
+def in_every_language(template: str, **context) -> list[tuple[str, Markup]]:
+    """``template`` rendered once in each language, this request's first: for a page stored once for everyone on
+    a shared phone (the offline page), whose next reader may read the other language. The template is given
+    ``first`` (true for this request's language), e.g. to make only the first heading the page's h1."""
+    first = current_locale()
+    codes = [first, *(code for code in LANGUAGES if code != first)]
+    rendered = []
+    for code in codes:
+        with force_locale(LOCALES[code]):
+            html = render_template(template, first=code == first, **context)
+        rendered.append((code, Markup(html)))  # noqa: S704  # our own template, escaped as it was rendered
+    return rendered

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from . import instruments
 from .models import SUBSTANCES, CheckIn, Patient, ProgrammeChange, User
+from .wording import N_
 
 DEFAULT_REGION = "US"
 
@@ -38,13 +39,14 @@ SEXES: dict[str, str] = {"female": "Female", "male": "Male", "other": "Other", "
 
 PHONE_MAX_LENGTH = 40  # what a person types, spaces and brackets included; stored E.164 is at most 16
 
-PHONE_LETTERS = "Use digits only, with spaces, brackets or dashes if you like (letters are not read)."
-PHONE_NOT_A_NUMBER = "Enter a phone number, such as 312 555 0123, or +44 7700 900123 for another country."
-PHONE_TOO_SHORT = "This number is too short. Check it has every digit, with the area code."
-PHONE_TOO_LONG = "This number is too long. Check it for extra digits."
-PHONE_BAD_COUNTRY = "The country code is not right. Start a number from another country with + and its code."
-PHONE_INVALID = "This is not a number that can be called. Check the digits and the area code."
-CONTACT_BOTH = "Give both the name and the phone number of the emergency contact, or neither."
+# Shown to the patient on their contact page, so marked for translation (the form translates them).
+PHONE_LETTERS = N_("Use digits only, with spaces, brackets or dashes if you like (letters are not read).")
+PHONE_NOT_A_NUMBER = N_("Enter a phone number, such as 312 555 0123, or +44 7700 900123 for another country.")
+PHONE_TOO_SHORT = N_("This number is too short. Check it has every digit, with the area code.")
+PHONE_TOO_LONG = N_("This number is too long. Check it for extra digits.")
+PHONE_BAD_COUNTRY = N_("The country code is not right. Start a number from another country with + and its code.")
+PHONE_INVALID = N_("This is not a number that can be called. Check the digits and the area code.")
+CONTACT_BOTH = N_("Give both the name and the phone number of the emergency contact, or neither.")
 
 OLDEST_AGE = 120  # years: a birth date further back is a typing slip (no one verified has lived past 122)
 BORN_IN_THE_FUTURE = "A birth date cannot be in the future. Check the date."

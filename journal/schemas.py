@@ -28,7 +28,7 @@ from .vitals import (
     reading_time_problems,
     vitals_warnings,
 )
-from .wording import N_
+from .wording import N_, Wording
 
 
 @cache
@@ -90,7 +90,7 @@ class TimezoneField(fields.String):
     """An IANA time zone name such as ``America/New_York`` (documented as the list of them)."""
 
     def __init__(self, **kwargs):
-        error = "Choose a time zone from the list (an IANA name such as America/New_York)."
+        error = N_("Choose a time zone from the list (an IANA name such as America/New_York).")
         super().__init__(validate=validate.OneOf(sorted(iana_zones()), error=error), **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -151,7 +151,10 @@ def _phone_number(**kwargs) -> fields.String:
     be called, naming the field."""
     return fields.String(
         allow_none=True,
-        validate=validate.Length(max=PHONE_MAX_LENGTH, error=f"Keep the number under {PHONE_MAX_LENGTH} characters."),
+        validate=validate.Length(
+            max=PHONE_MAX_LENGTH,
+            error=Wording(N_("Keep the number under %(count)d characters."), count=PHONE_MAX_LENGTH),
+        ),
         metadata={"description": PHONE_HELP},
         **kwargs,
     )
@@ -161,7 +164,8 @@ class EmergencyContactSchema(StrictSchema):
     """The person to call in a crisis, whom the patient named: a name and a phone number, both or neither."""
 
     name = fields.String(
-        allow_none=True, validate=validate.Length(max=120, error="Give a name of at most 120 characters.")
+        allow_none=True,
+        validate=validate.Length(max=120, error=Wording(N_("Give a name of at most %(count)d characters."), count=120)),
     )
     phone = _phone_number()
 
@@ -185,7 +189,9 @@ def _sex(**kwargs) -> fields.String:
 
 def _language(**kwargs) -> fields.String:
     return fields.String(
-        validate=validate.OneOf(list(LANGUAGES), error=f"Choose a language: {' or '.join(LANGUAGES)}."),
+        validate=validate.OneOf(
+            list(LANGUAGES), error=Wording(N_("Choose a language: %(codes)s."), codes=" or ".join(LANGUAGES))
+        ),
         metadata={"description": "The language of the patient's pages, e-mails and texts: en or es."},
         **kwargs,
     )
@@ -1462,7 +1468,15 @@ class ErrorSchema(Schema):
 
 
 class PasswordResetRequestSchema(StrictSchema):
-    email = fields.Email(required=True, validate=validate.Length(max=254))
+    # The forgotten-password page shows these before sign-in, in the browser's language: marked for translation.
+    email = fields.Email(
+        required=True,
+        validate=validate.Length(max=254, error=N_("Not a valid email address.")),
+        error_messages={
+            "required": N_("Enter the e-mail address you sign in with."),
+            "invalid": N_("Not a valid email address."),
+        },
+    )
 
 
 class PasswordResetRequestedSchema(Schema):
@@ -1474,8 +1488,8 @@ class PasswordResetRequestedSchema(Schema):
 class PasswordChangeSchema(StrictSchema):
     current_password = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=256, error="Enter your current password."),
-        error_messages={"required": "Enter your current password."},
+        validate=validate.Length(min=1, max=256, error=N_("Enter your current password.")),
+        error_messages={"required": N_("Enter your current password.")},
     )
     new_password = PasswordField()
 
@@ -1529,4 +1543,4 @@ def _messages(value) -> list[str]:
         return [message for inner in value.values() for message in _messages(inner)]
     if isinstance(value, list):
         return [message for inner in value for message in _messages(inner)]
-    return [str(value)]
+    return [value if isinstance(value, str) else str(value)]  # a Wording stays one, to be translated

@@ -31,6 +31,39 @@ def N_(message: str) -> str:
     return message
 
 
+class Wording(str):
+    """A message with values in it, translatable where it is shown: as a string it is the English with the values
+    filled in (the API, logs and staff pages show that); ``template`` is the marked text with named placeholders
+    (``%(count)d``), which the page translates before filling them in (journal/i18n.py's ``translate`` filter).
+    A translator needs the whole sentence with its placeholders: an English sentence with a number already in it
+    matches no catalogue entry."""
+
+    template: str
+    values: dict
+
+    def __new__(cls, template: str, **values) -> Wording:
+        made = super().__new__(cls, template % values)
+        made.template = template
+        made.values = values
+        return made
+
+    def format(self, *_args, **_kwargs) -> Wording:
+        # marshmallow's validators fill their own placeholders ({min}, {input}) into an error with str.format:
+        # this message has its values already, and must stay a Wording to be translated.
+        return self
+
+    def __reduce__(self):
+        return (_wording, (self.template, self.values))
+
+    def translated(self, gettext: Callable[[str], str]) -> str:
+        """The message in the language of ``gettext``, its values filled in."""
+        return gettext(self.template) % self.values
+
+
+def _wording(template: str, values: dict) -> Wording:
+    return Wording(template, **values)
+
+
 def english_long_date(day: date) -> str:
     """ "Monday 30 November": how the journal names a day to a patient when "today" could mislead."""
     return day.strftime("%A %-d %B")

@@ -1,11 +1,12 @@
 // Service worker. Phones are shared, so it keeps nothing of one person where another could see it:
 // - the public shell (styles, script, icon, the offline page and /help with the crisis numbers), fetched
-//   without cookies, so it is the same for everyone;
+//   without cookies, so it is the same for everyone; stored once in the browser's language, so the offline page
+//   says its few words in every language the journal speaks (the next person may read the other one);
 // - for a signed-in patient only, today's blank check-in form, in a cache named for that sign-in (the person
 //   cookie, see journal/device.py). Every other person's cache is deleted on the next page load, and all of them
 //   when nobody is signed in, when a page answers with the sign-in page or a 401, or when the cookie is gone.
 // Pages are never stored as they are browsed: every page says Cache-Control: no-store, and that is honoured.
-var SHELL = "journal-shell-v5";
+var SHELL = "journal-shell-v6";  // v6: the offline page in every language
 var PERSON_PREFIX = "journal-person-";
 var PERSON_COOKIE = "journal_person";
 var OFFLINE_FORM = "/checkin/offline-form";

@@ -28,6 +28,7 @@ from ..models import Role, User
 from ..outbox import record_open
 from ..schemas import LoginFormSchema, PasswordResetRequestSchema, PasswordSchema, form_input
 from ..security import client_address, limiter, login_rate_limit
+from ..wording import N_, Wording
 from .mfa import second_step
 
 bp = Blueprint("auth", __name__)
@@ -82,7 +83,7 @@ def login():
         except ValidationError as error:
             errors, status = error.messages, 400
         except SignInError as error:
-            errors, status = {"form": [error.message]}, 401
+            errors, status = {"form": error.messages}, 401
         else:
             if mfa.is_enabled(user):  # the code next; the failures are forgotten once it is right
                 db.session.commit()
@@ -121,7 +122,7 @@ def invitation(token: str):
         try:
             data = schema.load(form_input(schema, request.form))
             if request.form.get("password_confirm") != data["password"]:
-                raise ValidationError({"password_confirm": ["The two passwords are not the same."]})
+                raise ValidationError({"password_confirm": [N_("The two passwords are not the same.")]})
             user = accept_invitation(db.session, token, data["password"], utcnow())
         except ValidationError as error:
             errors = error.messages
@@ -145,9 +146,12 @@ RESET_LINK_INVALID = "This link is not valid: it may have been used already, rep
 def reset_requested_message() -> str:
     """What anyone who asks for a reset is told, the same whether or not the address has an account."""
     minutes = current_app.config["PASSWORD_RESET_MINUTES"]
-    return (
-        "If an account uses this e-mail address, a message with a link to set a new password is on its way. "
-        f"The link works once, for {minutes} minutes."
+    return Wording(
+        N_(
+            "If an account uses this e-mail address, a message with a link to set a new password is on its way. "
+            "The link works once, for %(minutes)d minutes."
+        ),
+        minutes=minutes,
     )
 
 
@@ -190,7 +194,7 @@ def password_reset(token: str):
         try:
             data = schema.load(form_input(schema, request.form))
             if request.form.get("password_confirm") != data["password"]:
-                raise ValidationError({"password_confirm": ["The two passwords are not the same."]})
+                raise ValidationError({"password_confirm": [N_("The two passwords are not the same.")]})
             user = complete_password_reset(db.session, token, data["password"], utcnow())
         except ValidationError as error:
             errors = error.messages
@@ -205,7 +209,7 @@ def password_reset(token: str):
             db.session.commit()
             if mfa.is_enabled(user) or mfa.required_for(user, current_app.config["STAFF_MFA_DEFAULT"]):
                 # A link in an e-mail is one factor: the second is still asked, at sign-in.
-                flash("Your new password is set. Sign in with it to continue.", "success")
+                flash(N_("Your new password is set. Sign in with it to continue."), "success")
                 return redirect(url_for("auth.login"))
             _start_session(user)
             return redirect(home_url(user))

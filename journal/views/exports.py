@@ -12,9 +12,11 @@ into the audit trail: staff reads through ``get_patient_or_404``, a patient's ow
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask_babel import gettext
 from flask_login import current_user
 from marshmallow import ValidationError, fields, validate
 
@@ -62,9 +64,9 @@ def report_response(viewer: User, patient: Patient, days: int) -> Response:
     return attachment(pdf, PDF_TYPE, patient, "pdf", now)
 
 
-def csv_response(patient: Patient, *, staff_only: bool) -> Response:
+def csv_response(patient: Patient, *, staff_only: bool, gettext: Callable[[str], str] | None = None) -> Response:
     now = utcnow()
-    text = export.to_csv(export.load(db.session, patient), staff_only=staff_only)
+    text = export.to_csv(export.load(db.session, patient), staff_only=staff_only, gettext=gettext)
     return attachment(text, CSV_TYPE, patient, "csv", now)
 
 
@@ -94,12 +96,16 @@ def your_data():
 @bp.get("/settings/export.csv")
 @roles_required(Role.PATIENT)
 def own_csv():
-    return csv_response(own_patient("csv"), staff_only=False)
+    """The patient's own CSV, for reading in a spreadsheet: header and the file's own words in their language
+    (export.to_csv). The API's download of the same data (api/exports.py) keeps the machine words for programs."""
+    return csv_response(own_patient("csv"), staff_only=False, gettext=gettext)
 
 
 @bp.get("/settings/export.fhir.json")
 @roles_required(Role.PATIENT)
 def own_fhir():
+    # In English whatever the patient's language: the file is for machines (codes; the display strings are the
+    # terminologies' own, LOINC's and UCUM's, and the questionnaires' published English wording). The page says so.
     return fhir_response(own_patient("fhir"))
 
 

@@ -19,7 +19,6 @@ from werkzeug.datastructures import MultiDict
 from .. import charts, device, instruments
 from ..assessments import due_instruments
 from ..checkins import (
-    BACKFILL_DAYS,
     CRAVING_FREQUENCIES,
     SIDE_EFFECTS,
     SLEEP_QUALITY,
@@ -36,8 +35,8 @@ from ..checkins import (
     urinary_check_due,
 )
 from ..db import db, utcnow
+from ..i18n import in_every_language, request_language, translated
 from ..i18n import long_date as localized_long_date
-from ..i18n import request_language, translated
 from ..models import SUBSTANCES, Alert, CheckIn, EntrySource, Role
 from ..schemas import CheckInSchema, checkin_form_errors, checkin_form_input, checkin_form_values
 from ..security import roles_required
@@ -265,5 +264,9 @@ def service_worker():
 
 @bp.get("/offline")
 def offline():
-    """What the service worker shows for a page it has no copy of, when there is no connection."""
-    return render_template("offline.html", backfill_days=BACKFILL_DAYS)
+    """What the service worker shows for a page it has no copy of, when there is no connection.
+
+    The worker stores this page once, fetched without cookies, for everyone who uses the phone (static/sw.js):
+    whoever reads it next may read the other language, so it says its few words in every language, the browser's
+    first, each marked with its lang."""
+    return render_template("offline.html", sections=in_every_language("_offline_words.html"))

@@ -160,7 +160,7 @@ def password():
         try:
             data = schema.load(form_input(schema, request.form))
             if request.form.get("new_password_confirm") != data["new_password"]:
-                raise ValidationError({"new_password_confirm": ["The two new passwords are not the same."]})
+                raise ValidationError({"new_password_confirm": [N_("The two new passwords are not the same.")]})
             change_password(
                 db.session,
                 current_user,
@@ -173,12 +173,12 @@ def password():
             errors = error.messages
         except PasswordRejected as error:
             db.session.rollback()
-            errors = {error.field: [error.message]}
+            errors = {error.field: error.messages}
         else:
             user = current_user._get_current_object()
             audit.record_account(user, "password.change", user)
             db.session.commit()
             _start_session(user)
-            flash("Your password is changed. Other devices have been signed out.", "success")
+            flash(N_("Your password is changed. Other devices have been signed out."), "success")
             return redirect(url_for("settings.password"))
     return render_template("password_change.html", errors=errors), 400 if errors else 200
