@@ -49,6 +49,7 @@ def init_app(app: Flask) -> None:
     app.before_request(refresh)
     app.add_template_global(current_locale)
     app.add_template_global(clinic_words)
+    app.add_template_global(script_words)
     app.add_template_global(LANGUAGES, "languages")
     app.add_template_filter(full_date)
     # A message made away from the page (a schema's error, marked with wording.N_), in the page's language.
@@ -69,6 +70,34 @@ def _log_missing_catalogues(app: Flask) -> None:
     for code in LANGUAGES:
         if code != DEFAULT_LANGUAGE and not (CATALOGUES / code / "LC_MESSAGES" / "messages.mo").is_file():
             app.logger.error("No compiled catalogue for %r: its speakers get English. Run make install.", code)
+
+
+def script_words() -> dict[str, str]:
+    """What static/js/journal.js tells a person (the check-ins waiting on the phone, turning on notifications), in
+    this request's language: given to the script with the page (base.html, data-words) so that it has no English
+    of its own to show. ``%(day)s`` is filled in by the script with the day in the page's language."""
+    return {
+        "waiting": gettext("Your check-in for %(day)s is saved on this phone and waiting to be sent."),
+        "sent": gettext("Your check-in for %(day)s has been sent."),
+        "stale": gettext("A newer answer for %(day)s was kept."),
+        "locked": gettext(
+            "The check-in for %(day)s saved on this phone was not sent: that day's entry can no longer be changed."
+        ),
+        "invalid": gettext("The check-in for %(day)s saved on this phone was not accepted. Please enter it again."),
+        "sign_out_one": gettext(
+            "A check-in saved on this phone has not been sent yet (%(days)s). Signing out deletes it. Sign out anyway?"
+        ),
+        # More than one: the script fills in the number (Spanish and English have the same two plural forms).
+        "sign_out_many": gettext(
+            "%(count)s check-ins saved on this phone have not been sent yet (%(days)s). Signing out deletes them. "
+            "Sign out anyway?"
+        ),
+        "no_push": gettext("This browser cannot show notifications from the journal."),
+        "push_refused": gettext("Notifications are not allowed for this app."),
+        "push_not_saved": gettext("The journal could not save this device."),
+        "push_on": gettext("Notifications are on for this device. Tick “Notification on my devices” above and save."),
+        "push_failed": gettext("Notifications could not be turned on."),
+    }
 
 
 def current_locale() -> str:

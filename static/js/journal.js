@@ -6,6 +6,20 @@
 //   journal/device.py), so another person on the same browser can neither read nor send them. They are sent,
 //   oldest save first, when this account is signed in and online again. Each save carries a submission_id (a
 //   retry is recorded once) and saved_at (the server keeps the later of two saves of one day).
+
+// What the script tells a person, in the page's language: the words come with every page (templates/base.html
+// data-words, from journal/i18n.py script_words), and "%(name)s" in them is filled in here.
+var say = (function () {
+  "use strict";
+  var words = {};
+  try { words = JSON.parse(document.body.getAttribute("data-words") || "{}"); } catch (error) { words = {}; }
+  return function (key, values) {
+    return (words[key] || "").replace(/%\((\w+)\)s/g, function (whole, name) {
+      return values && name in values ? values[name] : whole;
+    });
+  };
+})();
+
 (function () {
   "use strict";
   var DB_NAME = "journal";
@@ -142,7 +156,8 @@
 
   function longDate(isoDay) {
     var parts = isoDay.split("-").map(Number);
-    return new Date(Date.UTC(parts[0], parts[1] - 1, parts[2], 12)).toLocaleDateString("en-GB", {
+    var locale = document.documentElement.lang === "es" ? "es-US" : "en-GB";  // "lunes, 30 de noviembre"
+    return new Date(Date.UTC(parts[0], parts[1] - 1, parts[2], 12)).toLocaleDateString(locale, {
       weekday: "long", day: "numeric", month: "long", timeZone: "UTC"
     });
   }
@@ -167,7 +182,7 @@
     return mine().then(function (entries) {
       box.textContent = "";
       said.concat(entries.map(function (entry) {
-        return "Your check-in for " + longDate(entry.day) + " is saved on this phone and waiting to be sent.";
+        return say("waiting", { day: longDate(entry.day) });
       })).forEach(function (text) {
         var line = document.createElement("p");
         line.textContent = text;
@@ -200,15 +215,11 @@
   // expired form token, a busy server or another account's session leave it waiting for its owner.
   function outcomeOf(response, entry) {
     var day = longDate(entry.day);
-    if (savedPage(response, entry.day)) { return "Your check-in for " + day + " has been sent."; }
+    if (savedPage(response, entry.day)) { return say("sent", { day: day }); }
     var outcome = response.redirected ? null : response.headers.get("X-Journal-Outcome");
-    if (outcome === "stale") { return "A newer answer for " + day + " was kept."; }
-    if (outcome === "locked") {
-      return "The check-in for " + day + " saved on this phone was not sent: that day's entry can no longer be changed.";
-    }
-    if (outcome === "invalid") {
-      return "The check-in for " + day + " saved on this phone was not accepted. Please enter it again.";
-    }
+    if (outcome === "stale") { return say("stale", { day: day }); }
+    if (outcome === "locked") { return say("locked", { day: day }); }
+    if (outcome === "invalid") { return say("invalid", { day: day }); }
     return null;
   }
 
@@ -308,9 +319,8 @@
       mine().then(function (entries) {
         if (entries.length) {
           var days = entries.map(function (entry) { return longDate(entry.day); }).join(", ");
-          var question = (entries.length === 1 ? "A check-in saved on this phone has" : entries.length +
-            " check-ins saved on this phone have") + " not been sent yet (" + days + "). Signing out deletes " +
-            (entries.length === 1 ? "it" : "them") + ". Sign out anyway?";
+          var question = say(entries.length === 1 ? "sign_out_one" : "sign_out_many",
+            { count: String(entries.length), days: days });
           if (!window.confirm(question)) { return; }
         }
         return Promise.all(entries.map(drop)).then(function () { return forgetOtherPeople(null); }).then(function () {
@@ -334,7 +344,7 @@
   var status = document.getElementById("push-status");
   if (!button) { return; }
   if (!("serviceWorker" in navigator) || !("PushManager" in window) || !("Notification" in window)) {
-    status.textContent = "This browser cannot show notifications from the journal.";
+    status.textContent = say("no_push");
     button.disabled = true;
     return;
   }
@@ -347,7 +357,7 @@
   }
   button.addEventListener("click", function () {
     Notification.requestPermission().then(function (permission) {
-      if (permission !== "granted") { throw new Error("Notifications are not allowed for this app."); }
+      if (permission !== "granted") { throw new Error(say("push_refused")); }
       return navigator.serviceWorker.ready;
     }).then(function (registration) {
       return registration.pushManager.subscribe({
@@ -362,10 +372,10 @@
         body: JSON.stringify(subscription.toJSON())
       });
     }).then(function (response) {
-      if (!response.ok) { throw new Error("The journal could not save this device."); }
-      status.textContent = "Notifications are on for this device. Tick 'Notification on my devices' above and save.";
+      if (!response.ok) { throw new Error(say("push_not_saved")); }
+      status.textContent = say("push_on");
     }).catch(function (error) {
-      status.textContent = error.message || "Notifications could not be turned on.";
+      status.textContent = error.message || say("push_failed");
     });
   });
 })();

@@ -11,11 +11,14 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from journal.db import db
+from journal.db import db, utcnow
 from tests.browser.conftest import PHONE
+from tests.browser.test_checkin_flow import afternoon_zone, wait_for_offline_form, wait_for_service_worker
 from tests.conftest import PASSWORD, make_patient
 
 pytestmark = pytest.mark.browser
+
+WEEKDAY = "(lunes|martes|miércoles|jueves|viernes|sábado|domingo)"
 
 
 def test_sign_in_home_check_in_error_and_crisis_screen_are_in_spanish(live_server, new_context, network, axe):
@@ -92,5 +95,54 @@ def test_sign_in_home_check_in_error_and_crisis_screen_are_in_spanish(live_serve
     expect(page.get_by_role("heading", name="Hay un problema")).to_be_visible()
     expect(page.locator("#time-error")).to_contain_text("La hora 23:15 está dentro de sus horas de silencio")
     axe(page)
+    network.assert_only_own_origin()
+    network.assert_no_csp_violations()
+
+
+def test_what_the_phone_itself_says_about_a_check_in_kept_offline_is_in_spanish(live_server, new_context, network):
+    """The script's own messages (static/js/journal.js) come with the page in the patient's language: kept on the
+    phone while offline, sent once back online, and the warning before signing out with a check-in still waiting."""
+    with live_server.app.app_context():
+        clinician = live_server.user(live_server.clinician_email)
+        sol = make_patient(clinician, "sol", "Sol Soto", zone=afternoon_zone(utcnow()))
+        sol.patient.language = "es"
+        db.session.commit()
+        email = sol.email
+    phone = new_context(**PHONE, locale="es-US", extra_http_headers={"Accept-Language": "es"})
+    page = phone.new_page()
+    page.goto("/login")
+    page.get_by_label("Correo electrónico").fill(email)
+    page.get_by_label("Contraseña").fill(PASSWORD)
+    page.get_by_role("button", name="Iniciar sesión").click()
+    expect(page.get_by_role("heading", name="Hola, Sol", level=1)).to_be_visible()
+    wait_for_service_worker(page)
+    wait_for_offline_form(page)
+    page.get_by_role("link", name="Hacer el registro ahora").click()
+    expect(page.get_by_role("heading", name="Registro de hoy", level=1)).to_be_visible()
+
+    phone.set_offline(True)
+    for field in ("mood-5", "craving-alcohol-2", "used-alcohol-no"):
+        page.locator(f'label[for="{field}"]').click()  # the big buttons: labels of visually hidden radios
+        expect(page.locator(f"#{field}")).to_be_checked()
+    page.get_by_role("button", name="Guardar el registro").click()
+    outbox = page.locator("#outbox")
+    expect(outbox).to_contain_text("está guardado en este teléfono y espera a que se envíe.")
+    expect(outbox).to_contain_text(re.compile(rf"Su registro del {WEEKDAY}, "))
+    assert "check-in" not in outbox.inner_text()
+
+    # Signing out with it still waiting: the warning is in Spanish too (and the patient stays).
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name=re.compile("Cerrar sesión")).click()
+    for _ in range(50):  # the question is asked once the script has read the queue
+        if questions:
+            break
+        page.wait_for_timeout(100)
+    expect(outbox).to_be_visible()
+    assert questions and questions[0].startswith("Un registro guardado en este teléfono todavía no se ha enviado")
+    assert re.search(rf"\({WEEKDAY}, \d+ de \w+\)", questions[0])
+
+    phone.set_offline(False)
+    expect(outbox).to_contain_text(re.compile(r"Su registro del .+ se envió\."))
     network.assert_only_own_origin()
     network.assert_no_csp_violations()
