@@ -9,8 +9,10 @@ Pages covered (each rendered as a Spanish-speaking patient, and as an English-sp
   - the reminder settings, with the text-message opt-in and an error.
 The questionnaire pages' own wording (the instruments are the published Spanish version where one is verified,
 else English: tests/test_spanish_instruments.py), session checks and preparation:
-tests/test_translations_questionnaires.py. Not covered yet: contact details, password pages, your data, the offline
-page, e-mails, push and text messages.
+tests/test_translations_questionnaires.py. Contact details, password and invitation pages, your data (and the own
+CSV), error and offline pages: tests/test_translations_account.py. E-mails, push and texts in both languages:
+tests/test_messages.py, tests/test_sms.py, tests/test_outbox_language.py. What the phone's script says:
+tests/browser/test_spanish_pages.py.
 
 Three checks: the Spanish catalogue has every entry translated (not empty, not fuzzy, the same placeholders);
 extraction is up to date (every marked string is in the catalogue, and nothing else); and on each page above no
