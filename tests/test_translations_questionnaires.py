@@ -262,3 +262,14 @@ def test_a_closed_and_a_not_yet_open_check_are_in_spanish(client, auth, pat):
     pages = _both(people, _get(client, f"/sessions/{planned.id}/check/morning_after"))
     _assert_all_translated(pages, people, "check of a planned session")
     assert "se abren después de su sesión" in pages["es"]
+
+
+def test_the_home_with_a_session_tomorrow_and_a_check_open_is_in_spanish(client, auth, pat):
+    """The home's cards for sessions: the one coming (with its preparation) and the check open after the last."""
+    people = pat
+    _session(people, utcnow() - timedelta(hours=73))  # the 72-hour check is open
+    _session(people, utcnow() + timedelta(days=1), "planned")
+    auth.login(people.pat)
+    pages = _both(people, _get(client, "/home"))
+    _assert_all_translated(pages, people, "home with sessions")
+    assert "/check/72h" in pages["es"] and "/prepare" in pages["es"]
