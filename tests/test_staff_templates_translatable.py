@@ -69,6 +69,7 @@ def unmarked_text(source: str) -> list[str]:
     # Which block a text belongs to does not matter, except the body's class names, which are not words.
     source = re.sub(r"\{%-?\s*block body_class\s*-?%\}.*?\{%-?\s*endblock", "{% endblock", source, flags=re.S)
     parser = _UnmarkedText()
+    source = re.sub(r"(<[\w-]+)(?=\{[{%])", r"\1 ", source)  # <tr{% if %}: keep the tag a tag
     parser.feed(EXPRESSION.sub("\x00", source))
     parser.close()
     return parser.found
@@ -85,26 +86,12 @@ def test_the_staff_template_list_finds_the_staff_pages():
 # so that a template marked in full must leave this list.
 NOT_YET_MARKED = {
     "_overview.html",
-    "clinician/_charts.html",
-    "clinician/_check_answers.html",
-    "clinician/_dashboard_notes.html",
-    "clinician/_days.html",
     "clinician/_programme_fields.html",
     "clinician/_questionnaires.html",
-    "clinician/_search.html",
     "clinician/_session_table.html",
-    "clinician/_side_effect_counts.html",
     "clinician/_summary.html",
-    "clinician/alert_acknowledged.html",
     "clinician/alerts.html",
     "clinician/dashboard.html",
-    "clinician/day.html",
-    "clinician/enrol.html",
-    "clinician/paper_form.html",
-    "clinician/patient.html",
-    "clinician/patients.html",
-    "clinician/session.html",
-    "clinician/session_new.html",
 }
 
 
@@ -127,4 +114,12 @@ def test_the_check_finds_unmarked_text_and_passes_marked_text_and_data():
     assert unmarked_text('<input placeholder="{{ _("Search") }}">{# a note for developers #}') == []
     assert unmarked_text("<p>{{ _('Last seen %(when)s', when=when) }}</p><p>{{ patient.name }}: 12</p>") == []
     assert unmarked_text("{% block body_class %}wide{% endblock %}<td>PHQ-9</td>") == []
+    assert unmarked_text('<tr{% if missing %} class="missing"{% endif %}><td>{{ day }}</td></tr>') == []
     assert unmarked_text('{% macro invalid() %} aria-invalid="true"{% endmacro %}') == []
+
+
+def test_a_value_inside_a_marked_sentence_is_still_escaped(client, auth, people):
+    auth.login(people.alice)
+    page = client.get("/clinician/dashboard?q=<b>robin</b>").get_data(as_text=True)
+    assert "No patient on your care teams matches “&lt;b&gt;robin&lt;/b&gt;”." in page
+    assert "<b>robin" not in page
