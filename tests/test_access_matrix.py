@@ -70,6 +70,7 @@ POLICY: dict[tuple[str, str], set[str]] = {
     ("POST", "/checkin/<day>"): PATIENTS,
     ("GET", "/checkin/<day>/saved"): PATIENTS,
     ("GET", "/sw.js"): EVERYONE,
+    ("GET", "/manifest.webmanifest"): EVERYONE,
     ("GET", "/m/<token>"): EVERYONE,
     ("GET", "/settings/reminders"): PATIENTS,
     ("POST", "/settings/reminders"): PATIENTS,

@@ -307,3 +307,17 @@ def test_the_pause_after_failed_sign_ins_is_told_in_the_browsers_language(client
         "El correo electrónico o la contraseña no son correctos. Demasiados intentos. Espere 1 minuto e inténtelo de "
         "nuevo, o cree una contraseña nueva." in fifth
     )
+
+
+def test_the_home_screen_name_is_in_the_patients_language(client, auth, people):
+    """The web app manifest names the journal on a phone's home screen: in the language of whoever adds it."""
+    auth.login(people.pat)
+    for code, name in (("es", "Diario"), ("en", "Journal")):
+        _in_language(people, code)
+        response = client.get("/manifest.webmanifest")
+        assert response.mimetype == "application/manifest+json"
+        manifest = response.get_json(force=True)
+        assert (manifest["name"], manifest["short_name"], manifest["lang"]) == (name, name, code)
+        assert manifest["start_url"] == "/home" and manifest["icons"][0]["src"] == "/static/icon.svg"
+    page = client.get("/home").get_data(as_text=True)
+    assert '<link rel="manifest" href="/manifest.webmanifest">' in page

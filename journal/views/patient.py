@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import json
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
@@ -35,7 +36,7 @@ from ..checkins import (
     urinary_check_due,
 )
 from ..db import db, utcnow
-from ..i18n import in_every_language, request_language, translated
+from ..i18n import current_locale, in_every_language, request_language, translated
 from ..i18n import long_date as localized_long_date
 from ..models import SUBSTANCES, Alert, CheckIn, EntrySource, Role
 from ..schemas import CheckInSchema, checkin_form_errors, checkin_form_input, checkin_form_values
@@ -260,6 +261,26 @@ def service_worker():
     """Served from the root so that it may control every page of the journal."""
     script = (Path(current_app.static_folder) / "sw.js").read_bytes()
     return current_app.response_class(script, mimetype="text/javascript")
+
+
+@bp.get("/manifest.webmanifest")
+def manifest():
+    """The web app manifest: the name a phone gives the journal when it is added to the home screen, in the
+    language of whoever adds it (the link is on patients' pages only, base.html)."""
+    name = gettext("Journal")
+    document = {
+        "name": name,
+        "short_name": name,
+        "lang": current_locale(),
+        "start_url": "/home",
+        "scope": "/",
+        "display": "standalone",
+        "background_color": "#f3f5f8",
+        "theme_color": "#1f5f8b",
+        "icons": [{"src": url_for("static", filename="icon.svg"), "sizes": "any", "type": "image/svg+xml",
+                   "purpose": "any"}],
+    }  # fmt: skip
+    return current_app.response_class(json.dumps(document), mimetype="application/manifest+json")
 
 
 @bp.get("/offline")
