@@ -80,7 +80,7 @@ def script_words() -> dict[str, str]:
         "waiting": gettext("Your check-in for %(day)s is saved on this phone and waiting to be sent."),
         "sent": gettext("Your check-in for %(day)s has been sent."),
         "stale": gettext("A newer answer for %(day)s was kept."),
-        "locked": gettext(
+        "too_late": gettext(
             "The check-in for %(day)s saved on this phone was not sent: that day's entry can no longer be changed."
         ),
         "invalid": gettext("The check-in for %(day)s saved on this phone was not accepted. Please enter it again."),

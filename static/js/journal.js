@@ -218,7 +218,7 @@ var say = (function () {
     if (savedPage(response, entry.day)) { return say("sent", { day: day }); }
     var outcome = response.redirected ? null : response.headers.get("X-Journal-Outcome");
     if (outcome === "stale") { return say("stale", { day: day }); }
-    if (outcome === "locked") { return say("locked", { day: day }); }
+    if (outcome === "locked") { return say("too_late", { day: day }); }
     if (outcome === "invalid") { return say("invalid", { day: day }); }
     return null;
   }
