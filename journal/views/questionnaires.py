@@ -18,7 +18,7 @@ from ..i18n import current_locale, long_date
 from ..models import Assessment, Role
 from ..questionnaires import ATTRIBUTION
 from ..scales import peg_tenths
-from ..schemas import CHOOSE_0_TO_10, AssessmentSchema
+from ..schemas import CHOOSE_0_TO_10, AssessmentSchema, flat_messages
 from ..scoring import BAND_LABELS, needs_safety_pathway_for
 from ..security import roles_required
 from ..wording import N_
@@ -135,7 +135,7 @@ def form(instrument: str):
         )
     except ValidationError as error:
         db.session.rollback()
-        return _render(definition, asked, {"form": _flatten(error.messages)}, 400)
+        return _render(definition, asked, {"form": flat_messages(error.messages)}, 400)
     except AssessmentError as error:
         db.session.rollback()
         if error.status == 409:
@@ -211,14 +211,6 @@ def _render(definition: instruments.Instrument, asked: list[int], errors: dict, 
         errors=errors,
         submission_id=request.form.get("submission_id") or uuid.uuid4().hex,
     ), status
-
-
-def _flatten(messages) -> list[str]:
-    if isinstance(messages, dict):
-        return [text for value in messages.values() for text in _flatten(value)]
-    if isinstance(messages, list):
-        return [text for value in messages for text in _flatten(value)]
-    return [str(messages)]
 
 
 @bp.get("/assessments/<id:assessment_id>/support")
